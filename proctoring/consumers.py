@@ -1,0 +1,81 @@
+"""The camera WebSocket: authenticate once, then validate and enqueue each frame, and say so.
+
+Nothing else happens here: no API calls, no database on the frame path, no blocking I/O on
+the event loop (the enqueue runs in a worker thread and the ack waits for Redis's answer).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from proctoring import protocol, queues
+from proctoring.auth import StreamIdentity, StreamRefused, authorize
+from proctoring.exceptions import AdmissionError, FrameError
+from proctoring.frames import Frame, parse_image, parse_text_message
+from proctoring.protocol import ErrorCode
+
+log = logging.getLogger(__name__)
+
+# Not thread-sensitive: enqueues of many sockets must not queue up behind one shared thread.
+_enqueue = sync_to_async(queues.enqueue_frame, thread_sensitive=False)
+
+
+class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
+    identity: StreamIdentity | None = None
+    seq = 0
+
+    async def connect(self) -> None:
+        attempt_id = str(self.scope["url_route"]["kwargs"]["attempt_id"])
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        token = (query.get("token") or [None])[0]
+        origin = _header(self.scope, b"origin")
+        try:
+            self.identity = await database_sync_to_async(authorize)(
+                attempt_id, self.scope.get("user"), token, origin
+            )
+        except StreamRefused as refused:
+            log.info("refused stream for attempt %s: %s", attempt_id, refused.reason)
+            # Accept first so that the client sees why: a refused handshake carries no code.
+            await self.accept()
+            await self.close(code=refused.close_code, reason=refused.reason)
+            return
+        await self.accept()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.identity is None:
+            return
+        self.seq += 1
+        seq = self.seq
+        try:
+            frame = self._parse(text_data, bytes_data)
+            job_id = await _enqueue(self.identity.client_id, self.identity.attempt_id, seq, frame)
+        except (FrameError, AdmissionError) as exc:
+            await self.send(text_data=protocol.error(seq, exc.code, str(exc)))
+            return
+        except Exception:
+            log.exception("frame %s of client %s could not be queued", seq, self.identity.client_id)
+            await self.send(
+                text_data=protocol.error(seq, ErrorCode.UNAVAILABLE, "internal error; send the frame again")
+            )
+            return
+        await self.send(text_data=protocol.ack(seq, job_id))
+
+    def _parse(self, text_data: str | None, bytes_data: bytes | None) -> Frame:
+        limit = settings.PROCTORING_MAX_FRAME_BYTES
+        if bytes_data is not None:
+            return parse_image(bytes_data, limit)
+        return parse_text_message(text_data or "", limit)
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None

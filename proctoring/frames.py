@@ -1,0 +1,128 @@
+"""Validating camera frames, as pure code: bytes in, a `Frame` or a `FrameError` out.
+
+Only headers are parsed (Pillow reads up to the image's size), plus a check that the file ends as
+a complete JPEG or PNG does: decoding every pixel of every frame would cost the gateway more than
+everything else it does.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from PIL import Image
+
+from proctoring.exceptions import BadFrame, BadMessage, FrameTooLarge
+from proctoring.protocol import MessageType
+
+JPEG_MAGIC = b"\xff\xd8\xff"
+JPEG_END = b"\xff\xd9"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+PNG_END = b"IEND\xaeB`\x82"
+MAX_SIDE_PIXELS = 8192
+CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png"}
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One validated image from a camera client."""
+
+    data: bytes
+    format: str  # "JPEG" or "PNG"
+    width: int
+    height: int
+    captured_at: datetime | None = None
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES[self.format]
+
+
+def parse_image(data: bytes, max_bytes: int, captured_at: datetime | None = None) -> Frame:
+    """Checks that `data` is one complete JPEG or PNG of at most `max_bytes`."""
+    if len(data) > max_bytes:
+        raise FrameTooLarge(f"frame is {len(data)} bytes, the limit is {max_bytes}")
+    if data.startswith(JPEG_MAGIC):
+        expected, end = "JPEG", JPEG_END
+    elif data.startswith(PNG_MAGIC):
+        expected, end = "PNG", PNG_END
+    else:
+        raise BadFrame(f"not a JPEG or PNG image (starts with {data[:8].hex() or 'nothing'})")
+    # Some encoders pad after the end marker; a truncated upload has no end marker at all.
+    if end not in data[-64:]:
+        raise BadFrame(f"{expected} image is truncated (no end marker)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=[expected]) as image:
+                width, height = image.size
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise BadFrame(f"{expected} image cannot be decoded") from None
+    if not (0 < width <= MAX_SIDE_PIXELS and 0 < height <= MAX_SIDE_PIXELS):
+        raise BadFrame(f"image is {width}x{height}; each side must be 1 to {MAX_SIDE_PIXELS} pixels")
+    return Frame(data=data, format=expected, width=width, height=height, captured_at=captured_at)
+
+
+def parse_text_message(text: str, max_bytes: int) -> Frame:
+    """Parses a JSON text message; the only one known is `{"type": "frame", "image": ...}`.
+
+    `image` is base64 or a `data:image/...;base64,` URL; `captured_at` (ISO 8601) is optional.
+    """
+    try:
+        message = json.loads(text)
+    except ValueError:
+        raise BadMessage("text message is not JSON") from None
+    if not isinstance(message, dict):
+        raise BadMessage(f"expected a JSON object, got {type(message).__name__}")
+    kind = message.get("type")
+    if kind != MessageType.FRAME:
+        raise BadMessage(f"unknown message type {kind!r}; send binary frames or type 'frame'")
+    image = message.get("image")
+    if not isinstance(image, str) or not image:
+        raise BadMessage("a frame message needs 'image': base64 or a data URL")
+    captured_at = _parse_timestamp(message.get("captured_at"))
+    return parse_image(_decode_base64(image, max_bytes), max_bytes, captured_at)
+
+
+def _decode_base64(image: str, max_bytes: int) -> bytes:
+    if image.startswith("data:"):
+        header, sep, image = image.partition(",")
+        if not sep or not header.endswith(";base64"):
+            raise BadFrame("data URL must be base64-encoded (data:image/jpeg;base64,...)")
+    # Refuse before decoding: base64 is 4 characters per 3 bytes.
+    estimated = len(image) * 3 // 4
+    if estimated > max_bytes + 3:
+        raise FrameTooLarge(f"frame is about {estimated} bytes, the limit is {max_bytes}")
+    try:
+        return base64.b64decode(image, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadFrame("image is not valid base64") from None
+
+
+def _parse_timestamp(value: object) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadMessage(f"captured_at must be an ISO 8601 string, got {value!r}")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadMessage(f"captured_at must be an ISO 8601 string, got {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class FrameMeta:
+    """What travels with a frame's bytes through the queue to the API (never the bytes themselves)."""
+
+    client_id: str
+    attempt_id: str
+    seq: int
+    captured_at: datetime
+    received_at: datetime
+    content_type: str

@@ -1,0 +1,50 @@
+"""The WebSocket protocol as data: message types, error codes and close codes.
+
+The consumer, the exam page (rendered into it as JSON), docs/protocol.md and the tests all use
+these names; change them here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any
+
+
+class MessageType(StrEnum):
+    FRAME = "frame"  # client -> server (JSON form; a binary message is a frame too)
+    ACK = "ack"  # server -> client
+    ERROR = "error"  # server -> client
+
+
+class ErrorCode(StrEnum):
+    BAD_MESSAGE = "bad_message"  # text that is not a known JSON message
+    BAD_FRAME = "bad_frame"  # not a decodable JPEG or PNG
+    FRAME_TOO_LARGE = "frame_too_large"  # above PROCTORING_MAX_FRAME_BYTES
+    RATE_LIMITED = "rate_limited"  # the client already has its maximum of frames pending
+    UNAVAILABLE = "unavailable"  # the queue (Redis) could not take the frame; send it again later
+
+
+class CloseCode:
+    UNAUTHENTICATED = 4401  # no session and no valid token
+    FORBIDDEN = 4403  # not this user's attempt, no such attempt, ended attempt, foreign origin
+
+
+def ack(seq: int, job_id: str) -> str:
+    return json.dumps({"type": MessageType.ACK.value, "seq": seq, "job_id": job_id})
+
+
+def error(seq: int, code: ErrorCode, detail: str) -> str:
+    return json.dumps({"type": MessageType.ERROR.value, "seq": seq, "code": code.value, "detail": detail})
+
+
+def as_json_data() -> dict[str, Any]:
+    """What the exam page needs to know of the protocol."""
+    return {
+        "types": {m.name: m.value for m in MessageType},
+        "errors": {c.name: c.value for c in ErrorCode},
+        "close": {
+            "UNAUTHENTICATED": CloseCode.UNAUTHENTICATED,
+            "FORBIDDEN": CloseCode.FORBIDDEN,
+        },
+    }

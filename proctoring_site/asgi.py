@@ -1,0 +1,31 @@
+"""ASGI entry point: HTTP goes to Django, WebSockets to the proctoring consumer."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proctoring_site.settings")
+# Django must be set up before anything imports models (the consumer does).
+django_http = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+from proctoring.routing import websocket_urlpatterns  # noqa: E402
+
+if settings.SERVE_STATIC:
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    django_http = ASGIStaticFilesHandler(django_http)  # type: ignore[no-untyped-call]
+
+# Origin checks happen in the consumer: a cookie session must come from an allowed origin,
+# a signed token (camera clients that send no Origin) need not.
+application = ProtocolTypeRouter(
+    {
+        "http": django_http,
+        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+    }
+)

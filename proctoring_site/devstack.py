@@ -1,0 +1,148 @@
+"""`make run`: the whole pipeline on this machine, stopped together with Ctrl-C.
+
+Starts, in order: Redis (a private redis-server under var/redis with AOF on, unless REDIS_URL or
+REDIS_HOST points elsewhere), migrations and the demo data, the web server (daphne), one
+`rqworker proctoring` (with its scheduler) and the reference proctoring API (a second daphne).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from types import FrameType
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+HOST = "127.0.0.1"
+
+
+def _python(*args: str) -> list[str]:
+    return [sys.executable, *args]
+
+
+class Stack:
+    def __init__(self) -> None:
+        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.redis: object | None = None
+        self.stopping = False
+
+    def spawn(self, name: str, command: list[str]) -> None:
+        print(f"[devstack] starting {name}: {' '.join(command)}", flush=True)
+        self.children.append((name, subprocess.Popen(command, cwd=BASE_DIR, stdin=subprocess.DEVNULL)))
+
+    def stop(self) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        print("[devstack] stopping…", flush=True)
+        for _, process in reversed(self.children):
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for name, process in reversed(self.children):
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                print(f"[devstack] {name} did not stop in time; killing it", flush=True)
+                process.kill()
+                process.wait()
+        if self.redis is not None:
+            from proctoring_site.embedded_redis import RedisServer
+
+            assert isinstance(self.redis, RedisServer)
+            self.redis.stop()
+        print("[devstack] stopped", flush=True)
+
+
+def _wait_for_http(url: str, timeout: float, stack: Stack) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for name, process in stack.children:
+            if process.poll() is not None:
+                print(f"[devstack] {name} exited with {process.returncode}", flush=True)
+                return False
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return True
+        except urllib.error.HTTPError:
+            return True  # it answered
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def main() -> int:
+    VAR_DIR.mkdir(exist_ok=True)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proctoring_site.settings")
+    os.environ.setdefault("DJANGO_DEBUG", "true")
+    port = int(os.environ.get("PORT", "8000"))
+    api_port = int(os.environ.get("REFERENCE_API_PORT", str(port + 1)))
+    os.environ.setdefault("PROCTORING_API_URL", f"http://{HOST}:{api_port}/reference-api/v1/analyze")
+
+    from proctoring_site.embedded_redis import RedisServer, port_is_free
+
+    for taken, what in ((port, "PORT"), (api_port, "REFERENCE_API_PORT")):
+        if not port_is_free(taken):
+            print(f"[devstack] port {taken} is in use; set {what} to another port", file=sys.stderr)
+            return 2
+
+    stack = Stack()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        if not (os.environ.get("REDIS_URL") or os.environ.get("REDIS_HOST")):
+            redis_port = int(os.environ.get("EMBEDDED_REDIS_PORT", "6380"))
+            if not port_is_free(redis_port):
+                from proctoring_site.embedded_redis import free_port
+
+                redis_port = free_port()
+            server = RedisServer(VAR_DIR / "redis", redis_port, appendonly=True)
+            print(f"[devstack] starting embedded Redis ({server.binary}) on port {redis_port}", flush=True)
+            stack.redis = server.start()
+            os.environ["REDIS_URL"] = server.url
+        import django
+        from django.conf import settings
+
+        django.setup()
+        from proctoring_site.redis_config import redacted
+
+        print(f"[devstack] Redis: {redacted(settings.REDIS_URL)}", flush=True)
+        subprocess.run(_python("manage.py", "migrate", "--noinput", "-v", "0"), cwd=BASE_DIR, check=True)
+        print("[devstack] demo accounts:", flush=True)
+        subprocess.run(_python("manage.py", "seed_demo"), cwd=BASE_DIR, check=True)
+
+        size = str(settings.PROCTORING_MAX_MESSAGE_BYTES)
+        daphne = ["-m", "daphne", "-b", HOST, "--websocket-max-message-size", size,
+                  "--websocket-max-frame-size", size]  # fmt: skip
+        stack.spawn("web", _python(*daphne, "-p", str(port), "proctoring_site.asgi:application"))
+        stack.spawn("reference-api", _python(*daphne, "-p", str(api_port), "proctoring_site.asgi:application"))
+        stack.spawn("worker", _python("manage.py", "rqworker", "proctoring"))
+
+        url = f"http://{HOST}:{port}/"
+        if not _wait_for_http(url + "accounts/login/", 60, stack):
+            print("[devstack] the web server did not come up", file=sys.stderr)
+            return 1
+        print(f"\n[devstack] ready: open {url}  (log in as student; admin at {url}admin/ as proctor)", flush=True)
+        print("[devstack] Ctrl-C stops everything started here\n", flush=True)
+        while True:
+            for name, process in stack.children:
+                if process.poll() is not None:
+                    print(f"[devstack] {name} exited with {process.returncode}; stopping", flush=True)
+                    return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""Django settings. The environment is read here, once; every other module reads `django.conf.settings`."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import dj_database_url
+import django_stubs_ext
+from django.core.exceptions import ImproperlyConfigured
+
+from proctoring_site import env as env_module
+from proctoring_site.redis_config import redis_url
+
+# Lets admin classes be written as ModelAdmin[Model] for the type checker.
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+env = env_module.load(BASE_DIR)
+
+DEBUG = env.bool("DJANGO_DEBUG", False)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off")
+    SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    # Before django_rq, so that its `rqworker` command (which always runs the scheduler) wins.
+    "proctoring",
+    "django_rq",
+    "exams",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "proctoring_site.urls"
+ASGI_APPLICATION = "proctoring_site.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+_database_url = env.str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+try:
+    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=0)}
+except Exception as exc:  # dj-database-url raises several kinds for a bad URL
+    raise ImproperlyConfigured(f"DATABASE_URL is not a database URL ({exc}), got {_database_url!r}") from None
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not an in-memory database, so that workers and servers started by the tests see it.
+    DATABASES["default"]["TEST"] = {"NAME": f"{DATABASES['default']['NAME']}.test"}
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "static"
+# daphne serves no static files itself; in development the ASGI app does (see asgi.py).
+SERVE_STATIC = env.bool("DJANGO_SERVE_STATIC", DEBUG)
+
+# --- Redis: one address for the queue and the channel layer -------------------------------------
+REDIS_URL = redis_url(env)
+
+RQ_QUEUES = {
+    "proctoring": {"URL": REDIS_URL},
+}
+RQ = {
+    # Enqueue at once, never deferred to a DB commit: the gateway acks only what Redis holds.
+    "COMMIT_MODE": "auto",
+}
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL]},
+    },
+}
+
+# --- The proctoring pipeline -------------------------------------------------------------------
+PROCTORING_API_URL = env.str("PROCTORING_API_URL")
+if not PROCTORING_API_URL:
+    if not DEBUG:
+        raise ImproperlyConfigured("PROCTORING_API_URL must be set when DJANGO_DEBUG is off")
+    PROCTORING_API_URL = "http://127.0.0.1:8000/reference-api/v1/analyze"
+if not PROCTORING_API_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"PROCTORING_API_URL must be an http(s) URL, got {PROCTORING_API_URL!r}")
+PROCTORING_API_KEY = env.str("PROCTORING_API_KEY")
+PROCTORING_API_TIMEOUT = env.float("PROCTORING_API_TIMEOUT", 10.0, minimum=0.1, maximum=300)
+PROCTORING_JOB_ATTEMPTS = env.int("PROCTORING_JOB_ATTEMPTS", 3, minimum=1, maximum=20)
+PROCTORING_BACKOFF_SECONDS = env.int("PROCTORING_BACKOFF_SECONDS", 2, minimum=0, maximum=3600)
+PROCTORING_MAX_PENDING_PER_CLIENT = env.int("PROCTORING_MAX_PENDING_PER_CLIENT", 10, minimum=1)
+PROCTORING_MAX_FRAME_BYTES = env.int("PROCTORING_MAX_FRAME_BYTES", 1024 * 1024, minimum=1024)
+# How long a finally failed job (frame bytes included) stays in the failed registry for inspection.
+PROCTORING_FAILED_TTL = env.int("PROCTORING_FAILED_TTL", 7 * 24 * 3600, minimum=60)
+# How long a camera client's token stays valid (seconds); an ended attempt refuses it anyway.
+PROCTORING_TOKEN_MAX_AGE = env.int("PROCTORING_TOKEN_MAX_AGE", 6 * 3600, minimum=60)
+# The reference API (development stand-in for the external service) checks this key when set.
+REFERENCE_API_KEY = env.str("REFERENCE_API_KEY", PROCTORING_API_KEY)
+
+# The largest WebSocket message the server must accept: a maximal frame sent as base64 in JSON.
+# daphne closes the connection on anything larger, before our consumer could say why, so
+# `make run` starts daphne with this cap (see proctoring_site/devstack.py and docs/protocol.md).
+PROCTORING_MAX_MESSAGE_BYTES = 4 * math.ceil(PROCTORING_MAX_FRAME_BYTES / 3) * 2 + 64 * 1024
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", "INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}},
+}

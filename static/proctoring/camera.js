@@ -1,0 +1,129 @@
+// The exam page's camera stream: getUserMedia -> canvas -> JPEG blob -> binary WebSocket message.
+// Protocol names come from the server (rendered into #stream-config), so page and server agree.
+
+const config = JSON.parse(document.getElementById("stream-config").textContent);
+const P = config.protocol;
+const $ = (id) => document.getElementById(id);
+
+const state = { ws: null, sent: 0, acked: 0, refused: 0, retry: 0, stopped: false, timer: null, frameBytes: 0 };
+
+function setConnection(name) {
+  const el = $("conn-state");
+  el.textContent = name;
+  el.dataset.state = name;
+}
+
+function showCount() {
+  $("sent").textContent = state.sent;
+  $("acked").textContent = state.acked;
+  $("refused").textContent = state.refused;
+}
+
+// What to tell a person whose camera could not start, by getUserMedia's error name.
+const CAMERA_HELP = {
+  NotAllowedError: "Camera access was blocked. Click the camera icon in the address bar, allow the camera for this site, then reload the page.",
+  SecurityError: "Camera access was blocked by the browser's settings. Allow the camera for this site, then reload the page.",
+  NotFoundError: "No camera was found. Connect a camera, then reload the page.",
+  NotReadableError: "The camera is in use by another program (a video call?). Close it, then reload the page.",
+  OverconstrainedError: "Your camera cannot deliver the picture size we asked for. Try another camera, then reload the page.",
+  AbortError: "The camera stopped while starting. Reload the page to try again.",
+};
+
+function explainCamera(error) {
+  const help = $("camera-help");
+  help.hidden = false;
+  help.textContent = CAMERA_HELP[error.name] || `The camera could not start (${error.name || error}). Reload the page to try again.`;
+  $("camera-state").textContent = "not available";
+}
+
+async function startCamera() {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    explainCamera({ name: "Unsupported", toString: () => "this page must be opened over HTTPS or on localhost, in a current browser" });
+    return null;
+  }
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
+    const video = $("preview");
+    video.srcObject = stream;
+    await video.play().catch(() => {});
+    $("camera-state").textContent = "on";
+    return video;
+  } catch (error) {
+    explainCamera(error);
+    return null;
+  }
+}
+
+function wsUrl() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}${config.wsPath}`;
+}
+
+function connect() {
+  if (state.stopped) return;
+  setConnection(state.retry === 0 ? "connecting" : "reconnecting");
+  const ws = new WebSocket(wsUrl());
+  ws.binaryType = "arraybuffer";
+  state.ws = ws;
+  ws.onopen = () => {
+    state.retry = 0;
+    setConnection("connected");
+  };
+  ws.onmessage = (event) => {
+    let message;
+    try { message = JSON.parse(event.data); } catch { return; }
+    if (message.type === P.types.ACK) {
+      state.acked += 1;
+    } else if (message.type === P.types.ERROR) {
+      state.refused += 1;
+      $("last-error").textContent = `Frame ${message.seq} refused: ${message.code} (${message.detail})`;
+    }
+    showCount();
+  };
+  ws.onclose = (event) => {
+    state.ws = null;
+    if (event.code === P.close.UNAUTHENTICATED || event.code === P.close.FORBIDDEN) {
+      state.stopped = true;
+      setConnection("refused");
+      $("last-error").textContent = `The server refused the stream: ${event.reason || event.code}. Reload the page or log in again.`;
+      return;
+    }
+    // Exponential backoff with jitter, capped at 30 s: many pages must not reconnect in step.
+    const delay = Math.min(30000, 500 * 2 ** state.retry) * (0.5 + Math.random() / 2);
+    state.retry += 1;
+    setConnection("reconnecting");
+    setTimeout(connect, delay);
+  };
+}
+
+function captureLoop(video) {
+  const canvas = document.createElement("canvas");
+  const context = canvas.getContext("2d");
+  state.timer = setInterval(() => {
+    const ws = state.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN || !video.videoWidth) return;
+    // A slow link: skip this frame rather than queue stale ones; the newest frame wins.
+    if (state.frameBytes && ws.bufferedAmount > 2 * state.frameBytes) return;
+    canvas.width = video.videoWidth;
+    canvas.height = video.videoHeight;
+    context.drawImage(video, 0, 0);
+    canvas.toBlob((blob) => {
+      if (!blob || !state.ws || state.ws.readyState !== WebSocket.OPEN) return;
+      state.frameBytes = blob.size;
+      blob.arrayBuffer().then((buffer) => {
+        if (!state.ws || state.ws.readyState !== WebSocket.OPEN) return;
+        state.ws.send(buffer);
+        state.sent += 1;
+        showCount();
+      });
+    }, "image/jpeg", config.jpegQuality);
+  }, config.intervalMs);
+}
+
+const video = await startCamera();
+if (video) {
+  connect();
+  captureLoop(video);
+} else {
+  setConnection("stopped");
+}
