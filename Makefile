@@ -26,7 +26,7 @@ format: install
 	$(BIN)/ruff format .
 
 test: install lint
-	$(BIN)/pytest
+	$(BIN)/python -m pytest
 
 bench: install
 	$(BIN)/python bench/gateway_load.py

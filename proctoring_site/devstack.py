@@ -106,7 +106,7 @@ def main() -> int:
                 redis_port = free_port()
             server = RedisServer(VAR_DIR / "redis", redis_port, appendonly=True)
             print(f"[devstack] starting embedded Redis ({server.binary}) on port {redis_port}", flush=True)
-            stack.redis = server.start()
+            stack.redis = server.start(own_session=True)
             os.environ["REDIS_URL"] = server.url
         import django
         from django.conf import settings

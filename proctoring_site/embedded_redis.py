@@ -95,9 +95,14 @@ class RedisServer:
             "--logfile", str(self.log_path),
         ]  # fmt: skip
 
-    def start(self, timeout: float = 15.0) -> RedisServer:
+    def start(self, timeout: float = 15.0, *, own_session: bool = False) -> RedisServer:
+        """Starts the server and waits until it answers PING.
+
+        `own_session` keeps a terminal's Ctrl-C (sent to the whole process group) away from it,
+        so that its owner can stop it last, after the processes that write to it.
+        """
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, start_new_session=own_session)
         client = redis.Redis.from_url(self.url, socket_connect_timeout=1, socket_timeout=1)
         deadline = time.monotonic() + timeout
         try:

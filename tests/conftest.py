@@ -1,0 +1,115 @@
+"""Shared fixtures: the private Redis (started by tests.redis_plugin), a recording API server,
+exam data, and real worker and daphne processes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from django.contrib.auth import get_user_model
+
+from exams.models import Attempt, Exam
+from proctoring.connections import get_redis
+from tests import redis_plugin
+from tests.support import Process, RecordingApi, child_env, free_port, python, wait_until
+
+
+@pytest.fixture(autouse=True)
+def clean_redis() -> Iterator[None]:
+    """Every test starts with the private Redis empty (it is ours alone: FLUSHALL is safe)."""
+    get_redis().flushall()
+    yield
+
+
+@pytest.fixture
+def redis_conn() -> redis.Redis:
+    return get_redis()
+
+
+@pytest.fixture
+def api(settings: Any) -> Iterator[RecordingApi]:
+    """A recording proctoring API on 127.0.0.1, configured as PROCTORING_API_URL."""
+    server = RecordingApi().start()
+    settings.PROCTORING_API_URL = server.url
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def exam(db: None) -> Exam:
+    return Exam.objects.create(slug="algebra", title="Algebra")
+
+
+@pytest.fixture
+def user(db: None) -> Any:
+    return get_user_model().objects.create_user("taker", password="taker-pass-123")
+
+
+@pytest.fixture
+def attempt(user: Any, exam: Exam) -> Attempt:
+    return Attempt.objects.create(user=user, exam=exam)
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[list[Process]]:
+    started: list[Process] = []
+    yield started
+    for process in reversed(started):
+        process.stop()
+
+
+@pytest.fixture
+def start_worker(processes: list[Process], tmp_path: Path) -> Callable[..., Process]:
+    """Starts `python manage.py rqworker proctoring` exactly as an operator types it."""
+
+    def start(*extra: str, **env: str) -> Process:
+        index = len(processes)
+        worker = Process(
+            python("manage.py", "rqworker", "proctoring", *extra),
+            child_env(**env),
+            tmp_path / f"worker-{index}.log",
+        )
+        processes.append(worker)
+        connection = get_redis()
+        # Ready when it has registered itself and its scheduler holds the queue's lock.
+        wait_until(
+            lambda: connection.scard("rq:workers:proctoring") > index or worker.popen.poll() is not None,
+            30,
+            "worker registration",
+        )
+        assert worker.popen.poll() is None, worker.log()
+        return worker
+
+    return start
+
+
+@pytest.fixture
+def start_daphne(processes: list[Process], tmp_path: Path) -> Callable[..., tuple[Process, int]]:
+    def start(**env: str) -> tuple[Process, int]:
+        port = free_port()
+        server = Process(
+            python("-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "proctoring_site.asgi:application"),
+            child_env(**env),
+            tmp_path / f"daphne-{port}.log",
+        )
+        processes.append(server)
+
+        def answers() -> bool:
+            import socket
+
+            assert server.popen.poll() is None, server.log()
+            with socket.socket() as sock:
+                return sock.connect_ex(("127.0.0.1", port)) == 0
+
+        wait_until(answers, 30, "daphne listening")
+        return server, port
+
+    return start
+
+
+@pytest.fixture
+def plugin_workdir() -> Path:
+    return redis_plugin.workdir()

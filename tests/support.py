@@ -1,0 +1,217 @@
+"""Test helpers: images, a recording proctoring API on 127.0.0.1, and real server processes."""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def jpeg_bytes(width: int = 64, height: int = 48, color: tuple[int, int, int] = (120, 160, 200)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def png_bytes(width: int = 32, height: int = 24, color: tuple[int, int, int] = (10, 200, 30)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, message: str, interval: float = 0.05) -> Any:
+    """Polls `predicate` until it returns something true, or fails the test after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s: {message}")
+        time.sleep(interval)
+
+
+@dataclass
+class RecordedCall:
+    at: float  # time.monotonic() when the request arrived
+    path: str
+    headers: dict[str, str]
+    fields: dict[str, str]
+    files: dict[str, tuple[str, str, bytes]]  # name -> (filename, content type, bytes)
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = field(default_factory=lambda: {"ok": True, "flags": []})
+    delay: float = 0.0
+    content_type: str = "application/json"
+
+
+class RecordingApi:
+    """A real HTTP server standing in for the proctoring API: it records every call and answers
+    from a script (a list of replies, the last repeating), or blocks while `hold` is set."""
+
+    def __init__(self) -> None:
+        self.calls: list[RecordedCall] = []
+        self.replies: list[Reply] = [Reply()]
+        self.hold = threading.Event()  # set -> requests wait until release()
+        self._released = threading.Event()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1/analyze"
+
+    def start(self) -> RecordingApi:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.release()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def script(self, *replies: Reply) -> None:
+        with self._lock:
+            self.replies = list(replies)
+
+    def block(self) -> None:
+        self._released.clear()
+        self.hold.set()
+
+    def release(self) -> None:
+        self.hold.clear()
+        self._released.set()
+
+    def _next_reply(self) -> Reply:
+        with self._lock:
+            return self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                arrived = time.monotonic()
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                fields, files = parse_multipart(self.headers.get("Content-Type", ""), body)
+                with api._lock:
+                    api.calls.append(RecordedCall(arrived, self.path, dict(self.headers), fields, files))
+                if api.hold.is_set():
+                    api._released.wait(60)
+                reply = api._next_reply()
+                if reply.delay:
+                    time.sleep(reply.delay)
+                payload = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+                self.send_response(reply.status)
+                self.send_header("Content-Type", reply.content_type)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        return Handler
+
+
+def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], dict[str, tuple[str, str, bytes]]]:
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    fields: dict[str, str] = {}
+    files: dict[str, tuple[str, str, bytes]] = {}
+    if not message.is_multipart():
+        return fields, files
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True) or b""
+        filename = part.get_filename()
+        if filename is not None:
+            files[str(name)] = (filename, part.get_content_type(), data)
+        else:
+            fields[str(name)] = data.decode()
+    return fields, files
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Process:
+    """A real server process of ours (worker, daphne), stopped by its PID."""
+
+    def __init__(self, command: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.command = command
+        self.log_path = log_path
+        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.popen = subprocess.Popen(
+            command, cwd=BASE_DIR, env=env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+        self._log.close()
+        return self.popen.returncode
+
+
+def child_env(**overrides: str) -> dict[str, str]:
+    """The environment for a server process: the tests' settings (database, Redis, API) plus overrides."""
+    from django.conf import settings
+
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}",
+            "REDIS_URL": settings.REDIS_URL,
+            "PROCTORING_API_URL": settings.PROCTORING_API_URL,
+            "PROCTORING_API_KEY": settings.PROCTORING_API_KEY,
+            "PROCTORING_API_TIMEOUT": str(settings.PROCTORING_API_TIMEOUT),
+            "PROCTORING_JOB_ATTEMPTS": str(settings.PROCTORING_JOB_ATTEMPTS),
+            "PROCTORING_BACKOFF_SECONDS": str(settings.PROCTORING_BACKOFF_SECONDS),
+            "PROCTORING_MAX_PENDING_PER_CLIENT": str(settings.PROCTORING_MAX_PENDING_PER_CLIENT),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(overrides)
+    return env
+
+
+def python(*args: str) -> list[str]:
+    return [sys.executable, *args]
