@@ -109,6 +109,9 @@ RQ_QUEUES = {
 RQ = {
     # Enqueue at once, never deferred to a DB commit: the gateway acks only what Redis holds.
     "COMMIT_MODE": "auto",
+    # Retries on time (see proctoring/workers.py).
+    "QUEUE_CLASS": "proctoring.workers.ProctoringQueue",
+    "WORKER_CLASS": "proctoring.workers.ProctoringWorker",
 }
 CHANNEL_LAYERS = {
     "default": {

@@ -66,17 +66,17 @@ def start_worker(processes: list[Process], tmp_path: Path) -> Callable[..., Proc
     """Starts `python manage.py rqworker proctoring` exactly as an operator types it."""
 
     def start(*extra: str, **env: str) -> Process:
-        index = len(processes)
+        connection = get_redis()
+        before = connection.scard("rq:workers:proctoring")
         worker = Process(
             python("manage.py", "rqworker", "proctoring", *extra),
             child_env(**env),
-            tmp_path / f"worker-{index}.log",
+            tmp_path / f"worker-{len(processes)}.log",
         )
         processes.append(worker)
-        connection = get_redis()
-        # Ready when it has registered itself and its scheduler holds the queue's lock.
+        # Ready once it has registered itself with the queue.
         wait_until(
-            lambda: connection.scard("rq:workers:proctoring") > index or worker.popen.poll() is not None,
+            lambda: connection.scard("rq:workers:proctoring") > before or worker.popen.poll() is not None,
             30,
             "worker registration",
         )

@@ -215,3 +215,13 @@ def child_env(**overrides: str) -> dict[str, str]:
 
 def python(*args: str) -> list[str]:
     return [sys.executable, *args]
+
+
+def noise_jpeg(width: int = 640, height: int = 480, quality: int = 90, seed: int = 7) -> bytes:
+    """A JPEG that does not compress: random pixels, so its size grows with its area."""
+    import random
+
+    pixels = random.Random(seed).randbytes(width * height * 3)
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (width, height), pixels).save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()

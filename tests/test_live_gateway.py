@@ -1,0 +1,47 @@
+"""A real socket against a live daphne: the gateway as a camera client meets it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from rq.job import Job
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from proctoring.models import FrameResult
+from proctoring.protocol import CloseCode, ErrorCode
+from proctoring.tokens import make_token
+from tests.support import jpeg_bytes, noise_jpeg, wait_until
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def test_camera_client_streams_through_daphne_to_the_api(attempt, api, start_daphne, start_worker, redis_conn):
+    _, port = start_daphne()
+    start_worker()
+    url = f"ws://127.0.0.1:{port}/ws/proctoring/{attempt.pk}/?token={make_token(attempt)}"
+    with connect(url, open_timeout=10, max_size=None) as ws:
+        ws.send(jpeg_bytes())
+        ack = json.loads(ws.recv(timeout=10))
+        ws.send(b"")
+        empty = json.loads(ws.recv(timeout=10))
+        ws.send("{not json")
+        bad = json.loads(ws.recv(timeout=10))
+        ws.send(noise_jpeg(320, 240))
+        second = json.loads(ws.recv(timeout=10))
+    assert (ack["type"], ack["seq"]) == ("ack", 1)
+    assert (empty["seq"], empty["code"]) == (2, ErrorCode.BAD_FRAME)
+    assert (bad["seq"], bad["code"]) == (3, ErrorCode.BAD_MESSAGE)
+    assert (second["type"], second["seq"]) == ("ack", 4)
+    wait_until(lambda: FrameResult.objects.count() == 2, 30, "both frames delivered")
+    assert [c.headers["Idempotency-Key"] for c in api.calls] == [ack["job_id"], second["job_id"]]
+    assert not redis_conn.exists(Job.key_for(ack["job_id"]))
+
+
+def test_live_gateway_refuses_a_bad_token_with_4401(attempt, start_daphne):
+    _, port = start_daphne()
+    with connect(f"ws://127.0.0.1:{port}/ws/proctoring/{attempt.pk}/?token=forged", open_timeout=10) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == CloseCode.UNAUTHENTICATED

@@ -1,0 +1,236 @@
+"""The WebSocket protocol, case by case, through Channels' WebsocketCommunicator and a real Redis."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.utils import timezone
+from rq.job import Job
+
+from exams.models import Attempt
+from proctoring import keys
+from proctoring.protocol import CloseCode, ErrorCode
+from proctoring.tokens import make_token
+from proctoring_site.asgi import application
+from tests.support import jpeg_bytes, noise_jpeg, png_bytes
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def token_path(attempt: Attempt, token: str | None = None) -> str:
+    return f"/ws/proctoring/{attempt.pk}/?token={token or make_token(attempt)}"
+
+
+def session_headers(user: Any, origin: str | None = "http://testserver") -> list[tuple[bytes, bytes]]:
+    client = Client()
+    client.force_login(user)
+    headers = [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
+    if origin:
+        headers.append((b"origin", origin.encode()))
+    return headers
+
+
+def converse(path: str, messages: list[dict[str, Any]], headers: list[tuple[bytes, bytes]] | None = None):
+    """Connects, sends each message (send_to kwargs), and returns the replies, one per message."""
+
+    async def run() -> list[dict[str, Any]]:
+        communicator = WebsocketCommunicator(application, path, headers=headers or [])
+        connected, _ = await communicator.connect(timeout=5)
+        assert connected
+        replies = []
+        try:
+            for message in messages:
+                await communicator.send_to(**message)
+                replies.append(await communicator.receive_json_from(timeout=5))
+            assert await communicator.receive_nothing(timeout=0.05), "one reply per frame, no more"
+        finally:
+            await communicator.disconnect()
+        return replies
+
+    return async_to_sync(run)()
+
+
+def close_code(path: str, headers: list[tuple[bytes, bytes]] | None = None) -> int | None:
+    """The close code the server answers a connection with (None if it stays open)."""
+
+    async def run() -> int | None:
+        communicator = WebsocketCommunicator(application, path, headers=headers or [])
+        connected, code = await communicator.connect(timeout=5)
+        if not connected:
+            return 403 if code is None else int(code)  # refused handshake
+        output = await communicator.receive_output(timeout=5)
+        await communicator.wait()
+        return int(output["code"]) if output["type"] == "websocket.close" else None
+
+    return async_to_sync(run)()
+
+
+# --- frames and acks ----------------------------------------------------------------------------
+
+
+def test_binary_jpeg_is_acked_after_the_job_is_in_redis(attempt, redis_conn):
+    [reply] = converse(token_path(attempt), [{"bytes_data": jpeg_bytes()}])
+    assert reply["type"] == "ack" and reply["seq"] == 1
+    job = Job.fetch(reply["job_id"], connection=redis_conn)
+    assert job.get_status() == "queued"
+    meta, image = job.args
+    assert image == jpeg_bytes(), "frame bytes are stored as bytes, intact"
+    assert (meta.client_id, meta.seq) == (str(attempt.pk), 1)
+    assert redis_conn.lrange("rq:queue:proctoring", 0, -1) == [reply["job_id"].encode()]
+
+
+def test_seq_counts_every_frame_of_the_connection_from_one(attempt):
+    replies = converse(
+        token_path(attempt),
+        [{"bytes_data": jpeg_bytes()}, {"text_data": "nonsense"}, {"bytes_data": png_bytes()}],
+    )
+    assert [r["seq"] for r in replies] == [1, 2, 3]
+    assert [r["type"] for r in replies] == ["ack", "error", "ack"]
+
+
+def test_json_frames_with_base64_or_data_url_are_accepted(attempt, redis_conn):
+    encoded = base64.b64encode(jpeg_bytes()).decode()
+    replies = converse(
+        token_path(attempt),
+        [
+            {"text_data": json.dumps({"type": "frame", "image": encoded})},
+            {"text_data": json.dumps({"type": "frame", "image": f"data:image/jpeg;base64,{encoded}"})},
+        ],
+    )
+    assert [r["type"] for r in replies] == ["ack", "ack"]
+    assert Job.fetch(replies[1]["job_id"], connection=redis_conn).args[1] == jpeg_bytes()
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        ({"text_data": "not json"}, ErrorCode.BAD_MESSAGE),
+        ({"text_data": json.dumps({"type": "hello"})}, ErrorCode.BAD_MESSAGE),
+        ({"text_data": json.dumps(["frame"])}, ErrorCode.BAD_MESSAGE),
+        ({"text_data": json.dumps({"type": "frame"})}, ErrorCode.BAD_MESSAGE),
+        ({"text_data": json.dumps({"type": "frame", "image": "%%%not-base64"})}, ErrorCode.BAD_FRAME),
+        ({"bytes_data": b"GIF89a not a jpeg"}, ErrorCode.BAD_FRAME),
+        ({"bytes_data": jpeg_bytes()[:200]}, ErrorCode.BAD_FRAME),
+        ({"bytes_data": b"\xff\xd8\xff\xd9"}, ErrorCode.BAD_FRAME),
+    ],
+    ids=["not-json", "unknown-type", "json-array", "no-image", "bad-base64", "gif", "truncated", "markers-only"],
+)
+def test_bad_input_gets_its_error_code_and_the_socket_keeps_serving(attempt, redis_conn, message, code):
+    replies = converse(token_path(attempt), [message, {"bytes_data": jpeg_bytes()}])
+    assert replies[0]["type"] == "error"
+    assert replies[0]["code"] == code
+    assert replies[0]["seq"] == 1 and replies[0]["detail"]
+    assert replies[1]["type"] == "ack", "the socket stays open after a per-frame error"
+    assert redis_conn.llen("rq:queue:proctoring") == 1, "nothing was enqueued for the bad message"
+
+
+def test_frame_over_the_limit_is_refused_as_too_large(attempt, settings, redis_conn):
+    settings.PROCTORING_MAX_FRAME_BYTES = 2000
+    big = jpeg_bytes(400, 300, (1, 2, 3))
+    noisy = big + b"\0" * 3000  # over the limit whatever the encoder made
+    replies = converse(
+        token_path(attempt),
+        [
+            {"bytes_data": noisy},
+            {"text_data": json.dumps({"type": "frame", "image": base64.b64encode(noisy).decode()})},
+        ],
+    )
+    assert [r["code"] for r in replies] == [ErrorCode.FRAME_TOO_LARGE, ErrorCode.FRAME_TOO_LARGE]
+    assert redis_conn.llen("rq:queue:proctoring") == 0
+
+
+def test_eleventh_pending_frame_is_rate_limited_and_not_enqueued(attempt, redis_conn):
+    replies = converse(token_path(attempt), [{"bytes_data": jpeg_bytes()}] * 11)
+    assert [r["type"] for r in replies[:10]] == ["ack"] * 10
+    assert replies[10]["type"] == "error" and replies[10]["code"] == ErrorCode.RATE_LIMITED
+    assert redis_conn.llen("rq:queue:proctoring") == 10
+    assert redis_conn.zcard(keys.client_pending(str(attempt.pk))) == 10
+
+
+def test_pending_limit_is_per_client(attempt, exam, redis_conn, settings):
+    settings.PROCTORING_MAX_PENDING_PER_CLIENT = 1
+    other = Attempt.objects.create(user=get_user_model().objects.create_user("other"), exam=exam)
+    assert converse(token_path(attempt), [{"bytes_data": jpeg_bytes()}])[0]["type"] == "ack"
+    assert converse(token_path(other), [{"bytes_data": jpeg_bytes()}])[0]["type"] == "ack"
+    assert converse(token_path(attempt), [{"bytes_data": jpeg_bytes()}])[0]["code"] == ErrorCode.RATE_LIMITED
+
+
+def test_slot_of_a_job_that_no_longer_exists_is_reclaimed(attempt, redis_conn, settings):
+    settings.PROCTORING_MAX_PENDING_PER_CLIENT = 1
+    [first] = converse(token_path(attempt), [{"bytes_data": jpeg_bytes()}])
+    redis_conn.delete(Job.key_for(first["job_id"]))  # e.g. an operator deleted the job
+    assert converse(token_path(attempt), [{"bytes_data": jpeg_bytes()}])[0]["type"] == "ack"
+
+
+def test_redis_refusing_the_job_is_reported_as_unavailable_not_acked(attempt, redis_conn, settings):
+    settings.PROCTORING_MAX_PENDING_PER_CLIENT = 5
+    redis_conn.config_set("maxmemory", "1mb")
+    redis_conn.config_set("maxmemory-policy", "noeviction")
+    try:
+        big_frame = noise_jpeg(640, 480)  # about 400 KB
+        replies = converse(token_path(attempt), [{"bytes_data": big_frame}] * 3)
+    finally:
+        redis_conn.config_set("maxmemory", "0")
+    codes = [r.get("code") for r in replies]
+    assert ErrorCode.UNAVAILABLE in codes, replies
+    acked = [r["job_id"] for r in replies if r["type"] == "ack"]
+    assert redis_conn.llen("rq:queue:proctoring") == len(acked), "every ack is a queued job, nothing more"
+    assert redis_conn.zcard(keys.client_pending(str(attempt.pk))) == len(acked), "refused frames free their slot"
+
+
+# --- who may stream -----------------------------------------------------------------------------
+
+
+def test_session_owner_from_an_allowed_origin_may_stream(attempt, user):
+    [reply] = converse(f"/ws/proctoring/{attempt.pk}/", [{"bytes_data": jpeg_bytes()}], session_headers(user))
+    assert reply["type"] == "ack"
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", None], ids=["foreign-origin", "no-origin"])
+def test_session_from_a_foreign_or_missing_origin_is_refused(attempt, user, origin):
+    assert close_code(f"/ws/proctoring/{attempt.pk}/", session_headers(user, origin)) == CloseCode.FORBIDDEN
+
+
+def test_anonymous_without_token_is_refused(attempt):
+    assert close_code(f"/ws/proctoring/{attempt.pk}/", [(b"origin", b"http://testserver")]) == (
+        CloseCode.UNAUTHENTICATED
+    )
+
+
+def test_session_user_cannot_stream_for_another_users_attempt(attempt, exam):
+    intruder = get_user_model().objects.create_user("intruder")
+    assert close_code(f"/ws/proctoring/{attempt.pk}/", session_headers(intruder)) == CloseCode.FORBIDDEN
+
+
+def test_forged_token_is_refused(attempt):
+    forged = make_token(attempt)[:-3] + "abc"
+    assert close_code(token_path(attempt, forged)) == CloseCode.UNAUTHENTICATED
+
+
+def test_expired_token_is_refused(attempt, settings):
+    token = make_token(attempt)
+    settings.PROCTORING_TOKEN_MAX_AGE = -1
+    assert close_code(token_path(attempt, token)) == CloseCode.UNAUTHENTICATED
+
+
+def test_token_of_another_attempt_is_refused(attempt, exam, user):
+    other = Attempt.objects.create(user=user, exam=exam)
+    assert close_code(f"/ws/proctoring/{attempt.pk}/?token={make_token(other)}") == CloseCode.FORBIDDEN
+
+
+def test_token_of_an_ended_attempt_is_refused(attempt):
+    token = make_token(attempt)
+    Attempt.objects.filter(pk=attempt.pk).update(ended_at=timezone.now())
+    assert close_code(token_path(attempt, token)) == CloseCode.FORBIDDEN
+
+
+@pytest.mark.parametrize("attempt_id", ["not-a-uuid", "00000000-0000-0000-0000-000000000000"])
+def test_unknown_attempt_is_refused(attempt_id, user):
+    assert close_code(f"/ws/proctoring/{attempt_id}/", session_headers(user)) == CloseCode.FORBIDDEN
