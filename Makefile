@@ -19,7 +19,7 @@ run: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy .
+	DJANGO_DEBUG=true $(BIN)/mypy .
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -13,7 +13,7 @@ class ExamClosed(Exception):
     """The exam takes no new attempts."""
 
 
-def start_attempt(user: AbstractBaseUser, exam: Exam) -> Attempt:
+def start_attempt(user: User, exam: Exam) -> Attempt:
     """The user's open attempt at the exam, or a new one: reloading the page resumes, not restarts."""
     if not exam.is_active:
         raise ExamClosed(f"exam {exam.slug!r} is not open")

@@ -58,9 +58,13 @@ def analyze_frame(meta: FrameMeta, image: bytes, idempotency_key: str) -> dict[s
 
     body = response.text[:MAX_BODY_CHARS]
     if response.status_code in RETRYABLE_STATUSES:
-        raise ApiUnavailable(f"API answered {response.status_code}: {body}", status=response.status_code, body=body)
+        raise ApiUnavailable(
+            f"API answered {response.status_code}: {body}", status=response.status_code, body=body
+        )
     if not 200 <= response.status_code < 300:
-        raise ApiRejected(f"API answered {response.status_code}: {body}", status=response.status_code, body=body)
+        raise ApiRejected(
+            f"API answered {response.status_code}: {body}", status=response.status_code, body=body
+        )
     try:
         answer = response.json()
     except (json.JSONDecodeError, ValueError):

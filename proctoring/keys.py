@@ -1,8 +1,8 @@
 """Every Redis key this project writes (besides RQ's own), built in one place.
 
-    proctoring:client:<client_id>:pending   sorted set of job ids (score: enqueue time) that are
-                                            queued, running or waiting to retry for one client;
-                                            its size is the per-client admission limit.
+proctoring:client:<client_id>:pending   sorted set of job ids (score: enqueue time) that are
+                                        queued, running or waiting to retry for one client;
+                                        its size is the per-client admission limit.
 """
 
 from __future__ import annotations

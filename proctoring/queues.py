@@ -113,7 +113,9 @@ def enqueue_frame(client_id: str, attempt_id: str, seq: int, frame: Frame) -> st
         try:
             release(client_id, job_id)
         except redis.RedisError:
-            log.warning("could not release job %s of client %s; the next admission drops it", job_id, client_id)
+            log.warning(
+                "could not release job %s of client %s; the next admission drops it", job_id, client_id
+            )
         raise QueueUnavailable(f"queue unavailable: {exc}") from exc
     return job_id
 

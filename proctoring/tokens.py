@@ -33,6 +33,10 @@ def read_token(token: str, max_age: int) -> TokenClaims:
         raise InvalidToken("token has expired") from None
     except signing.BadSignature:
         raise InvalidToken("token is not valid") from None
-    if not isinstance(claims, dict) or not isinstance(claims.get("a"), str) or not isinstance(claims.get("u"), int):
+    if (
+        not isinstance(claims, dict)
+        or not isinstance(claims.get("a"), str)
+        or not isinstance(claims.get("u"), int)
+    ):
         raise InvalidToken("token is not valid")
     return TokenClaims(attempt_id=claims["a"], user_id=claims["u"])

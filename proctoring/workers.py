@@ -18,7 +18,7 @@ from rq.job import Job
 from rq.scheduler import RQScheduler
 
 
-class ProctoringQueue(DjangoRQ):  # type: ignore[misc]
+class ProctoringQueue(DjangoRQ):
     def schedule_job(self, job: Job, datetime: datetime, pipeline: Any = None, unique: bool = False) -> Job:
         # RQ truncates to whole seconds; adding half a second makes that a rounding to nearest.
         scheduled: Job = super().schedule_job(job, datetime + timedelta(seconds=0.5), pipeline, unique)

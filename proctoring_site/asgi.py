@@ -19,7 +19,7 @@ from proctoring.routing import websocket_urlpatterns  # noqa: E402
 if settings.SERVE_STATIC:
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
-    django_http = ASGIStaticFilesHandler(django_http)  # type: ignore[no-untyped-call]
+    django_http = ASGIStaticFilesHandler(django_http)
 
 # Origin checks happen in the consumer: a cookie session must come from an allowed origin,
 # a signed token (camera clients that send no Origin) need not.

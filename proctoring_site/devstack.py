@@ -123,14 +123,19 @@ def main() -> int:
         daphne = ["-m", "daphne", "-b", HOST, "--websocket-max-message-size", size,
                   "--websocket-max-frame-size", size]  # fmt: skip
         stack.spawn("web", _python(*daphne, "-p", str(port), "proctoring_site.asgi:application"))
-        stack.spawn("reference-api", _python(*daphne, "-p", str(api_port), "proctoring_site.asgi:application"))
+        stack.spawn(
+            "reference-api", _python(*daphne, "-p", str(api_port), "proctoring_site.asgi:application")
+        )
         stack.spawn("worker", _python("manage.py", "rqworker", "proctoring"))
 
         url = f"http://{HOST}:{port}/"
         if not _wait_for_http(url + "accounts/login/", 60, stack):
             print("[devstack] the web server did not come up", file=sys.stderr)
             return 1
-        print(f"\n[devstack] ready: open {url}  (log in as student; admin at {url}admin/ as proctor)", flush=True)
+        print(
+            f"\n[devstack] ready: open {url}  (log in as student; admin at {url}admin/ as proctor)",
+            flush=True,
+        )
         print("[devstack] Ctrl-C stops everything started here\n", flush=True)
         while True:
             for name, process in stack.children:

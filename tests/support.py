@@ -139,7 +139,9 @@ class RecordingApi:
         return Handler
 
 
-def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], dict[str, tuple[str, str, bytes]]]:
+def parse_multipart(
+    content_type: str, body: bytes
+) -> tuple[dict[str, str], dict[str, tuple[str, str, bytes]]]:
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
         f"Content-Type: {content_type}\r\n\r\n".encode() + body
     )
@@ -149,7 +151,8 @@ def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], dic
         return fields, files
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
-        data = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
         filename = part.get_filename()
         if filename is not None:
             files[str(name)] = (filename, part.get_content_type(), data)
@@ -173,7 +176,12 @@ class Process:
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.popen = subprocess.Popen(
-            command, cwd=BASE_DIR, env=env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT
+            command,
+            cwd=BASE_DIR,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
 
     def log(self) -> str:
@@ -225,3 +233,10 @@ def noise_jpeg(width: int = 640, height: int = 480, quality: int = 90, seed: int
     buffer = io.BytesIO()
     Image.frombytes("RGB", (width, height), pixels).save(buffer, "JPEG", quality=quality)
     return buffer.getvalue()
+
+
+def failure_text(job: Any) -> str:
+    """The traceback RQ kept for a failed job."""
+    result = job.latest_result()
+    assert result is not None and result.exc_string, f"job {job.id} has no failure recorded"
+    return str(result.exc_string)

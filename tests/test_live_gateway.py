@@ -17,7 +17,9 @@ from tests.support import jpeg_bytes, noise_jpeg, wait_until
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-def test_camera_client_streams_through_daphne_to_the_api(attempt, api, start_daphne, start_worker, redis_conn):
+def test_camera_client_streams_through_daphne_to_the_api(
+    attempt, api, start_daphne, start_worker, redis_conn
+):
     _, port = start_daphne()
     start_worker()
     url = f"ws://127.0.0.1:{port}/ws/proctoring/{attempt.pk}/?token={make_token(attempt)}"

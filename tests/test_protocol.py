@@ -120,7 +120,16 @@ def test_json_frames_with_base64_or_data_url_are_accepted(attempt, redis_conn):
         ({"bytes_data": jpeg_bytes()[:200]}, ErrorCode.BAD_FRAME),
         ({"bytes_data": b"\xff\xd8\xff\xd9"}, ErrorCode.BAD_FRAME),
     ],
-    ids=["not-json", "unknown-type", "json-array", "no-image", "bad-base64", "gif", "truncated", "markers-only"],
+    ids=[
+        "not-json",
+        "unknown-type",
+        "json-array",
+        "no-image",
+        "bad-base64",
+        "gif",
+        "truncated",
+        "markers-only",
+    ],
 )
 def test_bad_input_gets_its_error_code_and_the_socket_keeps_serving(attempt, redis_conn, message, code):
     replies = converse(token_path(attempt), [message, {"bytes_data": jpeg_bytes()}])
@@ -182,7 +191,9 @@ def test_redis_refusing_the_job_is_reported_as_unavailable_not_acked(attempt, re
     assert ErrorCode.UNAVAILABLE in codes, replies
     acked = [r["job_id"] for r in replies if r["type"] == "ack"]
     assert redis_conn.llen("rq:queue:proctoring") == len(acked), "every ack is a queued job, nothing more"
-    assert redis_conn.zcard(keys.client_pending(str(attempt.pk))) == len(acked), "refused frames free their slot"
+    assert redis_conn.zcard(keys.client_pending(str(attempt.pk))) == len(acked), (
+        "refused frames free their slot"
+    )
 
 
 # --- who may stream -----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from proctoring import keys, queues
 from proctoring.frames import parse_image
 from proctoring.models import FrameResult
-from tests.support import Reply, free_port, jpeg_bytes, wait_until
+from tests.support import Reply, failure_text, free_port, jpeg_bytes, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -20,7 +20,9 @@ def enqueue(attempt, seq: int = 1) -> str:
 
 
 def failed_for_good(redis_conn, job_id: str) -> Job:
-    wait_until(lambda: job_id in FailedJobRegistry("proctoring", connection=redis_conn), 40, "job in failed registry")
+    wait_until(
+        lambda: job_id in FailedJobRegistry("proctoring", connection=redis_conn), 40, "job in failed registry"
+    )
     return Job.fetch(job_id, connection=redis_conn)
 
 
@@ -40,10 +42,9 @@ def test_three_attempts_back_off_2s_then_4s_and_keep_the_failure(attempt, api, s
     assert job.get_status() == JobStatus.FAILED
     assert job.meta["api_status"] == 503
     assert '"overloaded"' in job.meta["api_body"]
-    result = job.latest_result()
-    assert result is not None and result.exc_string is not None
-    assert "Traceback" in result.exc_string
-    assert "ApiUnavailable: API answered 503" in result.exc_string and "try later" in result.exc_string
+    text = failure_text(job)
+    assert "Traceback" in text
+    assert "ApiUnavailable: API answered 503" in text and "try later" in text
     assert job.args[1] == jpeg_bytes(), "the frame is kept for inspection"
     assert redis_conn.zcard(keys.client_pending(str(attempt.pk))) == 0, "a failed frame frees its slot"
     assert not FrameResult.objects.exists()
@@ -68,7 +69,7 @@ def test_other_4xx_fails_at_once_without_retry(attempt, api, start_worker, redis
     assert len(api.calls) == 1
     assert job_id not in ScheduledJobRegistry("proctoring", connection=redis_conn), "no retry is scheduled"
     assert job.meta["api_status"] == status
-    assert f"API answered {status}" in job.latest_result().exc_string
+    assert f"API answered {status}" in failure_text(job)
     assert redis_conn.zcard(keys.client_pending(str(attempt.pk))) == 0
 
 
@@ -78,7 +79,7 @@ def test_2xx_that_is_not_json_fails_at_once(attempt, api, start_worker, redis_co
     start_worker()
     job = failed_for_good(redis_conn, job_id)
     assert len(api.calls) == 1
-    assert "not JSON" in job.latest_result().exc_string
+    assert "not JSON" in failure_text(job)
 
 
 def test_429_is_retried(attempt, api, start_worker, redis_conn, settings):
@@ -99,7 +100,7 @@ def test_timeouts_are_retried_then_failed(attempt, api, start_worker, redis_conn
     start_worker()
     job = failed_for_good(redis_conn, job_id)
     assert len(api.calls) == 2
-    assert "timed out" in job.latest_result().exc_string
+    assert "timed out" in failure_text(job)
     assert job.meta["api_status"] is None
 
 
@@ -110,7 +111,7 @@ def test_connection_refused_is_retried_then_failed(attempt, start_worker, redis_
     job_id = enqueue(attempt)
     start_worker()
     job = failed_for_good(redis_conn, job_id)
-    assert "API unreachable" in job.latest_result().exc_string
+    assert "API unreachable" in failure_text(job)
     assert job.meta["last_error"].startswith("ApiUnavailable")
 
 

@@ -27,7 +27,9 @@ class Command(BaseCommand):
         User = get_user_model()
         if options["create"]:
             user, _ = User.objects.get_or_create(username=username)
-            exam, _ = Exam.objects.get_or_create(slug=slug, defaults={"title": slug.replace("-", " ").title()})
+            exam, _ = Exam.objects.get_or_create(
+                slug=slug, defaults={"title": slug.replace("-", " ").title()}
+            )
         else:
             try:
                 user = User.objects.get(username=username)

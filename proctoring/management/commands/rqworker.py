@@ -13,7 +13,7 @@ from typing import Any
 from django_rq.management.commands.rqworker import Command as DjangoRQWorkerCommand
 
 
-class Command(DjangoRQWorkerCommand):  # type: ignore[misc]
+class Command(DjangoRQWorkerCommand):
     help = "Runs RQ workers (with the scheduler, unless --without-scheduler) on the given queues."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
