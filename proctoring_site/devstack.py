@@ -96,6 +96,8 @@ def main() -> int:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    # Explicitly for SIGINT too: a shell starting us in the background leaves SIGINT ignored.
+    signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
         if not (os.environ.get("REDIS_URL") or os.environ.get("REDIS_HOST")):
