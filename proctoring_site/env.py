@@ -10,7 +10,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
 
 
 class Env:
@@ -32,7 +32,7 @@ class Env:
 
     def bool(self, name: builtins.str, default: builtins.bool) -> builtins.bool:
         value = self.raw(name)
-        if value is None:
+        if value is None or value == "":
             return default
         lowered = value.lower()
         if lowered in _TRUE:

@@ -26,8 +26,13 @@ def redis_url(env: Env, default: str = "redis://127.0.0.1:6379/0") -> str:
             raise ImproperlyConfigured(f"REDIS_URL has a port that is not a number: {url!r}") from None
         return url
     if not env.is_set("REDIS_HOST"):
+        stray = [name for name in ("REDIS_PORT", "REDIS_PASSWORD", "REDIS_TLS") if env.is_set(name)]
+        if stray:
+            raise ImproperlyConfigured(f"{', '.join(stray)} set without REDIS_HOST; set REDIS_HOST too")
         return default
     host = env.str("REDIS_HOST")
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address
     port = env.int("REDIS_PORT", 6379, minimum=1, maximum=65535)
     password = env.str("REDIS_PASSWORD")
     scheme = "rediss" if env.bool("REDIS_TLS", False) else "redis"

@@ -40,6 +40,10 @@ def analyze_view(request: HttpRequest) -> JsonResponse:
     missing = [name for name in REQUIRED_FIELDS if not request.POST.get(name)]
     if missing:
         return _problem(400, "missing_fields", f"missing form fields: {', '.join(missing)}")
+    try:
+        seq = int(request.POST["seq"])
+    except ValueError:
+        return _problem(400, "bad_seq", f"seq must be a whole number, got {request.POST['seq']!r}")
     idempotency_key = request.headers.get("Idempotency-Key", "")
     if idempotency_key:
         with _answers_lock:
@@ -54,7 +58,7 @@ def analyze_view(request: HttpRequest) -> JsonResponse:
         **facts,
         "client_id": request.POST["client_id"],
         "attempt_id": request.POST["attempt_id"],
-        "seq": request.POST["seq"],
+        "seq": seq,
         "captured_at": request.POST["captured_at"],
         "replayed": False,
     }

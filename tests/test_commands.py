@@ -1,0 +1,144 @@
+"""Management commands: `proctoring_token` for camera clients and `seed_demo` for a first run."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from exams.models import Attempt, Exam
+from exams.services import end_attempt
+from proctoring.tokens import read_token
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def run(command: str, *args: str, **options: Any) -> str:
+    out = io.StringIO()
+    call_command(command, *args, stdout=out, **options)
+    return out.getvalue()
+
+
+def token_for(*args: str, **options: Any) -> dict[str, Any]:
+    output = run("proctoring_token", *args, **options)
+    assert output.count("\n") <= 1 and output.strip(), f"expected one line, got {output!r}"
+    answer: dict[str, Any] = json.loads(output)
+    return answer
+
+
+# --- proctoring_token ---------------------------------------------------------------------------
+
+
+def test_token_prints_attempt_client_and_ws_path_as_one_json_line(user, exam):
+    answer = token_for(user.username, exam.slug)
+    attempt = Attempt.objects.get(user=user, exam=exam)
+    assert answer["attempt_id"] == str(attempt.pk)
+    assert answer["client_id"] == attempt.client_id
+    path = urlsplit(answer["ws_path"])
+    assert path.path == f"/ws/proctoring/{attempt.pk}/"
+    assert list(parse_qs(path.query)) == ["token"]
+
+
+def test_token_in_ws_path_is_genuine_and_bound_to_the_attempt(user, exam):
+    answer = token_for(user.username, exam.slug)
+    [token] = parse_qs(urlsplit(answer["ws_path"]).query)["token"]
+    claims = read_token(token, settings.PROCTORING_TOKEN_MAX_AGE)
+    assert claims.attempt_id == answer["attempt_id"]
+    assert claims.user_id == user.pk
+
+
+def test_create_makes_the_user_and_the_exam(db):
+    answer = token_for("newcomer", "final-exam", create=True)
+    user = get_user_model().objects.get(username="newcomer")
+    exam = Exam.objects.get(slug="final-exam")
+    assert exam.title == "Final Exam"
+    assert Attempt.objects.get(pk=answer["attempt_id"]).user == user
+    assert Attempt.objects.get(pk=answer["attempt_id"]).exam == exam
+
+
+def test_create_uses_an_existing_user_and_exam(user, exam):
+    answer = token_for(user.username, exam.slug, create=True)
+    assert get_user_model().objects.count() == 1
+    assert Exam.objects.count() == 1
+    assert Attempt.objects.get(pk=answer["attempt_id"]).user == user
+
+
+def test_missing_user_without_create_is_a_command_error(exam):
+    with pytest.raises(CommandError, match="'nobody'"):
+        run("proctoring_token", "nobody", exam.slug)
+    assert not get_user_model().objects.filter(username="nobody").exists()
+    assert not Attempt.objects.exists()
+
+
+def test_missing_exam_without_create_is_a_command_error(user):
+    with pytest.raises(CommandError, match="'no-such-exam'"):
+        run("proctoring_token", user.username, "no-such-exam")
+    assert not Exam.objects.exists()
+    assert not Attempt.objects.exists()
+
+
+def test_running_twice_resumes_the_same_open_attempt(user, exam):
+    first = token_for(user.username, exam.slug)
+    second = token_for(user.username, exam.slug)
+    assert second["attempt_id"] == first["attempt_id"]
+    assert Attempt.objects.count() == 1
+
+
+def test_ended_attempt_is_not_resumed(attempt):
+    end_attempt(attempt)
+    answer = token_for(attempt.user.username, attempt.exam.slug)
+    assert answer["attempt_id"] != str(attempt.pk)
+
+
+def test_closed_exam_is_a_command_error(user, exam):
+    exam.is_active = False
+    exam.save()
+    with pytest.raises(CommandError, match="not open"):
+        run("proctoring_token", user.username, exam.slug)
+    assert not Attempt.objects.exists()
+
+
+# --- seed_demo ----------------------------------------------------------------------------------
+
+
+def test_seed_demo_creates_the_exam_a_student_and_a_staff_proctor(db):
+    run("seed_demo")
+    assert Exam.objects.get(slug="demo-exam").is_active
+    users = get_user_model().objects
+    student, proctor = users.get(username="student"), users.get(username="proctor")
+    assert not student.is_staff
+    assert proctor.is_staff
+    assert student.check_password("student-demo-pass")
+    assert proctor.check_password("proctor-demo-pass")
+
+
+def test_seed_demo_prints_the_credentials(db):
+    output = run("seed_demo")
+    assert "student / student-demo-pass" in output
+    assert "proctor / proctor-demo-pass" in output
+
+
+def test_seed_demo_is_idempotent_and_keeps_changed_passwords(db):
+    run("seed_demo")
+    student = get_user_model().objects.get(username="student")
+    student.set_password("changed-by-the-student")
+    student.save()
+
+    output = run("seed_demo")
+
+    assert Exam.objects.filter(slug="demo-exam").count() == 1
+    assert get_user_model().objects.count() == 2
+    assert "password unchanged" in output
+    student.refresh_from_db()
+    assert student.check_password("changed-by-the-student")

@@ -1,0 +1,353 @@
+"""Settings from the environment: typed readers, the one Redis address, start-up that stops when wrong."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+import redis
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from proctoring_site import env as env_module
+from proctoring_site.env import Env, read_dotenv
+from proctoring_site.redis_config import redacted, redis_url
+from tests.support import BASE_DIR
+
+# --- Env: typed readers ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1", True),
+        ("true", True),
+        ("YES", True),
+        (" on ", True),
+        ("0", False),
+        ("False", False),
+        ("off", False),
+    ],
+)
+def test_bool_reads_the_usual_spellings(value, expected):
+    assert Env({"FLAG": value}).bool("FLAG", not expected) is expected
+
+
+def test_unset_values_fall_back_to_their_defaults():
+    env = Env({})
+    assert env.bool("FLAG", True) is True
+    assert env.int("COUNT", 7) == 7
+    assert env.float("SECONDS", 1.5) == 1.5
+    assert env.str("NAME", "fallback") == "fallback"
+    assert env.list("HOSTS", ["a"]) == ["a"]
+
+
+def test_empty_values_fall_back_to_their_defaults():
+    env = Env({"COUNT": "", "SECONDS": "  ", "FLAG": ""})
+    assert env.int("COUNT", 7) == 7
+    assert env.float("SECONDS", 1.5) == 1.5
+    assert env.bool("FLAG", True) is True
+
+
+@pytest.mark.parametrize("name", ["REDIS_PORT", "REDIS_PASSWORD", "REDIS_TLS"])
+def test_redis_part_without_redis_host_is_refused_naming_both(name):
+    with pytest.raises(ImproperlyConfigured, match=f"{name}.*REDIS_HOST"):
+        redis_url(Env({name: "1"}))
+
+
+def test_values_are_read_without_surrounding_whitespace():
+    env = Env({"COUNT": " 12 ", "NAME": "  api  "})
+    assert env.int("COUNT", 0) == 12
+    assert env.str("NAME") == "api"
+
+
+@pytest.mark.parametrize(
+    ("read", "value"),
+    [
+        pytest.param(lambda env: env.bool("SOME_FLAG", False), "maybe", id="bool"),
+        pytest.param(lambda env: env.int("SOME_FLAG", 1), "ten", id="int-word"),
+        pytest.param(lambda env: env.int("SOME_FLAG", 1), "2.5", id="int-fraction"),
+        pytest.param(lambda env: env.float("SOME_FLAG", 1.0), "soon", id="float-word"),
+        pytest.param(lambda env: env.float("SOME_FLAG", 1.0), "nan", id="float-nan"),
+        pytest.param(lambda env: env.float("SOME_FLAG", 1.0), "inf", id="float-inf"),
+    ],
+)
+def test_wrong_value_names_the_variable_and_shows_the_value(read, value):
+    with pytest.raises(ImproperlyConfigured) as refused:
+        read(Env({"SOME_FLAG": value}))
+    assert "SOME_FLAG" in str(refused.value)
+    assert repr(value) in str(refused.value)
+
+
+def test_int_within_its_bounds_is_accepted_inclusively():
+    assert Env({"N": "1"}).int("N", 5, minimum=1, maximum=10) == 1
+    assert Env({"N": "10"}).int("N", 5, minimum=1, maximum=10) == 10
+
+
+@pytest.mark.parametrize(
+    ("value", "bound"), [("0", "at least 1"), ("11", "at most 10"), ("-1", "at least 1")]
+)
+def test_int_outside_its_bounds_is_refused_naming_the_bound(value, bound):
+    with pytest.raises(ImproperlyConfigured) as refused:
+        Env({"MAX_THINGS": value}).int("MAX_THINGS", 5, minimum=1, maximum=10)
+    message = str(refused.value)
+    assert "MAX_THINGS" in message and bound in message and value in message
+
+
+@pytest.mark.parametrize(("value", "bound"), [("0.05", "at least 0.1"), ("301", "at most 300")])
+def test_float_outside_its_bounds_is_refused_naming_the_bound(value, bound):
+    with pytest.raises(ImproperlyConfigured) as refused:
+        Env({"TIMEOUT": value}).float("TIMEOUT", 10.0, minimum=0.1, maximum=300)
+    assert "TIMEOUT" in str(refused.value) and bound in str(refused.value)
+
+
+def test_list_splits_on_commas_and_drops_blanks():
+    assert Env({"HOSTS": " a.example , b.example,, ,c"}).list("HOSTS", []) == ["a.example", "b.example", "c"]
+
+
+def test_list_default_is_a_copy():
+    default = ["x"]
+    read = Env({}).list("HOSTS", default)
+    read.append("y")
+    assert default == ["x"]
+
+
+# --- .env files -----------------------------------------------------------------------------------
+
+
+def test_dotenv_reads_quotes_comments_and_export(tmp_path):
+    path = tmp_path / ".env"
+    path.write_text(
+        "# a comment\n"
+        "\n"
+        "PLAIN=value\n"
+        "  SPACED  =  padded  \n"
+        'DOUBLE="with spaces # not a comment"\n'
+        "SINGLE='single'\n"
+        "export EXPORTED=yes\n"
+        "EQUALS=a=b=c\n"
+        "EMPTY=\n"
+        "MISMATCHED=\"'\n"
+    )
+    assert read_dotenv(path) == {
+        "PLAIN": "value",
+        "SPACED": "padded",
+        "DOUBLE": "with spaces # not a comment",
+        "SINGLE": "single",
+        "EXPORTED": "yes",
+        "EQUALS": "a=b=c",
+        "EMPTY": "",
+        "MISMATCHED": "\"'",
+    }
+
+
+@pytest.mark.parametrize("line", ["JUST_A_NAME", "=value", "export"])
+def test_dotenv_malformed_line_is_refused_with_file_and_line_number(tmp_path, line):
+    path = tmp_path / ".env"
+    path.write_text(f"GOOD=1\n{line}\n")
+    with pytest.raises(ImproperlyConfigured) as refused:
+        read_dotenv(path)
+    assert f"{path}:2" in str(refused.value)
+    assert repr(line) in str(refused.value)
+
+
+def test_missing_dotenv_is_no_values(tmp_path):
+    assert read_dotenv(tmp_path / "absent.env") == {}
+
+
+def test_real_environment_wins_over_dotenv(tmp_path, monkeypatch):
+    path = tmp_path / ".env"
+    path.write_text("SETTINGS_TEST_BOTH=from-file\nSETTINGS_TEST_FILE_ONLY=from-file\n")
+    monkeypatch.setenv("DJANGO_ENV_FILE", str(path))
+    monkeypatch.setenv("SETTINGS_TEST_BOTH", "from-environment")
+    env = env_module.load(tmp_path)
+    assert env.str("SETTINGS_TEST_BOTH") == "from-environment"
+    assert env.str("SETTINGS_TEST_FILE_ONLY") == "from-file"
+
+
+# --- the Redis address ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["redis://cache.internal:6380/2", "rediss://:pw@cache.internal:6380/0", "unix:///run/redis.sock?db=1"],
+)
+def test_redis_url_is_used_as_is(url):
+    assert redis_url(Env({"REDIS_URL": url, "REDIS_HOST": "ignored.example"})) == url
+
+
+def test_redis_url_with_another_scheme_is_refused():
+    with pytest.raises(ImproperlyConfigured) as refused:
+        redis_url(Env({"REDIS_URL": "http://cache.internal:6379"}))
+    assert "REDIS_URL" in str(refused.value) and "'http://cache.internal:6379'" in str(refused.value)
+
+
+@pytest.mark.parametrize("url", ["redis://cache.internal:port/0", "redis://cache.internal:99999/0"])
+def test_redis_url_with_a_bad_port_is_refused(url):
+    with pytest.raises(ImproperlyConfigured) as refused:
+        redis_url(Env({"REDIS_URL": url}))
+    assert "REDIS_URL" in str(refused.value) and repr(url) in str(refused.value)
+
+
+def test_no_redis_settings_means_the_local_default():
+    assert redis_url(Env({})) == "redis://127.0.0.1:6379/0"
+
+
+def test_redis_host_alone_builds_a_plain_url_on_the_default_port():
+    assert redis_url(Env({"REDIS_HOST": "cache.internal"})) == "redis://cache.internal:6379/0"
+
+
+def test_redis_parts_build_a_tls_url_with_the_password_quoted():
+    password = "p@ss:w/rd#%?"
+    url = redis_url(
+        Env(
+            {
+                "REDIS_HOST": "cache.internal",
+                "REDIS_PORT": "6380",
+                "REDIS_PASSWORD": password,
+                "REDIS_TLS": "true",
+            }
+        )
+    )
+    assert url == "rediss://:p%40ss%3Aw%2Frd%23%25%3F@cache.internal:6380/0"
+    # The client reads back exactly the password that was configured.
+    kwargs = redis.Redis.from_url(url).connection_pool.connection_kwargs
+    assert (kwargs["host"], kwargs["port"], kwargs["password"]) == ("cache.internal", 6380, password)
+
+
+def test_redis_tls_off_builds_redis_scheme():
+    url = redis_url(Env({"REDIS_HOST": "h", "REDIS_PASSWORD": "pw", "REDIS_TLS": "false"}))
+    assert url == "redis://:pw@h:6379/0"
+
+
+def test_ipv6_redis_host_builds_a_url_the_client_can_read():
+    url = redis_url(Env({"REDIS_HOST": "::1", "REDIS_PORT": "6380"}))
+    kwargs = redis.Redis.from_url(url).connection_pool.connection_kwargs
+    assert (kwargs["host"], kwargs["port"]) == ("::1", 6380)
+
+
+@pytest.mark.parametrize(
+    ("variables", "name"),
+    [
+        ({"REDIS_HOST": "h", "REDIS_PORT": "abc"}, "REDIS_PORT"),
+        ({"REDIS_HOST": "h", "REDIS_PORT": "0"}, "REDIS_PORT"),
+        ({"REDIS_HOST": "h", "REDIS_PORT": "65536"}, "REDIS_PORT"),
+        ({"REDIS_HOST": "h", "REDIS_TLS": "sometimes"}, "REDIS_TLS"),
+    ],
+)
+def test_bad_redis_part_is_refused_naming_it(variables, name):
+    with pytest.raises(ImproperlyConfigured) as refused:
+        redis_url(Env(variables))
+    assert name in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:secret@h:6379/0", "redis://:***@h:6379/0"),
+        ("rediss://user:secret@h:6380/1", "rediss://user:***@h:6380/1"),
+        ("redis://:p%40ss@h:6379/0", "redis://:***@h:6379/0"),
+        ("redis://h:6379/0", "redis://h:6379/0"),
+    ],
+)
+def test_redacted_hides_only_the_password(url, shown):
+    assert redacted(url) == shown
+
+
+def test_queue_and_channel_layer_share_the_one_redis_url():
+    assert settings.RQ_QUEUES["proctoring"]["URL"] == settings.REDIS_URL
+    layer: dict[str, Any] = settings.CHANNEL_LAYERS["default"]
+    assert layer["CONFIG"]["hosts"] == [settings.REDIS_URL]
+
+
+# --- start-up, in a fresh process -----------------------------------------------------------------
+
+
+def start_django(changes: Mapping[str, str | None], code: str = "") -> subprocess.CompletedProcess[str]:
+    """Runs `django.setup()` (then `code`) in a new interpreter; a change of None unsets the variable."""
+    environment = dict(os.environ, DJANGO_SETTINGS_MODULE="proctoring_site.settings")
+    for name, value in changes.items():
+        if value is None:
+            environment.pop(name, None)
+        else:
+            environment[name] = value
+    return subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup()\n{code}"],
+        cwd=BASE_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+# Each variable, and the environment changes that make it the one wrong value.
+BAD_START_UPS: dict[str, dict[str, str | None]] = {
+    "PROCTORING_MAX_PENDING_PER_CLIENT": {"PROCTORING_MAX_PENDING_PER_CLIENT": "-1"},
+    "PROCTORING_API_TIMEOUT": {"PROCTORING_API_TIMEOUT": "abc"},
+    "REDIS_PORT": {"REDIS_PORT": "notaport", "REDIS_HOST": "cache.internal", "REDIS_URL": None},
+    "DJANGO_DEBUG": {"DJANGO_DEBUG": "maybe"},
+    "PROCTORING_API_URL": {"PROCTORING_API_URL": "ftp://x"},
+    "DATABASE_URL": {"DATABASE_URL": "nonsense://"},
+    "DJANGO_SECRET_KEY": {"DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": None},
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_START_UPS))
+def test_start_up_stops_on_a_bad_value_naming_the_variable(name):
+    result = start_django(BAD_START_UPS[name])
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert name in result.stderr
+
+
+def test_start_up_succeeds_with_the_test_environment():
+    # The control for the failures above: only the one bad variable made them fail.
+    result = start_django({}, "print('ready')")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ready"
+
+
+PRINT_SETTINGS = """
+import json
+import django_rq
+from django.conf import settings
+kwargs = django_rq.get_queue("proctoring").connection.connection_pool.connection_kwargs
+print(json.dumps({
+    "timeout": settings.PROCTORING_API_TIMEOUT,
+    "attempts": settings.PROCTORING_JOB_ATTEMPTS,
+    "backoff": settings.PROCTORING_BACKOFF_SECONDS,
+    "max_pending": settings.PROCTORING_MAX_PENDING_PER_CLIENT,
+    "max_frame_bytes": settings.PROCTORING_MAX_FRAME_BYTES,
+    "redis_url": settings.REDIS_URL,
+    "rq_url": settings.RQ_QUEUES["proctoring"]["URL"],
+    "channel_hosts": settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"],
+    "queue_connection": [kwargs["host"], kwargs["port"], kwargs["password"]],
+}))
+"""
+
+
+def test_defaults_are_as_documented_and_one_redis_serves_queue_and_channels():
+    documented = [
+        "PROCTORING_API_TIMEOUT",
+        "PROCTORING_JOB_ATTEMPTS",
+        "PROCTORING_BACKOFF_SECONDS",
+        "PROCTORING_MAX_PENDING_PER_CLIENT",
+        "PROCTORING_MAX_FRAME_BYTES",
+    ]
+    changes: dict[str, str | None] = dict.fromkeys([*documented, "REDIS_URL"])
+    changes.update(REDIS_HOST="cache.internal", REDIS_PORT="6380", REDIS_PASSWORD="pa:ss")
+    result = start_django(changes, PRINT_SETTINGS)
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert (shown["timeout"], shown["attempts"], shown["backoff"]) == (10, 3, 2)
+    assert (shown["max_pending"], shown["max_frame_bytes"]) == (10, 1024 * 1024)
+    assert shown["redis_url"] == "redis://:pa%3Ass@cache.internal:6380/0"
+    assert shown["rq_url"] == shown["redis_url"]
+    assert shown["channel_hosts"] == [shown["redis_url"]]
+    assert shown["queue_connection"] == ["cache.internal", 6380, "pa:ss"]
