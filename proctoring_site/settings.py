@@ -116,7 +116,10 @@ RQ = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        # channels-redis blocks up to 5 s per read (BZPOPMIN); redis-py 8's default 5 s socket
+        # timeout would end that read first and kill every consumer with 1011 (channels_redis
+        # #422). Give reads a margin instead of no timeout, so a dead Redis is still noticed.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}]},
     },
 }
 

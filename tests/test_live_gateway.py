@@ -47,3 +47,15 @@ def test_live_gateway_refuses_a_bad_token_with_4401(attempt, start_daphne):
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == CloseCode.UNAUTHENTICATED
+
+
+def test_connection_outlives_the_channel_layers_blocking_read(attempt, start_daphne):
+    """channels-redis blocks 5 s per read; a shorter Redis socket timeout used to close every
+    socket with 1011 after 5 s (channels_redis #422). An idle camera must stay connected."""
+    _, port = start_daphne()
+    url = f"ws://127.0.0.1:{port}/ws/proctoring/{attempt.pk}/?token={make_token(attempt)}"
+    with connect(url, open_timeout=10) as ws:
+        with pytest.raises(TimeoutError):
+            ws.recv(timeout=7)  # idle past the 5 s read: no message, and no close
+        ws.send(jpeg_bytes())
+        assert json.loads(ws.recv(timeout=10))["type"] == "ack"

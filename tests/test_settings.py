@@ -262,7 +262,7 @@ def test_redacted_hides_only_the_password(url, shown):
 def test_queue_and_channel_layer_share_the_one_redis_url():
     assert settings.RQ_QUEUES["proctoring"]["URL"] == settings.REDIS_URL
     layer: dict[str, Any] = settings.CHANNEL_LAYERS["default"]
-    assert layer["CONFIG"]["hosts"] == [settings.REDIS_URL]
+    assert [host["address"] for host in layer["CONFIG"]["hosts"]] == [settings.REDIS_URL]
 
 
 # --- start-up, in a fresh process -----------------------------------------------------------------
@@ -326,7 +326,7 @@ print(json.dumps({
     "max_frame_bytes": settings.PROCTORING_MAX_FRAME_BYTES,
     "redis_url": settings.REDIS_URL,
     "rq_url": settings.RQ_QUEUES["proctoring"]["URL"],
-    "channel_hosts": settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"],
+    "channel_hosts": [h["address"] for h in settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]],
     "queue_connection": [kwargs["host"], kwargs["port"], kwargs["password"]],
 }))
 """

@@ -1,0 +1,508 @@
+"""Load on the gateway alone: N camera clients stream real JPEGs at F frames/s to one daphne.
+
+Starts its own redis-server, SQLite database and daphne (no worker, so every acked frame stays
+queued), runs the clients open loop, and prints ack latency, throughput, Redis memory per queued
+frame (against a plain SET of the same bytes) and daphne's RSS. Everything it starts it stops by PID.
+
+    .venv/bin/python bench/gateway_load.py --clients 50 --fps 2 --seconds 20 [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import math
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import redis
+from PIL import Image
+from rq.job import Job
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from proctoring_site.embedded_redis import RedisServer, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+WIDTH, HEIGHT = 640, 480
+PLAIN_KEY = "bench:plain-frame"  # the only key the benchmark writes itself; deleted at once
+CONNECT_TIMEOUT = 30.0
+DRAIN_TIMEOUT = 30.0  # how long to wait for the last acks after the last send
+# Variables of a developer's shell that would point the children at someone else's services.
+FOREIGN_VARS = ["REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "REDIS_TLS", "PROCTORING_API_KEY"]
+
+# Run by `manage.py shell -c`: one process makes every attempt, through the same command an
+# operator runs per user, and prints all of their `proctoring_token` JSON lines as one list.
+TOKENS_SCRIPT = """
+import io, json
+from django.core.management import call_command
+tokens = []
+for i in range({count}):
+    out = io.StringIO()
+    call_command("proctoring_token", f"user{{i}}", "bench-exam", "--create", stdout=out)
+    tokens.append(json.loads(out.getvalue()))
+print(json.dumps(tokens))
+"""
+
+
+@dataclass
+class ClientResult:
+    """What one camera client saw: latencies of acked frames (s) and everything else by code."""
+
+    sent: int = 0
+    latencies: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    job_ids: list[str] = field(default_factory=list)
+    max_lag: float = 0.0  # how late the client itself was against its send clock
+    last_answer: float = 0.0
+
+
+# --- The frame ----------------------------------------------------------------------------------
+
+
+def _test_card(noise: float) -> Image.Image:
+    """A gradient blended with seeded RGB noise: a JPEG of it is camera-sized, not trivially small."""
+    pixels = bytes(
+        value
+        for y in range(HEIGHT)
+        for x in range(WIDTH)
+        for value in (x * 255 // WIDTH, y * 255 // HEIGHT, (x + y) * 255 // (WIDTH + HEIGHT))
+    )
+    gradient = Image.frombytes("RGB", (WIDTH, HEIGHT), pixels)
+    speckle = Image.frombytes("RGB", (WIDTH, HEIGHT), random.Random(7).randbytes(WIDTH * HEIGHT * 3))
+    return Image.blend(gradient, speckle, noise)
+
+
+def _encode(image: Image.Image, quality: int) -> bytes:
+    # Optimized Huffman tables leave the file as incompressible as a camera's (zlib shrinks it
+    # well under 1%); with the default tables it shrinks ~2.5%, which would let RQ's compressed
+    # job data fall into a smaller allocator size class than the frame itself.
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality, optimize=True)
+    return buffer.getvalue()
+
+
+def make_frame(target_kb: float) -> bytes:
+    """A 640x480 JPEG whose size is the closest the encoder's quality setting gets to `target_kb`."""
+    image = _test_card(noise=0.25)
+    target = target_kb * 1000
+    low, high = 1, 95
+    while low < high:  # size grows with quality: find the lowest quality at or above the target
+        middle = (low + high) // 2
+        if len(_encode(image, middle)) < target:
+            low = middle + 1
+        else:
+            high = middle
+    candidates = [_encode(image, quality) for quality in {max(1, low - 1), low}]
+    return min(candidates, key=lambda data: abs(len(data) - target))
+
+
+# --- The processes ------------------------------------------------------------------------------
+
+
+def child_env(workdir: Path, redis_url: str, max_pending: int, settings: str) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if name not in FOREIGN_VARS}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": settings,
+            "DJANGO_ENV_FILE": str(workdir / "no.env"),  # a developer's .env must not leak in
+            "DJANGO_SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
+            "DJANGO_DEBUG": "false",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DJANGO_LOG_LEVEL": "WARNING",
+            "PROCTORING_API_URL": "http://127.0.0.1:9/unused",
+            "PROCTORING_MAX_PENDING_PER_CLIENT": str(max_pending),
+            "REDIS_URL": redis_url,
+            "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def manage(env: dict[str, str], *args: str, timeout: float = 120) -> str:
+    """Runs `manage.py ARGS` and returns its stdout; a failure raises with its stderr."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"manage.py {args[0]} exited with {done.returncode}:\n{done.stderr}")
+    return done.stdout
+
+
+def create_ws_paths(env: dict[str, str], count: int) -> list[str]:
+    """Creates `count` users with one attempt each; returns their token-carrying WebSocket paths."""
+    output = manage(env, "shell", "-c", TOKENS_SCRIPT.format(count=count))
+    last_line = output.strip().splitlines()[-1]
+    return [str(token["ws_path"]) for token in json.loads(last_line)]
+
+
+def start_daphne(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "daphne", "-b", HOST, "-p", str(port)]
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            [*command, "proctoring_site.asgi:application"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a terminal's Ctrl-C reaches us only; we stop it by PID
+        )
+
+
+def wait_for_port(process: subprocess.Popen[bytes], port: int, log_path: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"daphne exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
+        try:
+            with socket.create_connection((HOST, port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"daphne did not listen on {HOST}:{port} within {timeout}s")
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout)
+
+
+def memory_kb(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak RSS) of a process, in kB, from /proc."""
+    found: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            found[name] = int(value.split()[0])
+    return found
+
+
+# --- The clients --------------------------------------------------------------------------------
+
+
+async def _receive(
+    ws: ClientConnection, sent_at: dict[int, float], result: ClientResult, expected: int, done: asyncio.Event
+) -> str:
+    """Matches answers to sends by seq until the socket closes; returns how it closed."""
+    loop = asyncio.get_running_loop()
+    try:
+        async for message in ws:
+            now = loop.time()
+            answer = json.loads(message)
+            if answer["type"] == "ack":
+                result.latencies.append(now - sent_at[int(answer["seq"])])
+                result.job_ids.append(str(answer["job_id"]))
+            else:
+                result.errors[str(answer.get("code"))] += 1
+            result.last_answer = now
+            if len(result.latencies) + result.errors.total() >= expected:
+                done.set()
+    except ConnectionClosed as closed:
+        return f"closed_{closed.rcvd.code if closed.rcvd else 'without_close_frame'}"
+    return "closed_normally"
+
+
+async def _send(ws: ClientConnection, frame: bytes, times: list[float], sent_at: dict[int, float]) -> None:
+    """Sends one frame per scheduled time without waiting for acks (open loop)."""
+    loop = asyncio.get_running_loop()
+    for seq, due in enumerate(times, start=1):
+        await asyncio.sleep(max(0.0, due - loop.time()))
+        sent_at[seq] = loop.time()
+        await ws.send(frame)
+
+
+async def _drain(receiver: asyncio.Task[str], done: asyncio.Event) -> str | None:
+    """Waits for the last answers; returns why some never came (None if all did)."""
+    waiter = asyncio.create_task(done.wait())
+    await asyncio.wait({receiver, waiter}, timeout=DRAIN_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    if done.is_set():
+        return None
+    return receiver.result() if receiver.done() else "no_answer"
+
+
+async def run_client(ws: ClientConnection, frame: bytes, times: list[float]) -> ClientResult:
+    """Streams `frame` at `times` on one socket; waits up to DRAIN_TIMEOUT for the last answers."""
+    result = ClientResult()
+    sent_at: dict[int, float] = {}
+    done = asyncio.Event()
+    receiver = asyncio.create_task(_receive(ws, sent_at, result, len(times), done))
+    try:
+        try:
+            await _send(ws, frame, times, sent_at)
+        except ConnectionClosed:
+            pass  # the frames it could not send are counted below, under the receiver's reason
+        missing_because = await _drain(receiver, done)
+    finally:
+        receiver.cancel()
+        await ws.close()
+    result.sent = len(sent_at)
+    missing = len(times) - len(result.latencies) - result.errors.total()
+    if missing > 0:
+        result.errors[missing_because or "no_answer"] += missing
+    lags = [sent_at[seq] - due for seq, due in enumerate(times, start=1) if seq in sent_at]
+    result.max_lag = max(lags, default=0.0)
+    return result
+
+
+async def _connect(url: str) -> ClientConnection | None:
+    try:
+        return await connect(
+            url, max_size=None, compression=None, open_timeout=CONNECT_TIMEOUT, ping_interval=None
+        )
+    except (OSError, InvalidHandshake, TimeoutError):
+        return None
+
+
+async def _refused(times: list[float]) -> ClientResult:
+    return ClientResult(errors=Counter({"connect_failed": len(times)}))
+
+
+async def run_load(
+    urls: list[str], frame: bytes, fps: float, seconds: float
+) -> tuple[list[ClientResult], float]:
+    """Connects every client, then starts all clocks together, staggered across one frame interval.
+
+    Returns each client's result and the time from the first scheduled send to the end of the send
+    window or the last answer, whichever is later.
+    """
+    sockets = await asyncio.gather(*(_connect(url) for url in urls))
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.5
+    frames = max(1, round(fps * seconds))
+    schedules = [[start + (index / len(urls) + k) / fps for k in range(frames)] for index in range(len(urls))]
+    results = await asyncio.gather(
+        *(
+            run_client(ws, frame, times) if ws is not None else _refused(times)
+            for ws, times in zip(sockets, schedules, strict=True)
+        )
+    )
+    # The run lasts at least the send window, so that keeping up reads as the offered rate.
+    last = max([start + frames / fps, *(result.last_answer for result in results)])
+    return list(results), last - start
+
+
+# --- Redis memory -------------------------------------------------------------------------------
+
+
+def used_memory(client: redis.Redis) -> int:
+    info: dict[str, Any] = client.info("memory")
+    return int(info["used_memory"])
+
+
+def memory_usage(client: redis.Redis, key: str) -> int:
+    """MEMORY USAGE with every element counted (the default sampling over-reports a large hash)."""
+    return int(client.memory_usage(key, samples=0) or 0)
+
+
+def plain_set_usage(client: redis.Redis, frame: bytes) -> int:
+    """What Redis needs to hold the frame bytes alone, as one string key."""
+    client.set(PLAIN_KEY, frame)
+    try:
+        return memory_usage(client, PLAIN_KEY)
+    finally:
+        client.delete(PLAIN_KEY)
+
+
+# --- Figures ------------------------------------------------------------------------------------
+
+
+def percentile(sorted_values: list[float], pct: float) -> float:
+    """Nearest-rank percentile of an ascending list (0 for an empty one)."""
+    if not sorted_values:
+        return 0.0
+    rank = max(1, math.ceil(pct / 100 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def summarize(results: list[ClientResult], elapsed: float, offered: int) -> dict[str, Any]:
+    latencies = sorted(latency for result in results for latency in result.latencies)
+    errors: Counter[str] = Counter()
+    for result in results:
+        errors.update(result.errors)
+    return {
+        "offered": offered,
+        "sent": sum(result.sent for result in results),
+        "acked": len(latencies),
+        "errors": dict(errors),
+        "acked_per_second": round(len(latencies) / elapsed, 1),
+        "elapsed_seconds": round(elapsed, 2),
+        "ack_ms": {
+            name: round(percentile(latencies, pct) * 1000, 2)
+            for name, pct in (("p50", 50), ("p95", 95), ("p99", 99), ("max", 100))
+        },
+        "client_max_lag_ms": round(max((r.max_lag for r in results), default=0) * 1000, 2),
+    }
+
+
+def print_report(figures: dict[str, Any]) -> None:
+    ack, mem = figures["ack_ms"], figures["redis"]
+    lines = [
+        f"clients {figures['clients']} x {figures['fps']} fps x {figures['seconds']} s; "
+        f"frame {figures['frame_bytes']:,} bytes (640x480 JPEG); settings {figures['settings']}",
+        f"offered frames      {figures['offered']:,} (sent {figures['sent']:,})",
+        f"acked frames        {figures['acked']:,}",
+        f"errors by code      {figures['errors'] or 'none'}",
+        f"acked frames/s      {figures['acked_per_second']:,} over {figures['elapsed_seconds']} s",
+        f"ack latency ms      p50 {ack['p50']}  p95 {ack['p95']}  p99 {ack['p99']}  max {ack['max']}",
+        f"client clock lag    max {figures['client_max_lag_ms']} ms (the load generator's own lateness)",
+        f"redis used_memory   +{mem['used_memory_delta']:,} bytes = "
+        f"{mem['bytes_per_queued_frame']:,} bytes per queued frame",
+        f"MEMORY USAGE job    {mem['job_memory_usage']:,} bytes (one rq:job hash, SAMPLES 0)",
+        f"MEMORY USAGE SET    {mem['plain_set_memory_usage']:,} bytes (the frame alone, SAMPLES 0)",
+        f"per frame vs SET    {mem['ratio_to_plain_set']}x, "
+        f"{mem['bytes_per_queued_frame'] - mem['plain_set_memory_usage']:+,} bytes",
+        f"daphne RSS          {figures['daphne_rss_kb'] / 1024:.1f} MiB "
+        f"(peak {figures['daphne_peak_rss_kb'] / 1024:.1f} MiB)",
+    ]
+    print("\n".join(lines))
+
+
+# --- The run ------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--clients", type=int, default=50, help="camera clients (default 50)")
+    parser.add_argument("--fps", type=float, default=2.0, help="frames per second per client (default 2)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="how long each client sends (default 20)")
+    parser.add_argument("--frame-kb", type=float, default=50.0, help="target JPEG size in kB (default 50)")
+    parser.add_argument(
+        "--settings",
+        default="proctoring_site.settings",
+        help="Django settings module for the servers (default proctoring_site.settings)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    args = parser.parse_args(argv)
+    if args.clients < 1 or args.fps <= 0 or args.seconds <= 0 or args.frame_kb <= 0:
+        parser.error("--clients, --fps, --seconds and --frame-kb must be positive")
+    return args
+
+
+def progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def private_stack(
+    workdir: Path, max_pending: int, settings: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes], dict[str, str]]]:
+    """Redis, a migrated SQLite database and daphne; yields (ws base URL, daphne, env); stops both."""
+    server = RedisServer(workdir / "redis", appendonly=False)
+    daphne: subprocess.Popen[bytes] | None = None
+    try:
+        server.start(own_session=True)
+        env = child_env(workdir, server.url, max_pending, settings)
+        progress(f"redis on {server.url}; migrating {workdir / 'db.sqlite3'}")
+        manage(env, "migrate", "--noinput", "-v", "0")
+        port = free_port()
+        daphne = start_daphne(env, port, workdir / "daphne.log")
+        wait_for_port(daphne, port, workdir / "daphne.log")
+        progress(f"daphne (pid {daphne.pid}) on {HOST}:{port}")
+        yield f"ws://{HOST}:{port}", daphne, env
+    finally:
+        if daphne is not None:
+            stop_process(daphne)
+        server.stop()
+
+
+def measure(args: argparse.Namespace, workdir: Path, frame: bytes) -> dict[str, Any]:
+    offered = args.clients * max(1, round(args.fps * args.seconds))
+    with private_stack(workdir, max(100_000, offered), args.settings) as (base_url, daphne, env):
+        progress(f"creating {args.clients} attempts")
+        urls = [base_url + path for path in create_ws_paths(env, args.clients)]
+        client = redis.Redis.from_url(env["REDIS_URL"])
+        before = used_memory(client)
+        progress(f"streaming {offered:,} frames of {len(frame):,} bytes")
+        results, elapsed = asyncio.run(
+            asyncio.wait_for(
+                run_load(urls, frame, args.fps, args.seconds),
+                args.seconds + CONNECT_TIMEOUT + DRAIN_TIMEOUT + 30,
+            )
+        )
+        delta = used_memory(client) - before
+        figures = summarize(results, elapsed, offered)
+        job_ids = [job_id for result in results for job_id in result.job_ids]
+        job_usage = memory_usage(client, Job.key_for(job_ids[0])) if job_ids else 0
+        plain = plain_set_usage(client, frame)
+        per_frame = delta // figures["acked"] if figures["acked"] else 0
+        figures["redis"] = {
+            "used_memory_delta": delta,
+            "bytes_per_queued_frame": per_frame,
+            "job_memory_usage": job_usage,
+            "plain_set_memory_usage": plain,
+            "ratio_to_plain_set": round(per_frame / plain, 3) if plain else None,
+        }
+        rss = memory_kb(daphne.pid)
+        client.close()
+        if figures["errors"]:
+            kept = Path(tempfile.gettempdir()) / f"gateway-bench-daphne-{daphne.pid}.log"
+            kept.write_bytes((workdir / "daphne.log").read_bytes())
+            progress(f"errors: daphne's log is kept at {kept}")
+    figures.update(daphne_rss_kb=rss.get("VmRSS", 0), daphne_peak_rss_kb=rss.get("VmHWM", 0))
+    return figures
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _raise_interrupt)  # a kill stops our children too
+    frame = make_frame(args.frame_kb)
+    progress(f"frame: 640x480 JPEG, {len(frame):,} bytes")
+    with tempfile.TemporaryDirectory(prefix="gateway-bench-") as tmp:
+        figures = measure(args, Path(tmp), frame)
+    figures = {
+        "clients": args.clients,
+        "fps": args.fps,
+        "seconds": args.seconds,
+        "frame_bytes": len(frame),
+        "settings": args.settings,
+        **figures,
+    }
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        print_report(figures)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,27 @@
+"""The gateway benchmark runs end to end on a tiny load and reports figures that make sense."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.slow
+
+
+def test_gateway_benchmark_acks_every_frame_and_measures_queue_memory():
+    command = [sys.executable, "bench/gateway_load.py", "--clients", "3", "--fps", "2", "--seconds", "2"]
+    done = subprocess.run(
+        [*command, "--json"], cwd=ROOT, capture_output=True, text=True, timeout=100, stdin=subprocess.DEVNULL
+    )
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    assert figures["offered"] == 12
+    assert figures["acked"] == figures["offered"], figures["errors"]
+    assert figures["errors"] == {}
+    assert figures["redis"]["bytes_per_queued_frame"] > 0
