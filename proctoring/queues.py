@@ -23,13 +23,18 @@ log = logging.getLogger(__name__)
 QUEUE_NAME = "proctoring"
 
 # Admit a job id into a client's pending set unless the set is full; atomic, one round trip.
-# When full, ids whose job no longer exists (deleted by hand, expired) are dropped first, so a
-# slot that was never released cannot block a client for ever.
+# When full, ids whose job is gone (deleted, expired) or already over (failed, finished,
+# stopped, canceled: e.g. a job whose worker died, later failed by RQ's cleanup without our
+# callback) are dropped first, so a slot that was never released cannot block a client.
 _ADMIT = """
 local limit = tonumber(ARGV[3])
 if redis.call('ZCARD', KEYS[1]) >= limit then
   for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-    if redis.call('EXISTS', ARGV[4] .. id) == 0 then redis.call('ZREM', KEYS[1], id) end
+    local status = redis.call('HGET', ARGV[4] .. id, 'status')
+    if not status or status == 'failed' or status == 'finished' or status == 'stopped'
+        or status == 'canceled' then
+      redis.call('ZREM', KEYS[1], id)
+    end
   end
   if redis.call('ZCARD', KEYS[1]) >= limit then return 0 end
 end

@@ -178,6 +178,22 @@ def test_slot_of_a_job_that_no_longer_exists_is_reclaimed(attempt, redis_conn, s
     assert converse(token_path(attempt), [{"bytes_data": jpeg_bytes()}])[0]["type"] == "ack"
 
 
+@pytest.mark.parametrize("status", ["failed", "finished", "stopped", "canceled"])
+def test_slot_of_a_job_that_is_over_but_never_released_is_reclaimed(attempt, redis_conn, settings, status):
+    settings.PROCTORING_MAX_PENDING_PER_CLIENT = 1
+    [first] = converse(token_path(attempt), [{"bytes_data": jpeg_bytes()}])
+    # As when a worker dies mid-job and RQ's cleanup fails the job without our callback.
+    Job.fetch(first["job_id"], connection=redis_conn).set_status(status)
+    assert converse(token_path(attempt), [{"bytes_data": jpeg_bytes()}])[0]["type"] == "ack"
+
+
+def test_slot_of_a_running_job_is_kept(attempt, redis_conn, settings):
+    settings.PROCTORING_MAX_PENDING_PER_CLIENT = 1
+    [first] = converse(token_path(attempt), [{"bytes_data": jpeg_bytes()}])
+    Job.fetch(first["job_id"], connection=redis_conn).set_status("started")
+    assert converse(token_path(attempt), [{"bytes_data": jpeg_bytes()}])[0]["code"] == ErrorCode.RATE_LIMITED
+
+
 def test_redis_refusing_the_job_is_reported_as_unavailable_not_acked(attempt, redis_conn, settings):
     settings.PROCTORING_MAX_PENDING_PER_CLIENT = 5
     redis_conn.config_set("maxmemory", "1mb")
