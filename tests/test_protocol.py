@@ -12,7 +12,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
-from rq.job import Job
+from rq.job import Job, JobStatus
 
 from exams.models import Attempt
 from proctoring import keys
@@ -183,14 +183,14 @@ def test_slot_of_a_job_that_is_over_but_never_released_is_reclaimed(attempt, red
     settings.PROCTORING_MAX_PENDING_PER_CLIENT = 1
     [first] = converse(token_path(attempt), [{"bytes_data": jpeg_bytes()}])
     # As when a worker dies mid-job and RQ's cleanup fails the job without our callback.
-    Job.fetch(first["job_id"], connection=redis_conn).set_status(status)
+    Job.fetch(first["job_id"], connection=redis_conn).set_status(JobStatus(status))
     assert converse(token_path(attempt), [{"bytes_data": jpeg_bytes()}])[0]["type"] == "ack"
 
 
 def test_slot_of_a_running_job_is_kept(attempt, redis_conn, settings):
     settings.PROCTORING_MAX_PENDING_PER_CLIENT = 1
     [first] = converse(token_path(attempt), [{"bytes_data": jpeg_bytes()}])
-    Job.fetch(first["job_id"], connection=redis_conn).set_status("started")
+    Job.fetch(first["job_id"], connection=redis_conn).set_status(JobStatus.STARTED)
     assert converse(token_path(attempt), [{"bytes_data": jpeg_bytes()}])[0]["code"] == ErrorCode.RATE_LIMITED
 
 
