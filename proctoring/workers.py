@@ -1,21 +1,42 @@
-"""The queue and worker classes behind `rqworker proctoring`: RQ's, with retries on time.
+"""The queue and worker classes behind `rqworker proctoring`: RQ's, with many jobs at once and
+retries on time.
 
-RQ stores a retry's due time in whole seconds (rounded down) and its scheduler looks once a
-second, so a "2 s" retry runs anywhere from 1 to 3 s later. We round the due time to the nearest
-second and look four times a second: a retry runs within about half a second of its backoff.
+Concurrency: a stock RQ worker runs one job at a time, and a job spends nearly all its time
+waiting for the API (3-4 frames/s per process at 200 ms). `ProctoringWorker` runs up to
+`PROCTORING_WORKER_CONCURRENCY` jobs at once in threads of one process, each through RQ's own
+`perform_job`, so registries, executions, retries, callbacks and the failed registry behave as
+with any RQ worker. The main thread dequeues only when a thread is free, so a worker never
+holds a job it is not running. A warm shutdown (SIGTERM, Ctrl-C) stops dequeuing and waits for
+the jobs in flight to finish; job timeouts use a timer per job (`TimerDeathPenalty`) because
+SIGALRM only reaches the main thread.
+
+Retries on time: RQ stores a retry's due time in whole seconds (rounded down) and its scheduler
+looks once a second, so a "2 s" retry runs anywhere from 1 to 3 s later. We round the due time
+to the nearest second and look four times a second: a retry runs within about half a second of
+its backoff.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.db import close_old_connections
 from django_rq.queues import DjangoRQ
-from rq import Worker
+from rq import SimpleWorker
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
+from rq.executions import Execution
 from rq.job import Job
+from rq.queue import Queue
 from rq.scheduler import RQScheduler
+from rq.timeouts import TimerDeathPenalty
+
+log = logging.getLogger(__name__)
 
 
 class ProctoringQueue(DjangoRQ):
@@ -47,7 +68,63 @@ class ProctoringScheduler(RQScheduler):
             time.sleep(self.tick)
 
 
-class ProctoringWorker(Worker):
+class ProctoringWorker(SimpleWorker):
+    death_penalty_class = TimerDeathPenalty
+
+    def __init__(self, *args: Any, concurrency: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.concurrency = concurrency or settings.PROCTORING_WORKER_CONCURRENCY
+        self._free = threading.BoundedSemaphore(self.concurrency)
+        self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"rq-job-{self.pid}")
+
+    def dequeue_job_and_maintain_ttl(
+        self, timeout: int | None, max_idle_time: int | None = None
+    ) -> tuple[Job, Queue] | None:
+        """Takes a job off the queue only once a thread is free to run it, so that a job never
+        waits inside a worker while another could have run it."""
+        while not self._free.acquire(timeout=1):
+            if self._stop_requested:
+                return None
+        if self._stop_requested:
+            self._free.release()
+            return None
+        try:
+            result: tuple[Job, Queue] | None = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+        except BaseException:
+            self._free.release()
+            raise
+        if result is None:
+            self._free.release()
+        return result
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        """Hands the job to the thread reserved for it when it was dequeued."""
+        try:
+            execution = self.prepare_execution(job)
+            self._pool.submit(self._perform, job, queue, execution)
+        except BaseException:
+            self._free.release()
+            raise
+
+    def _perform(self, job: Job, queue: Queue, execution: Execution) -> None:
+        close_old_connections()  # a thread's DB connection may have died since its last job
+        try:
+            self.perform_job(job, queue, execution)
+        except BaseException:
+            # perform_job records a job's own failure; this is RQ's bookkeeping itself failing.
+            log.exception("worker thread crashed on job %s", job.id)
+        finally:
+            self._free.release()
+
+    def teardown(self) -> None:
+        # Warm shutdown: the jobs in flight finish (each is bounded by its timeout) before the
+        # worker unregisters.
+        in_flight = len(self.executions)
+        if in_flight:
+            log.info("worker %s: waiting for %d job(s) in flight", self.name, in_flight)
+        self._pool.shutdown(wait=True)
+        super().teardown()
+
     def _start_scheduler(
         self,
         burst: bool = False,

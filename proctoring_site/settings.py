@@ -79,7 +79,15 @@ except Exception as exc:  # dj-database-url raises several kinds for a bad URL
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not an in-memory database, so that workers and servers started by the tests see it.
     DATABASES["default"]["TEST"] = {"NAME": f"{DATABASES['default']['NAME']}.test"}
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # WAL lets the web server read while workers write, and synchronous=NORMAL makes a commit
+    # cost no fsync (durable at the next checkpoint): many worker threads store results at once.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
@@ -137,6 +145,8 @@ PROCTORING_JOB_ATTEMPTS = env.int("PROCTORING_JOB_ATTEMPTS", 3, minimum=1, maxim
 PROCTORING_BACKOFF_SECONDS = env.int("PROCTORING_BACKOFF_SECONDS", 2, minimum=0, maximum=3600)
 PROCTORING_MAX_PENDING_PER_CLIENT = env.int("PROCTORING_MAX_PENDING_PER_CLIENT", 10, minimum=1)
 PROCTORING_MAX_FRAME_BYTES = env.int("PROCTORING_MAX_FRAME_BYTES", 1024 * 1024, minimum=1024)
+# Jobs one `rqworker proctoring` process runs at once (threads; each mostly waits for the API).
+PROCTORING_WORKER_CONCURRENCY = env.int("PROCTORING_WORKER_CONCURRENCY", 32, minimum=1, maximum=512)
 # How long a finally failed job (frame bytes included) stays in the failed registry for inspection.
 PROCTORING_FAILED_TTL = env.int("PROCTORING_FAILED_TTL", 7 * 24 * 3600, minimum=60)
 # How long a camera client's token stays valid (seconds); an ended attempt refuses it anyway.

@@ -19,15 +19,15 @@ def test_stuck_api_fills_the_clients_slots_then_refuses(attempt, api, start_work
     client = str(attempt.pk)
     frame = parse_image(jpeg_bytes(), 1 << 20)
     api.block()  # every API call hangs until released
-    start_worker()
+    start_worker(PROCTORING_WORKER_CONCURRENCY="4")
     job_ids = [queues.enqueue_frame(client, client, seq, frame) for seq in range(1, 11)]
-    wait_until(lambda: len(api.calls) == 1, 20, "the worker is inside the first API call")
-    assert len(StartedJobRegistry("proctoring", connection=redis_conn)) == 1
+    wait_until(lambda: len(api.calls) == 4, 20, "the worker's four threads are inside API calls")
+    assert len(StartedJobRegistry("proctoring", connection=redis_conn)) == 4
 
     queued_before = redis_conn.llen("rq:queue:proctoring")
     with pytest.raises(RateLimited):
         queues.enqueue_frame(client, client, 11, frame)
-    assert redis_conn.llen("rq:queue:proctoring") == queued_before == 9, "the refused frame was not enqueued"
+    assert redis_conn.llen("rq:queue:proctoring") == queued_before == 6, "the refused frame was not enqueued"
     assert redis_conn.zcard(keys.client_pending(client)) == 10
 
     api.release()
