@@ -1,12 +1,16 @@
-"""The process's Redis client: one pool shared by every thread, waiting for a free connection
-instead of failing when all are busy (redis-py's default pool raises past 100 connections)."""
+"""The process's Redis clients: one threaded pool shared by every thread, and one asyncio pool per
+event loop. Both wait for a free connection instead of failing when all are busy (redis-py's
+default pool raises past 100 connections)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
+import weakref
 
 import redis
+import redis.asyncio
 from django.conf import settings
 
 _lock = threading.Lock()
@@ -33,4 +37,30 @@ def get_redis() -> redis.Redis:
                 )
                 client = redis.Redis(connection_pool=pool)
                 _clients[key] = client
+    return client
+
+
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, redis.asyncio.Redis]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def get_async_redis() -> redis.asyncio.Redis:
+    """An asyncio Redis client for the running event loop (the gateway's), made once per loop.
+
+    Its pool waits for a free connection rather than failing, like the threaded one."""
+    loop = asyncio.get_running_loop()
+    per_loop = _async_clients.setdefault(loop, {})
+    client = per_loop.get(settings.REDIS_URL)
+    if client is None:
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            settings.REDIS_URL,
+            max_connections=POOL_SIZE,
+            timeout=5,
+            socket_timeout=10,
+            socket_connect_timeout=5,
+            health_check_interval=30,
+        )
+        client = redis.asyncio.Redis(connection_pool=pool)
+        per_loop[settings.REDIS_URL] = client
     return client

@@ -1,7 +1,7 @@
 """The camera WebSocket: authenticate once, then validate and enqueue each frame, and say so.
 
 Nothing else happens here: no API calls, no database on the frame path, no blocking I/O on
-the event loop (the enqueue runs in a worker thread and the ack waits for Redis's answer).
+the event loop (the enqueue uses an asyncio Redis client; the ack waits for Redis's answer).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import logging
 from typing import Any
 from urllib.parse import parse_qs
 
-from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -22,9 +21,6 @@ from proctoring.frames import Frame, parse_image, parse_text_message
 from proctoring.protocol import ErrorCode
 
 log = logging.getLogger(__name__)
-
-# Not thread-sensitive: enqueues of many sockets must not queue up behind one shared thread.
-_enqueue = sync_to_async(queues.enqueue_frame, thread_sensitive=False)
 
 
 class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
@@ -55,7 +51,9 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         seq = self.seq
         try:
             frame = self._parse(text_data, bytes_data)
-            job_id = await _enqueue(self.identity.client_id, self.identity.attempt_id, seq, frame)
+            job_id = await queues.aenqueue_frame(
+                self.identity.client_id, self.identity.attempt_id, seq, frame
+            )
         except (FrameError, AdmissionError) as exc:
             await self.send(text_data=protocol.error(seq, exc.code, str(exc)))
             return

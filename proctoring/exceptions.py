@@ -8,9 +8,12 @@
     ├── AdmissionError             the queue will not take the frame now
     │   ├── RateLimited            the client has its maximum of frames pending -> rate_limited
     │   └── QueueUnavailable       Redis did not confirm the job                -> unavailable
-    └── ApiError                   the proctoring API did not analyse the frame
-        ├── ApiUnavailable         connection error, timeout, 5xx, 429: retried with backoff
-        └── ApiRejected            any other 4xx, or an answer that is not JSON: fails at once
+    ├── ApiError                   the proctoring API did not analyse the frame
+    │   ├── ApiUnavailable         connection error, timeout, 5xx, 429: retried with backoff
+    │   └── ApiRejected            any other 4xx, or an answer that is not JSON: fails at once
+    └── FrameMissing               a queued frame's bytes are gone from Redis: fails at once
+
+An exception whose `retryable` is False ends its job at once, whatever attempts are left.
 
 `FrameError.code` and `AdmissionError.code` are the protocol's error codes; the consumer maps
 exceptions to replies through them and nowhere else.
@@ -69,4 +72,8 @@ class ApiUnavailable(ApiError):
 
 
 class ApiRejected(ApiError):
+    retryable = False
+
+
+class FrameMissing(ProctoringError):
     retryable = False

@@ -126,3 +126,47 @@ class FrameMeta:
     captured_at: datetime
     received_at: datetime
     content_type: str
+
+
+# A queued frame is stored as one Redis string: magic, a 2-byte header length, a JSON header with
+# its FrameMeta, then the image bytes as they came. One key holds everything a worker needs, and
+# the RQ job itself stays small (see proctoring/queues.py).
+_ENVELOPE_MAGIC = b"PF1"
+HEADER_MAX_BYTES = 1024
+
+
+def pack_frame(meta: FrameMeta, image: bytes) -> bytes:
+    header = json.dumps(
+        {
+            "client_id": meta.client_id,
+            "attempt_id": meta.attempt_id,
+            "seq": meta.seq,
+            "captured_at": meta.captured_at.isoformat(),
+            "received_at": meta.received_at.isoformat(),
+            "content_type": meta.content_type,
+        },
+        separators=(",", ":"),
+    ).encode()
+    return _ENVELOPE_MAGIC + len(header).to_bytes(2, "big") + header + image
+
+
+def unpack_header(envelope: bytes) -> tuple[FrameMeta, int]:
+    """The frame's metadata and where its image starts; the envelope may be cut after the header."""
+    if not envelope.startswith(_ENVELOPE_MAGIC) or len(envelope) < 5:
+        raise ValueError("not a stored frame")
+    length = int.from_bytes(envelope[3:5], "big")
+    fields = json.loads(envelope[5 : 5 + length])
+    meta = FrameMeta(
+        client_id=fields["client_id"],
+        attempt_id=fields["attempt_id"],
+        seq=int(fields["seq"]),
+        captured_at=datetime.fromisoformat(fields["captured_at"]),
+        received_at=datetime.fromisoformat(fields["received_at"]),
+        content_type=fields["content_type"],
+    )
+    return meta, 5 + length
+
+
+def unpack_frame(envelope: bytes) -> tuple[FrameMeta, bytes]:
+    meta, start = unpack_header(envelope)
+    return meta, envelope[start:]

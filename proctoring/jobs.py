@@ -10,20 +10,29 @@ from rq import get_current_job
 from rq.job import Job
 
 from proctoring import api_client, queues, results
-from proctoring.exceptions import ApiError, ApiRejected
+from proctoring.exceptions import ApiError, FrameMissing
 from proctoring.frames import FrameMeta
 
 log = logging.getLogger(__name__)
 
 
-def forward_frame_job(meta: FrameMeta, image: bytes) -> None:
-    """Sends one frame to the proctoring API, keeps its answer and frees the client's slot."""
+def forward_frame_job(meta: FrameMeta | None = None, image: bytes | None = None) -> None:
+    """Sends one frame to the proctoring API, keeps its answer and frees the client's slot.
+
+    The frame and its metadata are read from the frame's stored envelope (jobs enqueued with
+    them as arguments, as before the envelope existed, are served too).
+    """
     job = get_current_job()
     if job is None:
         raise RuntimeError("forward_frame_job must run inside an RQ job")
+    if meta is None or image is None:
+        stored = queues.load_frame(job.id)
+        if stored is None:
+            raise FrameMissing(f"the bytes of frame job {job.id} are gone (expired or deleted)")
+        meta, image = stored
     answer = api_client.analyze_frame(meta, image, idempotency_key=job.id)
     results.store_result(meta, job.id, answer)
-    queues.release(meta.client_id, job.id)
+    queues.finish_delivered(meta.client_id, job.id)
 
 
 def on_forward_failure(
@@ -35,20 +44,22 @@ def on_forward_failure(
 ) -> None:
     """Runs after every failed attempt, before RQ decides on a retry.
 
-    A rejection (4xx) cannot be fixed by retrying, so it ends the job now. When no attempt is
-    left, the frame is finally failed: it stays in the failed registry, and its slot is freed.
+    A rejection (4xx) or a missing frame cannot be fixed by retrying, so it ends the job now.
+    When no attempt is left, the frame is finally failed: it stays in the failed registry with
+    its bytes, and its slot is freed.
     """
     if isinstance(exc, ApiError):
         job.meta["api_status"] = exc.status
         job.meta["api_body"] = exc.body
     job.meta["last_error"] = f"{exc_type.__name__ if exc_type else 'Error'}: {exc}"
-    if isinstance(exc, ApiRejected):
+    if getattr(exc, "retryable", True) is False:
         job.retries_left = 0
     job.save_meta()
     if job.should_retry:
         log.warning("job %s: attempt failed, will retry: %s", job.id, exc)
         return
     log.error("job %s: failed for good: %s", job.id, exc)
-    client_id = job.meta.get("client_id")
+    stored = queues.load_frame_meta(job.id)
+    client_id = stored.client_id if stored else job.meta.get("client_id")
     if client_id:
-        queues.release(str(client_id), job.id)
+        queues.finish_failed(str(client_id), job.id)

@@ -12,3 +12,7 @@ PREFIX = "proctoring"
 
 def client_pending(client_id: str) -> str:
     return f"{PREFIX}:client:{client_id}:pending"
+
+
+def frame(job_id: str) -> str:
+    return f"{PREFIX}:frame:{job_id}"

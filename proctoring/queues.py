@@ -1,11 +1,24 @@
-"""The one place that enqueues frames: queue name, timeout, retry policy and per-client admission."""
+"""The one place that enqueues frames: queue name, timeout, retry policy, per-client admission,
+and where a frame's bytes live while its job waits.
+
+A frame is enqueued in two round trips, with no thread hop and nothing compressed:
+1. admission: a Lua script adds the job id to the client's pending set unless it is full;
+2. one MULTI/EXEC: the frame bytes under their own key, then RQ's own writes for the job
+   (recorded from `Queue.enqueue_job` on a pipeline that is never executed, and replayed), so
+   the job is exactly what RQ itself would have written.
+The gateway does both on an asyncio client (`aenqueue_frame`); `enqueue_frame` is the same for
+synchronous callers.
+"""
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import django_rq
 import redis
@@ -14,13 +27,16 @@ from rq import Callback, Queue, Retry
 from rq.job import Job
 
 from proctoring import keys
-from proctoring.connections import get_redis
+from proctoring.connections import get_async_redis, get_redis
 from proctoring.exceptions import QueueUnavailable, RateLimited
-from proctoring.frames import Frame, FrameMeta
+from proctoring.frames import HEADER_MAX_BYTES, Frame, FrameMeta, pack_frame, unpack_frame, unpack_header
 
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "proctoring"
+# A frame key outlives its job's longest possible life as a failed job, so that no frame key is
+# left behind for ever if its job is deleted by hand.
+_FRAME_KEY_GRACE = 24 * 3600
 
 # Admit a job id into a client's pending set unless the set is full; atomic, one round trip.
 # When full, ids whose job is gone (deleted, expired) or already over (failed, finished,
@@ -41,6 +57,10 @@ end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 return 1
 """
+
+Command = tuple[tuple[Any, ...], dict[str, Any]]
+_recorder_lock = threading.Lock()
+_recorders: dict[int, Queue] = {}
 
 
 def get_queue() -> Queue:
@@ -63,6 +83,10 @@ def job_timeout() -> int:
     return math.ceil(settings.PROCTORING_API_TIMEOUT) + 30
 
 
+def frame_key_ttl() -> int:
+    return settings.PROCTORING_FAILED_TTL + _FRAME_KEY_GRACE
+
+
 def enqueue_frame(client_id: str, attempt_id: str, seq: int, frame: Frame) -> str:
     """Queues one frame for the API and returns its job id (also the API's idempotency key).
 
@@ -70,53 +94,41 @@ def enqueue_frame(client_id: str, attempt_id: str, seq: int, frame: Frame) -> st
         RateLimited: the client already has `PROCTORING_MAX_PENDING_PER_CLIENT` frames pending.
         QueueUnavailable: Redis did not confirm the job; nothing is queued.
     """
-    from proctoring.jobs import forward_frame_job, on_forward_failure
-
-    received_at = datetime.now(UTC)
-    job_id = uuid.uuid4().hex
     connection = get_redis()
-    pending = keys.client_pending(client_id)
+    job_id, meta = _new_job(client_id, attempt_id, seq, frame)
     try:
-        admitted = connection.eval(
-            _ADMIT,
-            1,
-            pending,
-            job_id,
-            received_at.timestamp(),
-            settings.PROCTORING_MAX_PENDING_PER_CLIENT,
-            Job.key_for(""),
-        )
+        admitted = connection.eval(_ADMIT, 1, *_admit_args(meta, job_id))
+        if not admitted:
+            raise RateLimited(_rate_limited_detail())
+        with connection.pipeline(transaction=True) as pipe:
+            pipe.set(keys.frame(job_id), pack_frame(meta, frame.data), ex=frame_key_ttl())
+            _replay(pipe, _job_commands(meta, job_id, _recorder()))
+            pipe.execute()
     except redis.RedisError as exc:
+        _release_quietly(connection, client_id, job_id)
         raise QueueUnavailable(f"queue unavailable: {exc}") from exc
-    if not admitted:
-        raise RateLimited(
-            f"{settings.PROCTORING_MAX_PENDING_PER_CLIENT} frames are already waiting; wait for acks"
-        )
-    meta = FrameMeta(
-        client_id=client_id,
-        attempt_id=attempt_id,
-        seq=seq,
-        captured_at=frame.captured_at or received_at,
-        received_at=received_at,
-        content_type=frame.content_type,
-    )
+    return job_id
+
+
+async def aenqueue_frame(client_id: str, attempt_id: str, seq: int, frame: Frame) -> str:
+    """`enqueue_frame` on the event loop's asyncio client: the same writes, no thread."""
+    connection = get_async_redis()
+    job_id, meta = _new_job(client_id, attempt_id, seq, frame)
     try:
-        get_queue().enqueue_call(
-            forward_frame_job,
-            args=(meta, frame.data),
-            job_id=job_id,
-            # Short, fixed description: RQ would otherwise repr() the frame bytes for it.
-            description=f"frame {client_id}#{seq}",
-            timeout=job_timeout(),
-            result_ttl=0,  # a delivered frame leaves nothing behind
-            failure_ttl=settings.PROCTORING_FAILED_TTL,
-            retry=retry_policy(),
-            on_failure=Callback(on_forward_failure),
-            meta={"client_id": client_id, "attempt_id": attempt_id, "seq": seq},
-        )
+        admitted = await connection.eval(_ADMIT, 1, *_admit_args(meta, job_id))
+        if not admitted:
+            raise RateLimited(_rate_limited_detail())
+        recorder = _recorder()
+        if not recorder.redis_server_version:
+            info = await connection.info("server")
+            recorder.redis_server_version = _parse_version(str(info["redis_version"]))
+        async with connection.pipeline(transaction=True) as pipe:
+            pipe.set(keys.frame(job_id), pack_frame(meta, frame.data), ex=frame_key_ttl())
+            _replay(pipe, _job_commands(meta, job_id, recorder))
+            await pipe.execute()
     except redis.RedisError as exc:
         try:
-            release(client_id, job_id)
+            await connection.zrem(keys.client_pending(client_id), job_id)
         except redis.RedisError:
             log.warning(
                 "could not release job %s of client %s; the next admission drops it", job_id, client_id
@@ -130,6 +142,134 @@ def release(client_id: str, job_id: str) -> None:
     get_redis().zrem(keys.client_pending(client_id), job_id)
 
 
+def finish_delivered(client_id: str, job_id: str) -> None:
+    """A delivered frame: its bytes go, its client's slot is free."""
+    with get_redis().pipeline(transaction=False) as pipe:
+        pipe.delete(keys.frame(job_id))
+        pipe.zrem(keys.client_pending(client_id), job_id)
+        pipe.execute()
+
+
+def finish_failed(client_id: str, job_id: str) -> None:
+    """A finally failed frame: its bytes stay as long as its failed job, its client's slot is free."""
+    with get_redis().pipeline(transaction=False) as pipe:
+        pipe.expire(keys.frame(job_id), settings.PROCTORING_FAILED_TTL)
+        pipe.zrem(keys.client_pending(client_id), job_id)
+        pipe.execute()
+
+
+def load_frame(job_id: str) -> tuple[FrameMeta, bytes] | None:
+    """A queued frame's metadata and image bytes, or None when they are gone."""
+    envelope = get_redis().get(keys.frame(job_id))
+    if envelope is None:
+        return None
+    assert isinstance(envelope, bytes)  # the client does not decode responses
+    return unpack_frame(envelope)
+
+
+def load_frame_meta(job_id: str) -> FrameMeta | None:
+    """A queued frame's metadata alone, without reading its image."""
+    head = get_redis().getrange(keys.frame(job_id), 0, HEADER_MAX_BYTES + 8)
+    if not head:
+        return None
+    assert isinstance(head, bytes)
+    return unpack_header(head)[0]
+
+
 def pending_count(client_id: str) -> int:
     count: int = get_redis().zcard(keys.client_pending(client_id))
     return count
+
+
+def _new_job(client_id: str, attempt_id: str, seq: int, frame: Frame) -> tuple[str, FrameMeta]:
+    received_at = datetime.now(UTC)
+    meta = FrameMeta(
+        client_id=client_id,
+        attempt_id=attempt_id,
+        seq=seq,
+        captured_at=frame.captured_at or received_at,
+        received_at=received_at,
+        content_type=frame.content_type,
+    )
+    return uuid.uuid4().hex, meta
+
+
+def _admit_args(meta: FrameMeta, job_id: str) -> list[Any]:
+    return [
+        keys.client_pending(meta.client_id),
+        job_id,
+        meta.received_at.timestamp(),
+        settings.PROCTORING_MAX_PENDING_PER_CLIENT,
+        Job.key_for(""),
+    ]
+
+
+def _rate_limited_detail() -> str:
+    return f"{settings.PROCTORING_MAX_PENDING_PER_CLIENT} frames are already waiting; wait for acks"
+
+
+def _recorder() -> Queue:
+    """A `proctoring` queue whose pipelines are only recorded, never executed (one per Redis URL)."""
+    key = id(get_redis())
+    queue = _recorders.get(key)
+    if queue is None:
+        with _recorder_lock:
+            queue = _recorders.setdefault(key, get_queue())
+    return queue
+
+
+def _job_commands(meta: FrameMeta, job_id: str, queue: Queue) -> Sequence[Command]:
+    """The writes RQ makes to enqueue this frame's job, recorded instead of executed."""
+    from proctoring.jobs import forward_frame_job, on_forward_failure
+
+    # No arguments and no meta: everything about the frame is in its stored envelope. Every
+    # field of the job hash then stays under Redis's 64-byte listpack limit, so the hash is
+    # stored compactly (about 0.5 KB instead of 2 KB per queued frame).
+    job = queue.create_job(
+        forward_frame_job,
+        job_id=job_id,
+        # Short, fixed description: RQ would otherwise repr() the arguments for it.
+        description=f"frame {meta.client_id}#{meta.seq}",
+        timeout=job_timeout(),
+        result_ttl=0,  # a delivered frame leaves nothing behind
+        failure_ttl=settings.PROCTORING_FAILED_TTL,
+        retry=retry_policy(),
+        on_failure=Callback(on_forward_failure),
+    )
+    if not queue.redis_server_version:
+        queue.get_redis_server_version()
+    recording = queue.connection.pipeline(transaction=False)
+    queue.enqueue_job(job, pipeline=recording)
+    commands: list[Command] = [_without_empty_fields(command) for command in recording.command_stack]
+    recording.reset()
+    return commands
+
+
+def _without_empty_fields(command: Command) -> Command:
+    """An HSET without its empty fields: RQ writes a dozen empty ones per new job (ended_at,
+    worker_name…), reads a missing field exactly as an empty one, and each costs memory."""
+    args, options = command
+    if args[0] != "HSET" or len(args) < 4:
+        return command
+    pairs = [
+        (field, value) for field, value in zip(args[2::2], args[3::2], strict=True) if value not in ("", b"")
+    ]
+    flat = [item for pair in pairs for item in pair]
+    return (args[0], args[1], *flat), options
+
+
+def _parse_version(text: str) -> tuple[int, int, int]:
+    parts = [int(part) for part in text.split(".")[:3]] + [0, 0, 0]
+    return parts[0], parts[1], parts[2]
+
+
+def _replay(pipe: Any, commands: Sequence[Command]) -> None:
+    for args, options in commands:
+        pipe.execute_command(*args, **options)
+
+
+def _release_quietly(connection: redis.Redis, client_id: str, job_id: str) -> None:
+    try:
+        connection.zrem(keys.client_pending(client_id), job_id)
+    except redis.RedisError:
+        log.warning("could not release job %s of client %s; the next admission drops it", job_id, client_id)

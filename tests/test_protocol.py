@@ -15,7 +15,7 @@ from django.utils import timezone
 from rq.job import Job, JobStatus
 
 from exams.models import Attempt
-from proctoring import keys
+from proctoring import keys, queues
 from proctoring.protocol import CloseCode, ErrorCode
 from proctoring.tokens import make_token
 from proctoring_site.asgi import application
@@ -80,10 +80,23 @@ def test_binary_jpeg_is_acked_after_the_job_is_in_redis(attempt, redis_conn):
     assert reply["type"] == "ack" and reply["seq"] == 1
     job = Job.fetch(reply["job_id"], connection=redis_conn)
     assert job.get_status() == "queued"
-    meta, image = job.args
+    stored = queues.load_frame(reply["job_id"])
+    assert stored is not None
+    meta, image = stored
     assert image == jpeg_bytes(), "frame bytes are stored as bytes, intact"
-    assert (meta.client_id, meta.seq) == (str(attempt.pk), 1)
+    assert (meta.client_id, meta.attempt_id, meta.seq) == (str(attempt.pk), str(attempt.pk), 1)
+    assert meta.content_type == "image/jpeg"
+    assert redis_conn.ttl(keys.frame(reply["job_id"])) > 0, "a frame key cannot outlive every job"
     assert redis_conn.lrange("rq:queue:proctoring", 0, -1) == [reply["job_id"].encode()]
+
+
+def test_queued_job_hash_stays_compact(attempt, redis_conn):
+    """Every field of the RQ job is small enough for Redis's compact hash encoding: the frame and
+    its metadata live in their own key, so a queued frame costs its bytes plus well under 1 KB."""
+    [reply] = converse(token_path(attempt), [{"bytes_data": jpeg_bytes()}])
+    job_key = Job.key_for(reply["job_id"])
+    assert redis_conn.object("encoding", job_key) in (b"listpack", b"ziplist")
+    assert redis_conn.memory_usage(job_key, samples=0) < 800
 
 
 def test_seq_counts_every_frame_of_the_connection_from_one(attempt):
@@ -105,7 +118,10 @@ def test_json_frames_with_base64_or_data_url_are_accepted(attempt, redis_conn):
         ],
     )
     assert [r["type"] for r in replies] == ["ack", "ack"]
-    assert Job.fetch(replies[1]["job_id"], connection=redis_conn).args[1] == jpeg_bytes()
+    assert queues.load_frame(replies[1]["job_id"]) == (
+        queues.load_frame_meta(replies[1]["job_id"]),
+        jpeg_bytes(),
+    )
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,9 @@ def failed_for_good(redis_conn, job_id: str) -> Job:
     return Job.fetch(job_id, connection=redis_conn)
 
 
-def test_three_attempts_back_off_2s_then_4s_and_keep_the_failure(attempt, api, start_worker, redis_conn):
+def test_three_attempts_back_off_2s_then_4s_and_keep_the_failure(
+    attempt, api, start_worker, redis_conn, settings
+):
     api.script(Reply(503, {"error": "overloaded", "detail": "try later"}))
     job_id = enqueue(attempt)
     start_worker()
@@ -45,7 +47,9 @@ def test_three_attempts_back_off_2s_then_4s_and_keep_the_failure(attempt, api, s
     text = failure_text(job)
     assert "Traceback" in text
     assert "ApiUnavailable: API answered 503" in text and "try later" in text
-    assert job.args[1] == jpeg_bytes(), "the frame is kept for inspection"
+    assert queues.load_frame(job_id) == (queues.load_frame_meta(job_id), jpeg_bytes()), "the frame is kept"
+    frame_ttl = redis_conn.ttl(keys.frame(job_id))
+    assert 0 < frame_ttl <= settings.PROCTORING_FAILED_TTL, "as long as the failed job, no longer"
     assert redis_conn.zcard(keys.client_pending(str(attempt.pk))) == 0, "a failed frame frees its slot"
     assert not FrameResult.objects.exists()
 
@@ -128,3 +132,15 @@ def test_retry_policy_follows_attempts_and_backoff(settings, attempts, backoff, 
     else:
         assert policy is not None
         assert (policy.max, list(policy.intervals)) == (attempts - 1, intervals)
+
+
+def test_a_frame_whose_bytes_are_gone_fails_at_once_without_calling_the_api(
+    attempt, api, start_worker, redis_conn
+):
+    job_id = enqueue(attempt)
+    redis_conn.delete(keys.frame(job_id))  # e.g. deleted by an operator
+    start_worker()
+    job = failed_for_good(redis_conn, job_id)
+    assert api.calls == []
+    assert "FrameMissing" in failure_text(job)
+    assert job_id not in ScheduledJobRegistry("proctoring", connection=redis_conn)
