@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
@@ -41,7 +42,8 @@ def attempt_page(request: HttpRequest, attempt_id: str) -> HttpResponse:
         "attempt": attempt,
         "stream_config": {
             "wsPath": f"/ws/proctoring/{attempt.pk}/",
-            "intervalMs": 500,
+            "fps": settings.PROCTORING_CLIENT_FPS,
+            "intervalMs": round(1000 / settings.PROCTORING_CLIENT_FPS),
             "jpegQuality": 0.8,
             "protocol": protocol.as_json_data(),
         },

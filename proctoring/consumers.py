@@ -16,9 +16,10 @@ from django.conf import settings
 
 from proctoring import protocol, queues
 from proctoring.auth import StreamIdentity, StreamRefused, authorize
-from proctoring.exceptions import AdmissionError, FrameError
+from proctoring.exceptions import AdmissionError, FrameError, QueueFull
 from proctoring.frames import Frame, parse_image, parse_text_message
 from proctoring.protocol import ErrorCode
+from proctoring.throttle import MIN_FPS, recommended_fps
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     identity: StreamIdentity | None = None
     seq = 0
+    fps_told: float | None = None  # the rate this client was last asked for
 
     async def connect(self) -> None:
         attempt_id = str(self.scope["url_route"]["kwargs"]["attempt_id"])
@@ -51,11 +53,13 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         seq = self.seq
         try:
             frame = self._parse(text_data, bytes_data)
-            job_id = await queues.aenqueue_frame(
+            enqueued = await queues.aenqueue_frame(
                 self.identity.client_id, self.identity.attempt_id, seq, frame
             )
         except (FrameError, AdmissionError) as exc:
             await self.send(text_data=protocol.error(seq, exc.code, str(exc)))
+            if isinstance(exc, QueueFull):
+                await self._tell_rate(MIN_FPS)
             return
         except Exception:
             log.exception("frame %s of client %s could not be queued", seq, self.identity.client_id)
@@ -63,7 +67,17 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 text_data=protocol.error(seq, ErrorCode.UNAVAILABLE, "internal error; send the frame again")
             )
             return
-        await self.send(text_data=protocol.ack(seq, job_id))
+        await self.send(text_data=protocol.ack(seq, enqueued.job_id))
+        await self._tell_rate(
+            recommended_fps(enqueued.queued, settings.PROCTORING_MAX_QUEUED, settings.PROCTORING_CLIENT_FPS)
+        )
+
+    async def _tell_rate(self, fps: float) -> None:
+        """Asks the client to send at `fps` when that differs from what it was last told."""
+        if fps == (self.fps_told or settings.PROCTORING_CLIENT_FPS):
+            return
+        self.fps_told = fps
+        await self.send(text_data=protocol.throttle(fps))
 
     def _parse(self, text_data: str | None, bytes_data: bytes | None) -> Frame:
         limit = settings.PROCTORING_MAX_FRAME_BYTES

@@ -7,6 +7,7 @@
     │   └── FrameTooLarge          above PROCTORING_MAX_FRAME_BYTES            -> frame_too_large
     ├── AdmissionError             the queue will not take the frame now
     │   ├── RateLimited            the client has its maximum of frames pending -> rate_limited
+    │   ├── QueueFull              PROCTORING_MAX_QUEUED frames wait already    -> queue_full
     │   └── QueueUnavailable       Redis did not confirm the job                -> unavailable
     ├── ApiError                   the proctoring API did not analyse the frame
     │   ├── ApiUnavailable         connection error, timeout, 5xx, 429: retried with backoff
@@ -50,6 +51,10 @@ class AdmissionError(ProctoringError):
 
 class RateLimited(AdmissionError):
     code = ErrorCode.RATE_LIMITED
+
+
+class QueueFull(AdmissionError):
+    code = ErrorCode.QUEUE_FULL
 
 
 class QueueUnavailable(AdmissionError):

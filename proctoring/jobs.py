@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+from django.conf import settings
 from rq import get_current_job
 from rq.job import Job
 
@@ -30,6 +32,13 @@ def forward_frame_job(meta: FrameMeta | None = None, image: bytes | None = None)
         if stored is None:
             raise FrameMissing(f"the bytes of frame job {job.id} are gone (expired or deleted)")
         meta, image = stored
+    age = (datetime.now(UTC) - meta.received_at).total_seconds()
+    if settings.PROCTORING_MAX_FRAME_AGE and age > settings.PROCTORING_MAX_FRAME_AGE:
+        log.warning(
+            "job %s: frame %s#%s is %.1fs old; dropped as stale", job.id, meta.client_id, meta.seq, age
+        )
+        queues.drop_stale(meta.client_id, job.id)
+        return
     answer = api_client.analyze_frame(meta, image, idempotency_key=job.id)
     results.store_result(meta, job.id, answer)
     queues.finish_delivered(meta.client_id, job.id)

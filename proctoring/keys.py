@@ -16,3 +16,7 @@ def client_pending(client_id: str) -> str:
 
 def frame(job_id: str) -> str:
     return f"{PREFIX}:frame:{job_id}"
+
+
+def stale_count() -> str:
+    return f"{PREFIX}:stats:stale"

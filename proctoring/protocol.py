@@ -15,6 +15,7 @@ class MessageType(StrEnum):
     FRAME = "frame"  # client -> server (JSON form; a binary message is a frame too)
     ACK = "ack"  # server -> client
     ERROR = "error"  # server -> client
+    THROTTLE = "throttle"  # server -> client: send at most `fps` frames per second from now on
 
 
 class ErrorCode(StrEnum):
@@ -23,6 +24,7 @@ class ErrorCode(StrEnum):
     FRAME_TOO_LARGE = "frame_too_large"  # above PROCTORING_MAX_FRAME_BYTES
     RATE_LIMITED = "rate_limited"  # the client already has its maximum of frames pending
     UNAVAILABLE = "unavailable"  # the queue (Redis) could not take the frame; send it again later
+    QUEUE_FULL = "queue_full"  # PROCTORING_MAX_QUEUED frames wait already (all clients): overload
 
 
 class CloseCode:
@@ -36,6 +38,10 @@ def ack(seq: int, job_id: str) -> str:
 
 def error(seq: int, code: ErrorCode, detail: str) -> str:
     return json.dumps({"type": MessageType.ERROR.value, "seq": seq, "code": code.value, "detail": detail})
+
+
+def throttle(fps: float) -> str:
+    return json.dumps({"type": MessageType.THROTTLE.value, "fps": fps})
 
 
 def as_json_data() -> dict[str, Any]:

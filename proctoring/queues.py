@@ -18,7 +18,7 @@ import threading
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import django_rq
 import redis
@@ -28,7 +28,7 @@ from rq.job import Job
 
 from proctoring import keys
 from proctoring.connections import get_async_redis, get_redis
-from proctoring.exceptions import QueueUnavailable, RateLimited
+from proctoring.exceptions import QueueFull, QueueUnavailable, RateLimited
 from proctoring.frames import HEADER_MAX_BYTES, Frame, FrameMeta, pack_frame, unpack_frame, unpack_header
 
 log = logging.getLogger(__name__)
@@ -38,11 +38,16 @@ QUEUE_NAME = "proctoring"
 # left behind for ever if its job is deleted by hand.
 _FRAME_KEY_GRACE = 24 * 3600
 
-# Admit a job id into a client's pending set unless the set is full; atomic, one round trip.
-# When full, ids whose job is gone (deleted, expired) or already over (failed, finished,
-# stopped, canceled: e.g. a job whose worker died, later failed by RQ's cleanup without our
-# callback) are dropped first, so a slot that was never released cannot block a client.
+# Admit a job id into a client's pending set unless the set is full, or the whole queue is
+# (PROCTORING_MAX_QUEUED waiting jobs); atomic, one round trip. Returns {verdict, queue length}:
+# 1 admitted, 0 client full, -1 queue full.
+# When the client's set is full, ids whose job is gone (deleted, expired) or already over
+# (failed, finished, stopped, canceled: e.g. a job whose worker died, later failed by RQ's
+# cleanup without our callback) are dropped first, so a slot that was never released cannot
+# block a client.
 _ADMIT = """
+local queued = redis.call('LLEN', KEYS[2])
+if queued >= tonumber(ARGV[5]) then return {-1, queued} end
 local limit = tonumber(ARGV[3])
 if redis.call('ZCARD', KEYS[1]) >= limit then
   for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
@@ -52,11 +57,17 @@ if redis.call('ZCARD', KEYS[1]) >= limit then
       redis.call('ZREM', KEYS[1], id)
     end
   end
-  if redis.call('ZCARD', KEYS[1]) >= limit then return 0 end
+  if redis.call('ZCARD', KEYS[1]) >= limit then return {0, queued} end
 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-return 1
+return {1, queued}
 """
+
+
+class Enqueued(NamedTuple):
+    job_id: str
+    queued: int  # frames waiting in the queue (all clients) before this one
+
 
 Command = tuple[tuple[Any, ...], dict[str, Any]]
 _recorder_lock = threading.Lock()
@@ -97,9 +108,7 @@ def enqueue_frame(client_id: str, attempt_id: str, seq: int, frame: Frame) -> st
     connection = get_redis()
     job_id, meta = _new_job(client_id, attempt_id, seq, frame)
     try:
-        admitted = connection.eval(_ADMIT, 1, *_admit_args(meta, job_id))
-        if not admitted:
-            raise RateLimited(_rate_limited_detail())
+        _check_admission(connection.eval(_ADMIT, 2, *_admit_args(meta, job_id)))
         with connection.pipeline(transaction=True) as pipe:
             pipe.set(keys.frame(job_id), pack_frame(meta, frame.data), ex=frame_key_ttl())
             _replay(pipe, _job_commands(meta, job_id, _recorder()))
@@ -110,14 +119,13 @@ def enqueue_frame(client_id: str, attempt_id: str, seq: int, frame: Frame) -> st
     return job_id
 
 
-async def aenqueue_frame(client_id: str, attempt_id: str, seq: int, frame: Frame) -> str:
-    """`enqueue_frame` on the event loop's asyncio client: the same writes, no thread."""
+async def aenqueue_frame(client_id: str, attempt_id: str, seq: int, frame: Frame) -> Enqueued:
+    """`enqueue_frame` on the event loop's asyncio client: the same writes, no thread; also
+    says how long the queue was, for the gateway's throttling."""
     connection = get_async_redis()
     job_id, meta = _new_job(client_id, attempt_id, seq, frame)
     try:
-        admitted = await connection.eval(_ADMIT, 1, *_admit_args(meta, job_id))
-        if not admitted:
-            raise RateLimited(_rate_limited_detail())
+        queued = _check_admission(await connection.eval(_ADMIT, 2, *_admit_args(meta, job_id)))
         recorder = _recorder()
         if not recorder.redis_server_version:
             info = await connection.info("server")
@@ -134,7 +142,7 @@ async def aenqueue_frame(client_id: str, attempt_id: str, seq: int, frame: Frame
                 "could not release job %s of client %s; the next admission drops it", job_id, client_id
             )
         raise QueueUnavailable(f"queue unavailable: {exc}") from exc
-    return job_id
+    return Enqueued(job_id, queued)
 
 
 def release(client_id: str, job_id: str) -> None:
@@ -148,6 +156,19 @@ def finish_delivered(client_id: str, job_id: str) -> None:
         pipe.delete(keys.frame(job_id))
         pipe.zrem(keys.client_pending(client_id), job_id)
         pipe.execute()
+
+
+def drop_stale(client_id: str, job_id: str) -> None:
+    """A frame too old to be worth sending: its bytes go, its slot is free, and it is counted."""
+    with get_redis().pipeline(transaction=False) as pipe:
+        pipe.delete(keys.frame(job_id))
+        pipe.zrem(keys.client_pending(client_id), job_id)
+        pipe.incr(keys.stale_count())
+        pipe.execute()
+
+
+def stale_count() -> int:
+    return int(get_redis().get(keys.stale_count()) or 0)
 
 
 def finish_failed(client_id: str, job_id: str) -> None:
@@ -197,15 +218,25 @@ def _new_job(client_id: str, attempt_id: str, seq: int, frame: Frame) -> tuple[s
 def _admit_args(meta: FrameMeta, job_id: str) -> list[Any]:
     return [
         keys.client_pending(meta.client_id),
+        Queue.redis_queue_namespace_prefix + QUEUE_NAME,
         job_id,
         meta.received_at.timestamp(),
         settings.PROCTORING_MAX_PENDING_PER_CLIENT,
         Job.key_for(""),
+        settings.PROCTORING_MAX_QUEUED,
     ]
 
 
-def _rate_limited_detail() -> str:
-    return f"{settings.PROCTORING_MAX_PENDING_PER_CLIENT} frames are already waiting; wait for acks"
+def _check_admission(answer: list[int]) -> int:
+    """The queue's length if the frame was admitted; otherwise the refusal."""
+    verdict, queued = int(answer[0]), int(answer[1])
+    if verdict == -1:
+        raise QueueFull(f"{queued} frames are waiting for the proctoring service; slow down")
+    if verdict == 0:
+        raise RateLimited(
+            f"{settings.PROCTORING_MAX_PENDING_PER_CLIENT} frames are already waiting; wait for acks"
+        )
+    return queued
 
 
 def _recorder() -> Queue:

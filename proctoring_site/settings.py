@@ -145,6 +145,14 @@ PROCTORING_JOB_ATTEMPTS = env.int("PROCTORING_JOB_ATTEMPTS", 3, minimum=1, maxim
 PROCTORING_BACKOFF_SECONDS = env.int("PROCTORING_BACKOFF_SECONDS", 2, minimum=0, maximum=3600)
 PROCTORING_MAX_PENDING_PER_CLIENT = env.int("PROCTORING_MAX_PENDING_PER_CLIENT", 10, minimum=1)
 PROCTORING_MAX_FRAME_BYTES = env.int("PROCTORING_MAX_FRAME_BYTES", 1024 * 1024, minimum=1024)
+# Overload: at most this many frames wait in the queue (all clients together); past it frames
+# are refused with `queue_full`, and from a quarter of it on clients are asked to slow down.
+PROCTORING_MAX_QUEUED = env.int("PROCTORING_MAX_QUEUED", 5000, minimum=1)
+# Frames per second the exam page sends when the queue keeps up.
+PROCTORING_CLIENT_FPS = env.float("PROCTORING_CLIENT_FPS", 2.0, minimum=0.1, maximum=30)
+# A frame older than this (seconds since the gateway took it) when a worker takes it is dropped as
+# stale and counted, not sent: a proctor needs the present. 0 sends every frame, however old.
+PROCTORING_MAX_FRAME_AGE = env.float("PROCTORING_MAX_FRAME_AGE", 30.0, minimum=0)
 # Jobs one `rqworker proctoring` process runs at once (threads; each mostly waits for the API).
 PROCTORING_WORKER_CONCURRENCY = env.int("PROCTORING_WORKER_CONCURRENCY", 32, minimum=1, maximum=512)
 # How long a finally failed job (frame bytes included) stays in the failed registry for inspection.

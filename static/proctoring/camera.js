@@ -5,7 +5,10 @@ const config = JSON.parse(document.getElementById("stream-config").textContent);
 const P = config.protocol;
 const $ = (id) => document.getElementById(id);
 
-const state = { ws: null, sent: 0, acked: 0, refused: 0, retry: 0, stopped: false, timer: null, frameBytes: 0 };
+const state = {
+  ws: null, sent: 0, acked: 0, refused: 0, retry: 0, stopped: false,
+  timer: null, capture: null, intervalMs: config.intervalMs, frameBytes: 0,
+};
 
 function setConnection(name) {
   const el = $("conn-state");
@@ -74,6 +77,9 @@ function connect() {
     try { message = JSON.parse(event.data); } catch { return; }
     if (message.type === P.types.ACK) {
       state.acked += 1;
+    } else if (message.type === P.types.THROTTLE) {
+      // The server's queue is filling: send less often until it says otherwise.
+      setFrameRate(message.fps);
     } else if (message.type === P.types.ERROR) {
       state.refused += 1;
       $("last-error").textContent = `Frame ${message.seq} refused: ${message.code} (${message.detail})`;
@@ -96,10 +102,20 @@ function connect() {
   };
 }
 
+function setFrameRate(fps) {
+  if (!(fps > 0)) return;
+  state.intervalMs = Math.round(1000 / fps);
+  $("rate").textContent = `${fps} frames/s`;
+  if (state.capture) {
+    clearInterval(state.timer);
+    state.timer = setInterval(state.capture, state.intervalMs);
+  }
+}
+
 function captureLoop(video) {
   const canvas = document.createElement("canvas");
   const context = canvas.getContext("2d");
-  state.timer = setInterval(() => {
+  state.capture = () => {
     const ws = state.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN || !video.videoWidth) return;
     // A slow link: skip this frame rather than queue stale ones; the newest frame wins.
@@ -117,7 +133,8 @@ function captureLoop(video) {
         showCount();
       });
     }, "image/jpeg", config.jpegQuality);
-  }, config.intervalMs);
+  };
+  state.timer = setInterval(state.capture, state.intervalMs);
 }
 
 const video = await startCamera();
