@@ -11,36 +11,40 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
 import math
-import os
-import random
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
+# `python bench/gateway_load.py` puts bench/ on the path, not the project: make `bench` importable.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 import redis
-from PIL import Image
 from rq.job import Job
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from proctoring_site.embedded_redis import RedisServer, free_port
+from bench.images import make_frame
+from bench.stack import (
+    HOST,
+    manage,
+    memory_kb,
+    migrated_stack,
+    progress,
+    start_process,
+    stop_on_sigterm,
+    stop_process,
+    wait_for_port,
+)
+from proctoring_site.embedded_redis import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
-WIDTH, HEIGHT = 640, 480
 PLAIN_KEY = "bench:plain-frame"  # the only key the benchmark writes itself; deleted at once
 CONNECT_TIMEOUT = 30.0
 DRAIN_TIMEOUT = 30.0  # how long to wait for the last acks after the last send
@@ -73,83 +77,7 @@ class ClientResult:
     last_answer: float = 0.0
 
 
-# --- The frame ----------------------------------------------------------------------------------
-
-
-def _test_card(noise: float) -> Image.Image:
-    """A gradient blended with seeded RGB noise: a JPEG of it is camera-sized, not trivially small."""
-    pixels = bytes(
-        value
-        for y in range(HEIGHT)
-        for x in range(WIDTH)
-        for value in (x * 255 // WIDTH, y * 255 // HEIGHT, (x + y) * 255 // (WIDTH + HEIGHT))
-    )
-    gradient = Image.frombytes("RGB", (WIDTH, HEIGHT), pixels)
-    speckle = Image.frombytes("RGB", (WIDTH, HEIGHT), random.Random(7).randbytes(WIDTH * HEIGHT * 3))
-    return Image.blend(gradient, speckle, noise)
-
-
-def _encode(image: Image.Image, quality: int) -> bytes:
-    # Optimized Huffman tables leave the file as incompressible as a camera's (zlib shrinks it
-    # well under 1%); with the default tables it shrinks ~2.5%, which would let RQ's compressed
-    # job data fall into a smaller allocator size class than the frame itself.
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=quality, optimize=True)
-    return buffer.getvalue()
-
-
-def make_frame(target_kb: float) -> bytes:
-    """A 640x480 JPEG whose size is the closest the encoder's quality setting gets to `target_kb`."""
-    image = _test_card(noise=0.25)
-    target = target_kb * 1000
-    low, high = 1, 95
-    while low < high:  # size grows with quality: find the lowest quality at or above the target
-        middle = (low + high) // 2
-        if len(_encode(image, middle)) < target:
-            low = middle + 1
-        else:
-            high = middle
-    candidates = [_encode(image, quality) for quality in {max(1, low - 1), low}]
-    return min(candidates, key=lambda data: abs(len(data) - target))
-
-
 # --- The processes ------------------------------------------------------------------------------
-
-
-def child_env(workdir: Path, redis_url: str, max_pending: int, settings: str) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items() if name not in FOREIGN_VARS}
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": settings,
-            "DJANGO_ENV_FILE": str(workdir / "no.env"),  # a developer's .env must not leak in
-            "DJANGO_SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
-            "DJANGO_DEBUG": "false",
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "DJANGO_LOG_LEVEL": "WARNING",
-            "PROCTORING_API_URL": "http://127.0.0.1:9/unused",
-            "PROCTORING_MAX_PENDING_PER_CLIENT": str(max_pending),
-            "REDIS_URL": redis_url,
-            "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    return env
-
-
-def manage(env: dict[str, str], *args: str, timeout: float = 120) -> str:
-    """Runs `manage.py ARGS` and returns its stdout; a failure raises with its stderr."""
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"manage.py {args[0]} exited with {done.returncode}:\n{done.stderr}")
-    return done.stdout
 
 
 def create_ws_paths(env: dict[str, str], count: int) -> list[str]:
@@ -161,50 +89,7 @@ def create_ws_paths(env: dict[str, str], count: int) -> list[str]:
 
 def start_daphne(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "daphne", "-b", HOST, "-p", str(port)]
-    with log_path.open("wb") as log:
-        return subprocess.Popen(
-            [*command, "proctoring_site.asgi:application"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # a terminal's Ctrl-C reaches us only; we stop it by PID
-        )
-
-
-def wait_for_port(process: subprocess.Popen[bytes], port: int, log_path: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"daphne exited with {process.returncode}:\n{log_path.read_text()[-3000:]}")
-        try:
-            with socket.create_connection((HOST, port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"daphne did not listen on {HOST}:{port} within {timeout}s")
-
-
-def stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout)
-
-
-def memory_kb(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM (peak RSS) of a process, in kB, from /proc."""
-    found: dict[str, int] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            found[name] = int(value.split()[0])
-    return found
+    return start_process([*command, "proctoring_site.asgi:application"], env, log_path)
 
 
 # --- The clients --------------------------------------------------------------------------------
@@ -411,31 +296,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def progress(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
 @contextmanager
 def private_stack(
     workdir: Path, max_pending: int, settings: str
 ) -> Iterator[tuple[str, subprocess.Popen[bytes], dict[str, str]]]:
     """Redis, a migrated SQLite database and daphne; yields (ws base URL, daphne, env); stops both."""
-    server = RedisServer(workdir / "redis", appendonly=False)
-    daphne: subprocess.Popen[bytes] | None = None
-    try:
-        server.start(own_session=True)
-        env = child_env(workdir, server.url, max_pending, settings)
-        progress(f"redis on {server.url}; migrating {workdir / 'db.sqlite3'}")
-        manage(env, "migrate", "--noinput", "-v", "0")
+    with migrated_stack(workdir, max_pending=max_pending, settings=settings) as env:
         port = free_port()
         daphne = start_daphne(env, port, workdir / "daphne.log")
-        wait_for_port(daphne, port, workdir / "daphne.log")
-        progress(f"daphne (pid {daphne.pid}) on {HOST}:{port}")
-        yield f"ws://{HOST}:{port}", daphne, env
-    finally:
-        if daphne is not None:
+        try:
+            wait_for_port(daphne, port, workdir / "daphne.log")
+            progress(f"daphne (pid {daphne.pid}) on {HOST}:{port}")
+            yield f"ws://{HOST}:{port}", daphne, env
+        finally:
             stop_process(daphne)
-        server.stop()
 
 
 def measure(args: argparse.Namespace, workdir: Path, frame: bytes) -> dict[str, Any]:
@@ -475,13 +349,9 @@ def measure(args: argparse.Namespace, workdir: Path, frame: bytes) -> dict[str, 
     return figures
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _raise_interrupt)  # a kill stops our children too
+    stop_on_sigterm()  # a kill stops our children too
     frame = make_frame(args.frame_kb)
     progress(f"frame: 640x480 JPEG, {len(frame):,} bytes")
     with tempfile.TemporaryDirectory(prefix="gateway-bench-") as tmp:
