@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.db import close_old_connections
 from django_rq.queues import DjangoRQ
@@ -35,8 +36,11 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.scheduler import RQScheduler
 from rq.timeouts import TimerDeathPenalty
+from rq.utils import now as rq_now
 
 log = logging.getLogger(__name__)
+
+HEARTBEAT_EVERY = 1.0  # seconds
 
 
 class ProctoringQueue(DjangoRQ):
@@ -68,12 +72,24 @@ class ProctoringScheduler(RQScheduler):
             time.sleep(self.tick)
 
 
+def _wait_for_connections(connection: redis.Redis, size: int) -> None:
+    """Gives the worker's Redis client (shared with its queues) a pool that waits for a free
+    connection: redis-py's default pool fails past its limit, and dozens of job threads each
+    holding one or two connections reach it."""
+    old = connection.connection_pool
+    connection.connection_pool = redis.BlockingConnectionPool(
+        connection_class=old.connection_class, max_connections=size, timeout=30, **old.connection_kwargs
+    )
+    old.disconnect()
+
+
 class ProctoringWorker(SimpleWorker):
     death_penalty_class = TimerDeathPenalty
 
     def __init__(self, *args: Any, concurrency: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.concurrency = concurrency or settings.PROCTORING_WORKER_CONCURRENCY
+        _wait_for_connections(self.connection, 2 * self.concurrency + 16)
         self._free = threading.BoundedSemaphore(self.concurrency)
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"rq-job-{self.pid}")
 
@@ -115,6 +131,15 @@ class ProctoringWorker(SimpleWorker):
             log.exception("worker thread crashed on job %s", job.id)
         finally:
             self._free.release()
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        """RQ's loop beats after every dequeue and every job, three round trips each time; with
+        many jobs a second that is most of the main thread's work. Its TTL is minutes, so one
+        beat a second is plenty (beats inside a pipeline, with other writes, always go)."""
+        if pipeline is None and timeout is None and self.last_heartbeat is not None:
+            if (rq_now() - self.last_heartbeat).total_seconds() < HEARTBEAT_EVERY:
+                return
+        super().heartbeat(timeout, pipeline)
 
     def teardown(self) -> None:
         # Warm shutdown: the jobs in flight finish (each is bounded by its timeout) before the
