@@ -87,9 +87,13 @@ def create_ws_paths(env: dict[str, str], count: int) -> list[str]:
     return [str(token["ws_path"]) for token in json.loads(last_line)]
 
 
-def start_daphne(env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen[bytes]:
+PROJECT_APP = "proctoring_site.asgi:application"
+BASELINE_APP = "bench.minimal_asgi:application"
+
+
+def start_daphne(env: dict[str, str], port: int, log_path: Path, app: str) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "daphne", "-b", HOST, "-p", str(port)]
-    return start_process([*command, "proctoring_site.asgi:application"], env, log_path)
+    return start_process([*command, app], env, log_path)
 
 
 # --- The clients --------------------------------------------------------------------------------
@@ -292,6 +296,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Django settings module for the servers (default proctoring_site.settings)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="first measure the minimal consumer (LPUSH + ack) the same way",
+    )
     args = parser.parse_args(argv)
     if args.clients < 1 or args.fps <= 0 or args.seconds <= 0 or args.frame_kb <= 0:
         parser.error("--clients, --fps, --seconds and --frame-kb must be positive")
@@ -300,12 +309,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 @contextmanager
 def private_stack(
-    workdir: Path, max_pending: int, settings: str
+    workdir: Path, max_pending: int, settings: str, app: str
 ) -> Iterator[tuple[str, subprocess.Popen[bytes], dict[str, str]]]:
     """Redis, a migrated SQLite database and daphne; yields (ws base URL, daphne, env); stops both."""
     with migrated_stack(workdir, max_pending=max_pending, settings=settings) as env:
         port = free_port()
-        daphne = start_daphne(env, port, workdir / "daphne.log")
+        daphne = start_daphne(env, port, workdir / "daphne.log", app)
         try:
             wait_for_port(daphne, port, workdir / "daphne.log")
             progress(f"daphne (pid {daphne.pid}) on {HOST}:{port}")
@@ -314,9 +323,9 @@ def private_stack(
             stop_process(daphne)
 
 
-def measure(args: argparse.Namespace, workdir: Path, frame: bytes) -> dict[str, Any]:
+def measure(args: argparse.Namespace, workdir: Path, frame: bytes, app: str = PROJECT_APP) -> dict[str, Any]:
     offered = args.clients * max(1, round(args.fps * args.seconds))
-    with private_stack(workdir, max(100_000, offered), args.settings) as (base_url, daphne, env):
+    with private_stack(workdir, max(100_000, offered), args.settings, app) as (base_url, daphne, env):
         progress(f"creating {args.clients} attempts")
         urls = [base_url + path for path in create_ws_paths(env, args.clients)]
         client = redis.Redis.from_url(env["REDIS_URL"])
@@ -331,7 +340,7 @@ def measure(args: argparse.Namespace, workdir: Path, frame: bytes) -> dict[str, 
         delta = used_memory(client) - before
         figures = summarize(results, elapsed, offered)
         job_ids = [job_id for result in results for job_id in result.job_ids]
-        job_usage = memory_usage(client, Job.key_for(job_ids[0])) if job_ids else 0
+        job_usage = memory_usage(client, Job.key_for(job_ids[0])) if job_ids and job_ids[0] else 0
         plain = plain_set_usage(client, frame)
         per_frame = delta // figures["acked"] if figures["acked"] else 0
         figures["redis"] = {
@@ -356,8 +365,15 @@ def main(argv: list[str] | None = None) -> int:
     stop_on_sigterm()  # a kill stops our children too
     frame = make_frame(args.frame_kb)
     progress(f"frame: 640x480 JPEG, {len(frame):,} bytes")
+    baseline: dict[str, Any] | None = None
+    if args.baseline:
+        progress("baseline: the minimal consumer (LPUSH and ack) in the same run")
+        with tempfile.TemporaryDirectory(prefix="gateway-bench-") as tmp:
+            baseline = measure(args, Path(tmp), frame, BASELINE_APP)
     with tempfile.TemporaryDirectory(prefix="gateway-bench-") as tmp:
         figures = measure(args, Path(tmp), frame)
+    if baseline is not None:
+        figures["baseline"] = baseline
     figures = {
         "clients": args.clients,
         "fps": args.fps,
@@ -369,6 +385,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(figures))
     else:
+        if baseline is not None:
+            print("--- baseline: minimal consumer (async LPUSH + ack), same machine, same run ---")
+            print_report({**figures, **baseline})
+            print("--- the project's gateway ---")
         print_report(figures)
     return 0
 

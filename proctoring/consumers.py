@@ -29,6 +29,14 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     seq = 0
     fps_told: float | None = None  # the rate this client was last asked for
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels runs `close_old_connections` in a thread before every message (a thread hop
+        # per frame). Frames never touch the database, so only other messages pay for it.
+        if message["type"] == "websocket.receive" and self.identity is not None:
+            await self.websocket_receive(message)
+            return
+        await super().dispatch(message)
+
     async def connect(self) -> None:
         attempt_id = str(self.scope["url_route"]["kwargs"]["attempt_id"])
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
