@@ -1,13 +1,13 @@
 """The one place that enqueues frames: queue name, timeout, retry policy, per-client admission,
 and where a frame's bytes live while its job waits.
 
-A frame is enqueued in two round trips, with no thread hop and nothing compressed:
-1. admission: a Lua script adds the job id to the client's pending set unless it is full;
-2. one MULTI/EXEC: the frame bytes under their own key, then RQ's own writes for the job
-   (recorded from `Queue.enqueue_job` on a pipeline that is never executed, and replayed), so
-   the job is exactly what RQ itself would have written.
-The gateway does both on an asyncio client (`aenqueue_frame`); `enqueue_frame` is the same for
-synchronous callers.
+A frame is enqueued in one round trip, with no thread hop and nothing compressed: one Lua script
+admits it (the client's pending set and the whole queue have room) and, only then, runs the
+writes: the frame's bytes under their own key, then RQ's own writes for the job, recorded from
+`Queue.enqueue_job` on a pipeline that is never executed, so the job is exactly what RQ itself
+would have written. The script is atomic: a frame is either refused with nothing written, or
+queued whole. The gateway runs it on an asyncio client (`aenqueue_frame`); `enqueue_frame` is
+the same for synchronous callers.
 """
 
 from __future__ import annotations
@@ -39,13 +39,14 @@ QUEUE_NAME = "proctoring"
 _FRAME_KEY_GRACE = 24 * 3600
 
 # Admit a job id into a client's pending set unless the set is full, or the whole queue is
-# (PROCTORING_MAX_QUEUED waiting jobs); atomic, one round trip. Returns {verdict, queue length}:
-# 1 admitted, 0 client full, -1 queue full.
+# (PROCTORING_MAX_QUEUED waiting jobs); if admitted, run the enqueue's writes, passed as
+# ARGV[6..] in groups of (count, command, args...). Returns {verdict, queue length}:
+# 1 admitted and queued, 0 client full, -1 queue full (nothing written for 0 and -1).
 # When the client's set is full, ids whose job is gone (deleted, expired) or already over
 # (failed, finished, stopped, canceled: e.g. a job whose worker died, later failed by RQ's
 # cleanup without our callback) are dropped first, so a slot that was never released cannot
 # block a client.
-_ADMIT = """
+_ENQUEUE = """
 local queued = redis.call('LLEN', KEYS[2])
 if queued >= tonumber(ARGV[5]) then return {-1, queued} end
 local limit = tonumber(ARGV[3])
@@ -60,6 +61,12 @@ if redis.call('ZCARD', KEYS[1]) >= limit then
   if redis.call('ZCARD', KEYS[1]) >= limit then return {0, queued} end
 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+local i = 6
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  redis.call(unpack(ARGV, i + 1, i + n))
+  i = i + n + 1
+end
 return {1, queued}
 """
 
@@ -103,44 +110,32 @@ def enqueue_frame(client_id: str, attempt_id: str, seq: int, frame: Frame) -> st
 
     Raises:
         RateLimited: the client already has `PROCTORING_MAX_PENDING_PER_CLIENT` frames pending.
+        QueueFull: `PROCTORING_MAX_QUEUED` frames are waiting already.
         QueueUnavailable: Redis did not confirm the job; nothing is queued.
     """
     connection = get_redis()
     job_id, meta = _new_job(client_id, attempt_id, seq, frame)
+    args = _enqueue_args(meta, job_id, frame, _recorder())
     try:
-        _check_admission(connection.eval(_ADMIT, 2, *_admit_args(meta, job_id)))
-        with connection.pipeline(transaction=True) as pipe:
-            pipe.set(keys.frame(job_id), pack_frame(meta, frame.data), ex=frame_key_ttl())
-            _replay(pipe, _job_commands(meta, job_id, _recorder()))
-            pipe.execute()
+        _check_admission(connection.eval(_ENQUEUE, 2, *args))
     except redis.RedisError as exc:
-        _release_quietly(connection, client_id, job_id)
         raise QueueUnavailable(f"queue unavailable: {exc}") from exc
     return job_id
 
 
 async def aenqueue_frame(client_id: str, attempt_id: str, seq: int, frame: Frame) -> Enqueued:
-    """`enqueue_frame` on the event loop's asyncio client: the same writes, no thread; also
+    """`enqueue_frame` on the event loop's asyncio client: the same script, no thread; also
     says how long the queue was, for the gateway's throttling."""
     connection = get_async_redis()
     job_id, meta = _new_job(client_id, attempt_id, seq, frame)
     try:
-        queued = _check_admission(await connection.eval(_ADMIT, 2, *_admit_args(meta, job_id)))
         recorder = _recorder()
         if not recorder.redis_server_version:
             info = await connection.info("server")
             recorder.redis_server_version = _parse_version(str(info["redis_version"]))
-        async with connection.pipeline(transaction=True) as pipe:
-            pipe.set(keys.frame(job_id), pack_frame(meta, frame.data), ex=frame_key_ttl())
-            _replay(pipe, _job_commands(meta, job_id, recorder))
-            await pipe.execute()
+        args = _enqueue_args(meta, job_id, frame, recorder)
+        queued = _check_admission(await connection.eval(_ENQUEUE, 2, *args))
     except redis.RedisError as exc:
-        try:
-            await connection.zrem(keys.client_pending(client_id), job_id)
-        except redis.RedisError:
-            log.warning(
-                "could not release job %s of client %s; the next admission drops it", job_id, client_id
-            )
         raise QueueUnavailable(f"queue unavailable: {exc}") from exc
     return Enqueued(job_id, queued)
 
@@ -215,8 +210,9 @@ def _new_job(client_id: str, attempt_id: str, seq: int, frame: Frame) -> tuple[s
     return uuid.uuid4().hex, meta
 
 
-def _admit_args(meta: FrameMeta, job_id: str) -> list[Any]:
-    return [
+def _enqueue_args(meta: FrameMeta, job_id: str, frame: Frame, recorder: Queue) -> list[Any]:
+    """KEYS and ARGV of the enqueue script: admission, then the writes to run once admitted."""
+    args: list[Any] = [
         keys.client_pending(meta.client_id),
         Queue.redis_queue_namespace_prefix + QUEUE_NAME,
         job_id,
@@ -225,6 +221,14 @@ def _admit_args(meta: FrameMeta, job_id: str) -> list[Any]:
         Job.key_for(""),
         settings.PROCTORING_MAX_QUEUED,
     ]
+    writes: list[tuple[Any, ...]] = [
+        ("SET", keys.frame(job_id), pack_frame(meta, frame.data), "EX", frame_key_ttl()),
+        *(command for command, _ in _job_commands(meta, job_id, recorder)),
+    ]
+    for command in writes:
+        args.append(len(command))
+        args.extend(command)
+    return args
 
 
 def _check_admission(answer: list[int]) -> int:
@@ -292,15 +296,3 @@ def _without_empty_fields(command: Command) -> Command:
 def _parse_version(text: str) -> tuple[int, int, int]:
     parts = [int(part) for part in text.split(".")[:3]] + [0, 0, 0]
     return parts[0], parts[1], parts[2]
-
-
-def _replay(pipe: Any, commands: Sequence[Command]) -> None:
-    for args, options in commands:
-        pipe.execute_command(*args, **options)
-
-
-def _release_quietly(connection: redis.Redis, client_id: str, job_id: str) -> None:
-    try:
-        connection.zrem(keys.client_pending(client_id), job_id)
-    except redis.RedisError:
-        log.warning("could not release job %s of client %s; the next admission drops it", job_id, client_id)
