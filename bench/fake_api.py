@@ -15,11 +15,13 @@ import argparse
 import asyncio
 import json
 import random
+import re
 import signal
 import statistics
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 HOST = "127.0.0.1"
@@ -64,6 +66,9 @@ class Tally:
     max_in_flight: int = 0
     busy_seconds: float = 0.0  # summed over requests: arrival to answer (mean in flight = this / span)
     gaps: list[float] = field(default_factory=list)  # on one connection: an answer to the next request
+    # Arrival minus the frame's `captured_at` (for binary frames, when the gateway received it):
+    # the pipeline's delay from gateway to API.
+    frame_ages: list[float] = field(default_factory=list)
     first_request_at: float | None = None
     last_request_at: float | None = None
     last_response_at: float | None = None
@@ -84,7 +89,31 @@ class Tally:
             "last_request_at": self.last_request_at,
             "last_response_at": self.last_response_at,
             "gap_ms": _gap_summary(gaps),
+            "frame_age_ms": _age_summary(sorted(self.frame_ages)),
         }
+
+
+def _age_summary(ages: list[float]) -> dict[str, float | int]:
+    if not ages:
+        return {"count": 0}
+
+    def pct(share: float) -> float:
+        return round(ages[min(len(ages) - 1, int(share * len(ages)))] * 1000, 2)
+
+    return {"count": len(ages), "p50": pct(0.5), "p95": pct(0.95), "p99": pct(0.99), "max": pct(1.0)}
+
+
+_CAPTURED_AT = re.compile(rb'name="captured_at"\r\n\r\n([^\r]+)\r\n')
+
+
+def _frame_age(body: bytes, arrived: float) -> float | None:
+    found = _CAPTURED_AT.search(body)
+    if found is None:
+        return None
+    try:
+        return arrived - datetime.fromisoformat(found.group(1).decode()).timestamp()
+    except ValueError:
+        return None
 
 
 def _gap_summary(gaps: list[float]) -> dict[str, float | int]:
@@ -148,6 +177,9 @@ class FakeApi:
         tally.requests += 1
         tally.first_request_at = tally.first_request_at or arrived
         tally.last_request_at = arrived
+        age = _frame_age(request.body, arrived)
+        if age is not None:
+            tally.frame_ages.append(age)
         key = request.headers.get("idempotency-key")
         if key is None:
             tally.without_key += 1

@@ -16,9 +16,10 @@ import math
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,9 +32,11 @@ from rq.job import Job
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from bench.fake_api_process import FakeApiProcess
 from bench.images import make_frame
 from bench.stack import (
     HOST,
+    UNUSED_API_URL,
     manage,
     memory_kb,
     migrated_stack,
@@ -276,6 +279,14 @@ def print_report(figures: dict[str, Any]) -> None:
         f"daphne RSS          {figures['daphne_rss_kb'] / 1024:.1f} MiB "
         f"(peak {figures['daphne_peak_rss_kb'] / 1024:.1f} MiB)",
     ]
+    if "end_to_end" in figures:
+        e2e = figures["end_to_end"]
+        age = e2e["received_to_api_ms"]
+        lines.append(
+            f"received -> API    {e2e['api_requests']:,} calls; p50 {age.get('p50')}  p95 {age.get('p95')}  "
+            f"p99 {age.get('p99')}  max {age.get('max')} ms (while the queue is not backlogged; "
+            "with workers, memory figures include frames already delivered)"
+        )
     print("\n".join(lines))
 
 
@@ -297,6 +308,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="also run W `rqworker proctoring` processes and a fake API; time frame received -> API called",
+    )
+    parser.add_argument(
+        "--api-latency-ms", type=float, default=200.0, help="the fake API's latency (default 200)"
+    )
+    parser.add_argument(
         "--baseline",
         action="store_true",
         help="first measure the minimal consumer (LPUSH + ack) the same way",
@@ -309,10 +329,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 @contextmanager
 def private_stack(
-    workdir: Path, max_pending: int, settings: str, app: str
+    workdir: Path, max_pending: int, settings: str, app: str, api_url: str = UNUSED_API_URL
 ) -> Iterator[tuple[str, subprocess.Popen[bytes], dict[str, str]]]:
     """Redis, a migrated SQLite database and daphne; yields (ws base URL, daphne, env); stops both."""
-    with migrated_stack(workdir, max_pending=max_pending, settings=settings) as env:
+    with migrated_stack(workdir, max_pending=max_pending, settings=settings, api_url=api_url) as env:
         port = free_port()
         daphne = start_daphne(env, port, workdir / "daphne.log", app)
         try:
@@ -324,8 +344,35 @@ def private_stack(
 
 
 def measure(args: argparse.Namespace, workdir: Path, frame: bytes, app: str = PROJECT_APP) -> dict[str, Any]:
+    with ExitStack() as stack:
+        api = None
+        if args.workers and app == PROJECT_APP:
+            api = stack.enter_context(FakeApiProcess(workdir, args.api_latency_ms))
+        return _measure(args, workdir, frame, app, api, stack)
+
+
+def _measure(
+    args: argparse.Namespace,
+    workdir: Path,
+    frame: bytes,
+    app: str,
+    api: FakeApiProcess | None,
+    stack: ExitStack,
+) -> dict[str, Any]:
     offered = args.clients * max(1, round(args.fps * args.seconds))
-    with private_stack(workdir, max(100_000, offered), args.settings, app) as (base_url, daphne, env):
+    api_url = api.url if api else UNUSED_API_URL
+    end_to_end: dict[str, Any] | None = None
+    with private_stack(workdir, max(100_000, offered), args.settings, app, api_url) as (
+        base_url,
+        daphne,
+        env,
+    ):
+        if api is not None:
+            for index in range(args.workers):
+                log_path = workdir / f"worker-{index}.log"
+                worker = start_process([sys.executable, "manage.py", "rqworker", "proctoring"], env, log_path)
+                stack.callback(stop_process, worker)
+            progress(f"{args.workers} worker(s) forwarding to the fake API ({args.api_latency_ms:g} ms)")
         progress(f"creating {args.clients} attempts")
         urls = [base_url + path for path in create_ws_paths(env, args.clients)]
         client = redis.Redis.from_url(env["REDIS_URL"])
@@ -337,6 +384,12 @@ def measure(args: argparse.Namespace, workdir: Path, frame: bytes, app: str = PR
                 args.seconds + CONNECT_TIMEOUT + DRAIN_TIMEOUT + 30,
             )
         )
+        if api is not None:
+            acked = sum(len(result.latencies) for result in results)
+            deadline = time.monotonic() + 60
+            while api.stats()["requests"] < acked and time.monotonic() < deadline:
+                time.sleep(0.2)  # the workers catch up with what was acked (bounded)
+            end_to_end = api.stats()
         delta = used_memory(client) - before
         figures = summarize(results, elapsed, offered)
         job_ids = [job_id for result in results for job_id in result.job_ids]
@@ -357,6 +410,11 @@ def measure(args: argparse.Namespace, workdir: Path, frame: bytes, app: str = PR
             kept.write_bytes((workdir / "daphne.log").read_bytes())
             progress(f"errors: daphne's log is kept at {kept}")
     figures.update(daphne_rss_kb=rss.get("VmRSS", 0), daphne_peak_rss_kb=rss.get("VmHWM", 0))
+    if end_to_end is not None:
+        figures["end_to_end"] = {
+            "api_requests": end_to_end["requests"],
+            "received_to_api_ms": end_to_end["frame_age_ms"],
+        }
     return figures
 
 

@@ -25,3 +25,16 @@ def test_gateway_benchmark_acks_every_frame_and_measures_queue_memory():
     assert figures["acked"] == figures["offered"], figures["errors"]
     assert figures["errors"] == {}
     assert figures["redis"]["bytes_per_queued_frame"] > 0
+
+
+def test_gateway_benchmark_with_workers_measures_received_to_api_time():
+    command = [sys.executable, "bench/gateway_load.py", "--clients", "2", "--fps", "2", "--seconds", "2"]
+    extra = ["--workers", "1", "--api-latency-ms", "20", "--json"]
+    done = subprocess.run(
+        [*command, *extra], cwd=ROOT, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+    )
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    assert figures["acked"] == figures["offered"] == 8
+    assert figures["end_to_end"]["api_requests"] == 8, "every acked frame reached the API"
+    assert figures["end_to_end"]["received_to_api_ms"]["count"] == 8
