@@ -38,3 +38,27 @@ def test_gateway_benchmark_with_workers_measures_received_to_api_time():
     assert figures["acked"] == figures["offered"] == 8
     assert figures["end_to_end"]["api_requests"] == 8, "every acked frame reached the API"
     assert figures["end_to_end"]["received_to_api_ms"]["count"] == 8
+
+
+def test_redis_memory_benchmark_reports_bytes_per_queued_frame():
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.redis_memory", "--clients", "2", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    assert figures["frames"] == 20
+    assert figures["bytes_per_queued_frame"] > figures["frame_bytes"] > 0
+
+
+def test_load_generator_answers_to_its_documented_name_and_flags():
+    command = [sys.executable, "-m", "bench.load", "--clients", "1", "--fps", "2", "--frame-kb", "20"]
+    done = subprocess.run(
+        [*command, "--duration", "1", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["acked"] == 2
