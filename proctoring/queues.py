@@ -140,11 +140,6 @@ async def aenqueue_frame(client_id: str, attempt_id: str, seq: int, frame: Frame
     return Enqueued(job_id, queued)
 
 
-def release(client_id: str, job_id: str) -> None:
-    """Frees the job's place in its client's pending set; safe to call more than once."""
-    get_redis().zrem(keys.client_pending(client_id), job_id)
-
-
 def finish_delivered(client_id: str, job_id: str) -> None:
     """A delivered frame: its bytes go, its client's slot is free."""
     with get_redis().pipeline(transaction=False) as pipe:
@@ -190,11 +185,6 @@ def load_frame_meta(job_id: str) -> FrameMeta | None:
         return None
     assert isinstance(head, bytes)
     return unpack_header(head)[0]
-
-
-def pending_count(client_id: str) -> int:
-    count: int = get_redis().zcard(keys.client_pending(client_id))
-    return count
 
 
 def _new_job(client_id: str, attempt_id: str, seq: int, frame: Frame) -> tuple[str, FrameMeta]:

@@ -27,7 +27,6 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from django.db import close_old_connections
 from django_rq.queues import DjangoRQ
 from rq import SimpleWorker
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
@@ -123,7 +122,6 @@ class ProctoringWorker(SimpleWorker):
             raise
 
     def _perform(self, job: Job, queue: Queue, execution: Execution) -> None:
-        close_old_connections()  # a thread's DB connection may have died since its last job
         try:
             self.perform_job(job, queue, execution)
         except BaseException:

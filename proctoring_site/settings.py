@@ -73,7 +73,8 @@ TEMPLATES = [
 
 _database_url = env.str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
 try:
-    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=0)}
+    # Kept open between uses (workers store results all the time), checked before reuse.
+    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=600, conn_health_checks=True)}
 except Exception as exc:  # dj-database-url raises several kinds for a bad URL
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL ({exc}), got {_database_url!r}") from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
