@@ -39,7 +39,10 @@ class Stack:
         if self.stopping:
             return
         self.stopping = True
-        print("[devstack] stopping…", flush=True)
+        print("[devstack] stopping… (Ctrl-C again to kill at once)", flush=True)
+        # A second Ctrl-C (or SIGTERM) while we wait must not abandon the children half-stopped.
+        signal.signal(signal.SIGINT, self._kill_now)
+        signal.signal(signal.SIGTERM, self._kill_now)
         for _, process in reversed(self.children):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -57,6 +60,11 @@ class Stack:
             assert isinstance(self.redis, RedisServer)
             self.redis.stop()
         print("[devstack] stopped", flush=True)
+
+    def _kill_now(self, signum: int, frame: FrameType | None) -> None:
+        for _, process in self.children:
+            if process.poll() is None:
+                process.kill()
 
 
 def _wait_for_http(url: str, timeout: float, stack: Stack) -> bool:
