@@ -8,6 +8,7 @@ import asyncio
 import os
 import threading
 import weakref
+from typing import Any
 
 import redis
 import redis.asyncio
@@ -17,6 +18,14 @@ _lock = threading.Lock()
 _clients: dict[tuple[str, int], redis.Redis] = {}
 
 POOL_SIZE = 64
+# Both kinds of pool: wait up to 5 s for a free connection; a dead Redis is noticed in seconds.
+POOL_OPTIONS: dict[str, Any] = {
+    "max_connections": POOL_SIZE,
+    "timeout": 5,
+    "socket_timeout": 10,
+    "socket_connect_timeout": 5,
+    "health_check_interval": 30,
+}
 
 
 def get_redis() -> redis.Redis:
@@ -27,14 +36,7 @@ def get_redis() -> redis.Redis:
         with _lock:
             client = _clients.get(key)
             if client is None:
-                pool = redis.BlockingConnectionPool.from_url(
-                    settings.REDIS_URL,
-                    max_connections=POOL_SIZE,
-                    timeout=5,
-                    socket_timeout=10,
-                    socket_connect_timeout=5,
-                    health_check_interval=30,
-                )
+                pool = redis.BlockingConnectionPool.from_url(settings.REDIS_URL, **POOL_OPTIONS)
                 client = redis.Redis(connection_pool=pool)
                 _clients[key] = client
     return client
@@ -53,14 +55,7 @@ def get_async_redis() -> redis.asyncio.Redis:
     per_loop = _async_clients.setdefault(loop, {})
     client = per_loop.get(settings.REDIS_URL)
     if client is None:
-        pool = redis.asyncio.BlockingConnectionPool.from_url(
-            settings.REDIS_URL,
-            max_connections=POOL_SIZE,
-            timeout=5,
-            socket_timeout=10,
-            socket_connect_timeout=5,
-            health_check_interval=30,
-        )
+        pool = redis.asyncio.BlockingConnectionPool.from_url(settings.REDIS_URL, **POOL_OPTIONS)
         client = redis.asyncio.Redis(connection_pool=pool)
         per_loop[settings.REDIS_URL] = client
     return client
