@@ -60,6 +60,9 @@ def child_env(
             "PROCTORING_MAX_PENDING_PER_CLIENT": str(max_pending),
             # Benches queue far more than a live exam would, with no worker or a slow one.
             "PROCTORING_MAX_QUEUED": str(max(max_pending, 1_000_000)),
+            # A backlog queued up front would otherwise age past the stale limit while it drains,
+            # and a frame dropped as stale never reaches the API the bench is measuring.
+            "PROCTORING_MAX_FRAME_AGE": "0",
             "REDIS_URL": redis_url,
             "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
             "PYTHONUNBUFFERED": "1",

@@ -26,7 +26,7 @@ from django.conf import settings
 from rq import Callback, Queue, Retry
 from rq.job import Job
 
-from proctoring import keys
+from proctoring import keys, lifecycle
 from proctoring.connections import get_async_redis, get_redis
 from proctoring.exceptions import QueueFull, QueueUnavailable, RateLimited
 from proctoring.frames import HEADER_MAX_BYTES, Frame, FrameMeta, pack_frame, unpack_frame, unpack_header
@@ -141,7 +141,11 @@ async def aenqueue_frame(client_id: str, attempt_id: str, seq: int, frame: Frame
 
 
 def finish_delivered(client_id: str, job_id: str) -> None:
-    """A delivered frame: its bytes go, its client's slot is free."""
+    """A delivered frame: its bytes go, its client's slot is free (with the job's own success
+    bookkeeping, in one batch, when a batching worker runs the job)."""
+    commands = [("DEL", keys.frame(job_id)), ("ZREM", keys.client_pending(client_id), job_id)]
+    if lifecycle.defer_on_success(commands):
+        return
     with get_redis().pipeline(transaction=False) as pipe:
         pipe.delete(keys.frame(job_id))
         pipe.zrem(keys.client_pending(client_id), job_id)
@@ -171,7 +175,7 @@ def finish_failed(client_id: str, job_id: str) -> None:
 
 def load_frame(job_id: str) -> tuple[FrameMeta, bytes] | None:
     """A queued frame's metadata and image bytes, or None when they are gone."""
-    envelope = get_redis().get(keys.frame(job_id))
+    envelope = lifecycle.prefetched_envelope(job_id) or get_redis().get(keys.frame(job_id))
     if envelope is None:
         return None
     assert isinstance(envelope, bytes)  # the client does not decode responses

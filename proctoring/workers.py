@@ -3,12 +3,13 @@ retries on time.
 
 Concurrency: a stock RQ worker runs one job at a time, and a job spends nearly all its time
 waiting for the API (3-4 frames/s per process at 200 ms). `ProctoringWorker` runs up to
-`PROCTORING_WORKER_CONCURRENCY` jobs at once in threads of one process, each through RQ's own
-`perform_job`, so registries, executions, retries, callbacks and the failed registry behave as
-with any RQ worker. The main thread dequeues only when a thread is free, so a worker never
-holds a job it is not running. A warm shutdown (SIGTERM, Ctrl-C) stops dequeuing and waits for
-the jobs in flight to finish; job timeouts use a timer per job (`TimerDeathPenalty`) because
-SIGALRM only reaches the main thread.
+`PROCTORING_WORKER_CONCURRENCY` jobs at once in threads of one process. Its main thread takes as
+many jobs as there are free threads in one round trip, and a frame job's success is recorded in
+batches (`proctoring.lifecycle`), in RQ's own keys and shapes; failures, retries, callbacks and
+the failed registry go through RQ's own code. A worker never holds a job it is not running. A
+warm shutdown (SIGTERM, Ctrl-C) stops taking jobs and waits for the jobs in flight to finish and
+be recorded. Job timeouts come from one watchdog thread (`proctoring.timeouts`), because SIGALRM
+only reaches the main thread.
 
 Retries on time: RQ stores a retry's due time in whole seconds (rounded down) and its scheduler
 looks once a second, so a "2 s" retry runs anywhere from 1 to 3 s later. We round the due time
@@ -19,6 +20,7 @@ its backoff.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,16 +32,23 @@ from django.conf import settings
 from django_rq.queues import DjangoRQ
 from rq import SimpleWorker
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
-from rq.executions import Execution
+from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.queue import Queue
 from rq.scheduler import RQScheduler
-from rq.timeouts import TimerDeathPenalty
+from rq.timeouts import JobTimeoutException
 from rq.utils import now as rq_now
+from rq.worker import WorkerStatus
+from rq.worker.base import DequeueStrategy
+
+from proctoring import lifecycle
+from proctoring.timeouts import WatchdogDeathPenalty
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY = 1.0  # seconds
+REPORT_EVERY = 10.0  # seconds between progress lines in the log
+TAKE_MAX = 64  # jobs taken per round trip at most
 
 
 class ProctoringQueue(DjangoRQ):
@@ -82,70 +91,237 @@ def _wait_for_connections(connection: redis.Redis, size: int) -> None:
     old.disconnect()
 
 
+class _Slots:
+    """How many more jobs this worker may run now (one per job thread)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._free = size
+        self._changed = threading.Condition()
+
+    def acquire(self, most: int, timeout: float) -> int:
+        """Waits up to `timeout` for a free slot, then takes as many free ones as it may."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: self._free > 0, timeout):
+                return 0
+            got = min(self._free, most)
+            self._free -= got
+            return got
+
+    def release(self, count: int = 1) -> None:
+        with self._changed:
+            self._free += count
+            self._changed.notify_all()
+
+    @property
+    def busy(self) -> int:
+        return self.size - self._free
+
+
 class ProctoringWorker(SimpleWorker):
-    death_penalty_class = TimerDeathPenalty
+    death_penalty_class = WatchdogDeathPenalty
 
     def __init__(self, *args: Any, concurrency: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.concurrency = concurrency or settings.PROCTORING_WORKER_CONCURRENCY
         _wait_for_connections(self.connection, 2 * self.concurrency + 16)
-        self._free = threading.BoundedSemaphore(self.concurrency)
+        self._slots = _Slots(self.concurrency)
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"rq-job-{self.pid}")
+        self._finisher: lifecycle.Finisher | None = None
+        self._reported = (time.monotonic(), 0)
 
-    def dequeue_job_and_maintain_ttl(
-        self, timeout: int | None, max_idle_time: int | None = None
-    ) -> tuple[Job, Queue] | None:
-        """Takes a job off the queue only once a thread is free to run it, so that a job never
-        waits inside a worker while another could have run it."""
-        while not self._free.acquire(timeout=1):
-            if self._stop_requested:
-                return None
-        if self._stop_requested:
-            self._free.release()
-            return None
+    def work(
+        self,
+        burst: bool = False,
+        logging_level: str | None = None,
+        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
+        log_format: str = DEFAULT_LOGGING_FORMAT,
+        max_jobs: int | None = None,
+        max_idle_time: int | None = None,
+        with_scheduler: bool = False,
+        dequeue_strategy: DequeueStrategy = DequeueStrategy.DEFAULT,
+    ) -> bool:
+        """RQ's work loop (suspension, maintenance, scheduler, heartbeats, warm shutdown), but
+        taking as many jobs per round trip as there are free threads to run them."""
+        self.bootstrap(logging_level, date_format, log_format)
+        self._finisher = lifecycle.Finisher(self.connection, self.key)
+        if with_scheduler:
+            self._start_scheduler(burst, logging_level, date_format, log_format)
+        self._install_signal_handlers()
+        taken = 0
+        idle_since = time.monotonic()
+        connection_wait = 1.0
         try:
-            result: tuple[Job, Queue] | None = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
-        except BaseException:
-            self._free.release()
-            raise
-        if result is None:
-            self._free.release()
-        return result
-
-    def execute_job(self, job: Job, queue: Queue) -> None:
-        """Hands the job to the thread reserved for it when it was dequeued."""
-        try:
-            execution = self.prepare_execution(job)
-            self._pool.submit(self._perform, job, queue, execution)
-        except BaseException:
-            self._free.release()
-            raise
-
-    def _perform(self, job: Job, queue: Queue, execution: Execution) -> None:
-        try:
-            self.perform_job(job, queue, execution)
-        except BaseException:
-            # perform_job records a job's own failure; this is RQ's bookkeeping itself failing.
-            log.exception("worker thread crashed on job %s", job.id)
+            while True:
+                try:
+                    self.check_for_suspension(burst)
+                    if self.should_run_maintenance_tasks:
+                        self.run_maintenance_tasks()
+                    if self._stop_requested:
+                        self.log.info("Worker %s: stopping on request", self.name)
+                        break
+                    self.heartbeat()
+                    self._report()
+                    most = TAKE_MAX if max_jobs is None else min(TAKE_MAX, max_jobs - taken)
+                    slots = self._slots.acquire(most, timeout=1.0)
+                    if not slots:
+                        continue
+                    if self._stop_requested:  # asked while this loop waited for a free thread
+                        self._slots.release(slots)
+                        continue
+                    batch = self._take(slots)
+                    connection_wait = 1.0
+                    if batch:
+                        idle_since = time.monotonic()
+                        taken += len(batch)
+                        if max_jobs is not None and taken >= max_jobs:
+                            self.log.info("Worker %s: finished executing %d jobs, quitting", self.name, taken)
+                            break
+                        continue
+                    if burst:
+                        self.log.info("Worker %s: done, quitting", self.name)
+                        break
+                    if max_idle_time is not None and time.monotonic() - idle_since > max_idle_time:
+                        self.log.info("Worker %s: idle for %d seconds, quitting", self.name, max_idle_time)
+                        break
+                    self._wait_for_jobs()
+                except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+                    self.log.error(
+                        "Worker %s: could not reach Redis (%s); retrying in %.0f s",
+                        self.name,
+                        exc,
+                        connection_wait,
+                    )
+                    time.sleep(connection_wait)
+                    connection_wait = min(connection_wait * 2, self.max_connection_wait_time)
+                except StopRequested:
+                    break
+                except SystemExit:
+                    raise
+                except Exception:
+                    self.log.error(
+                        "Worker %s: found an unhandled exception, quitting...", self.name, exc_info=True
+                    )
+                    break
         finally:
-            self._free.release()
+            self.teardown()
+        return bool(taken)
+
+    def _take(self, slots: int) -> list[lifecycle.Taken]:
+        """Starts up to `slots` jobs (from the first queue that has any) on reserved threads;
+        slots not used are given back."""
+        started: list[lifecycle.Taken] = []
+        try:
+            for queue in self._ordered_queues:
+                batch = lifecycle.take(
+                    self.connection,
+                    queue.key,
+                    queue.started_job_registry.key,
+                    self.key,
+                    self.name,
+                    self.job_monitoring_interval,
+                    slots - len(started),
+                    job_class=self.job_class,
+                    serializer=self.serializer,
+                )
+                for item in batch:
+                    self.executions[item.execution.id] = item.execution
+                    self._pool.submit(self._run_job, item, queue)
+                started.extend(batch)
+                if len(started) == slots:
+                    break
+        finally:
+            if len(started) < slots:
+                self._slots.release(slots - len(started))
+        if started:
+            self._state = WorkerStatus.BUSY
+        return started
+
+    def _wait_for_jobs(self) -> None:
+        """Blocks (up to a second, so that heartbeats and stop requests go on) until a queue
+        has a job. BLMOVE of a list onto itself, head to head, changes nothing."""
+        if self._slots.busy == 0 and self._state != WorkerStatus.IDLE:
+            self.set_state(WorkerStatus.IDLE)
+        if len(self._ordered_queues) == 1:
+            key = self._ordered_queues[0].key
+            self.connection.blmove(key, key, 1, "LEFT", "LEFT")
+        else:
+            time.sleep(0.05)
+
+    def _run_job(self, item: lifecycle.Taken, queue: Queue) -> None:
+        job, execution = item.job, item.execution
+        lifecycle.begin_job(job.id, item.envelope)
+        try:
+            job.started_at = rq_now()
+            timeout = job.timeout or self.queue_class.DEFAULT_TIMEOUT
+            with self.death_penalty_class(timeout, JobTimeoutException, job_id=job.id):
+                return_value = job.perform()
+            writes = lifecycle.end_job()
+            if lifecycle.is_batchable(job, return_value) and self._finisher is not None:
+                job.ended_at = rq_now()
+                self.executions.pop(execution.id, None)
+                self._finisher.add(
+                    lifecycle.Succeeded(job, execution, queue.started_job_registry.key, writes)
+                )
+                log.debug("Worker %s: job %s OK", self.name, job.id)
+            else:
+                self._write_now(writes)
+                self._finalize_success(job, queue, execution, return_value)
+        except BaseException:
+            lifecycle.end_job()  # a failed job's deferred writes are dropped: it may run again
+            try:
+                self._finalize_failure(job, queue, execution, sys.exc_info())
+            except BaseException:
+                # RQ's own failure bookkeeping failing (Redis gone): RQ's cleanup will find the
+                # job abandoned in the started registry.
+                log.exception("worker thread could not record the failure of job %s", job.id)
+        finally:
+            self._slots.release()
+
+    def _write_now(self, writes: list[lifecycle.Command]) -> None:
+        if not writes:
+            return
+        with self.connection.pipeline(transaction=False) as pipe:
+            for command in writes:
+                pipe.execute_command(*command)
+            pipe.execute()
+
+    def _report(self) -> None:
+        """One line every ten seconds instead of one per job."""
+        at, count = self._reported
+        elapsed = time.monotonic() - at
+        if elapsed < REPORT_EVERY or self._finisher is None:
+            return
+        done = self._finisher.completed
+        if done != count:
+            self.log.info(
+                "Worker %s: %d job(s) completed in %.0f s (%.1f/s), %d running",
+                self.name,
+                done - count,
+                elapsed,
+                (done - count) / elapsed,
+                self._slots.busy,
+            )
+        self._reported = (time.monotonic(), done)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
-        """RQ's loop beats after every dequeue and every job, three round trips each time; with
-        many jobs a second that is most of the main thread's work. Its TTL is minutes, so one
-        beat a second is plenty (beats inside a pipeline, with other writes, always go)."""
+        """RQ beats after every dequeue and every job, three round trips each time; with many
+        jobs a second that is most of a process's work. Its TTL is minutes, so one beat a
+        second is plenty (beats inside a pipeline, with other writes, always go)."""
         if pipeline is None and timeout is None and self.last_heartbeat is not None:
             if (rq_now() - self.last_heartbeat).total_seconds() < HEARTBEAT_EVERY:
                 return
         super().heartbeat(timeout, pipeline)
 
     def teardown(self) -> None:
-        # Warm shutdown: the jobs in flight finish (each is bounded by its timeout) before the
-        # worker unregisters.
-        in_flight = len(self.executions)
+        # Warm shutdown: the jobs in flight finish (each is bounded by its timeout), their
+        # successes are recorded, then the worker unregisters.
+        in_flight = self._slots.busy
         if in_flight:
             log.info("worker %s: waiting for %d job(s) in flight", self.name, in_flight)
         self._pool.shutdown(wait=True)
+        if self._finisher is not None:
+            self._finisher.close()
         super().teardown()
 
     def _start_scheduler(

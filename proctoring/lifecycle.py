@@ -1,0 +1,312 @@
+"""RQ's job lifecycle for frame jobs, in batches: take several jobs in one round trip, finish
+several in another.
+
+A stock RQ worker makes about twenty Redis round trips per job (dequeue, fetch, the execution
+record, the started registry, heartbeats, success bookkeeping and `Job.delete`, which reads the
+job's executions back before deleting them). At a few hundred frames a second that, not the
+API, is what a worker process spends its CPU on. Here the same records are written, in the same
+keys and shapes, by one Lua script per batch of jobs (`take`) and one transaction per batch of
+successes (`Finisher`), so that RQ's registries, django-rq's pages, `rqstats`, RQ's failure and
+retry handling and its abandoned-job cleanup all see exactly what they would with RQ's worker.
+
+Only the success of a job this project enqueues (a frame job: result kept 0 s, no callback,
+dependents, repeats, webhooks, group or rate limit) takes the batched path; every other outcome
+goes through RQ's own code.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue as queue_module
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+import redis
+from rq.executions import WORKER_EXECUTIONS_KEY_TEMPLATE, Execution, ExecutionRegistry
+from rq.job import Job
+from rq.results import Result
+from rq.utils import utcformat
+
+from proctoring import keys
+
+log = logging.getLogger(__name__)
+
+FRAME_JOB = "proctoring.jobs.forward_frame_job"
+Command = tuple[Any, ...]
+
+# KEYS: 1 queue, 2 started registry, 3 worker hash, 4 worker's executions set.
+# ARGV: 1 n, 2 job key prefix, 3 execution key prefix, 4 executions-registry key prefix,
+# 5 frame key prefix, 6 now (epoch seconds), 7 now (RQ's text format), 8 worker name,
+# 9 job monitoring interval, 10.. one execution id per job to take.
+# For each job still present: what RQ's prepare_execution and prepare_job_execution write
+# (execution hash, the job's executions registry, the started registry, the worker's execution
+# index, the job's status and start), all in one atomic step, so there is no moment at which a
+# job is off the queue but in no registry (RQ needs an intermediate list for that). Returns,
+# per job taken: id, execution id, the job hash (flat), the frame envelope (or false).
+_TAKE = """
+local now = tonumber(ARGV[6])
+local monitor = tonumber(ARGV[9])
+local taken = {}
+for i = 1, tonumber(ARGV[1]) do
+  local id = redis.call('LPOP', KEYS[1])
+  if not id then break end
+  local jkey = ARGV[2] .. id
+  if redis.call('EXISTS', jkey) == 1 then
+    local timeout = tonumber(redis.call('HGET', jkey, 'timeout') or '')
+    local ttl = monitor
+    if timeout and timeout > 0 and timeout < monitor then ttl = timeout end
+    ttl = math.floor(ttl) + 60
+    local eid = ARGV[9 + i]
+    local composite = id .. ':' .. eid
+    local ekey = ARGV[3] .. composite
+    redis.call('HSET', ekey, 'id', eid, 'job_id', id, 'created_at', ARGV[6],
+               'last_heartbeat', ARGV[6], 'worker_name', ARGV[8])
+    redis.call('EXPIRE', ekey, ttl)
+    local rkey = ARGV[4] .. id
+    redis.call('ZADD', rkey, math.floor(now) + ttl + 60, eid)
+    redis.call('EXPIRE', rkey, ttl + 60)
+    redis.call('ZADD', KEYS[2], math.floor(now) + ttl, composite)
+    redis.call('SADD', KEYS[4], composite)
+    redis.call('EXPIRE', KEYS[4], ttl + 60)
+    redis.call('HSET', jkey, 'status', 'started', 'started_at', ARGV[7],
+               'last_heartbeat', ARGV[7], 'worker_name', ARGV[8])
+    redis.call('PERSIST', jkey)
+    taken[#taken + 1] = id
+    taken[#taken + 1] = eid
+    taken[#taken + 1] = redis.call('HGETALL', jkey)
+    taken[#taken + 1] = redis.call('GET', ARGV[5] .. id)
+  end
+end
+if #taken > 0 then redis.call('HSET', KEYS[3], 'state', 'busy') end
+return taken
+"""
+
+
+@dataclass
+class Taken:
+    job: Job
+    execution: Execution
+    envelope: bytes | None
+
+
+def _prefix(key: str, placeholder: str) -> str:
+    head, sep, _ = key.partition(placeholder)
+    if not sep:
+        raise RuntimeError(f"unexpected RQ key layout: {key!r}")
+    return head
+
+
+def take(
+    connection: redis.Redis,
+    queue_key: str,
+    started_registry_key: str,
+    worker_key: str,
+    worker_name: str,
+    job_monitoring_interval: int,
+    count: int,
+    job_class: type[Job] = Job,
+    serializer: Any = None,
+) -> list[Taken]:
+    """Takes up to `count` jobs off the queue and starts an execution of each, as RQ would."""
+    if count < 1:
+        return []
+    started = datetime.now(UTC)
+    execution_ids = [uuid4().hex for _ in range(count)]
+    probe = Execution(id="EXEC", job_id="JOB", connection=connection)
+    answer = connection.eval(
+        _TAKE,
+        4,
+        queue_key,
+        started_registry_key,
+        worker_key,
+        WORKER_EXECUTIONS_KEY_TEMPLATE.format(worker_name),
+        count,
+        Job.key_for(""),
+        _prefix(probe.key, "JOB"),
+        _prefix(ExecutionRegistry(job_id="JOB", connection=connection).key, "JOB"),
+        keys.frame(""),
+        repr(started.timestamp()),
+        utcformat(started),
+        worker_name,
+        job_monitoring_interval,
+        *execution_ids,
+    )
+    taken: list[Taken] = []
+    for i in range(0, len(answer), 4):
+        job_id, execution_id, flat, envelope = answer[i : i + 4]
+        job_id = job_id.decode()
+        job = job_class(job_id, connection=connection, serializer=serializer)
+        job.restore(dict(zip(flat[::2], flat[1::2], strict=True)))
+        execution = Execution(
+            id=execution_id.decode(), job_id=job_id, connection=connection, worker_name=worker_name
+        )
+        execution.created_at = execution.last_heartbeat = started
+        execution._job = job
+        taken.append(Taken(job, execution, envelope if isinstance(envelope, bytes) else None))
+    return taken
+
+
+def is_batchable(job: Job, return_value: Any) -> bool:
+    """Whether a finished job's success needs nothing of RQ's but deleting its records."""
+    return (
+        return_value is None
+        and job.func_name == FRAME_JOB
+        and job.result_ttl == 0
+        and job._success_callback_name is None
+        and not job.webhooks
+        and job.repeats_left is None
+        and not job.group_id
+        and not job.has_rate_limit
+        and not job._dependency_ids
+    )
+
+
+# What the running job asked to write once it has succeeded (its own keys), per job thread.
+_context = threading.local()
+
+
+def begin_job(job_id: str, envelope: bytes | None) -> None:
+    _context.writes = []
+    _context.envelope = (job_id, envelope)
+
+
+def end_job() -> list[Command]:
+    writes: list[Command] = getattr(_context, "writes", None) or []
+    _context.writes = None
+    _context.envelope = None
+    return writes
+
+
+def defer_on_success(commands: Sequence[Command]) -> bool:
+    """Queues `commands` to run with the job's success bookkeeping, when the job runs under a
+    batching worker; returns False (nothing queued) otherwise, and the caller runs them now."""
+    writes = getattr(_context, "writes", None)
+    if writes is None:
+        return False
+    writes.extend(commands)
+    return True
+
+
+def prefetched_envelope(job_id: str) -> bytes | None:
+    """Job `job_id`'s frame envelope, when the worker read it along with the job."""
+    prefetched: tuple[str, bytes | None] | None = getattr(_context, "envelope", None)
+    if prefetched is None or prefetched[0] != job_id:
+        return None
+    return prefetched[1]
+
+
+@dataclass
+class Succeeded:
+    job: Job
+    execution: Execution
+    started_registry_key: str
+    writes: list[Command] = field(default_factory=list)
+
+
+class Finisher:
+    """Commits successes in batches from one thread: a job's thread hands its success over and
+    goes on to the next job; the records go in one MULTI/EXEC per batch.
+
+    If Redis cannot be reached, a batch is tried again with backoff; a batch still not written
+    when the worker stops leaves its jobs in the started registry, where RQ's cleanup finds them
+    abandoned and retries them (the API sees the same idempotency key again): never lost.
+    """
+
+    MAX_BATCH = 256
+
+    def __init__(self, connection: redis.Redis, worker_key: str) -> None:
+        self.connection = connection
+        self.worker_key = worker_key
+        self.completed = 0
+        self._items: queue_module.SimpleQueue[Succeeded | None] = queue_module.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="rq-finisher", daemon=True)
+        self._thread.start()
+
+    def add(self, item: Succeeded) -> None:
+        self._items.put(item)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Writes what is pending, then stops."""
+        self._items.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._items.get()
+            batch: list[Succeeded] = []
+            if first is None:
+                stopping = True
+            else:
+                batch.append(first)
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    item = self._items.get_nowait()
+                except queue_module.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                else:
+                    batch.append(item)
+            if batch:
+                self._commit(batch, give_up_after=5 if stopping else None)
+
+    def _commit(self, batch: list[Succeeded], give_up_after: int | None) -> None:
+        delay = 0.1
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                with self.connection.pipeline(transaction=True) as pipe:
+                    for item in batch:
+                        _write_success(pipe, item)
+                    pipe.hincrby(self.worker_key, "successful_job_count", len(batch))
+                    pipe.hincrbyfloat(self.worker_key, "total_working_time", _working_seconds(batch))
+                    pipe.execute()
+                self.completed += len(batch)
+                return
+            except redis.RedisError as exc:
+                if give_up_after is not None and tries >= give_up_after:
+                    log.error(
+                        "could not record %d finished job(s) (%s); RQ's cleanup will find them "
+                        "abandoned and run them again: %s",
+                        len(batch),
+                        exc,
+                        ", ".join(item.job.id for item in batch),
+                    )
+                    return
+                log.warning(
+                    "recording %d finished job(s) failed (%s); trying again in %.1fs", len(batch), exc, delay
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+
+def _write_success(pipe: Any, item: Succeeded) -> None:
+    """What RQ's success handling writes for a job kept 0 s: the job and its execution records go."""
+    job, execution = item.job, item.execution
+    for command in item.writes:
+        pipe.execute_command(*command)
+    pipe.delete(
+        job.key,
+        job.dependents_key,
+        job.dependencies_key,
+        Result.get_key(job.id),
+        execution.key,
+        ExecutionRegistry.key_template.format(job.id),
+    )
+    pipe.zrem(item.started_registry_key, execution.composite_key)
+    pipe.srem(execution.worker_executions_key, execution.composite_key)
+
+
+def _working_seconds(batch: list[Succeeded]) -> float:
+    total = timedelta()
+    for item in batch:
+        if item.job.started_at and item.job.ended_at:
+            total += item.job.ended_at - item.job.started_at
+    return total.total_seconds()
