@@ -6,7 +6,7 @@ import json
 import os
 import threading
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 import requests
 from django.conf import settings
@@ -21,19 +21,36 @@ RETRYABLE_STATUSES = {429} | set(range(500, 600))
 _local = threading.local()
 
 
-def _session() -> requests.Session:
-    # One keep-alive session per thread: requests' Session is not thread-safe.
-    session: requests.Session | None = getattr(_local, "session", None)
-    if session is None:
-        session = requests.Session()
-        # requests reads the proxy variables, the CA bundle variables and ~/.netrc again on
-        # every call (about a tenth of a worker's CPU at hundreds of calls a second); read
-        # them once per session instead. The API key is the only credential sent.
-        session.trust_env = False
-        session.proxies = requests.utils.get_environ_proxies(settings.PROCTORING_API_URL)
-        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-        _local.session = session
-    return session
+class _Client(NamedTuple):
+    key: tuple[str, str]  # (API URL, API key) it was made for
+    session: requests.Session
+    template: requests.PreparedRequest  # the POST with its fixed headers, prepared once
+
+
+def _client() -> _Client:
+    """This thread's keep-alive session (requests' Session is not thread-safe) and request
+    template, for the configured URL and key."""
+    key = (settings.PROCTORING_API_URL, settings.PROCTORING_API_KEY)
+    client: _Client | None = getattr(_local, "client", None)
+    if client is not None and client.key == key:
+        return client
+    if client is not None:
+        client.session.close()
+    session = requests.Session()
+    # requests reads the proxy variables, the CA bundle variables and ~/.netrc again on every
+    # call, and merges and prepares every request from scratch (together about a third of a
+    # worker's CPU at hundreds of calls a second). Read the environment once per session and
+    # prepare the request once; each call copies it and sets its own headers and body.
+    session.trust_env = False
+    session.proxies = requests.utils.get_environ_proxies(key[0])
+    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    headers = {"Accept": "application/json"}
+    if key[1]:
+        headers["Authorization"] = f"Bearer {key[1]}"
+    template = session.prepare_request(requests.Request("POST", key[0], headers=headers))
+    client = _Client(key, session, template)
+    _local.client = client
+    return client
 
 
 def _multipart(fields: dict[str, str], filename: str, content_type: str, data: bytes) -> tuple[bytes, str]:
@@ -67,37 +84,35 @@ def analyze_frame(meta: FrameMeta, image: bytes, idempotency_key: str) -> dict[s
         "captured_at": meta.captured_at.isoformat(),
     }
     payload, content_type = _multipart(fields, f"frame-{meta.seq}.{extension}", meta.content_type, image)
-    headers = {"Idempotency-Key": idempotency_key, "Accept": "application/json", "Content-Type": content_type}
-    if settings.PROCTORING_API_KEY:
-        headers["Authorization"] = f"Bearer {settings.PROCTORING_API_KEY}"
-    url = settings.PROCTORING_API_URL
+    client = _client()
+    request = client.template.copy()
+    request.headers["Idempotency-Key"] = idempotency_key
+    request.headers["Content-Type"] = content_type
+    request.prepare_body(payload, None)
+    url = client.key[0]
     try:
-        response = _session().post(
-            url, headers=headers, data=payload, timeout=settings.PROCTORING_API_TIMEOUT
-        )
+        response = client.session.send(request, timeout=settings.PROCTORING_API_TIMEOUT)
     except requests.Timeout as exc:
         raise ApiUnavailable(f"API timed out after {settings.PROCTORING_API_TIMEOUT}s: {exc}") from exc
     except requests.RequestException as exc:
         raise ApiUnavailable(f"API unreachable at {url}: {exc}") from exc
 
-    body = response.text[:MAX_BODY_CHARS]
-    if response.status_code in RETRYABLE_STATUSES:
-        raise ApiUnavailable(
-            f"API answered {response.status_code}: {body}", status=response.status_code, body=body
-        )
     if not 200 <= response.status_code < 300:
-        raise ApiRejected(
-            f"API answered {response.status_code}: {body}", status=response.status_code, body=body
-        )
+        body = response.text[:MAX_BODY_CHARS]
+        error = ApiUnavailable if response.status_code in RETRYABLE_STATUSES else ApiRejected
+        raise error(f"API answered {response.status_code}: {body}", status=response.status_code, body=body)
     try:
-        answer = response.json()
-    except (json.JSONDecodeError, ValueError):
+        # JSON is UTF-8 (json.loads also detects UTF-16/32): no need for requests' charset guess.
+        answer = json.loads(response.content)
+    except ValueError:
+        body = response.text[:MAX_BODY_CHARS]
         raise ApiRejected(
             f"API answered {response.status_code} with a body that is not JSON: {body}",
             status=response.status_code,
             body=body,
         ) from None
     if not isinstance(answer, dict):
+        body = response.text[:MAX_BODY_CHARS]
         raise ApiRejected(
             f"API answered {response.status_code} with JSON that is not an object: {body}",
             status=response.status_code,

@@ -154,7 +154,6 @@ class ProctoringWorker(SimpleWorker):
         try:
             while True:
                 try:
-                    self.check_for_suspension(burst)
                     if self.should_run_maintenance_tasks:
                         self.run_maintenance_tasks()
                     if self._stop_requested:
@@ -169,7 +168,12 @@ class ProctoringWorker(SimpleWorker):
                     if self._stop_requested:  # asked while this loop waited for a free thread
                         self._slots.release(slots)
                         continue
-                    batch = self._take(slots)
+                    try:
+                        batch = self._take(slots)
+                    except lifecycle.Suspended:
+                        # RQ's wait (a second at a time, heartbeats included) until resumed.
+                        self.check_for_suspension(burst)
+                        continue
                     connection_wait = 1.0
                     if batch:
                         idle_since = time.monotonic()
