@@ -1,21 +1,18 @@
 """Validating camera frames, as pure code: bytes in, a `Frame` or a `FrameError` out.
 
-Only headers are parsed (Pillow reads up to the image's size), plus a check that the file ends as
-a complete JPEG or PNG does: decoding every pixel of every frame would cost the gateway more than
-everything else it does.
+Only headers are parsed (the JPEG's segments up to its frame header, the PNG's IHDR chunk), plus a
+check that the file ends as a complete JPEG or PNG does: decoding every pixel of every frame would
+cost the gateway more than everything else it does, and even Pillow's header parse was a twentieth
+of the gateway's CPU per frame.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import io
 import json
-import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-from PIL import Image
 
 from proctoring.exceptions import BadFrame, BadMessage, FrameTooLarge
 from proctoring.protocol import MessageType
@@ -57,15 +54,54 @@ def parse_image(data: bytes, max_bytes: int, captured_at: datetime | None = None
     if end not in data[-64:]:
         raise BadFrame(f"{expected} image is truncated (no end marker)")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=[expected]) as image:
-                width, height = image.size
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError):
+        width, height = _jpeg_size(data) if expected == "JPEG" else _png_size(data)
+    except ValueError:
         raise BadFrame(f"{expected} image cannot be decoded") from None
     if not (0 < width <= MAX_SIDE_PIXELS and 0 < height <= MAX_SIDE_PIXELS):
         raise BadFrame(f"image is {width}x{height}; each side must be 1 to {MAX_SIDE_PIXELS} pixels")
     return Frame(data=data, format=expected, width=width, height=height, captured_at=captured_at)
+
+
+# Start-of-frame markers (baseline, progressive, lossless…): all of 0xC0-0xCF but DHT (C4),
+# JPG (C8) and DAC (CC).
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+# Markers that stand alone, with no length after them: TEM and the restart markers.
+_STANDALONE_MARKERS = frozenset({0x01, *range(0xD0, 0xD8)})
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int]:
+    """Width and height from the JPEG's frame header, walking its segments from the start."""
+    index, end = 2, len(data)
+    while index + 4 <= end:
+        if data[index] != 0xFF:
+            raise ValueError("segment does not start with a marker")
+        marker = data[index + 1]
+        if marker == 0xFF:  # fill byte
+            index += 1
+            continue
+        if marker in _STANDALONE_MARKERS:
+            index += 2
+            continue
+        if marker in (0xD8, 0xD9, 0xDA):
+            raise ValueError("no frame header before the image data")
+        length = int.from_bytes(data[index + 2 : index + 4], "big")
+        if length < 2:
+            raise ValueError("segment length below 2")
+        if marker in _SOF_MARKERS:
+            if length < 8 or index + 9 > end:
+                raise ValueError("frame header cut short")
+            height = int.from_bytes(data[index + 5 : index + 7], "big")
+            width = int.from_bytes(data[index + 7 : index + 9], "big")
+            return width, height
+        index += 2 + length
+    raise ValueError("no frame header")
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from the PNG's IHDR chunk, which must come first."""
+    if len(data) < 33 or data[8:16] != b"\x00\x00\x00\x0dIHDR":
+        raise ValueError("no IHDR chunk")
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
 def parse_text_message(text: str, max_bytes: int) -> Frame:

@@ -26,7 +26,7 @@ from django.conf import settings
 from rq import Callback, Queue, Retry
 from rq.job import Job
 
-from proctoring import keys, lifecycle
+from proctoring import job_template, keys, lifecycle
 from proctoring.connections import get_async_redis, get_redis
 from proctoring.exceptions import QueueFull, QueueUnavailable, RateLimited
 from proctoring.frames import HEADER_MAX_BYTES, Frame, FrameMeta, pack_frame, unpack_frame, unpack_header
@@ -217,7 +217,7 @@ def _enqueue_args(meta: FrameMeta, job_id: str, frame: Frame, recorder: Queue) -
     ]
     writes: list[tuple[Any, ...]] = [
         ("SET", keys.frame(job_id), pack_frame(meta, frame.data), "EX", frame_key_ttl()),
-        *(command for command, _ in _job_commands(meta, job_id, recorder)),
+        *_job_writes(meta, job_id, recorder),
     ]
     for command in writes:
         args.append(len(command))
@@ -247,6 +247,30 @@ def _recorder() -> Queue:
     return queue
 
 
+def _job_writes(meta: FrameMeta, job_id: str, queue: Queue) -> list[job_template.Command]:
+    """`_job_commands` for this frame, from a template recorded once per configuration."""
+    if not queue.redis_server_version:
+        queue.get_redis_server_version()
+    key = (
+        job_template.queue_fingerprint(queue),
+        job_timeout(),
+        settings.PROCTORING_JOB_ATTEMPTS,
+        settings.PROCTORING_BACKOFF_SECONDS,
+        settings.PROCTORING_FAILED_TTL,
+    )
+
+    def record(marker_id: str) -> list[job_template.Command]:
+        return [command for command, _ in _job_commands(meta, marker_id, queue)]
+
+    template = job_template.cached(key, record)
+    return template.commands(job_id, _description(meta), meta.received_at)
+
+
+def _description(meta: FrameMeta) -> str:
+    # Short and fixed: RQ would otherwise repr() the arguments for it.
+    return f"frame {meta.client_id}#{meta.seq}"
+
+
 def _job_commands(meta: FrameMeta, job_id: str, queue: Queue) -> Sequence[Command]:
     """The writes RQ makes to enqueue this frame's job, recorded instead of executed."""
     from proctoring.jobs import forward_frame_job, on_forward_failure
@@ -257,8 +281,7 @@ def _job_commands(meta: FrameMeta, job_id: str, queue: Queue) -> Sequence[Comman
     job = queue.create_job(
         forward_frame_job,
         job_id=job_id,
-        # Short, fixed description: RQ would otherwise repr() the arguments for it.
-        description=f"frame {meta.client_id}#{meta.seq}",
+        description=_description(meta),
         timeout=job_timeout(),
         result_ttl=0,  # a delivered frame leaves nothing behind
         failure_ttl=settings.PROCTORING_FAILED_TTL,

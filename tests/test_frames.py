@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import struct
 import zlib
@@ -10,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from proctoring.exceptions import BadFrame, BadMessage, FrameError, FrameTooLarge
 from proctoring.frames import MAX_SIDE_PIXELS, parse_image, parse_text_message
@@ -120,7 +122,7 @@ def test_a_wellformed_header_of_sane_size_is_accepted():
     [
         (MAX_SIDE_PIXELS + 1, 10, "each side must be"),  # one side too long, few pixels in all
         (10, MAX_SIDE_PIXELS + 1, "each side must be"),
-        (100_000, 100_000, "cannot be decoded"),  # a decompression bomb: Pillow refuses to open it
+        (100_000, 100_000, "each side must be"),  # a decompression bomb's header
     ],
 )
 def test_absurd_dimensions_are_a_bad_frame(width, height, reason):
@@ -242,3 +244,35 @@ def test_bad_captured_at_is_a_bad_message_showing_the_value(value):
         parse_text_message(frame_message(b64(jpeg_bytes()), captured_at=value), LIMIT)
     assert refused.value.code == ErrorCode.BAD_MESSAGE
     assert repr(value) in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("mode", "size", "options"),
+    [
+        ("RGB", (640, 480), {}),
+        ("RGB", (321, 17), {"progressive": True}),
+        ("L", (8, 4096), {}),
+        ("RGB", (1280, 720), {"optimize": True, "exif": b"Exif\x00\x00" + b"\x00" * 4000}),
+    ],
+    ids=["baseline", "progressive", "grayscale", "with-exif-segment"],
+)
+def test_jpeg_size_is_read_from_its_frame_header_as_pillow_reads_it(mode, size, options):
+    buffer = io.BytesIO()
+    Image.new(mode, size).save(buffer, "JPEG", **options)
+    data = buffer.getvalue()
+    frame = parse_image(data, 1 << 20)
+    with Image.open(io.BytesIO(data)) as image:
+        assert (frame.width, frame.height) == image.size == size
+
+
+def test_png_size_is_read_from_its_header_as_pillow_reads_it():
+    buffer = io.BytesIO()
+    Image.new("RGBA", (333, 222)).save(buffer, "PNG")
+    frame = parse_image(buffer.getvalue(), 1 << 20)
+    assert (frame.width, frame.height) == (333, 222)
+
+
+def test_jpeg_whose_first_segment_is_the_image_data_is_a_bad_frame():
+    data = b"\xff\xd8\xff\xda\x00\x08" + b"\x00" * 100 + b"\xff\xd9"
+    with pytest.raises(BadFrame, match="cannot be decoded"):
+        parse_image(data, LIMIT)
