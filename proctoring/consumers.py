@@ -16,7 +16,7 @@ from django.conf import settings
 
 from proctoring import protocol, queues
 from proctoring.auth import StreamIdentity, StreamRefused, authorize
-from proctoring.exceptions import AdmissionError, FrameError, QueueFull
+from proctoring.exceptions import AdmissionError, FrameError, QueueFull, QueueUnavailable
 from proctoring.frames import Frame, parse_image, parse_text_message
 from proctoring.protocol import ErrorCode
 from proctoring.throttle import MIN_FPS, recommended_fps
@@ -52,6 +52,10 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.accept()
             await self.close(code=refused.close_code, reason=refused.reason)
             return
+        try:
+            await queues.aprepare()
+        except QueueUnavailable as exc:
+            log.warning("client %s connected while the queue is unavailable: %s", attempt_id, exc)
         await self.accept()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:

@@ -123,6 +123,29 @@ def enqueue_frame(client_id: str, attempt_id: str, seq: int, frame: Frame) -> st
     return job_id
 
 
+async def aprepare() -> None:
+    """Readies this process's enqueue path before a client's first frame: Redis's version, the
+    job template, and one more connection in the pool when clients connect at once, so that
+    the pool grows as clients connect rather than on their first frames.
+
+    Raises:
+        QueueUnavailable: Redis cannot be reached.
+    """
+    connection = get_async_redis()
+    recorder = _recorder()
+    try:
+        if recorder.redis_server_version:
+            await connection.ping()
+        else:
+            info = await connection.info("server")
+            recorder.redis_server_version = _parse_version(str(info["redis_version"]))
+    except redis.RedisError as exc:
+        raise QueueUnavailable(f"queue unavailable: {exc}") from exc
+    now = datetime.now(UTC)
+    probe = FrameMeta(client_id="", attempt_id="", seq=0, captured_at=now, received_at=now, content_type="")
+    _job_writes(probe, job_template.MARKER, recorder)
+
+
 async def aenqueue_frame(client_id: str, attempt_id: str, seq: int, frame: Frame) -> Enqueued:
     """`enqueue_frame` on the event loop's asyncio client: the same script, no thread; also
     says how long the queue was, for the gateway's throttling."""
