@@ -27,6 +27,7 @@ from typing import Any
 from uuid import uuid4
 
 import redis
+from rq.defaults import DEFAULT_WORKER_TTL
 from rq.executions import WORKER_EXECUTIONS_KEY_TEMPLATE, Execution, ExecutionRegistry
 from rq.job import Job
 from rq.results import Result
@@ -44,16 +45,18 @@ Command = tuple[Any, ...]
 # "workers suspended" flag (then nothing is taken and the answer is {-1}).
 # ARGV: 1 n, 2 job key prefix, 3 execution key prefix, 4 executions-registry key prefix,
 # 5 frame key prefix, 6 now (epoch seconds), 7 now (RQ's text format), 8 worker name,
-# 9 job monitoring interval, 10.. one execution id per job to take.
+# 9 RQ's default worker TTL, 10.. one execution id per job to take.
 # For each job still present: what RQ's prepare_execution and prepare_job_execution write
 # (execution hash, the job's executions registry, the started registry, the worker's execution
 # index, the job's status and start), all in one atomic step, so there is no moment at which a
-# job is off the queue but in no registry (RQ needs an intermediate list for that). Returns,
-# per job taken: id, execution id, the job hash (flat), the frame envelope (or false).
+# job is off the queue but in no registry (RQ needs an intermediate list for that). They are
+# kept as long as RQ's SimpleWorker keeps them, the job's timeout + 60 s, since nothing
+# refreshes them while the job runs. Returns, per job taken: id, execution id, the job hash
+# (flat), the frame envelope (or false).
 _TAKE = """
 if redis.call('EXISTS', KEYS[5]) == 1 then return {-1} end
 local now = tonumber(ARGV[6])
-local monitor = tonumber(ARGV[9])
+local default_ttl = tonumber(ARGV[9])
 local taken = {}
 for i = 1, tonumber(ARGV[1]) do
   local id = redis.call('LPOP', KEYS[1])
@@ -61,9 +64,8 @@ for i = 1, tonumber(ARGV[1]) do
   local jkey = ARGV[2] .. id
   if redis.call('EXISTS', jkey) == 1 then
     local timeout = tonumber(redis.call('HGET', jkey, 'timeout') or '')
-    local ttl = monitor
-    if timeout and timeout > 0 and timeout < monitor then ttl = timeout end
-    ttl = math.floor(ttl) + 60
+    local ttl = default_ttl
+    if timeout ~= -1 then ttl = math.floor((timeout ~= 0 and timeout) or default_ttl) + 60 end
     local eid = ARGV[9 + i]
     local composite = id .. ':' .. eid
     local ekey = ARGV[3] .. composite
@@ -114,7 +116,6 @@ def take(
     started_registry_key: str,
     worker_key: str,
     worker_name: str,
-    job_monitoring_interval: int,
     count: int,
     job_class: type[Job] = Job,
     serializer: Any = None,
@@ -145,7 +146,7 @@ def take(
         repr(started.timestamp()),
         utcformat(started),
         worker_name,
-        job_monitoring_interval,
+        DEFAULT_WORKER_TTL,
         *execution_ids,
     )
     if answer == [-1]:

@@ -223,7 +223,6 @@ class ProctoringWorker(SimpleWorker):
                     queue.started_job_registry.key,
                     self.key,
                     self.name,
-                    self.job_monitoring_interval,
                     slots - len(started),
                     job_class=self.job_class,
                     serializer=self.serializer,

@@ -1,0 +1,329 @@
+"""`proctoring.lifecycle` writes, in batches, what RQ's worker writes when it starts a job and when
+a job kept 0 s succeeds. RQ's own APIs, and a stock `SimpleWorker` doing the same, are the judge."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import redis
+from rq import Callback, SimpleWorker, Worker
+from rq.exceptions import NoSuchJobError
+from rq.executions import WORKER_EXECUTIONS_KEY_TEMPLATE, Execution, ExecutionRegistry
+from rq.job import Job, JobStatus
+from rq.queue import Queue
+from rq.registry import FailedJobRegistry, StartedJobRegistry
+from rq.suspension import resume, suspend
+from rq.utils import as_text
+
+from proctoring import keys, lifecycle, queues
+from proctoring.frames import parse_image
+from proctoring.jobs import forward_frame_job
+from proctoring.models import FrameResult
+from tests.support import Process, RecordingApi, Reply, jpeg_bytes, wait_until
+
+LEFTOVER_PATTERNS = ("rq:job:*", "rq:execution:*", "rq:executions:*")
+StartWorker = Callable[..., Process]
+
+
+def enqueue(client: str, count: int) -> list[str]:
+    frame = parse_image(jpeg_bytes(), 1 << 20)
+    return [queues.enqueue_frame(client, client, seq, frame) for seq in range(1, count + 1)]
+
+
+def born(queue: Queue, name: str) -> SimpleWorker:
+    """A registered stock RQ worker: its hash is where the taken jobs are booked."""
+    worker = SimpleWorker([queue], connection=queue.connection, name=name)
+    worker.register_birth()
+    return worker
+
+
+def take(worker: SimpleWorker, queue: Queue, count: int) -> list[lifecycle.Taken]:
+    keys_ = (queue.key, queue.started_job_registry.key, worker.key)
+    return lifecycle.take(queue.connection, *keys_, worker.name, count)
+
+
+def start_as_rq_does(worker: SimpleWorker, queue: Queue) -> tuple[Job, Execution]:
+    """What a stock SimpleWorker does with the next job: dequeue, prepare_execution, then
+    prepare_job_execution (which also empties the intermediate queue)."""
+    dequeued = Queue.dequeue_any([queue], None, connection=queue.connection)
+    assert dequeued is not None
+    job = dequeued[0]
+    execution = worker.prepare_execution(job)
+    worker.prepare_job_execution(job, remove_from_intermediate_queue=True)
+    return job, execution
+
+
+def stored_hash(connection: redis.Redis, key: str) -> dict[str, bytes | str]:
+    return {as_text(field): value for field, value in connection.hgetall(key).items()}
+
+
+def leftovers(connection: redis.Redis) -> list[bytes]:
+    return [key for pattern in LEFTOVER_PATTERNS for key in connection.scan_iter(pattern)]
+
+
+def worker_index(connection: redis.Redis, name: str) -> set[str]:
+    return {as_text(member) for member in connection.smembers(WORKER_EXECUTIONS_KEY_TEMPLATE.format(name))}
+
+
+@pytest.mark.django_db
+def test_taken_jobs_look_started_to_rq(attempt: Any, redis_conn: redis.Redis) -> None:
+    job_ids = enqueue(str(attempt.pk), 3)
+    queue = queues.get_queue()
+    worker = born(queue, "taker")
+    before = time.time()
+
+    taken = take(worker, queue, 3)
+
+    assert [item.job.id for item in taken] == job_ids, "taken in queue order"
+    assert queue.get_job_ids() == [] and redis_conn.llen(queue.key) == 0
+    assert redis_conn.llen(queue.intermediate_queue_key) == 0, "nothing parked in the intermediate queue"
+    registry = StartedJobRegistry(queue=queue)
+    assert sorted(registry.get_job_ids()) == sorted(job_ids)
+    pairs = sorted((item.job.id, item.execution.id) for item in taken)
+    assert sorted(registry.get_job_and_execution_ids()) == pairs
+    hydrated = Worker.find_by_key(worker.key, connection=redis_conn)
+    assert hydrated is not None and hydrated.get_state() == "busy"
+    composite_keys = {item.execution.composite_key for item in taken}
+    assert {e.composite_key for e in hydrated.get_current_executions(refresh=True)} == composite_keys
+    assert worker_index(redis_conn, worker.name) == composite_keys
+    for item in taken:
+        job = Job.fetch(item.job.id, connection=redis_conn)
+        assert job.get_status() == JobStatus.STARTED
+        assert job.worker_name == "taker"
+        assert job.started_at is not None and abs(job.started_at.timestamp() - before) < 5
+        assert redis_conn.ttl(job.key) == -1, "a started job does not expire"
+        assert [execution.id for execution in job.get_executions()] == [item.execution.id]
+        stored = Execution.fetch(item.execution.id, job.id, connection=redis_conn)
+        assert (stored.job_id, stored.worker_name) == (job.id, "taker")
+        assert abs(stored.created_at.timestamp() - before) < 5
+        assert abs(stored.created_at - item.execution.created_at) < timedelta(milliseconds=1)
+        assert item.envelope == redis_conn.get(keys.frame(job.id)), "the envelope is the frame key's bytes"
+        assert (item.job.func_name, item.job.timeout) == (lifecycle.FRAME_JOB, queues.job_timeout())
+
+
+@pytest.mark.django_db
+def test_take_returns_only_what_is_queued_and_skips_deleted_jobs(
+    attempt: Any, redis_conn: redis.Redis
+) -> None:
+    first, deleted, bare, last = enqueue(str(attempt.pk), 4)
+    redis_conn.delete(Job.key_for(deleted))
+    redis_conn.delete(keys.frame(bare))
+    queue = queues.get_queue()
+    worker = born(queue, "taker")
+
+    assert take(worker, queue, 0) == []
+    assert redis_conn.llen(queue.key) == 4, "taking nothing leaves the queue alone"
+    taken = take(worker, queue, 10)
+
+    assert [item.job.id for item in taken] == [first, bare, last]
+    assert [item.envelope is None for item in taken] == [False, True, False]
+    assert redis_conn.llen(queue.key) == 0, "the deleted job's id is consumed, not left behind"
+    assert deleted not in StartedJobRegistry(queue=queue).get_job_ids()
+    assert ExecutionRegistry(deleted, connection=redis_conn).get_execution_ids() == []
+    assert not list(redis_conn.scan_iter(f"rq:execution:{deleted}:*"))
+    assert not redis_conn.exists(Job.key_for(deleted)), "nothing recreated the deleted job's hash"
+    assert len(worker_index(redis_conn, worker.name)) == 3
+    assert take(worker, queue, 5) == []
+
+
+@pytest.mark.django_db
+def test_take_takes_nothing_while_workers_are_suspended(attempt: Any, redis_conn: redis.Redis) -> None:
+    job_ids = enqueue(str(attempt.pk), 2)
+    queue = queues.get_queue()
+    worker = born(queue, "taker")
+    suspend(redis_conn)
+    with pytest.raises(lifecycle.Suspended):
+        take(worker, queue, 2)
+    assert queue.get_job_ids() == job_ids
+    assert StartedJobRegistry(queue=queue).get_job_ids() == []
+    resume(redis_conn)
+    assert [item.job.id for item in take(worker, queue, 2)] == job_ids
+
+
+@pytest.mark.django_db
+def test_take_writes_what_a_stock_simple_worker_writes(attempt: Any, redis_conn: redis.Redis) -> None:
+    ours_id, theirs_id = enqueue(str(attempt.pk), 2)
+    queue = queues.get_queue()
+    [ours] = take(born(queue, "taker"), queue, 1)
+    theirs, their_execution = start_as_rq_does(born(queue, "reference"), queue)
+    assert theirs.id == theirs_id
+    now = time.time()
+
+    our_job, their_job = stored_hash(redis_conn, Job.key_for(ours_id)), stored_hash(redis_conn, theirs.key)
+    assert our_job.keys() == their_job.keys()
+    same = {"status", "origin", "timeout", "result_ttl", "failure_ttl", "data", "retries_left"}
+    assert {name: our_job.get(name) for name in same} == {name: their_job.get(name) for name in same}
+    assert our_job["status"] == b"started"
+    assert (our_job["worker_name"], their_job["worker_name"]) == (b"taker", b"reference")
+    assert redis_conn.ttl(Job.key_for(ours_id)) == redis_conn.ttl(theirs.key) == -1
+
+    our_exec, their_exec = ours.execution, their_execution
+    assert stored_hash(redis_conn, our_exec.key).keys() == stored_hash(redis_conn, their_exec.key).keys()
+    started = StartedJobRegistry(queue=queue).key
+    for execution in (our_exec, their_exec):
+        # Every record's lifetime derives from the execution's TTL exactly as in RQ's code.
+        ttl = redis_conn.ttl(execution.key)
+        assert ttl > queues.job_timeout(), "the execution outlives the job's timeout"
+        executions_key = ExecutionRegistry(execution.job_id, connection=redis_conn).key
+        assert abs(redis_conn.ttl(executions_key) - (ttl + 60)) <= 2
+        score = redis_conn.zscore(executions_key, execution.id)
+        assert score is not None and abs(score - (now + ttl + 60)) <= 2
+        score = redis_conn.zscore(started, execution.composite_key)
+        assert score is not None and abs(score - (now + ttl)) <= 2
+        assert execution.composite_key in worker_index(redis_conn, execution.worker_name)
+    assert redis_conn.llen(queue.intermediate_queue_key) == 0
+    assert redis_conn.hget(Worker.redis_worker_namespace_prefix + "taker", "state") == b"busy"
+
+
+@pytest.mark.django_db
+def test_a_taken_job_stays_registered_for_its_whole_timeout(
+    attempt: Any, redis_conn: redis.Redis, settings: Any
+) -> None:
+    settings.PROCTORING_API_TIMEOUT = 120  # job timeout 150 s
+    enqueue(str(attempt.pk), 2)
+    queue = queues.get_queue()
+    reference = born(queue, "reference")
+    [ours] = take(born(queue, "taker"), queue, 1)
+    theirs, their_execution = start_as_rq_does(reference, queue)
+    timeout = queues.job_timeout()
+    assert ours.job.timeout == theirs.timeout == timeout == 150
+    within_timeout = time.time() + timeout - 5
+    registry = StartedJobRegistry(queue=queue)
+    assert theirs.id not in registry.get_expired_job_ids(within_timeout), "the stock worker's job"
+    assert redis_conn.ttl(their_execution.key) == reference.get_heartbeat_ttl(theirs)
+
+    assert ours.job.id not in registry.get_expired_job_ids(within_timeout), "ours: abandoned too soon"
+    our_ttl, stock_ttl = redis_conn.ttl(ours.execution.key), reference.get_heartbeat_ttl(ours.job)
+    assert our_ttl >= stock_ttl - 2, f"execution kept {our_ttl} s, a stock SimpleWorker keeps {stock_ttl} s"
+
+
+@pytest.mark.django_db
+def test_finisher_removes_a_batch_of_successes_as_rq_does(attempt: Any, redis_conn: redis.Redis) -> None:
+    client = str(attempt.pk)
+    job_ids = enqueue(client, 4)
+    queue = queues.get_queue()
+    worker, reference = born(queue, "taker"), born(queue, "reference")
+    taken = take(worker, queue, 3)
+    theirs, their_execution = start_as_rq_does(reference, queue)
+
+    finisher = lifecycle.Finisher(redis_conn, worker.key)
+    for item in taken:
+        lifecycle.begin_job(item.job.id, item.envelope)
+        assert queues.load_frame(item.job.id) is not None
+        queues.finish_delivered(client, item.job.id)
+        writes = lifecycle.end_job()
+        assert redis_conn.exists(keys.frame(item.job.id)), "the job's own writes wait for its success"
+        assert item.job.started_at is not None
+        item.job.ended_at = item.job.started_at + timedelta(seconds=0.5)
+        assert lifecycle.is_batchable(item.job, None)
+        finisher.add(lifecycle.Succeeded(item.job, item.execution, queue.started_job_registry.key, writes))
+    # The same success, recorded by RQ's own code for the fourth job.
+    assert theirs.started_at is not None
+    theirs.ended_at = theirs.started_at + timedelta(seconds=0.5)
+    reference.handle_job_success(theirs, queue, queue.started_job_registry, their_execution)
+    finisher.close()
+
+    assert finisher.completed == 3
+    for job_id in job_ids:
+        with pytest.raises(NoSuchJobError):
+            Job.fetch(job_id, connection=redis_conn)
+        assert not redis_conn.exists(ExecutionRegistry(job_id, connection=redis_conn).key)
+        assert not list(redis_conn.scan_iter(f"rq:execution:{job_id}:*"))
+    for item in taken:
+        with pytest.raises(ValueError, match="not found"):
+            Execution.fetch(item.execution.id, item.job.id, connection=redis_conn)
+        assert not redis_conn.exists(keys.frame(item.job.id)), "its deferred writes ran"
+    assert StartedJobRegistry(queue=queue).get_job_ids() == []
+    assert worker_index(redis_conn, "taker") == worker_index(redis_conn, "reference") == set()
+    assert redis_conn.zrange(keys.client_pending(client), 0, -1) == [theirs.id.encode()]
+    assert leftovers(redis_conn) == []
+    ours = Worker.find_by_key(worker.key, connection=redis_conn)
+    stock = Worker.find_by_key(reference.key, connection=redis_conn)
+    assert ours is not None and stock is not None
+    assert (ours.successful_job_count, stock.successful_job_count) == (3, 1)
+    assert ours.total_working_time == pytest.approx(1.5)
+    assert stock.total_working_time == pytest.approx(0.5)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("changes", "return_value", "batchable"),
+    [
+        ({}, None, True),
+        ({}, {"flags": []}, False),
+        ({"on_success": Callback("os.getpid")}, None, False),
+        ({"result_ttl": 500}, None, False),
+        ({"result_ttl": -1}, None, False),
+        ({"func": "os.getcwd"}, None, False),
+    ],
+    ids=["frame-job", "returns-a-value", "success-callback", "result-kept", "result-forever", "other-func"],
+)
+def test_is_batchable(
+    redis_conn: redis.Redis, changes: dict[str, Any], return_value: Any, batchable: bool
+) -> None:
+    queue = queues.get_queue()
+    options: dict[str, Any] = {"result_ttl": 0, "timeout": 40, "on_failure": Callback("os.getpid")}
+    options.update(changes)
+    job = queue.create_job(options.pop("func", forward_frame_job), **options)
+    job.save()
+    stored = Job.fetch(job.id, connection=redis_conn)  # restored from Redis, as `take` does
+    assert lifecycle.is_batchable(stored, return_value) is batchable
+
+
+def workers_counts(queue: Queue) -> tuple[int, int]:
+    workers = Worker.all(queue=queue)
+    return sum(w.successful_job_count for w in workers), sum(w.failed_job_count for w in workers)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_leaves_nothing_of_delivered_frames(
+    attempt: Any,
+    api: RecordingApi,
+    start_worker: StartWorker,
+    redis_conn: redis.Redis,
+    settings: Any,
+) -> None:
+    settings.PROCTORING_MAX_PENDING_PER_CLIENT = 100
+    client = str(attempt.pk)
+    process = start_worker(PROCTORING_WORKER_CONCURRENCY="4")
+    job_ids = enqueue(client, 12)
+    queue = queues.get_queue()
+
+    wait_until(lambda: FrameResult.objects.count() == 12, 30, "all twelve delivered")
+    wait_until(lambda: workers_counts(queue) == (12, 0), 10, "twelve successes booked")
+    [worker] = Worker.all(queue=queue)
+    assert sorted(call.headers["Idempotency-Key"] for call in api.calls) == sorted(job_ids)
+    assert process.stop() == 0, process.log()
+
+    assert leftovers(redis_conn) == []
+    assert StartedJobRegistry(queue=queue).get_job_ids() == []
+    assert redis_conn.zcard(keys.client_pending(client)) == 0
+    assert not list(redis_conn.scan_iter(keys.frame("*")))
+    assert redis_conn.hget(worker.key, "successful_job_count") == b"12", "still readable after its death"
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_frame_goes_through_rqs_failure_path(
+    attempt: Any, api: RecordingApi, start_worker: StartWorker, redis_conn: redis.Redis
+) -> None:
+    # Retries and their timing are tested in test_retries.py; here, that a job started by
+    # `take` leaves no execution record behind when RQ's own code fails it.
+    api.script(Reply(422, {"error": "rejected"}))
+    [job_id] = enqueue(str(attempt.pk), 1)
+    start_worker()
+    queue = queues.get_queue()
+    wait_until(lambda: job_id in FailedJobRegistry(queue=queue), 30, "job failed")
+    wait_until(lambda: workers_counts(queue) == (0, 1), 10, "the failure booked")
+    assert Job.fetch(job_id, connection=redis_conn).get_status() == JobStatus.FAILED
+    assert StartedJobRegistry(queue=queue).get_job_ids() == []
+    assert not list(redis_conn.scan_iter("rq:execution:*"))
+    assert ExecutionRegistry(job_id, connection=redis_conn).get_execution_ids() == []
+    [worker] = Worker.all(queue=queue)
+    assert worker_index(redis_conn, worker.name) == set()
+    assert not FrameResult.objects.exists()
