@@ -155,7 +155,7 @@ PROCTORING_CLIENT_FPS = env.float("PROCTORING_CLIENT_FPS", 2.0, minimum=0.1, max
 # stale and counted, not sent: a proctor needs the present. 0 sends every frame, however old.
 PROCTORING_MAX_FRAME_AGE = env.float("PROCTORING_MAX_FRAME_AGE", 30.0, minimum=0)
 # Jobs one `rqworker proctoring` process runs at once (threads; each mostly waits for the API).
-PROCTORING_WORKER_CONCURRENCY = env.int("PROCTORING_WORKER_CONCURRENCY", 32, minimum=1, maximum=512)
+PROCTORING_WORKER_CONCURRENCY = env.int("PROCTORING_WORKER_CONCURRENCY", 64, minimum=1, maximum=512)
 # How long a finally failed job (frame bytes included) stays in the failed registry for inspection.
 PROCTORING_FAILED_TTL = env.int("PROCTORING_FAILED_TTL", 7 * 24 * 3600, minimum=60)
 # How long a camera client's token stays valid (seconds); an ended attempt refuses it anyway.
