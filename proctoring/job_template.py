@@ -5,7 +5,9 @@ RQ's `Queue.enqueue_job` would send for the frame's job. Recording them means bu
 `Job`, pickling and compressing its function reference and recording a pipeline: about a tenth
 of the gateway's CPU per frame, for commands that differ from frame to frame only in the job id,
 two timestamps and the description. So they are recorded once per configuration, with a marker
-id, and each frame gets a copy with its own id, times and description.
+id, and written into the enqueue script as Lua statements with those four values left as
+script arguments: a frame's enqueue then sends a dozen arguments instead of fifty and the
+script's hash instead of its text (packing the arguments was the gateway's largest cost).
 """
 
 from __future__ import annotations
@@ -26,41 +28,79 @@ _TIME_FIELDS = ("created_at", "enqueued_at")
 
 class JobTemplate:
     def __init__(self, recorded: Sequence[Command]) -> None:
-        self._build = [_filler(command) for command in recorded]
+        self._parts = [(tuple(command), _slots(command)) for command in recorded]
 
     def commands(self, job_id: str, description: str, now: datetime | None = None) -> list[Command]:
+        """The commands for one job, as RQ would send them."""
         stamp = utcformat(now or datetime.now(UTC))
-        return [build(job_id, description, stamp) for build in self._build]
+        values = {"time": stamp, "description": description}
+        return [
+            tuple(
+                arg.replace(MARKER, job_id)
+                if slots.get(index) == "id"
+                else values.get(slots.get(index, ""), arg)
+                for index, arg in enumerate(command)
+            )
+            for command, slots in self._parts
+        ]
+
+    def lua(self, job_id: str, stamp: str, description: str) -> str:
+        """The same commands as Lua statements, for a script that is given the job id, RQ's
+        timestamp and the description as the Lua expressions `job_id`, `stamp` and
+        `description` (e.g. "ARGV[1]"); everything else is a literal in the script."""
+        values = {"time": stamp, "description": description}
+        lines = []
+        for command, slots in self._parts:
+            args = []
+            for index, arg in enumerate(command):
+                kind = slots.get(index)
+                if kind == "id":
+                    before, _, after = str(arg).partition(MARKER)
+                    pieces = [lua_literal(before)] if before else []
+                    pieces.append(job_id)
+                    pieces.extend([lua_literal(after)] if after else [])
+                    args.append(" .. ".join(pieces))
+                elif kind:
+                    args.append(values[kind])
+                else:
+                    args.append(lua_literal(arg))
+            lines.append(f"redis.call({', '.join(args)})")
+        return "\n".join(lines)
 
 
-def _filler(command: Command) -> Callable[[str, str, str], Command]:
-    """A function giving `command` for one job: the marker id replaced by the job's, the
-    description and RQ's timestamps by the job's own."""
-    fixed: list[Any] = list(command)
-    slots: list[tuple[int, str]] = []  # (position, what goes there)
-    for index, arg in enumerate(fixed):
-        previous = fixed[index - 1] if index else None
-        if fixed[0] == "HSET" and index >= 3 and index % 2 == 1 and previous in _TIME_FIELDS:
-            slots.append((index, "time"))
-        elif fixed[0] == "HSET" and index >= 3 and index % 2 == 1 and previous == "description":
-            slots.append((index, "description"))
+def _slots(command: Command) -> dict[int, str]:
+    """Where one job's own values go in `command`: RQ's timestamps, the description, and every
+    argument that holds the marker id."""
+    slots: dict[int, str] = {}
+    hset = command[0] == "HSET"
+    for index, arg in enumerate(command):
+        previous = command[index - 1] if index else None
+        if hset and index >= 3 and index % 2 == 1 and previous in _TIME_FIELDS:
+            slots[index] = "time"
+        elif hset and index >= 3 and index % 2 == 1 and previous == "description":
+            slots[index] = "description"
         elif isinstance(arg, str) and MARKER in arg:
-            slots.append((index, "id"))
+            slots[index] = "id"
+    return slots
 
-    def build(job_id: str, description: str, stamp: str) -> Command:
-        if not slots:
-            return command
-        args = list(fixed)
-        for index, what in slots:
-            if what == "time":
-                args[index] = stamp
-            elif what == "description":
-                args[index] = description
-            else:
-                args[index] = fixed[index].replace(MARKER, job_id)
-        return tuple(args)
 
-    return build
+def lua_literal(value: Any) -> str:
+    """`value` as a Lua string literal holding the bytes redis-py would send for it."""
+    if isinstance(value, bytes | bytearray):
+        data = bytes(value)
+    elif isinstance(value, str):
+        data = value.encode()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        data = repr(value).encode()
+    else:
+        raise TypeError(f"cannot send {type(value).__name__} to Redis: {value!r}")
+    # Printable ASCII as is, everything else as a three-digit decimal escape (Lua 5.1).
+    return '"' + "".join(_LUA_BYTE[byte] for byte in data) + '"'
+
+
+_LUA_BYTE = [
+    chr(byte) if 32 <= byte < 127 and chr(byte) not in '"\\' else f"\\{byte:03d}" for byte in range(256)
+]
 
 
 _lock = threading.Lock()

@@ -22,9 +22,11 @@ from typing import Any, NamedTuple
 
 import django_rq
 import redis
+import redis.asyncio
 from django.conf import settings
 from rq import Callback, Queue, Retry
 from rq.job import Job
+from rq.utils import utcformat
 
 from proctoring import job_template, keys, lifecycle
 from proctoring.connections import get_async_redis, get_redis
@@ -39,14 +41,17 @@ QUEUE_NAME = "proctoring"
 _FRAME_KEY_GRACE = 24 * 3600
 
 # Admit a job id into a client's pending set unless the set is full, or the whole queue is
-# (PROCTORING_MAX_QUEUED waiting jobs); if admitted, run the enqueue's writes, passed as
-# ARGV[6..] in groups of (count, command, args...). Returns {verdict, queue length}:
+# (PROCTORING_MAX_QUEUED waiting jobs); if admitted, write the frame's bytes and RQ's job (the
+# writes compiled into the script from the job template). Returns {verdict, queue length}:
 # 1 admitted and queued, 0 client full, -1 queue full (nothing written for 0 and -1).
 # When the client's set is full, ids whose job is gone (deleted, expired) or already over
 # (failed, finished, stopped, canceled: e.g. a job whose worker died, later failed by RQ's
 # cleanup without our callback) are dropped first, so a slot that was never released cannot
 # block a client.
-_ENQUEUE = """
+# KEYS: 1 the client's pending set, 2 the queue, 3 the frame key.
+# ARGV: 1 job id, 2 received at (score), 3 per-client limit, 4 job key prefix, 5 queue limit,
+# 6 frame envelope, 7 frame key TTL, 8 RQ's timestamp, 9 job description.
+_ADMIT = """
 local queued = redis.call('LLEN', KEYS[2])
 if queued >= tonumber(ARGV[5]) then return {-1, queued} end
 local limit = tonumber(ARGV[3])
@@ -61,13 +66,7 @@ if redis.call('ZCARD', KEYS[1]) >= limit then
   if redis.call('ZCARD', KEYS[1]) >= limit then return {0, queued} end
 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-local i = 6
-while i <= #ARGV do
-  local n = tonumber(ARGV[i])
-  redis.call(unpack(ARGV, i + 1, i + n))
-  i = i + n + 1
-end
-return {1, queued}
+redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[7])
 """
 
 
@@ -115,9 +114,12 @@ def enqueue_frame(client_id: str, attempt_id: str, seq: int, frame: Frame) -> st
     """
     connection = get_redis()
     job_id, meta = _new_job(client_id, attempt_id, seq, frame)
-    args = _enqueue_args(meta, job_id, frame, _recorder())
     try:
-        _check_admission(connection.eval(_ENQUEUE, 2, *args))
+        recorder = _recorder()
+        if not recorder.redis_server_version:
+            recorder.get_redis_server_version()
+        script = _script(connection, recorder)
+        _check_admission(script(**_script_args(meta, job_id, frame)))
     except redis.RedisError as exc:
         raise QueueUnavailable(f"queue unavailable: {exc}") from exc
     return job_id
@@ -125,25 +127,19 @@ def enqueue_frame(client_id: str, attempt_id: str, seq: int, frame: Frame) -> st
 
 async def aprepare() -> None:
     """Readies this process's enqueue path before a client's first frame: Redis's version, the
-    job template, and one more connection in the pool when clients connect at once, so that
+    enqueue script, and one more connection in the pool when clients connect at once, so that
     the pool grows as clients connect rather than on their first frames.
 
     Raises:
         QueueUnavailable: Redis cannot be reached.
     """
     connection = get_async_redis()
-    recorder = _recorder()
     try:
-        if recorder.redis_server_version:
-            await connection.ping()
-        else:
-            info = await connection.info("server")
-            recorder.redis_server_version = _parse_version(str(info["redis_version"]))
+        recorder = await _arecorder(connection)
+        await connection.ping()
     except redis.RedisError as exc:
         raise QueueUnavailable(f"queue unavailable: {exc}") from exc
-    now = datetime.now(UTC)
-    probe = FrameMeta(client_id="", attempt_id="", seq=0, captured_at=now, received_at=now, content_type="")
-    _job_writes(probe, job_template.MARKER, recorder)
+    _script(connection, recorder)
 
 
 async def aenqueue_frame(client_id: str, attempt_id: str, seq: int, frame: Frame) -> Enqueued:
@@ -152,15 +148,19 @@ async def aenqueue_frame(client_id: str, attempt_id: str, seq: int, frame: Frame
     connection = get_async_redis()
     job_id, meta = _new_job(client_id, attempt_id, seq, frame)
     try:
-        recorder = _recorder()
-        if not recorder.redis_server_version:
-            info = await connection.info("server")
-            recorder.redis_server_version = _parse_version(str(info["redis_version"]))
-        args = _enqueue_args(meta, job_id, frame, recorder)
-        queued = _check_admission(await connection.eval(_ENQUEUE, 2, *args))
+        script = _script(connection, await _arecorder(connection))
+        queued = _check_admission(await script(**_script_args(meta, job_id, frame)))
     except redis.RedisError as exc:
         raise QueueUnavailable(f"queue unavailable: {exc}") from exc
     return Enqueued(job_id, queued)
+
+
+async def _arecorder(connection: redis.asyncio.Redis) -> Queue:
+    recorder = _recorder()
+    if not recorder.redis_server_version:
+        info = await connection.info("server")
+        recorder.redis_server_version = _parse_version(str(info["redis_version"]))
+    return recorder
 
 
 def finish_delivered(client_id: str, job_id: str) -> None:
@@ -227,25 +227,25 @@ def _new_job(client_id: str, attempt_id: str, seq: int, frame: Frame) -> tuple[s
     return uuid.uuid4().hex, meta
 
 
-def _enqueue_args(meta: FrameMeta, job_id: str, frame: Frame, recorder: Queue) -> list[Any]:
-    """KEYS and ARGV of the enqueue script: admission, then the writes to run once admitted."""
-    args: list[Any] = [
+def _script_args(meta: FrameMeta, job_id: str, frame: Frame) -> dict[str, list[Any]]:
+    """KEYS and ARGV of the enqueue script (see `_ADMIT`)."""
+    script_keys = [
         keys.client_pending(meta.client_id),
         Queue.redis_queue_namespace_prefix + QUEUE_NAME,
+        keys.frame(job_id),
+    ]
+    argv = [
         job_id,
         meta.received_at.timestamp(),
         settings.PROCTORING_MAX_PENDING_PER_CLIENT,
         Job.key_for(""),
         settings.PROCTORING_MAX_QUEUED,
+        pack_frame(meta, frame.data),
+        frame_key_ttl(),
+        utcformat(meta.received_at),
+        _description(meta),
     ]
-    writes: list[tuple[Any, ...]] = [
-        ("SET", keys.frame(job_id), pack_frame(meta, frame.data), "EX", frame_key_ttl()),
-        *_job_writes(meta, job_id, recorder),
-    ]
-    for command in writes:
-        args.append(len(command))
-        args.extend(command)
-    return args
+    return {"keys": script_keys, "args": argv}
 
 
 def _check_admission(answer: list[int]) -> int:
@@ -270,11 +270,9 @@ def _recorder() -> Queue:
     return queue
 
 
-def _job_writes(meta: FrameMeta, job_id: str, queue: Queue) -> list[job_template.Command]:
-    """`_job_commands` for this frame, from a template recorded once per configuration."""
-    if not queue.redis_server_version:
-        queue.get_redis_server_version()
-    key = (
+def _template_key(queue: Queue) -> tuple[Any, ...]:
+    """Everything the frame job's recorded writes depend on."""
+    return (
         job_template.queue_fingerprint(queue),
         job_timeout(),
         settings.PROCTORING_JOB_ATTEMPTS,
@@ -282,11 +280,39 @@ def _job_writes(meta: FrameMeta, job_id: str, queue: Queue) -> list[job_template
         settings.PROCTORING_FAILED_TTL,
     )
 
-    def record(marker_id: str) -> list[job_template.Command]:
-        return [command for command, _ in _job_commands(meta, marker_id, queue)]
 
-    template = job_template.cached(key, record)
-    return template.commands(job_id, _description(meta), meta.received_at)
+def _template(queue: Queue) -> job_template.JobTemplate:
+    def record(marker_id: str) -> list[job_template.Command]:
+        now = datetime.now(UTC)
+        probe = FrameMeta(
+            client_id="", attempt_id="", seq=0, captured_at=now, received_at=now, content_type=""
+        )
+        return [command for command, _ in _job_commands(probe, marker_id, queue)]
+
+    return job_template.cached(_template_key(queue), record)
+
+
+_scripts_lock = threading.Lock()
+_scripts: dict[tuple[Any, ...], Any] = {}
+
+
+def _script(connection: redis.Redis | redis.asyncio.Redis, queue: Queue) -> Any:
+    """The enqueue script for the current job configuration, registered on `connection`
+    (called by hash, with its text sent again only if Redis has lost it)."""
+    key = (id(connection), _template_key(queue))
+    script = _scripts.get(key)
+    if script is None:
+        text = _ADMIT + _template(queue).lua("ARGV[1]", "ARGV[8]", "ARGV[9]") + "\nreturn {1, queued}\n"
+        with _scripts_lock:
+            script = _scripts.setdefault(key, connection.register_script(text))
+    return script
+
+
+def _job_writes(meta: FrameMeta, job_id: str, queue: Queue) -> list[job_template.Command]:
+    """The writes the enqueue script makes for this frame's job, as commands (for tests)."""
+    if not queue.redis_server_version:
+        queue.get_redis_server_version()
+    return _template(queue).commands(job_id, _description(meta), meta.received_at)
 
 
 def _description(meta: FrameMeta) -> str:

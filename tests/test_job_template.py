@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from rq.job import Job
 
-from proctoring import queues
+from proctoring import job_template, queues
 from proctoring.frames import FrameMeta, parse_image
 from tests.support import jpeg_bytes
 
@@ -78,3 +78,36 @@ def test_the_template_follows_the_settings_that_shape_the_job(settings: Any) -> 
     fields = dict(zip(templated[2][2::2], templated[2][3::2], strict=True))
     assert "retries_left" not in fields
     assert fields["timeout"] == queues.job_timeout() == 33
+
+
+@pytest.mark.django_db
+def test_the_enqueue_script_writes_what_rq_writes_for_the_same_job(redis_conn: Any) -> None:
+    ours = queues.enqueue_frame("client-c", "client-c", 9, parse_image(jpeg_bytes(), 1 << 20))
+    theirs = "d" * 32
+    with redis_conn.pipeline(transaction=False) as pipe:
+        for command in recorded_by_rq(meta_for("client-c", 9), theirs):
+            pipe.execute_command(*command)
+        pipe.execute()
+    ours_hash, their_hash = redis_conn.hgetall(f"rq:job:{ours}"), redis_conn.hgetall(f"rq:job:{theirs}")
+    for stamp in (b"created_at", b"enqueued_at"):
+        assert ours_hash.pop(stamp) and their_hash.pop(stamp)
+    assert ours_hash == their_hash
+    assert redis_conn.lrange("rq:queue:proctoring", 0, -1) == [ours.encode(), theirs.encode()]
+
+
+@pytest.mark.parametrize("value", [bytes(range(256)), "ünïcode \" \\ '", 12, 604800, 2.5, b""])
+def test_lua_literals_reach_redis_as_the_bytes_redis_py_sends(redis_conn: Any, value: Any) -> None:
+    expected = value if isinstance(value, bytes) else str(value).encode()
+    assert redis_conn.eval(f"return {job_template.lua_literal(value)}", 0) == expected
+
+
+def meta_for(client_id: str, seq: int) -> FrameMeta:
+    frame = meta(seq)
+    return FrameMeta(
+        client_id=client_id,
+        attempt_id=client_id,
+        seq=seq,
+        captured_at=frame.captured_at,
+        received_at=frame.received_at,
+        content_type="image/jpeg",
+    )
