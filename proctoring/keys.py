@@ -3,15 +3,36 @@
 proctoring:client:<client_id>:pending   sorted set of job ids (score: enqueue time) that are
                                         queued, running or waiting to retry for one client;
                                         its size is the per-client admission limit.
+proctoring:client:<client_id>:counts    hash: queued, running, retrying (frames now in each
+                                        state), completed:<UTC date>, stale, last_frame_at
+                                        (proctoring/counters.py).
+proctoring:client:<client_id>:failed    sorted set of the client's failed job ids, scored by
+                                        when RQ's failed registry lets them expire.
+proctoring:clients                      sorted set of client ids by their last frame's time.
+proctoring:frame:<job_id>               a frame's envelope (header and image bytes).
+proctoring:stats:stale                  frames dropped as stale, in all.
 """
 
 from __future__ import annotations
 
 PREFIX = "proctoring"
+CLIENT_PREFIX = f"{PREFIX}:client:"
 
 
 def client_pending(client_id: str) -> str:
-    return f"{PREFIX}:client:{client_id}:pending"
+    return f"{CLIENT_PREFIX}{client_id}:pending"
+
+
+def client_counts(client_id: str) -> str:
+    return f"{CLIENT_PREFIX}{client_id}:counts"
+
+
+def client_failed(client_id: str) -> str:
+    return f"{CLIENT_PREFIX}{client_id}:failed"
+
+
+def clients_index() -> str:
+    return f"{PREFIX}:clients"
 
 
 def frame(job_id: str) -> str:

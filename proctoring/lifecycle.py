@@ -20,7 +20,7 @@ import logging
 import queue as queue_module
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,26 +34,28 @@ from rq.results import Result
 from rq.suspension import WORKERS_SUSPENDED
 from rq.utils import str_to_date, utcformat
 
-from proctoring import keys
+from proctoring import counters, keys
 
 log = logging.getLogger(__name__)
 
 FRAME_JOB = "proctoring.jobs.forward_frame_job"
-Command = tuple[Any, ...]
+Write = Callable[[Any], None]  # adds a job's own writes to a pipeline
 
 # KEYS: 1 queue, 2 started registry, 3 worker hash, 4 worker's executions set, 5 RQ's
 # "workers suspended" flag (then nothing is taken and the answer is {-1}).
 # ARGV: 1 n, 2 job key prefix, 3 execution key prefix, 4 executions-registry key prefix,
 # 5 frame key prefix, 6 now (epoch seconds), 7 now (RQ's text format), 8 worker name,
-# 9 RQ's default worker TTL, 10.. one execution id per job to take.
+# 9 RQ's default worker TTL, 10 client key prefix (counters), 11.. one execution id per job.
 # For each job still present: what RQ's prepare_execution and prepare_job_execution write
 # (execution hash, the job's executions registry, the started registry, the worker's execution
 # index, the job's status and start), all in one atomic step, so there is no moment at which a
 # job is off the queue but in no registry (RQ needs an intermediate list for that). They are
 # kept as long as RQ's SimpleWorker keeps them, the job's timeout + 60 s, since nothing
 # refreshes them while the job runs. Returns, per job taken: id, execution id, the job hash
-# (flat), the frame envelope (or false).
-_TAKE = """
+# (flat), the frame envelope (or false). Each job taken is counted as running for its client.
+_TAKE = (
+    counters.PC_MOVE
+    + """
 if redis.call('EXISTS', KEYS[5]) == 1 then return {-1} end
 local now = tonumber(ARGV[6])
 local default_ttl = tonumber(ARGV[9])
@@ -66,7 +68,7 @@ for i = 1, tonumber(ARGV[1]) do
     local timeout = tonumber(redis.call('HGET', jkey, 'timeout') or '')
     local ttl = default_ttl
     if timeout ~= -1 then ttl = math.floor((timeout ~= 0 and timeout) or default_ttl) + 60 end
-    local eid = ARGV[9 + i]
+    local eid = ARGV[10 + i]
     local composite = id .. ':' .. eid
     local ekey = ARGV[3] .. composite
     redis.call('HSET', ekey, 'id', eid, 'job_id', id, 'created_at', ARGV[6],
@@ -81,6 +83,7 @@ for i = 1, tonumber(ARGV[1]) do
     redis.call('HSET', jkey, 'status', 'started', 'started_at', ARGV[7],
                'last_heartbeat', ARGV[7], 'worker_name', ARGV[8])
     redis.call('PERSIST', jkey)
+    pc_move(jkey, id, ARGV[10], 'r', 0, '')
     taken[#taken + 1] = id
     taken[#taken + 1] = eid
     taken[#taken + 1] = redis.call('HGETALL', jkey)
@@ -90,6 +93,7 @@ end
 if #taken > 0 then redis.call('HSET', KEYS[3], 'state', 'busy') end
 return taken
 """
+)
 
 
 @dataclass
@@ -147,6 +151,7 @@ def take(
         utcformat(started),
         worker_name,
         DEFAULT_WORKER_TTL,
+        keys.CLIENT_PREFIX,
         *execution_ids,
     )
     if answer == [-1]:
@@ -207,20 +212,20 @@ def begin_job(job_id: str, envelope: bytes | None) -> None:
     _context.envelope = (job_id, envelope)
 
 
-def end_job() -> list[Command]:
-    writes: list[Command] = getattr(_context, "writes", None) or []
+def end_job() -> list[Write]:
+    writes: list[Write] = getattr(_context, "writes", None) or []
     _context.writes = None
     _context.envelope = None
     return writes
 
 
-def defer_on_success(commands: Sequence[Command]) -> bool:
-    """Queues `commands` to run with the job's success bookkeeping, when the job runs under a
-    batching worker; returns False (nothing queued) otherwise, and the caller runs them now."""
+def defer_on_success(write: Write) -> bool:
+    """Queues `write` to run with the job's success bookkeeping, when the job runs under a
+    batching worker; returns False (nothing queued) otherwise, and the caller runs it now."""
     writes = getattr(_context, "writes", None)
     if writes is None:
         return False
-    writes.extend(commands)
+    writes.append(write)
     return True
 
 
@@ -237,7 +242,7 @@ class Succeeded:
     job: Job
     execution: Execution
     started_registry_key: str
-    writes: list[Command] = field(default_factory=list)
+    writes: list[Write] = field(default_factory=list)
 
 
 class Finisher:
@@ -322,8 +327,8 @@ class Finisher:
 def _write_success(pipe: Any, item: Succeeded) -> None:
     """What RQ's success handling writes for a job kept 0 s: the job and its execution records go."""
     job, execution = item.job, item.execution
-    for command in item.writes:
-        pipe.execute_command(*command)
+    for write in item.writes:
+        write(pipe)
     pipe.delete(
         job.key,
         job.dependents_key,

@@ -28,7 +28,7 @@ from rq import Callback, Queue, Retry
 from rq.job import Job
 from rq.utils import utcformat
 
-from proctoring import job_template, keys, lifecycle
+from proctoring import counters, job_template, keys, lifecycle
 from proctoring.connections import get_async_redis, get_redis
 from proctoring.exceptions import QueueFull, QueueUnavailable, RateLimited
 from proctoring.frames import HEADER_MAX_BYTES, Frame, FrameMeta, pack_frame, unpack_frame, unpack_header
@@ -48,9 +48,20 @@ _FRAME_KEY_GRACE = 24 * 3600
 # (failed, finished, stopped, canceled: e.g. a job whose worker died, later failed by RQ's
 # cleanup without our callback) are dropped first, so a slot that was never released cannot
 # block a client.
-# KEYS: 1 the client's pending set, 2 the queue, 3 the frame key.
+# Then the job is counted as queued in its client's counts (proctoring/counters.py).
+# KEYS: 1 the client's pending set, 2 the queue, 3 the frame key, 4 the client's counts,
+# 5 the clients index.
 # ARGV: 1 job id, 2 received at (score), 3 per-client limit, 4 job key prefix, 5 queue limit,
-# 6 frame envelope, 7 frame key TTL, 8 RQ's timestamp, 9 job description.
+# 6 frame envelope, 7 frame key TTL, 8 RQ's timestamp, 9 job description, 10 client id,
+# 11 counts TTL.
+_COUNT_QUEUED = """
+redis.call('HSET', ARGV[4] .. ARGV[1], 'pc', 'q')
+redis.call('HINCRBY', KEYS[4], 'queued', 1)
+redis.call('HSET', KEYS[4], 'last_frame_at', ARGV[2])
+redis.call('EXPIRE', KEYS[4], ARGV[11])
+redis.call('ZADD', KEYS[5], ARGV[2], ARGV[10])
+return {1, queued}
+"""
 _ADMIT = """
 local queued = redis.call('LLEN', KEYS[2])
 if queued >= tonumber(ARGV[5]) then return {-1, queued} end
@@ -164,20 +175,25 @@ async def _arecorder(connection: redis.asyncio.Redis) -> Queue:
 
 
 def finish_delivered(client_id: str, job_id: str) -> None:
-    """A delivered frame: its bytes go, its client's slot is free (with the job's own success
-    bookkeeping, in one batch, when a batching worker runs the job)."""
-    commands = [("DEL", keys.frame(job_id)), ("ZREM", keys.client_pending(client_id), job_id)]
-    if lifecycle.defer_on_success(commands):
-        return
-    with get_redis().pipeline(transaction=False) as pipe:
+    """A delivered frame: its bytes go, its client's slot is free, it counts as completed (with
+    the job's own success bookkeeping, in one batch, when a batching worker runs the job)."""
+
+    def write(pipe: Any) -> None:
+        counters.move(job_id, counters.DONE, pipeline=pipe, extra=counters.completed_field())
         pipe.delete(keys.frame(job_id))
         pipe.zrem(keys.client_pending(client_id), job_id)
+
+    if lifecycle.defer_on_success(write):
+        return
+    with get_redis().pipeline(transaction=False) as pipe:
+        write(pipe)
         pipe.execute()
 
 
 def drop_stale(client_id: str, job_id: str) -> None:
     """A frame too old to be worth sending: its bytes go, its slot is free, and it is counted."""
     with get_redis().pipeline(transaction=False) as pipe:
+        counters.move(job_id, counters.DONE, pipeline=pipe, extra="stale")
         pipe.delete(keys.frame(job_id))
         pipe.zrem(keys.client_pending(client_id), job_id)
         pipe.incr(keys.stale_count())
@@ -189,8 +205,10 @@ def stale_count() -> int:
 
 
 def finish_failed(client_id: str, job_id: str) -> None:
-    """A finally failed frame: its bytes stay as long as its failed job, its client's slot is free."""
+    """A finally failed frame: its bytes stay as long as its failed job, its client's slot is
+    free, and it counts as failed until RQ lets the failed job expire."""
     with get_redis().pipeline(transaction=False) as pipe:
+        counters.move(job_id, counters.FAILED, pipeline=pipe, failed_ttl=settings.PROCTORING_FAILED_TTL)
         pipe.expire(keys.frame(job_id), settings.PROCTORING_FAILED_TTL)
         pipe.zrem(keys.client_pending(client_id), job_id)
         pipe.execute()
@@ -233,6 +251,8 @@ def _script_args(meta: FrameMeta, job_id: str, frame: Frame) -> dict[str, list[A
         keys.client_pending(meta.client_id),
         Queue.redis_queue_namespace_prefix + QUEUE_NAME,
         keys.frame(job_id),
+        keys.client_counts(meta.client_id),
+        keys.clients_index(),
     ]
     argv = [
         job_id,
@@ -244,6 +264,8 @@ def _script_args(meta: FrameMeta, job_id: str, frame: Frame) -> dict[str, list[A
         frame_key_ttl(),
         utcformat(meta.received_at),
         _description(meta),
+        meta.client_id,
+        counters.COUNTS_TTL,
     ]
     return {"keys": script_keys, "args": argv}
 
@@ -302,7 +324,7 @@ def _script(connection: redis.Redis | redis.asyncio.Redis, queue: Queue) -> Any:
     key = (id(connection), _template_key(queue))
     script = _scripts.get(key)
     if script is None:
-        text = _ADMIT + _template(queue).lua("ARGV[1]", "ARGV[8]", "ARGV[9]") + "\nreturn {1, queued}\n"
+        text = _ADMIT + _template(queue).lua("ARGV[1]", "ARGV[8]", "ARGV[9]") + _COUNT_QUEUED
         with _scripts_lock:
             script = _scripts.setdefault(key, connection.register_script(text))
     return script

@@ -1,5 +1,4 @@
-"""The queue and worker classes behind `rqworker proctoring`: RQ's, with many jobs at once and
-retries on time.
+"""The worker class behind `rqworker proctoring`: RQ's, with many jobs at once.
 
 Concurrency: a stock RQ worker runs one job at a time, and a job spends nearly all its time
 waiting for the API (3-4 frames/s per process at 200 ms). `ProctoringWorker` runs up to
@@ -10,11 +9,6 @@ the failed registry go through RQ's own code. A worker never holds a job it is n
 warm shutdown (SIGTERM, Ctrl-C) stops taking jobs and waits for the jobs in flight to finish and
 be recorded. Job timeouts come from one watchdog thread (`proctoring.timeouts`), because SIGALRM
 only reaches the main thread.
-
-Retries on time: RQ stores a retry's due time in whole seconds (rounded down) and its scheduler
-looks once a second, so a "2 s" retry runs anywhere from 1 to 3 s later. We round the due time
-to the nearest second and look four times a second: a retry runs within about half a second of
-its backoff.
 """
 
 from __future__ import annotations
@@ -24,24 +18,21 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
 from typing import Any
 
 import redis
 from django.conf import settings
-from django_rq.queues import DjangoRQ
 from rq import SimpleWorker
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.exceptions import StopRequested
-from rq.job import Job
 from rq.queue import Queue
-from rq.scheduler import RQScheduler
 from rq.timeouts import JobTimeoutException
 from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 from rq.worker.base import DequeueStrategy
 
 from proctoring import lifecycle
+from proctoring.scheduling import ProctoringScheduler
 from proctoring.timeouts import WatchdogDeathPenalty
 
 log = logging.getLogger(__name__)
@@ -49,35 +40,6 @@ log = logging.getLogger(__name__)
 HEARTBEAT_EVERY = 1.0  # seconds
 REPORT_EVERY = 10.0  # seconds between progress lines in the log
 TAKE_MAX = 64  # jobs taken per round trip at most
-
-
-class ProctoringQueue(DjangoRQ):
-    def schedule_job(self, job: Job, datetime: datetime, pipeline: Any = None, unique: bool = False) -> Job:
-        # RQ truncates to whole seconds; adding half a second makes that a rounding to nearest.
-        scheduled: Job = super().schedule_job(job, datetime + timedelta(seconds=0.5), pipeline, unique)
-        return scheduled
-
-
-class ProctoringScheduler(RQScheduler):
-    """RQ's scheduler, polling every `tick` seconds instead of every second.
-
-    `interval` stays 1: RQ derives its lock TTLs from it and Redis wants whole seconds there.
-    """
-
-    tick = 0.25
-
-    def work(self) -> None:
-        self._install_signal_handlers()
-        self.register_birth()
-        while True:
-            if self._stop_requested:
-                self.stop()
-                break
-            if self.should_reacquire_locks:
-                self.acquire_locks()
-            self.heartbeat()
-            self.enqueue_scheduled_jobs()
-            time.sleep(self.tick)
 
 
 def _wait_for_connections(connection: redis.Redis, size: int) -> None:
@@ -281,12 +243,12 @@ class ProctoringWorker(SimpleWorker):
         finally:
             self._slots.release()
 
-    def _write_now(self, writes: list[lifecycle.Command]) -> None:
+    def _write_now(self, writes: list[lifecycle.Write]) -> None:
         if not writes:
             return
         with self.connection.pipeline(transaction=False) as pipe:
-            for command in writes:
-                pipe.execute_command(*command)
+            for write in writes:
+                write(pipe)
             pipe.execute()
 
     def _report(self) -> None:

@@ -119,7 +119,7 @@ RQ = {
     # Enqueue at once, never deferred to a DB commit: the gateway acks only what Redis holds.
     "COMMIT_MODE": "auto",
     # Retries on time (see proctoring/workers.py).
-    "QUEUE_CLASS": "proctoring.workers.ProctoringQueue",
+    "QUEUE_CLASS": "proctoring.scheduling.ProctoringQueue",
     "WORKER_CLASS": "proctoring.workers.ProctoringWorker",
 }
 CHANNEL_LAYERS = {

@@ -1,0 +1,102 @@
+"""The queue and scheduler classes of the `proctoring` queue: RQ's, with retries on time and
+the per-client counts (`proctoring.counters`) moved wherever RQ moves a frame job.
+
+Retries on time: RQ stores a retry's due time in whole seconds (rounded down) and its scheduler
+looks once a second, so a "2 s" retry runs anywhere from 1 to 3 s later. We round the due time
+to the nearest second and look four times a second: a retry runs within about half a second of
+its backoff.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from django_rq.queues import DjangoRQ
+from rq.job import Job, JobStatus
+from rq.scheduler import RQScheduler
+from rq.utils import current_timestamp
+
+from proctoring import counters, keys, lifecycle
+
+_COMING_BACK = {JobStatus.SCHEDULED, JobStatus.FAILED, JobStatus.STARTED, JobStatus.STOPPED}
+
+
+class ProctoringQueue(DjangoRQ):
+    """RQ's queue, rounding retry times to the nearest second and keeping the per-client
+    counts (`proctoring.counters`) of frame jobs that RQ moves: to waiting-to-retry, and back
+    to the queue (a retry that is due, or a failed job requeued)."""
+
+    def schedule_job(self, job: Job, datetime: datetime, pipeline: Any = None, unique: bool = False) -> Job:
+        # RQ truncates to whole seconds; adding half a second makes that a rounding to nearest.
+        scheduled: Job = super().schedule_job(job, datetime + timedelta(seconds=0.5), pipeline, unique)
+        if job.func_name == lifecycle.FRAME_JOB:
+            counters.move(job.id, counters.RETRYING, pipeline=pipeline, connection=self.connection)
+        return scheduled
+
+    def _enqueue_job(
+        self, job: Job, pipeline: Any = None, at_front: bool = False, unique: bool = False
+    ) -> Job:
+        # A new job is counted by the enqueue script; only a job coming back (a retry that is
+        # due, a failed job requeued) moves here.
+        coming_back = job.get_status(refresh=False) in _COMING_BACK
+        enqueued: Job = super()._enqueue_job(job, pipeline=pipeline, at_front=at_front, unique=unique)
+        client_id = counters.client_of(job) if coming_back else None
+        if client_id is not None:
+            target = pipeline if pipeline is not None else self.connection
+            counters.move(job.id, counters.QUEUED, pipeline=pipeline, connection=self.connection)
+            # A failed job requeued takes a pending slot again (NX: a retry keeps its own).
+            target.zadd(keys.client_pending(client_id), {job.id: time.time()}, nx=True)
+        return enqueued
+
+
+class ProctoringScheduler(RQScheduler):
+    """RQ's scheduler, polling every `tick` seconds instead of every second.
+
+    `interval` stays 1: RQ derives its lock TTLs from it and Redis wants whole seconds there.
+    """
+
+    tick = 0.25
+
+    def enqueue_scheduled_jobs(self) -> None:
+        """RQ's, moving due jobs with our queue class, so that their counts move with them."""
+        self._status = self.Status.WORKING
+        if not self._scheduled_job_registries and self._acquired_locks:
+            self.prepare_registries()
+        for registry in self._scheduled_job_registries:
+            job_ids = registry.get_jobs_to_schedule(current_timestamp())
+            if not job_ids:
+                continue
+            queue = ProctoringQueue(registry.name, connection=self.connection, serializer=self.serializer)
+            jobs = Job.fetch_many(job_ids, connection=self.connection, serializer=self.serializer)
+            rate_limited = [job for job in jobs if job is not None and job.has_rate_limit]
+            with self.connection.pipeline() as pipeline:
+                for job_id, job in zip(job_ids, jobs, strict=True):
+                    if job is not None and job.has_rate_limit:
+                        continue
+                    if job is not None:
+                        queue._enqueue_job(job, pipeline=pipeline, at_front=job.should_enqueue_at_front())
+                    registry.remove(job_id, pipeline=pipeline)
+                pipeline.execute()
+            for job in rate_limited:
+                with self.connection.pipeline() as pipeline:
+                    registry.remove(job.id, pipeline=pipeline)
+                    queue._enqueue_rate_limited_job(
+                        job, pipeline=pipeline, at_front=job.should_enqueue_at_front()
+                    )
+                    pipeline.execute()
+        self._status = self.Status.STARTED
+
+    def work(self) -> None:
+        self._install_signal_handlers()
+        self.register_birth()
+        while True:
+            if self._stop_requested:
+                self.stop()
+                break
+            if self.should_reacquire_locks:
+                self.acquire_locks()
+            self.heartbeat()
+            self.enqueue_scheduled_jobs()
+            time.sleep(self.tick)
