@@ -31,6 +31,7 @@ from proctoring.connections import get_redis
 QUEUED, RUNNING, RETRYING, FAILED, DONE = "q", "r", "s", "f", "x"
 FIELDS = {QUEUED: "queued", RUNNING: "running", RETRYING: "retrying"}
 COUNTS_TTL = 8 * 24 * 3600  # a client's counts outlive a week of silence (refreshed by each frame)
+MINUTE_TTL = 3700  # per-minute throughput buckets are kept a little over an hour
 
 # pc_move(job key, job id, client key prefix, to, failed expiry, extra counter): see above.
 # `extra` (e.g. "completed:2026-11-29", "stale") is counted once, on the move to DONE.
@@ -107,6 +108,17 @@ def client_of(job: Job) -> str | None:
         return None
     match = _DESCRIPTION.match(job.description)
     return match.group(1) if match else None
+
+
+def minute_key(at: float | None = None) -> str:
+    return keys.minute(int((at if at is not None else time.time()) // 60))
+
+
+def count_minute(pipe: Any, field: str, at: float | None = None) -> None:
+    """Adds one to this minute's `field` (received, completed, failed)."""
+    key = minute_key(at)
+    pipe.hincrby(key, field, 1)
+    pipe.expire(key, MINUTE_TTL)
 
 
 def completed_field(day: datetime | None = None) -> str:

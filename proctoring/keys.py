@@ -11,6 +11,8 @@ proctoring:client:<client_id>:failed    sorted set of the client's failed job id
 proctoring:clients                      sorted set of client ids by their last frame's time.
 proctoring:frame:<job_id>               a frame's envelope (header and image bytes).
 proctoring:stats:stale                  frames dropped as stale, in all.
+proctoring:stats:minute:<epoch minute>  hash: received, completed, failed in that minute (UTC);
+                                        kept an hour, for the admin's throughput chart.
 """
 
 from __future__ import annotations
@@ -41,3 +43,7 @@ def frame(job_id: str) -> str:
 
 def stale_count() -> str:
     return f"{PREFIX}:stats:stale"
+
+
+def minute(epoch_minute: int) -> str:
+    return f"{PREFIX}:stats:minute:{epoch_minute}"

@@ -50,16 +50,18 @@ _FRAME_KEY_GRACE = 24 * 3600
 # block a client.
 # Then the job is counted as queued in its client's counts (proctoring/counters.py).
 # KEYS: 1 the client's pending set, 2 the queue, 3 the frame key, 4 the client's counts,
-# 5 the clients index.
+# 5 the clients index, 6 this minute's throughput bucket.
 # ARGV: 1 job id, 2 received at (score), 3 per-client limit, 4 job key prefix, 5 queue limit,
 # 6 frame envelope, 7 frame key TTL, 8 RQ's timestamp, 9 job description, 10 client id,
-# 11 counts TTL.
+# 11 counts TTL, 12 the bucket's TTL.
 _COUNT_QUEUED = """
 redis.call('HSET', ARGV[4] .. ARGV[1], 'pc', 'q')
 redis.call('HINCRBY', KEYS[4], 'queued', 1)
 redis.call('HSET', KEYS[4], 'last_frame_at', ARGV[2])
 redis.call('EXPIRE', KEYS[4], ARGV[11])
 redis.call('ZADD', KEYS[5], ARGV[2], ARGV[10])
+redis.call('HINCRBY', KEYS[6], 'received', 1)
+redis.call('EXPIRE', KEYS[6], ARGV[12])
 return {1, queued}
 """
 _ADMIT = """
@@ -180,6 +182,7 @@ def finish_delivered(client_id: str, job_id: str) -> None:
 
     def write(pipe: Any) -> None:
         counters.move(job_id, counters.DONE, pipeline=pipe, extra=counters.completed_field())
+        counters.count_minute(pipe, "completed")
         pipe.delete(keys.frame(job_id))
         pipe.zrem(keys.client_pending(client_id), job_id)
 
@@ -209,6 +212,7 @@ def finish_failed(client_id: str, job_id: str) -> None:
     free, and it counts as failed until RQ lets the failed job expire."""
     with get_redis().pipeline(transaction=False) as pipe:
         counters.move(job_id, counters.FAILED, pipeline=pipe, failed_ttl=settings.PROCTORING_FAILED_TTL)
+        counters.count_minute(pipe, "failed")
         pipe.expire(keys.frame(job_id), settings.PROCTORING_FAILED_TTL)
         pipe.zrem(keys.client_pending(client_id), job_id)
         pipe.execute()
@@ -253,6 +257,7 @@ def _script_args(meta: FrameMeta, job_id: str, frame: Frame) -> dict[str, list[A
         keys.frame(job_id),
         keys.client_counts(meta.client_id),
         keys.clients_index(),
+        counters.minute_key(meta.received_at.timestamp()),
     ]
     argv = [
         job_id,
@@ -266,6 +271,7 @@ def _script_args(meta: FrameMeta, job_id: str, frame: Frame) -> dict[str, list[A
         _description(meta),
         meta.client_id,
         counters.COUNTS_TTL,
+        counters.MINUTE_TTL,
     ]
     return {"keys": script_keys, "args": argv}
 

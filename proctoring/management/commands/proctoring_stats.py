@@ -1,0 +1,119 @@
+"""Prints the queue's figures: per state, workers, throughput per minute and per client."""
+
+from __future__ import annotations
+
+import json
+import time
+from argparse import ArgumentParser
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from django.core.management.base import BaseCommand, CommandError
+
+from proctoring import stats
+
+
+class Command(BaseCommand):
+    help = "Show the proctoring queue: counts per state, workers, frames per minute, and per client."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--json", action="store_true", help="one JSON object (one per line with --watch)")
+        parser.add_argument(
+            "--watch", type=float, metavar="SECONDS", help="print again every SECONDS until interrupted"
+        )
+        parser.add_argument(
+            "--clients", type=int, default=50, metavar="N", help="show the N most recent clients (default 50)"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        watch = options["watch"]
+        if watch is not None and watch <= 0:
+            raise CommandError("--watch takes a number of seconds above 0")
+        if options["clients"] < 0:
+            raise CommandError("--clients takes a number of clients, 0 or more")
+        try:
+            while True:
+                self._print(options)
+                if watch is None:
+                    return
+                time.sleep(watch)
+        except KeyboardInterrupt:
+            return
+
+    def _print(self, options: dict[str, Any]) -> None:
+        try:
+            snapshot = stats.snapshot(client_limit=options["clients"])
+        except redis.RedisError as exc:
+            raise CommandError(f"Redis cannot be reached: {exc}") from exc
+        if options["json"]:
+            self.stdout.write(json.dumps(snapshot, separators=(",", ":")))
+        else:
+            self.stdout.write(render(snapshot))
+        self.stdout.flush()
+
+
+def render(snapshot: dict[str, Any]) -> str:
+    queue = snapshot["queue"]
+    age = queue["oldest_queued_age_s"]
+    lines = [
+        f"queue {queue['queue']} at {snapshot['generated_at']}" + ("  PAUSED" if queue["paused"] else ""),
+        "  ".join(f"{name} {queue[name]}" for name in ("queued", "running", "retrying", "deferred", "failed"))
+        + f"  stale dropped {queue['stale_dropped']}"
+        + (f"  oldest queued {age:.1f}s" if age is not None else ""),
+        "",
+        f"workers ({len(snapshot['workers'])})",
+    ]
+    for worker in snapshot["workers"]:
+        lines.append(
+            f"  {worker['name']}  {worker['state']}  running {worker['running']}  "
+            f"done {worker['successful']}  failed {worker['failed']}  last beat {worker['last_heartbeat']}"
+        )
+    lines += ["", "per minute (received / completed / failed)"]
+    lines.append(
+        "  "
+        + "  ".join(
+            f"{row['minute'][11:16]} {row['received']}/{row['completed']}/{row['failed']}"
+            for row in snapshot["throughput"][-5:]
+        )
+    )
+    lines += ["", _table(snapshot["clients"])]
+    return "\n".join(lines)
+
+
+COLUMNS = (
+    "client",
+    "user",
+    "exam",
+    "queued",
+    "running",
+    "retrying",
+    "failed",
+    "completed_today",
+    "last frame",
+)
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "no clients have sent frames"
+    cells = [COLUMNS] + [
+        (
+            row["client"],
+            row["user"] or "-",
+            row["exam"] or "-",
+            *(str(row[name]) for name in ("queued", "running", "retrying", "failed", "completed_today")),
+            _when(row["last_frame_at"]),
+        )
+        for row in rows
+    ]
+    widths = [max(len(str(line[index])) for line in cells) for index in range(len(COLUMNS))]
+    return "\n".join(
+        "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)) for line in cells
+    )
+
+
+def _when(epoch: float | None) -> str:
+    if epoch is None:
+        return "-"
+    return datetime.fromtimestamp(epoch, UTC).strftime("%H:%M:%S")

@@ -1,0 +1,148 @@
+"""What the queue looks like now, as plain data: per state, per worker, per client, per minute.
+
+Every figure is read from RQ's registries (one count each) or from the per-client counters
+(`proctoring.counters`, two reads per client), never by walking the jobs, and none of the reads
+runs RQ's registry cleanup (django-rq's counts do). The admin pages, `proctoring_stats` and the
+JSON endpoint all show this.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from rq.job import Job
+from rq.registry import DeferredJobRegistry, FailedJobRegistry, ScheduledJobRegistry
+from rq.suspension import WORKERS_SUSPENDED
+from rq.worker import Worker
+
+from exams.models import Attempt
+from proctoring import counters, keys, queues
+from proctoring.frames import unpack_header
+
+MINUTES = 15  # throughput history shown
+
+
+def queue_figures() -> dict[str, Any]:
+    """Counts per state for the whole queue, the oldest waiting frame's age, and whether
+    workers are paused."""
+    queue = queues.get_queue()
+    connection = queue.connection
+    with connection.pipeline(transaction=False) as pipe:
+        pipe.llen(queue.key)
+        pipe.zcard(queue.started_job_registry.key)
+        pipe.zcard(ScheduledJobRegistry(queue=queue).key)
+        pipe.zcard(DeferredJobRegistry(queue=queue).key)
+        pipe.zcount(FailedJobRegistry(queue=queue).key, time.time(), "+inf")
+        pipe.lindex(queue.key, 0)
+        pipe.exists(WORKERS_SUSPENDED)
+        pipe.get(keys.stale_count())
+        queued, running, scheduled, deferred, failed, oldest, paused, stale = pipe.execute()
+    return {
+        "queue": queue.name,
+        "queued": queued,
+        "running": running,
+        "retrying": scheduled,
+        "deferred": deferred,
+        "failed": failed,
+        "stale_dropped": int(stale or 0),
+        "oldest_queued_age_s": _age(connection, oldest.decode()) if oldest else None,
+        "paused": bool(paused),
+    }
+
+
+def _age(connection: Any, job_id: str) -> float | None:
+    """Seconds since the frame of job `job_id` was received (or the job enqueued)."""
+    head = connection.getrange(keys.frame(job_id), 0, 1024)
+    if head:
+        try:
+            received = unpack_header(head)[0].received_at
+        except ValueError:
+            received = None
+        if received is not None:
+            return round((datetime.now(UTC) - received).total_seconds(), 3)
+    enqueued = connection.hget(Job.key_for(job_id), "enqueued_at")
+    if not enqueued:
+        return None
+    return round((datetime.now(UTC) - datetime.fromisoformat(enqueued.decode())).total_seconds(), 3)
+
+
+def workers() -> list[dict[str, Any]]:
+    queue = queues.get_queue()
+    rows = []
+    for worker in Worker.all(queue=queue):
+        executions = worker.get_current_executions()
+        rows.append(
+            {
+                "name": worker.name,
+                "hostname": worker.hostname,
+                "pid": worker.pid,
+                "state": str(worker.get_state()),
+                "running": len(executions),
+                "current_jobs": sorted(execution.job_id for execution in executions)[:10],
+                "successful": worker.successful_job_count,
+                "failed": worker.failed_job_count,
+                "last_heartbeat": worker.last_heartbeat.isoformat() if worker.last_heartbeat else None,
+            }
+        )
+    return sorted(rows, key=lambda row: row["name"])
+
+
+def clients(since: float = 0.0, limit: int | None = None) -> list[dict[str, Any]]:
+    """One row per client (exam attempt) that sent a frame since `since`, most recent first,
+    with its user and exam when the attempt is known."""
+    client_ids = counters.clients(since=since)[:limit]
+    figures = counters.read(client_ids)
+    attempts = {
+        str(attempt.pk): attempt
+        for attempt in Attempt.objects.filter(pk__in=_uuids(client_ids)).select_related("user", "exam")
+    }
+    rows = []
+    for client_id in client_ids:
+        attempt = attempts.get(client_id)
+        row = {"client": client_id, **figures[client_id]}
+        row["user"] = attempt.user.get_username() if attempt else None
+        row["exam"] = attempt.exam.slug if attempt else None
+        row["backlog"] = row["queued"] + row["retrying"]
+        rows.append(row)
+    return rows
+
+
+def _uuids(client_ids: list[str]) -> list[str]:
+    valid = []
+    for client_id in client_ids:
+        try:
+            valid.append(str(uuid.UUID(client_id)))
+        except ValueError:
+            continue
+    return valid
+
+
+def throughput(minutes: int = MINUTES) -> list[dict[str, Any]]:
+    """Frames received, completed and failed per minute, oldest first, this minute included."""
+    connection = queues.get_queue().connection
+    now_minute = int(time.time() // 60)
+    span = range(now_minute - minutes + 1, now_minute + 1)
+    with connection.pipeline(transaction=False) as pipe:
+        for minute in span:
+            pipe.hgetall(keys.minute(minute))
+        buckets = pipe.execute()
+    return [
+        {
+            "minute": datetime.fromtimestamp(minute * 60, UTC).isoformat(),
+            **{field: int(bucket.get(field.encode(), 0)) for field in ("received", "completed", "failed")},
+        }
+        for minute, bucket in zip(span, buckets, strict=True)
+    ]
+
+
+def snapshot(client_limit: int | None = None) -> dict[str, Any]:
+    return {
+        "generated_at": datetime.now(UTC).isoformat(),
+        "queue": queue_figures(),
+        "workers": workers(),
+        "throughput": throughput(),
+        "clients": clients(limit=client_limit),
+    }

@@ -1,0 +1,103 @@
+"""The queue's figures (proctoring/stats.py) and `proctoring_stats`, on the real Redis."""
+
+from __future__ import annotations
+
+import json
+import time
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from rq.registry import FailedJobRegistry
+from rq.suspension import resume, suspend
+
+from proctoring import counters, keys, queues, stats
+from proctoring.frames import parse_image
+from proctoring.models import FrameResult
+from tests.support import RecordingApi, Reply, jpeg_bytes, wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def enqueue(attempt: Any, seq: int) -> str:
+    return queues.enqueue_frame(str(attempt.pk), str(attempt.pk), seq, parse_image(jpeg_bytes(), 1 << 20))
+
+
+def test_queue_figures_count_each_state_and_the_oldest_frame(attempt: Any, redis_conn: Any) -> None:
+    empty = stats.queue_figures()
+    assert (empty["queued"], empty["failed"], empty["oldest_queued_age_s"], empty["paused"]) == (
+        0,
+        0,
+        None,
+        False,
+    )
+    enqueue(attempt, 1)
+    enqueue(attempt, 2)
+    figures = stats.queue_figures()
+    assert figures["queued"] == 2 and figures["running"] == 0 and figures["retrying"] == 0
+    assert 0 <= figures["oldest_queued_age_s"] < 5
+    suspend(redis_conn)
+    assert stats.queue_figures()["paused"] is True
+    resume(redis_conn)
+
+
+def test_client_rows_name_the_attempt_and_its_counts(attempt: Any) -> None:
+    for seq in range(3):
+        enqueue(attempt, seq)
+    [row] = stats.clients()
+    assert row["client"] == str(attempt.pk)
+    assert (row["user"], row["exam"]) == (attempt.user.username, attempt.exam.slug)
+    assert (row["queued"], row["backlog"], row["failed"], row["completed_today"]) == (3, 3, 0, 0)
+    assert time.time() - row["last_frame_at"] < 5
+
+
+def test_a_client_that_is_not_an_attempt_still_gets_a_row() -> None:
+    queues.enqueue_frame("camera-7", "camera-7", 1, parse_image(jpeg_bytes(), 1 << 20))
+    [row] = stats.clients()
+    assert (row["client"], row["user"], row["exam"], row["queued"]) == ("camera-7", None, None, 1)
+
+
+@pytest.mark.slow
+def test_throughput_and_workers_follow_a_real_worker(
+    attempt: Any, api: RecordingApi, start_worker: Any, redis_conn: Any
+) -> None:
+    api.script(Reply(200), Reply(200), Reply(422, {"error": "no"}))
+    for seq in range(3):
+        enqueue(attempt, seq)
+    start_worker()
+    wait_until(lambda: FrameResult.objects.count() == 2, 30, "two delivered")
+    wait_until(lambda: len(FailedJobRegistry(queue=queues.get_queue())) == 1, 30, "one failed")
+    wait_until(
+        lambda: stats.throughput()[-1]["completed"] + stats.throughput()[-2]["completed"] == 2, 10, "counted"
+    )
+    minutes = stats.throughput()
+    assert len(minutes) == stats.MINUTES
+    assert sum(row["received"] for row in minutes) == 3
+    assert sum(row["failed"] for row in minutes) == 1
+    [worker] = stats.workers()
+    assert worker["successful"] == 2 and worker["failed"] == 1 and worker["last_heartbeat"]
+    [row] = stats.clients()
+    assert (row["completed_today"], row["failed"], row["queued"]) == (2, 1, 0)
+    assert redis_conn.ttl(keys.minute(int(time.time() // 60))) <= counters.MINUTE_TTL
+
+
+def test_proctoring_stats_json_and_table(attempt: Any) -> None:
+    enqueue(attempt, 1)
+    out = StringIO()
+    call_command("proctoring_stats", "--json", stdout=out)
+    snapshot = json.loads(out.getvalue())
+    assert snapshot["queue"]["queued"] == 1
+    assert snapshot["clients"][0]["client"] == str(attempt.pk)
+    assert set(snapshot) == {"generated_at", "queue", "workers", "throughput", "clients"}
+    table = StringIO()
+    call_command("proctoring_stats", stdout=table)
+    text = table.getvalue()
+    assert "queued 1" in text and str(attempt.pk) in text and attempt.user.username in text
+
+
+def test_proctoring_stats_refuses_bad_arguments() -> None:
+    with pytest.raises(CommandError, match="--watch"):
+        call_command("proctoring_stats", "--watch", "0")
+    with pytest.raises(CommandError, match="--clients"):
+        call_command("proctoring_stats", "--clients", "-1")
