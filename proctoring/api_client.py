@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 import uuid
 from typing import Any, NamedTuple
 
 import requests
 from django.conf import settings
 
+from proctoring import metrics
 from proctoring.exceptions import ApiRejected, ApiUnavailable
 from proctoring.frames import FrameMeta
 
@@ -90,12 +92,16 @@ def analyze_frame(meta: FrameMeta, image: bytes, idempotency_key: str) -> dict[s
     request.headers["Content-Type"] = content_type
     request.prepare_body(payload, None)
     url = client.key[0]
+    started = time.perf_counter()
     try:
         response = client.session.send(request, timeout=settings.PROCTORING_API_TIMEOUT)
     except requests.Timeout as exc:
+        _observe(started, "timeout")
         raise ApiUnavailable(f"API timed out after {settings.PROCTORING_API_TIMEOUT}s: {exc}") from exc
     except requests.RequestException as exc:
+        _observe(started, "unreachable")
         raise ApiUnavailable(f"API unreachable at {url}: {exc}") from exc
+    _observe(started, str(response.status_code))
 
     if not 200 <= response.status_code < 300:
         body = response.text[:MAX_BODY_CHARS]
@@ -119,3 +125,8 @@ def analyze_frame(meta: FrameMeta, image: bytes, idempotency_key: str) -> dict[s
             body=body,
         )
     return answer
+
+
+def _observe(started: float, status: str) -> None:
+    metrics.recorder.observe("api", (time.perf_counter() - started) * 1000, metrics.API_BUCKETS_MS)
+    metrics.recorder.count(f"api_status:{status}")

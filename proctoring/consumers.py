@@ -7,15 +7,18 @@ the event loop (the enqueue uses an asyncio Redis client; the ack waits for Redi
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
+import redis
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from proctoring import protocol, queues
+from proctoring import metrics, protocol, queues
 from proctoring.auth import StreamIdentity, StreamRefused, authorize
+from proctoring.connections import get_async_redis
 from proctoring.exceptions import AdmissionError, FrameError, QueueFull, QueueUnavailable
 from proctoring.frames import Frame, parse_image, parse_text_message
 from proctoring.protocol import ErrorCode
@@ -65,10 +68,15 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         seq = self.seq
         try:
             frame = self._parse(text_data, bytes_data)
+            started = time.perf_counter()
             enqueued = await queues.aenqueue_frame(
                 self.identity.client_id, self.identity.attempt_id, seq, frame
             )
+            metrics.recorder.observe(
+                "enqueue", (time.perf_counter() - started) * 1000, metrics.ENQUEUE_BUCKETS_MS
+            )
         except (FrameError, AdmissionError) as exc:
+            metrics.recorder.count(f"rejected:{exc.code.value}")
             await self.send(text_data=protocol.error(seq, exc.code, str(exc)))
             if isinstance(exc, QueueFull):
                 await self._tell_rate(MIN_FPS)
@@ -79,7 +87,9 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 text_data=protocol.error(seq, ErrorCode.UNAVAILABLE, "internal error; send the frame again")
             )
             return
-        await self.send(text_data=protocol.ack(seq, enqueued.job_id))
+        await self.send(text_data=protocol.ack(seq, enqueued.job_id, paused=enqueued.paused))
+        if metrics.recorder.due():
+            await _flush_metrics()
         await self._tell_rate(
             recommended_fps(enqueued.queued, settings.PROCTORING_MAX_QUEUED, settings.PROCTORING_CLIENT_FPS)
         )
@@ -96,6 +106,13 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if bytes_data is not None:
             return parse_image(bytes_data, limit)
         return parse_text_message(text_data or "", limit)
+
+
+async def _flush_metrics() -> None:
+    try:
+        await metrics.recorder.aflush(get_async_redis())
+    except redis.RedisError as exc:  # figures only: the frame is acked already
+        log.warning("could not write the gateway's metrics: %s", exc)
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:

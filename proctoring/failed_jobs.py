@@ -23,11 +23,11 @@ def retry(job_id: str) -> bool:
     not in the failed registry (already retried, deleted or expired)."""
     queue = queues.get_queue()
     connection = queue.connection
-    if not connection.zrem(FailedJobRegistry(queue=queue).key, job_id):
-        return False
     try:
         job = Job.fetch(job_id, connection=connection)
     except NoSuchJobError:
+        return False
+    if not connection.zrem(FailedJobRegistry(queue=queue).key, job_id):
         return False
     policy = queues.retry_policy()
     job.retries_left = policy.max if policy else None

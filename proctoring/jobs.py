@@ -11,7 +11,7 @@ from django.conf import settings
 from rq import get_current_job
 from rq.job import Job
 
-from proctoring import api_client, queues, results
+from proctoring import api_client, counters, metrics, queues, results
 from proctoring.exceptions import ApiError, FrameMissing
 from proctoring.frames import FrameMeta
 
@@ -66,9 +66,10 @@ def on_forward_failure(
     job.save_meta()
     if job.should_retry:
         log.warning("job %s: attempt failed, will retry: %s", job.id, exc)
+        metrics.recorder.count("retried")
         return
     log.error("job %s: failed for good: %s", job.id, exc)
-    stored = queues.load_frame_meta(job.id)
-    client_id = stored.client_id if stored else job.meta.get("client_id")
+    # The job's description names its client even when the frame's bytes are gone.
+    client_id = counters.client_of(job)
     if client_id:
-        queues.finish_failed(str(client_id), job.id)
+        queues.finish_failed(client_id, job.id)

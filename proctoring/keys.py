@@ -13,6 +13,10 @@ proctoring:frame:<job_id>               a frame's envelope (header and image byt
 proctoring:stats:stale                  frames dropped as stale, in all.
 proctoring:stats:minute:<epoch minute>  hash: received, completed, failed in that minute (UTC);
                                         kept an hour, for the admin's throughput chart.
+proctoring:stats:totals                 hash: received, completed, failed, retried,
+                                        rejected:<code>, api_status:<status> since the start.
+proctoring:stats:histogram:<name>       hash: a count per bucket (ms upper bound), sum_us, count
+                                        (enqueue, api), for /metrics (proctoring/metrics.py).
 """
 
 from __future__ import annotations
@@ -47,3 +51,11 @@ def stale_count() -> str:
 
 def minute(epoch_minute: int) -> str:
     return f"{PREFIX}:stats:minute:{epoch_minute}"
+
+
+def totals() -> str:
+    return f"{PREFIX}:stats:totals"
+
+
+def histogram(name: str) -> str:
+    return f"{PREFIX}:stats:histogram:{name}"

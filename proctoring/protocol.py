@@ -32,8 +32,12 @@ class CloseCode:
     FORBIDDEN = 4403  # not this user's attempt, no such attempt, ended attempt, foreign origin
 
 
-def ack(seq: int, job_id: str) -> str:
-    return json.dumps({"type": MessageType.ACK.value, "seq": seq, "job_id": job_id})
+def ack(seq: int, job_id: str, paused: bool = False) -> str:
+    """The frame is queued; `paused` says workers are paused, so it waits until they resume."""
+    message: dict[str, Any] = {"type": MessageType.ACK.value, "seq": seq, "job_id": job_id}
+    if paused:
+        message["paused"] = True
+    return json.dumps(message)
 
 
 def error(seq: int, code: ErrorCode, detail: str) -> str:

@@ -26,6 +26,7 @@ import redis.asyncio
 from django.conf import settings
 from rq import Callback, Queue, Retry
 from rq.job import Job
+from rq.suspension import WORKERS_SUSPENDED
 from rq.utils import utcformat
 
 from proctoring import counters, job_template, keys, lifecycle
@@ -50,7 +51,8 @@ _FRAME_KEY_GRACE = 24 * 3600
 # block a client.
 # Then the job is counted as queued in its client's counts (proctoring/counters.py).
 # KEYS: 1 the client's pending set, 2 the queue, 3 the frame key, 4 the client's counts,
-# 5 the clients index, 6 this minute's throughput bucket.
+# 5 the clients index, 6 this minute's throughput bucket, 7 RQ's "workers suspended" flag
+# (the answer's third value: the frame is queued, but workers are paused), 8 the totals.
 # ARGV: 1 job id, 2 received at (score), 3 per-client limit, 4 job key prefix, 5 queue limit,
 # 6 frame envelope, 7 frame key TTL, 8 RQ's timestamp, 9 job description, 10 client id,
 # 11 counts TTL, 12 the bucket's TTL.
@@ -62,7 +64,8 @@ redis.call('EXPIRE', KEYS[4], ARGV[11])
 redis.call('ZADD', KEYS[5], ARGV[2], ARGV[10])
 redis.call('HINCRBY', KEYS[6], 'received', 1)
 redis.call('EXPIRE', KEYS[6], ARGV[12])
-return {1, queued}
+redis.call('HINCRBY', KEYS[8], 'received', 1)
+return {1, queued, redis.call('EXISTS', KEYS[7])}
 """
 _ADMIT = """
 local queued = redis.call('LLEN', KEYS[2])
@@ -86,6 +89,7 @@ redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[7])
 class Enqueued(NamedTuple):
     job_id: str
     queued: int  # frames waiting in the queue (all clients) before this one
+    paused: bool = False  # workers are paused (the frame waits until they resume)
 
 
 Command = tuple[tuple[Any, ...], dict[str, Any]]
@@ -162,10 +166,11 @@ async def aenqueue_frame(client_id: str, attempt_id: str, seq: int, frame: Frame
     job_id, meta = _new_job(client_id, attempt_id, seq, frame)
     try:
         script = _script(connection, await _arecorder(connection))
-        queued = _check_admission(await script(**_script_args(meta, job_id, frame)))
+        answer = await script(**_script_args(meta, job_id, frame))
+        queued = _check_admission(answer)
     except redis.RedisError as exc:
         raise QueueUnavailable(f"queue unavailable: {exc}") from exc
-    return Enqueued(job_id, queued)
+    return Enqueued(job_id, queued, paused=bool(answer[2]))
 
 
 async def _arecorder(connection: redis.asyncio.Redis) -> Queue:
@@ -183,6 +188,7 @@ def finish_delivered(client_id: str, job_id: str) -> None:
     def write(pipe: Any) -> None:
         counters.move(job_id, counters.DONE, pipeline=pipe, extra=counters.completed_field())
         counters.count_minute(pipe, "completed")
+        pipe.hincrby(keys.totals(), "completed", 1)
         pipe.delete(keys.frame(job_id))
         pipe.zrem(keys.client_pending(client_id), job_id)
 
@@ -213,6 +219,7 @@ def finish_failed(client_id: str, job_id: str) -> None:
     with get_redis().pipeline(transaction=False) as pipe:
         counters.move(job_id, counters.FAILED, pipeline=pipe, failed_ttl=settings.PROCTORING_FAILED_TTL)
         counters.count_minute(pipe, "failed")
+        pipe.hincrby(keys.totals(), "failed", 1)
         pipe.expire(keys.frame(job_id), settings.PROCTORING_FAILED_TTL)
         pipe.zrem(keys.client_pending(client_id), job_id)
         pipe.execute()
@@ -258,6 +265,8 @@ def _script_args(meta: FrameMeta, job_id: str, frame: Frame) -> dict[str, list[A
         keys.client_counts(meta.client_id),
         keys.clients_index(),
         counters.minute_key(meta.received_at.timestamp()),
+        WORKERS_SUSPENDED,
+        keys.totals(),
     ]
     argv = [
         job_id,

@@ -31,7 +31,7 @@ from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 from rq.worker.base import DequeueStrategy
 
-from proctoring import lifecycle
+from proctoring import lifecycle, metrics
 from proctoring.scheduling import ProctoringScheduler
 from proctoring.timeouts import WatchdogDeathPenalty
 
@@ -252,7 +252,12 @@ class ProctoringWorker(SimpleWorker):
             pipe.execute()
 
     def _report(self) -> None:
-        """One line every ten seconds instead of one per job."""
+        """One line every ten seconds instead of one per job; the metrics once a second."""
+        if metrics.recorder.due():
+            try:
+                metrics.recorder.flush(self.connection)
+            except redis.RedisError as exc:
+                log.warning("could not write the worker's metrics: %s", exc)
         at, count = self._reported
         elapsed = time.monotonic() - at
         if elapsed < REPORT_EVERY or self._finisher is None:

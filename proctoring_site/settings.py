@@ -160,6 +160,11 @@ PROCTORING_WORKER_CONCURRENCY = env.int("PROCTORING_WORKER_CONCURRENCY", 64, min
 PROCTORING_FAILED_TTL = env.int("PROCTORING_FAILED_TTL", 7 * 24 * 3600, minimum=60)
 # How long a camera client's token stays valid (seconds); an ended attempt refuses it anyway.
 PROCTORING_TOKEN_MAX_AGE = env.int("PROCTORING_TOKEN_MAX_AGE", 6 * 3600, minimum=60)
+# A bearer token that lets a monitoring system read /metrics and /proctoring/stats.json without
+# a staff login ("Authorization: Bearer <token>"); empty: staff sessions only.
+PROCTORING_STATS_TOKEN = env.str("PROCTORING_STATS_TOKEN")
+if PROCTORING_STATS_TOKEN and len(PROCTORING_STATS_TOKEN) < 16:
+    raise ImproperlyConfigured("PROCTORING_STATS_TOKEN must be at least 16 characters (or empty)")
 # The reference API (development stand-in for the external service) checks this key when set.
 REFERENCE_API_KEY = env.str("REFERENCE_API_KEY", PROCTORING_API_KEY)
 

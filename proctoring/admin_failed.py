@@ -1,0 +1,414 @@
+"""The admin's failed jobs list, its actions (retry, delete, clean) and a job's detail page.
+
+Views only parse the request and render; the reading is done by the plain functions below, and
+the acting by `proctoring.failed_jobs`, which keeps the per-client counts right. A page of the
+list fetches only its own jobs (`Job.fetch_many`, one round trip). The filters and the kinds on
+offer need each failed job's client and error kind: they are read for the newest `SCAN_LIMIT`
+failed jobs, five small fields per job in one pipeline per `SCAN_CHUNK` jobs (never tracebacks).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.registry import FailedJobRegistry
+from rq.results import Result
+
+from exams.models import Attempt
+from proctoring import counters, failed_jobs, queues
+from proctoring.frames import CONTENT_TYPES, FrameMeta
+from proctoring.models import FrameResult
+
+PAGE_SIZE = 50
+SCAN_LIMIT = 10_000
+SCAN_CHUNK = 1_000
+GONE = "(job gone)"  # the registry names a job whose hash has expired or was deleted
+UNKNOWN = "(unknown)"
+_SCAN_FIELDS = ("data", "description", "meta", "ended_at", "failure_ttl")
+_JOB_ID = re.compile(r"^[\w-]{1,128}$")
+_ABANDONED = re.compile(r"^Moved to \w+, due to (\w+)")
+_CLASS_LINE = re.compile(r"^([A-Za-z_][\w.]*)(?::|$)")
+_SEQ = re.compile(r"#(-?\d+)$")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the filters need of one failed job."""
+
+    job_id: str
+    client: str | None
+    kind: str
+    failed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Row(Summary):
+    """One line of the list."""
+
+    exists: bool
+    attempt: Attempt | None
+    last_error: str
+    api_status: Any
+    api_body: str
+    retries: str
+
+
+Outcome = tuple[int, int]  # jobs acted on, jobs skipped as no longer failed
+
+
+class ActionError(ValueError):
+    """A request the actions cannot carry out; its text is shown to the operator."""
+
+
+def registry() -> FailedJobRegistry:
+    return FailedJobRegistry(queue=queues.get_queue())
+
+
+def error_kind(error: str | None) -> str:
+    """The exception class named by an error: our `last_error` ("ApiRejected: ..."), RQ's note
+    on an abandoned job ("Moved to FailedJobRegistry, due to AbandonedJobError, at ...") or a
+    traceback (its last unindented "module.Class: message" line)."""
+    text = (error or "").strip()
+    if not text:
+        return UNKNOWN
+    if match := _ABANDONED.match(text):
+        return match.group(1)
+    lines = text.splitlines()
+    candidates = [lines[0]] if not text.startswith("Traceback") else reversed(lines)
+    for line in candidates:
+        match = _CLASS_LINE.match(line)
+        if match and match.group(1) != "Traceback":
+            return match.group(1).rsplit(".", 1)[-1]
+    return UNKNOWN
+
+
+def error_line(error: str | None) -> str:
+    """The line of an error that says what happened: the first of ours, the last of a traceback."""
+    lines = [line for line in (error or "").strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    return lines[-1] if lines[0].startswith("Traceback") else lines[0]
+
+
+def retries_label(retries_left: int | None) -> str:
+    """RQ's retry info: retries left of those the policy gives. Not a count of attempts: a
+    non-retryable error (ApiRejected, FrameMissing) sets it to 0 at once."""
+    policy = queues.retry_policy()
+    if policy is None or retries_left is None:
+        return "no retries"
+    return f"{retries_left} of {policy.max} left"
+
+
+def failed_ids(start: int = 0, stop: int | None = None) -> list[str]:
+    """Failed job ids [start:stop], newest failure first (the registry's score is the failure
+    time plus the failure TTL, so the newest failure scores highest)."""
+    if stop is not None and stop <= start:
+        return []
+    return registry().get_job_ids(start, -1 if stop is None else stop - 1, desc=True, cleanup=False)
+
+
+def summarize(job_ids: Sequence[str]) -> list[Summary]:
+    """Client, error kind and failure time of each job, a pipeline per `SCAN_CHUNK` jobs."""
+    queue = queues.get_queue()
+    key = registry().key
+    summaries: list[Summary] = []
+    for start in range(0, len(job_ids), SCAN_CHUNK):
+        chunk = job_ids[start : start + SCAN_CHUNK]
+        with queue.connection.pipeline(transaction=False) as pipe:
+            for job_id in chunk:
+                pipe.hmget(Job.key_for(job_id), _SCAN_FIELDS)
+            pipe.zmscore(key, list(chunk))
+            *hashes, scores = pipe.execute()
+        jobs = [_partial_job(job_id, values) for job_id, values in zip(chunk, hashes, strict=True)]
+        errors = _errors([job for job in jobs if job is not None])
+        summaries += [_summary(*item, errors) for item in zip(chunk, jobs, scores, strict=True)]
+    return summaries
+
+
+def _summary(job_id: str, job: Job | None, score: float | None, errors: dict[str, str]) -> Summary:
+    kind = error_kind(errors.get(job_id)) if job else GONE
+    return Summary(job_id, counters.client_of(job) if job else None, kind, _failed_at(job, score))
+
+
+def _partial_job(job_id: str, values: list[bytes | None]) -> Job | None:
+    fields = {name: value for name, value in zip(_SCAN_FIELDS, values, strict=True) if value is not None}
+    if "data" not in fields:
+        return None
+    queue = queues.get_queue()
+    job = Job(job_id, connection=queue.connection, serializer=queue.serializer)
+    job.restore(fields)
+    return job
+
+
+def _errors(jobs: Sequence[Job]) -> dict[str, str]:
+    """Each job's last error: ours from its meta, else its latest result's traceback."""
+    errors = {job.id: str(job.meta["last_error"]) for job in jobs if job.meta.get("last_error")}
+    missing = [job for job in jobs if job.id not in errors]
+    if missing:
+        connection = queues.get_queue().connection
+        with connection.pipeline(transaction=False) as pipe:
+            for job in missing:
+                pipe.xrevrange(Result.get_key(job.id), "+", "-", count=1)
+            answers = pipe.execute()
+        for job, answer in zip(missing, answers, strict=True):
+            if answer:
+                result = Result.restore(job.id, answer[0][0].decode(), answer[0][1], connection=connection)
+                errors[job.id] = result.exc_string or ""
+    return errors
+
+
+def _failed_at(job: Job | None, score: float | None) -> datetime | None:
+    """When the job failed: RQ's ended_at, else its registry score less its failure TTL."""
+    if job is not None and job.ended_at is not None:
+        return job.ended_at
+    if score is None or score == float("inf"):
+        return None
+    ttl = (job.failure_ttl if job else None) or settings.PROCTORING_FAILED_TTL
+    return datetime.fromtimestamp(score - ttl, UTC)
+
+
+def rows(job_ids: Sequence[str]) -> list[Row]:
+    """The rows of one page: one round trip for its jobs (`Job.fetch_many`), one for their
+    failure times, one more only for jobs without our `last_error`, and one query."""
+    queue = queues.get_queue()
+    jobs = Job.fetch_many(job_ids, connection=queue.connection, serializer=queue.serializer)
+    scores = queue.connection.zmscore(registry().key, list(job_ids)) if job_ids else []
+    errors = _errors([job for job in jobs if job is not None])
+    summaries = [_summary(*item, errors) for item in zip(job_ids, jobs, scores, strict=True)]
+    owners = attempts_of(summary.client for summary in summaries if summary.client)
+    return [
+        Row(
+            **vars(summary),
+            exists=job is not None,
+            attempt=owners.get(summary.client or ""),
+            last_error=error_line(errors.get(summary.job_id)),
+            api_status=job.meta.get("api_status") if job else None,
+            api_body=str(job.meta.get("api_body") or "") if job else "",
+            retries=retries_label(job.retries_left) if job else "",
+        )
+        for summary, job in zip(summaries, jobs, strict=True)
+    ]
+
+
+def list_page(client: str, kind: str, page_number: str | None) -> dict[str, Any]:
+    """The list's context: a page of rows (filtered by client and error kind), and the kinds on
+    offer. Without a filter, the page is read straight from the registry, however long."""
+    scanned = failed_ids(0, SCAN_LIMIT)
+    summaries = summarize(scanned)
+    kinds = Counter(s.kind for s in summaries if not client or s.client == client)
+    chosen = [s.job_id for s in summaries if client in ("", s.client) and kind in ("", s.kind)]
+    total = len(chosen) if client or kind else registry().get_job_count(cleanup=False)
+    page = Paginator(range(total), PAGE_SIZE).get_page(page_number)
+    start, end = max(0, page.start_index() - 1), page.end_index()
+    return {
+        "rows": rows(chosen[start:end] if client or kind else failed_ids(start, end)),
+        "page": page,
+        "total": total,
+        "client": client,
+        "kind": kind,
+        "kinds": [(name, count, _query(client=client, kind=name)) for name, count in kinds.most_common()],
+        "all_kinds_query": _query(client=client),
+        "page_query": _query(client=client, kind=kind),
+        "scan_capped": len(scanned) == SCAN_LIMIT,
+        "scan_limit": SCAN_LIMIT,
+    }
+
+
+def _query(**params: str) -> str:
+    return "?" + urlencode({name: value for name, value in params.items() if value})
+
+
+def attempts_of(client_ids: Iterable[str]) -> dict[str, Attempt]:
+    """The exam attempts among these client ids (any id that is no UUID is simply not one)."""
+    valid = set()
+    for client_id in client_ids:
+        try:
+            valid.add(uuid.UUID(client_id))
+        except ValueError:
+            continue
+    found = Attempt.objects.filter(pk__in=valid).select_related("user", "exam")
+    return {str(attempt.pk): attempt for attempt in found}
+
+
+def apply_all(operation: Callable[[str], bool], job_ids: Iterable[str]) -> Outcome:
+    results = [operation(job_id) for job_id in dict.fromkeys(job_ids)]
+    return sum(results), len(results) - sum(results)
+
+
+def run_action(post: QueryDict) -> tuple[str, Outcome]:
+    """Carries out a posted action; returns its past-tense verb and outcome.
+
+    action=retry|delete acts on the checked `job_id`s, retry:<id>|delete:<id> on one job,
+    retry-client on every failed job of `client`, clean on those failed over `hours` ago.
+    """
+    verb, _, one = post.get("action", "").partition(":")
+    if verb in ("retry", "delete"):
+        job_ids = [one] if one else post.getlist("job_id")
+        if not job_ids:
+            raise ActionError("Select at least one failed job.")
+        operation = failed_jobs.retry if verb == "retry" else failed_jobs.delete
+        return ("Retried" if verb == "retry" else "Deleted"), apply_all(operation, job_ids)
+    if verb == "retry-client":
+        client = post.get("client", "").strip()
+        if not client:
+            raise ActionError("Give the client whose failed jobs to retry.")
+        mine = [summary.job_id for summary in summarize(failed_ids()) if summary.client == client]
+        return "Retried", apply_all(failed_jobs.retry, mine)
+    if verb == "clean":
+        cutoff = datetime.now(UTC) - timedelta(hours=parse_hours(post.get("hours", "")))
+        old = [s.job_id for s in summarize(failed_ids()) if s.failed_at is not None and s.failed_at < cutoff]
+        return "Deleted", apply_all(failed_jobs.delete, old)
+    raise ActionError(f"Unknown action {post.get('action', '')!r}.")
+
+
+def parse_hours(text: str) -> float:
+    try:
+        hours = float(text)
+    except ValueError:
+        raise ActionError(f"Hours must be a number, not {text!r}.") from None
+    if not 0 <= hours < 1e6:
+        raise ActionError("Hours must be between 0 and 1,000,000.")
+    return hours
+
+
+def outcome_message(verb: str, outcome: Outcome) -> str:
+    done, skipped = outcome
+    text = f"{verb} {done} failed job{'s' if done != 1 else ''}."
+    if skipped:
+        text += f" {skipped} skipped: no longer failed (already retried, deleted or expired)."
+    return text
+
+
+def job_context(job_id: str) -> dict[str, Any]:
+    """Everything the detail page shows of a job. Raises Http404 for an unknown job."""
+    queue = queues.get_queue()
+    if not _JOB_ID.match(job_id):
+        raise Http404("no such job")
+    try:
+        job = Job.fetch(job_id, connection=queue.connection, serializer=queue.serializer)
+    except NoSuchJobError:
+        raise Http404("no such job") from None
+    results = job.results()
+    failure = next((result for result in results if result.exc_string), None)
+    traceback = failure.exc_string if failure else _stored_exc_info(job)
+    client = counters.client_of(job)
+    frame = stored_frame_meta(job_id)
+    score = queue.connection.zscore(registry().key, job_id)
+    result_row = FrameResult.objects.filter(job_id=job_id).first()
+    return {
+        "job": job,
+        "status": job.get_status(refresh=False).value,
+        "is_failed": score is not None,
+        "failed_at": _failed_at(job, score) if score is not None else None,
+        "client": client,
+        "seq": frame.seq if frame else _seq_of(job) if client else None,
+        "attempt": attempts_of([client]).get(client) if client else None,
+        "frame": frame,
+        "retries": retries_label(job.retries_left),
+        "failures": sum(1 for result in results if result.type == Result.Type.FAILED),
+        "last_error": str(job.meta.get("last_error") or ""),
+        "kind": error_kind(str(job.meta.get("last_error") or traceback or "")),
+        "api_status": job.meta.get("api_status"),
+        "api_body": str(job.meta.get("api_body") or ""),
+        "traceback": traceback or "",
+        "result": result_row,
+        "result_json": json.dumps(result_row.result, indent=2) if result_row else "",
+    }
+
+
+def _seq_of(job: Job) -> int | None:
+    match = _SEQ.search(job.description or "")
+    return int(match.group(1)) if match else None
+
+
+def _stored_exc_info(job: Job) -> str | None:
+    # RQ 3 deprecates exc_info (it reads the latest result again, then the job hash's own copy).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return job.exc_info
+
+
+def stored_frame_meta(job_id: str) -> FrameMeta | None:
+    try:
+        return queues.load_frame_meta(job_id)
+    except (ValueError, KeyError, TypeError):  # not a frame envelope
+        return None
+
+
+# --- Views ---------------------------------------------------------------------------------
+
+
+def failed_list(request: HttpRequest) -> HttpResponse:
+    client, kind = request.GET.get("client", "").strip(), request.GET.get("kind", "").strip()
+    context = list_page(client, kind, request.GET.get("page"))
+    return _render(request, "failed_list.html", "Failed jobs", context)
+
+
+def _render(request: HttpRequest, template: str, crumb: str, context: dict[str, Any]) -> HttpResponse:
+    return render(
+        request,
+        f"admin/proctoring/{template}",
+        {
+            **admin.site.each_context(request),
+            **context,
+            "title": f"Proctoring queue: {crumb}",
+            "tab": "failed",
+            "crumb": crumb,
+            "here": request.get_full_path(),
+        },
+    )
+
+
+@require_POST
+def failed_action(request: HttpRequest) -> HttpResponseRedirect:
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+        back = reverse("proctoring-queue-failed")
+    try:
+        verb, outcome = run_action(request.POST)
+    except ActionError as exc:
+        messages.error(request, str(exc))
+    else:
+        report = messages.success if outcome[0] else messages.warning
+        report(request, outcome_message(verb, outcome))
+    return HttpResponseRedirect(back)
+
+
+def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
+    return _render(request, "job_detail.html", f"Job {job_id}", job_context(job_id))
+
+
+def job_frame(request: HttpRequest, job_id: str) -> HttpResponse:
+    """The stored image of a job's frame, as it came from the camera; 404 once it is gone."""
+    try:
+        stored = queues.load_frame(job_id) if _JOB_ID.match(job_id) else None
+    except (ValueError, KeyError, TypeError):
+        stored = None
+    if stored is None:
+        raise Http404("the frame is no longer stored")
+    meta, image = stored
+    content_type = (
+        meta.content_type if meta.content_type in CONTENT_TYPES.values() else "application/octet-stream"
+    )
+    response = HttpResponse(image, content_type=content_type)
+    response["Cache-Control"] = "private, max-age=300"
+    return response

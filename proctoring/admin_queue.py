@@ -1,0 +1,131 @@
+"""The admin's queue overview and per-client pages, the JSON they poll, and pause/resume.
+
+Views only: every figure comes from `proctoring.stats`, which reads counts, never jobs.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+from rq.suspension import resume as rq_resume
+from rq.suspension import suspend as rq_suspend
+
+from proctoring import charts, queues, stats
+
+CLIENTS_PER_PAGE = 100
+SORTABLE = ("last_frame_at", "backlog", "queued", "running", "retrying", "failed", "completed_today", "user")
+
+
+def overview(request: HttpRequest) -> HttpResponse:
+    throughput = stats.throughput()
+    context = {
+        **_admin_context(request, "Overview"),
+        "tab": "overview",
+        "queue": stats.queue_figures(),
+        "workers": stats.workers(),
+        "throughput": throughput,
+        "chart": charts.throughput_chart(throughput),
+        "refresh_ms": 2000,
+    }
+    return render(request, "admin/proctoring/overview.html", context)
+
+
+def stats_json(request: HttpRequest) -> JsonResponse:
+    """The overview's figures (and `?clients=N` client rows) for polling."""
+    try:
+        client_limit = max(0, int(request.GET.get("clients", "0")))
+    except ValueError:
+        return JsonResponse({"error": "clients must be a whole number"}, status=400)
+    snapshot = stats.snapshot(client_limit=client_limit)
+    snapshot["chart"] = charts.throughput_chart(snapshot["throughput"])
+    return JsonResponse(snapshot)
+
+
+def clients(request: HttpRequest) -> HttpResponse:
+    sort = request.GET.get("sort", "backlog")
+    if sort not in SORTABLE:
+        sort = "backlog"
+    descending = request.GET.get("dir", "desc") != "asc"
+    rows = stats.clients()
+    threshold = backlog_threshold()
+    for row in rows:
+        row["backlogged"] = row["backlog"] >= threshold or row["failed"] > 0
+        if row["last_frame_at"]:
+            row["last_frame_label"] = datetime.fromtimestamp(row["last_frame_at"], UTC).strftime(
+                "%Y-%m-%d %H:%M:%S UTC"
+            )
+    rows.sort(key=lambda row: _sort_key(row, sort), reverse=descending)
+    page = Paginator(rows, CLIENTS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        **_admin_context(request, "Per client"),
+        "tab": "clients",
+        "crumb": "Per client",
+        "page": page,
+        "sort": sort,
+        "descending": descending,
+        "columns": _columns(sort, descending),
+        "threshold": threshold,
+        "total": len(rows),
+    }
+    return render(request, "admin/proctoring/clients.html", context)
+
+
+def backlog_threshold() -> int:
+    """A client stands out once half its pending allowance is waiting (at least 2 frames)."""
+    return max(2, settings.PROCTORING_MAX_PENDING_PER_CLIENT // 2)
+
+
+def _sort_key(row: dict[str, Any], sort: str) -> Any:
+    value = row.get(sort)
+    if sort == "user":
+        return (value or "").lower()
+    return value if value is not None else -1
+
+
+def _columns(sort: str, descending: bool) -> list[dict[str, Any]]:
+    labels = {
+        "user": "User",
+        "backlog": "Backlog",
+        "queued": "Queued",
+        "running": "Running",
+        "retrying": "Retrying",
+        "failed": "Failed",
+        "completed_today": "Completed today",
+        "last_frame_at": "Last frame",
+    }
+    columns = []
+    for key, label in labels.items():
+        flip = "asc" if (key == sort and descending) else "desc"
+        columns.append(
+            {"key": key, "label": label, "sorted": key == sort, "query": f"?sort={key}&dir={flip}"}
+        )
+    return columns
+
+
+@require_POST
+def pause(request: HttpRequest) -> HttpResponseRedirect:
+    rq_suspend(queues.get_queue().connection)
+    messages.warning(
+        request,
+        "Workers are paused: they finish what they run and take nothing new. Frames are still accepted.",
+    )
+    return HttpResponseRedirect(reverse("proctoring-queue-overview"))
+
+
+@require_POST
+def resume(request: HttpRequest) -> HttpResponseRedirect:
+    rq_resume(queues.get_queue().connection)
+    messages.success(request, "Workers resumed.")
+    return HttpResponseRedirect(reverse("proctoring-queue-overview"))
+
+
+def _admin_context(request: HttpRequest, title: str) -> dict[str, Any]:
+    return {**admin.site.each_context(request), "title": f"Proctoring queue: {title}"}

@@ -1,0 +1,28 @@
+"""The admin's queue pages, under /admin/proctoring/queue/, staff only (Django admin's login)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import admin
+from django.urls import URLPattern, path
+
+from proctoring import admin_failed, admin_queue
+
+
+def staff(route: str, view: Callable[..., Any], name: str) -> URLPattern:
+    return path(route, admin.site.admin_view(view), name=name)
+
+
+urlpatterns = [
+    staff("", admin_queue.overview, "proctoring-queue-overview"),
+    staff("stats.json", admin_queue.stats_json, "proctoring-queue-stats"),
+    staff("clients/", admin_queue.clients, "proctoring-queue-clients"),
+    staff("pause/", admin_queue.pause, "proctoring-queue-pause"),
+    staff("resume/", admin_queue.resume, "proctoring-queue-resume"),
+    staff("failed/", admin_failed.failed_list, "proctoring-queue-failed"),
+    staff("failed/action/", admin_failed.failed_action, "proctoring-queue-failed-action"),
+    staff("jobs/<str:job_id>/", admin_failed.job_detail, "proctoring-queue-job"),
+    staff("jobs/<str:job_id>/frame", admin_failed.job_frame, "proctoring-queue-job-frame"),
+]

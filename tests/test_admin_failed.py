@@ -1,0 +1,311 @@
+"""The admin's failed jobs list, its actions and a job's detail page (proctoring/admin_failed.py),
+on the real Redis, with failures made by a real worker against the recording API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import redis
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
+from rq.job import Job
+from rq.registry import FailedJobRegistry
+from rq.utils import utcformat
+
+from exams.models import Attempt
+from proctoring import admin_failed, counters, keys, queues
+from proctoring.frames import parse_image
+from proctoring.models import FrameResult
+from tests.support import RecordingApi, Reply, jpeg_bytes, wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FAILED = reverse("proctoring-queue-failed")
+ACTION = reverse("proctoring-queue-failed-action")
+FRAME = jpeg_bytes(64, 48, (200, 40, 40))
+REJECTED = Reply(422, {"error": "not a face"})
+
+
+def job_url(job_id: str) -> str:
+    return reverse("proctoring-queue-job", args=[job_id])
+
+
+def frame_url(job_id: str) -> str:
+    return reverse("proctoring-queue-job-frame", args=[job_id])
+
+
+def enqueue(client_id: str, seq: int) -> str:
+    return queues.enqueue_frame(client_id, client_id, seq, parse_image(FRAME, 1 << 20))
+
+
+def registry() -> FailedJobRegistry:
+    return FailedJobRegistry(queue=queues.get_queue())
+
+
+def wait_failed(*job_ids: str) -> None:
+    wait_until(lambda: set(job_ids) <= set(registry().get_job_ids(cleanup=False)), 30, f"{job_ids} failed")
+
+
+def page(client: Client, url: str) -> str:
+    response = client.get(url)
+    assert response.status_code == 200, response.status_code
+    return response.content.decode()
+
+
+def listed(client: Client, query: str = "") -> list[str]:
+    """The job ids of the list's rows, in order."""
+    response = client.get(FAILED + query)
+    assert response.status_code == 200
+    return [row.job_id for row in response.context["rows"]]
+
+
+def post(browser: Client, /, **data: Any) -> list[str]:
+    """Posts an action, checks it redirects to `next`, and returns the messages it left (as the
+    list page, which shows and so consumes them, shows them)."""
+    response = browser.post(ACTION, {"next": FAILED, **data})
+    assert response.status_code == 302 and response["Location"] == data.get("next", FAILED)
+    return [str(message) for message in browser.get(FAILED).context["messages"]]
+
+
+@pytest.fixture
+def staff_client(client: Client) -> Client:
+    staff = get_user_model().objects.create_user("ops", password="ops-pass-123", is_staff=True)
+    client.force_login(staff)
+    return client
+
+
+# --- Access ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "method, url",
+    [("get", FAILED), ("get", job_url("0" * 32)), ("get", frame_url("0" * 32)), ("post", ACTION)],
+)
+def test_anonymous_and_non_staff_are_sent_to_the_admin_login(
+    client: Client, user: Any, method: str, url: str
+) -> None:
+    for who in (None, user):  # nobody, then an exam taker
+        if who is not None:
+            client.force_login(who)
+        response = getattr(client, method)(url, {"action": "clean", "hours": "0"} if method == "post" else {})
+        assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+
+
+def test_actions_need_post_and_a_csrf_token() -> None:
+    staff = get_user_model().objects.create_user("ops", password="ops-pass-123", is_staff=True)
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(staff)
+    assert strict.get(ACTION).status_code == 405
+    assert strict.post(ACTION, {"action": "clean", "hours": "0"}).status_code == 403
+
+
+# --- Pure helpers ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "error, kind",
+    [
+        ("ApiRejected: API answered 422: {}", "ApiRejected"),
+        ("AbandonedJobError: ", "AbandonedJobError"),
+        ("Moved to FailedJobRegistry, due to AbandonedJobError, at 2026-01-01", "AbandonedJobError"),
+        (
+            'Traceback (most recent call last):\n  File "x.py", line 1, in f\n    raise X\n'
+            "rq.timeouts.JobTimeoutException: Task exceeded maximum timeout value (40 seconds)\n",
+            "JobTimeoutException",
+        ),
+        ("", admin_failed.UNKNOWN),
+        (None, admin_failed.UNKNOWN),
+        ("  something odd happened", admin_failed.UNKNOWN),
+    ],
+)
+def test_error_kind_names_the_exception_class(error: str | None, kind: str) -> None:
+    assert admin_failed.error_kind(error) == kind
+
+
+def test_outcome_message_and_hours() -> None:
+    assert admin_failed.outcome_message("Retried", (1, 0)) == "Retried 1 failed job."
+    assert admin_failed.outcome_message("Deleted", (0, 2)).startswith("Deleted 0 failed jobs. 2 skipped")
+    assert admin_failed.parse_hours("1.5") == 1.5
+    for bad in ("", "x", "-1", "nan", "inf"):
+        with pytest.raises(admin_failed.ActionError):
+            admin_failed.parse_hours(bad)
+
+
+# --- Without a worker ------------------------------------------------------------------------
+
+
+def test_empty_list_unknown_job_and_refused_actions(staff_client: Client, attempt: Attempt) -> None:
+    assert "No failed job." in page(staff_client, FAILED)
+    queued = enqueue(str(attempt.pk), 1)  # a job that exists but never failed
+    assert staff_client.get(job_url("f" * 32)).status_code == 404
+    assert staff_client.get(job_url("no:such")).status_code == 404
+    assert staff_client.get(frame_url("f" * 32)).status_code == 404
+    detail = page(staff_client, job_url(queued))
+    assert "Retry this job" not in detail and frame_url(queued) in detail
+    assert post(staff_client, action="retry") == ["Select at least one failed job."]
+    assert post(staff_client, action="clean", hours="soon") == ["Hours must be a number, not 'soon'."]
+    assert post(staff_client, action="retry-client", client=" ") == [
+        "Give the client whose failed jobs to retry."
+    ]
+    assert post(staff_client, action="explode")[0].startswith("Unknown action")
+    # A job that is not failed is skipped, and an outside `next` is not followed.
+    response = staff_client.post(ACTION, {"action": f"retry:{queued}", "next": "https://evil.example/"})
+    assert response["Location"] == FAILED
+    assert [str(m) for m in staff_client.get(FAILED).context["messages"]] == [
+        "Retried 0 failed jobs. 1 skipped: no longer failed (already retried, deleted or expired)."
+    ]
+    assert Job.fetch(queued, connection=queues.get_queue().connection).get_status() == "queued"
+
+
+# --- With a real worker ----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_list_shows_filters_and_pages_failed_jobs_whatever_is_missing(
+    staff_client: Client,
+    attempt: Attempt,
+    api: RecordingApi,
+    start_worker: Any,
+    redis_conn: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    api.script(REJECTED)
+    client_id = str(attempt.pk)
+    rejected = [enqueue(client_id, seq) for seq in (1, 2, 3)]
+    camera = enqueue("camera-7", 1)  # a client id that is no attempt (and no UUID)
+    missing = enqueue(client_id, 4)
+    redis_conn.delete(keys.frame(missing))  # its bytes are gone before the worker takes it
+    gone = enqueue(client_id, 5)
+    other = queues.get_queue().enqueue("json.loads", "not json")  # not a frame job
+    start_worker()
+    wait_failed(*rejected, camera, missing, gone, other.id)
+    redis_conn.delete(Job.key_for(gone))  # its job hash expired or was deleted by hand
+
+    text = page(staff_client, FAILED)
+    assert "7 failed jobs" in text
+    for job_id in (*rejected, camera, missing, other.id):
+        assert f'href="{job_url(job_id)}"' in text
+    assert gone in text and f'href="{job_url(gone)}"' not in text and "(job data gone)" in text
+    assert client_id in text and attempt.user.username in text and attempt.exam.title in text
+    assert "camera-7" in text
+    assert "API answered 422" in text and "not a face" in text and "<td>422</td>" in text
+    assert "0 of 2 left" in text  # the rejection used up the retries at once
+    for kind, count in [("ApiRejected", 4), ("FrameMissing", 1), ("JSONDecodeError", 1), ("(job gone)", 1)]:
+        assert f'data-kind="{kind}">{kind} ({count})</a>' in text
+
+    # Newest failure first (the registry's score), the same order as RQ's own.
+    assert listed(staff_client) == registry().get_job_ids(desc=True, cleanup=False)
+
+    assert listed(staff_client, "?client=camera-7") == [camera]
+    assert set(listed(staff_client, f"?client={client_id}")) == {*rejected, missing}
+    assert listed(staff_client, "?kind=FrameMissing") == [missing]
+    assert listed(staff_client, "?kind=JSONDecodeError") == [other.id]
+    assert set(listed(staff_client, f"?kind=ApiRejected&client={client_id}")) == set(rejected)
+    assert listed(staff_client, "?kind=NoSuchKind") == []
+
+    # Pages of two: every job once, in the same order; the filters carry over to the links.
+    monkeypatch.setattr(admin_failed, "PAGE_SIZE", 2)
+    pages = [listed(staff_client, f"?page={number}") for number in (1, 2, 3, 4)]
+    assert [len(ids) for ids in pages] == [2, 2, 2, 1]
+    assert sum(pages, []) == registry().get_job_ids(desc=True, cleanup=False)
+    assert listed(staff_client, "?page=99") == pages[-1]  # past the end: the last page
+    filtered = page(staff_client, f"{FAILED}?client={client_id}")
+    assert f'href="?client={client_id}&amp;page=2"' in filtered
+    assert len(listed(staff_client, f"?client={client_id}&page=2")) == 2
+
+    # Detail pages of the odd ones render; a job whose hash is gone is unknown.
+    detail = page(staff_client, job_url(missing))
+    assert "FrameMissing" in detail and "frame no longer stored" in detail
+    assert frame_url(missing) not in detail
+    assert staff_client.get(frame_url(missing)).status_code == 404
+    detail = page(staff_client, job_url(other.id))
+    assert "not a frame job" in detail and "Traceback" in detail and "JSONDecodeError" in detail
+    assert staff_client.get(job_url(gone)).status_code == 404
+
+
+@pytest.mark.slow
+def test_retry_keeps_the_job_id_and_delivers_then_counts_are_right(
+    user: Any,
+    staff_client: Client,
+    attempt: Attempt,
+    api: RecordingApi,
+    start_worker: Any,
+) -> None:
+    api.script(REJECTED)
+    client_id = str(attempt.pk)
+    first, *others = [enqueue(client_id, seq) for seq in (1, 2, 3)]
+    camera = enqueue("camera-7", 1)
+    start_worker()
+    wait_failed(first, *others, camera)
+    wait_until(lambda: counters.read([client_id])[client_id]["failed"] == 3, 10, "three counted failed")
+
+    # The detail page: metadata, the API's answer, the traceback, and the frame itself.
+    detail = page(staff_client, job_url(first))
+    assert "Traceback" in detail and "ApiRejected: API answered 422" in detail
+    assert "proctoring.exceptions.ApiRejected" in detail
+    assert "&quot;error&quot;: &quot;not a face&quot;" in detail  # the API body, escaped
+    assert f'<img src="{frame_url(first)}"' in detail and attempt.user.username in detail
+    assert "<tr><th>Status</th><td>failed " in detail and "Retry this job" in detail
+    image = staff_client.get(frame_url(first))
+    assert image.status_code == 200 and image["Content-Type"] == "image/jpeg"
+    assert image.content == FRAME
+
+    # An exam taker cannot retry anything.
+    taker = Client()
+    taker.force_login(user)
+    assert taker.post(ACTION, {"action": f"retry:{first}"})["Location"].startswith("/admin/login/")
+    assert first in registry()
+
+    api.script(Reply(200, {"ok": True, "flags": ["second-person"]}))
+    assert post(staff_client, action=f"retry:{first}", next=job_url(first)) == ["Retried 1 failed job."]
+    assert first not in registry()
+    wait_until(lambda: FrameResult.objects.filter(job_id=first).exists(), 30, "delivered after retry")
+    assert api.calls[-1].headers["Idempotency-Key"] == first  # the same id, so the same key
+    assert FrameResult.objects.get(job_id=first).result["flags"] == ["second-person"]
+
+    # Every failed job of the client; the other client's stays failed.
+    assert post(staff_client, action="retry-client", client=client_id) == ["Retried 2 failed jobs."]
+    wait_until(lambda: FrameResult.objects.filter(job_id__in=others).count() == 2, 30, "delivered")
+    assert registry().get_job_ids(cleanup=False) == [camera]
+    wait_until(lambda: counters.read([client_id])[client_id]["failed"] == 0, 10, "no longer counted failed")
+    figures = counters.read([client_id, "camera-7"])
+    assert figures[client_id]["completed_today"] == 3 and figures["camera-7"]["failed"] == 1
+    assert post(staff_client, action=f"retry:{first}")[0].startswith("Retried 0 failed jobs. 1 skipped")
+
+
+@pytest.mark.slow
+def test_delete_selected_delete_one_and_clean_older_than(
+    staff_client: Client, attempt: Attempt, api: RecordingApi, start_worker: Any, redis_conn: redis.Redis
+) -> None:
+    api.script(REJECTED)
+    client_id = str(attempt.pk)
+    doomed, also_doomed, old, recent, single = [enqueue(client_id, seq) for seq in range(1, 6)]
+    start_worker()
+    wait_failed(doomed, also_doomed, old, recent, single)
+
+    messages = post(staff_client, action="delete", job_id=[doomed, also_doomed])
+    assert messages == ["Deleted 2 failed jobs."]
+    for job_id in (doomed, also_doomed):
+        assert job_id not in registry()
+        assert not redis_conn.exists(Job.key_for(job_id), keys.frame(job_id))
+    wait_until(lambda: counters.read([client_id])[client_id]["failed"] == 3, 10, "deletes counted")
+
+    # Make `old` look as if it failed three days ago: its job's ended_at and its registry score
+    # (failure time + failure TTL) are edited in Redis, the way RQ itself writes them.
+    then = datetime.now(UTC) - timedelta(days=3)
+    job = Job.fetch(old, connection=redis_conn)
+    redis_conn.hset(job.key, "ended_at", utcformat(then))
+    redis_conn.zadd(registry().key, {old: then.timestamp() + (job.failure_ttl or 0)})
+    assert post(staff_client, action="clean", hours="48") == ["Deleted 1 failed job."]
+    assert set(registry().get_job_ids(cleanup=False)) == {recent, single}
+    assert not redis_conn.exists(keys.frame(old))
+    assert post(staff_client, action="clean", hours="48")[0].startswith("Deleted 0 failed jobs.")
+
+    # Delete one, from its detail page (which sends the operator back to the list).
+    assert post(staff_client, action=f"delete:{single}") == ["Deleted 1 failed job."]
+    assert registry().get_job_ids(cleanup=False) == [recent]
+    assert staff_client.get(job_url(single)).status_code == 404
+    wait_until(lambda: counters.read([client_id])[client_id]["failed"] == 1, 10, "deletes counted")

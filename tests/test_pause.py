@@ -1,0 +1,54 @@
+"""Pausing the workers (RQ's suspension, the admin's Pause): they take nothing new, the gateway
+still accepts frames and says so in its acks, and everything waiting goes once resumed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from rq.suspension import resume, suspend
+
+from proctoring import protocol, queues, stats
+from proctoring.frames import parse_image
+from proctoring.models import FrameResult
+from tests.support import RecordingApi, jpeg_bytes, wait_until
+
+FRAME = parse_image(jpeg_bytes(), 1 << 20)
+
+
+def test_an_ack_says_paused_only_when_workers_are_paused() -> None:
+    assert "paused" not in json.loads(protocol.ack(1, "j"))
+    assert json.loads(protocol.ack(2, "j", paused=True))["paused"] is True
+
+
+@pytest.mark.django_db
+def test_the_gateways_enqueue_reports_a_pause(redis_conn: Any) -> None:
+    async def enqueue(seq: int) -> queues.Enqueued:
+        return await queues.aenqueue_frame("client-p", "client-p", seq, FRAME)
+
+    assert asyncio.run(enqueue(1)).paused is False
+    suspend(redis_conn)
+    paused = asyncio.run(enqueue(2))
+    assert paused.paused is True and redis_conn.llen("rq:queue:proctoring") == 2, "accepted while paused"
+    resume(redis_conn)
+    assert asyncio.run(enqueue(3)).paused is False
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_paused_worker_takes_nothing_until_resumed(
+    attempt: Any, api: RecordingApi, start_worker: Any, redis_conn: Any
+) -> None:
+    start_worker()
+    suspend(redis_conn)
+    client = str(attempt.pk)
+    job_ids = [queues.enqueue_frame(client, client, seq, FRAME) for seq in range(3)]
+    # The worker notices the pause when it next tries to take a job, and says so in its state.
+    wait_until(lambda: any(w["state"] == "suspended" for w in stats.workers()), 15, "worker suspended")
+    assert api.calls == [] and stats.queue_figures()["queued"] == 3
+    resume(redis_conn)
+    wait_until(
+        lambda: FrameResult.objects.filter(job_id__in=job_ids).count() == 3, 20, "delivered after resume"
+    )
