@@ -2,18 +2,18 @@
 
 Views only parse the request and render; the reading is done by the plain functions below, and
 the acting by `proctoring.failed_jobs`, which keeps the per-client counts right. A page of the
-list fetches only its own jobs (`Job.fetch_many`, one round trip). The filters and the kinds on
-offer need each failed job's client and error kind: they are read for the newest `SCAN_LIMIT`
-failed jobs, five small fields per job in one pipeline per `SCAN_CHUNK` jobs (never tracebacks).
+list fetches only its own jobs (`Job.fetch_many`, one round trip); the filters read the
+per-client and per-kind indexes of failed frame jobs (`proctoring.counters`), so no page reads
+every failed job. Only "clean older than N" walks them all, in pipelines of `SCAN_CHUNK`.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 import warnings
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,12 +34,11 @@ from rq.registry import FailedJobRegistry
 from rq.results import Result
 
 from exams.models import Attempt
-from proctoring import counters, failed_jobs, queues
+from proctoring import counters, failed_jobs, keys, queues
 from proctoring.frames import CONTENT_TYPES, FrameMeta
 from proctoring.models import FrameResult
 
 PAGE_SIZE = 50
-SCAN_LIMIT = 10_000
 SCAN_CHUNK = 1_000
 GONE = "(job gone)"  # the registry names a job whose hash has expired or was deleted
 UNKNOWN = "(unknown)"
@@ -210,27 +209,71 @@ def rows(job_ids: Sequence[str]) -> list[Row]:
 
 
 def list_page(client: str, kind: str, page_number: str | None) -> dict[str, Any]:
-    """The list's context: a page of rows (filtered by client and error kind), and the kinds on
-    offer. Without a filter, the page is read straight from the registry, however long."""
-    scanned = failed_ids(0, SCAN_LIMIT)
-    summaries = summarize(scanned)
-    kinds = Counter(s.kind for s in summaries if not client or s.client == client)
-    chosen = [s.job_id for s in summaries if client in ("", s.client) and kind in ("", s.kind)]
-    total = len(chosen) if client or kind else registry().get_job_count(cleanup=False)
+    """The list's context: a page of rows (filtered by client and error kind) and the kinds on
+    offer. Every read is O(page) or O(kinds): unfiltered pages come straight from RQ's failed
+    registry, filtered ones from the per-client and per-kind indexes of failed frame jobs
+    (`proctoring.counters`), whose scores follow the registry's expiry."""
+    connection = queues.get_queue().connection
+    now = time.time()
+    chosen: list[str] | None = None
+    if client and kind:
+        mine = _newest(connection, keys.client_failed(client))
+        scores = connection.zmscore(keys.failed_kind(kind), mine) if mine else []
+        chosen = [job_id for job_id, score in zip(mine, scores, strict=True) if score is not None]
+        total = len(chosen)
+    elif client or kind:
+        index = keys.client_failed(client) if client else keys.failed_kind(kind)
+        total = int(connection.zcount(index, now, "+inf"))
+    else:
+        total = registry().get_job_count(cleanup=False)
     page = Paginator(range(total), PAGE_SIZE).get_page(page_number)
     start, end = max(0, page.start_index() - 1), page.end_index()
+    if chosen is not None:
+        ids = chosen[start:end]
+    elif client or kind:
+        ids = _newest(connection, index, start, end - start)
+    else:
+        ids = failed_ids(start, end)
+    kinds = kind_counts(connection, client)
     return {
-        "rows": rows(chosen[start:end] if client or kind else failed_ids(start, end)),
+        "rows": rows(ids),
         "page": page,
         "total": total,
         "client": client,
         "kind": kind,
-        "kinds": [(name, count, _query(client=client, kind=name)) for name, count in kinds.most_common()],
+        "kinds": [(name, count, _query(client=client, kind=name)) for name, count in kinds],
         "all_kinds_query": _query(client=client),
         "page_query": _query(client=client, kind=kind),
-        "scan_capped": len(scanned) == SCAN_LIMIT,
-        "scan_limit": SCAN_LIMIT,
     }
+
+
+def _newest(connection: Any, index: str, start: int = 0, count: int = -1) -> list[str]:
+    """Ids in a failed-jobs index that have not expired, newest failure first."""
+    members = connection.zrevrangebyscore(index, "+inf", time.time(), start=start, num=count)
+    return [member.decode() for member in members]
+
+
+def kind_counts(connection: Any, client: str = "") -> list[tuple[str, int]]:
+    """Failed frame jobs per error kind (of one client, if given), most first."""
+    kinds = sorted(member.decode() for member in connection.smembers(keys.FAILED_KINDS))
+    now = time.time()
+    if client:
+        mine = _newest(connection, keys.client_failed(client))
+        if not mine:
+            return []
+        with connection.pipeline(transaction=False) as pipe:
+            for name in kinds:
+                pipe.zmscore(keys.failed_kind(name), mine)
+            answers = pipe.execute()
+        counts = [sum(score is not None for score in answer) for answer in answers]
+    else:
+        with connection.pipeline(transaction=False) as pipe:
+            for name in kinds:
+                pipe.zcount(keys.failed_kind(name), now, "+inf")
+            counts = [int(count) for count in pipe.execute()]
+    return sorted(
+        ((name, count) for name, count in zip(kinds, counts, strict=True) if count), key=lambda x: -x[1]
+    )
 
 
 def _query(**params: str) -> str:
@@ -271,7 +314,7 @@ def run_action(post: QueryDict) -> tuple[str, Outcome]:
         client = post.get("client", "").strip()
         if not client:
             raise ActionError("Give the client whose failed jobs to retry.")
-        mine = [summary.job_id for summary in summarize(failed_ids()) if summary.client == client]
+        mine = _newest(queues.get_queue().connection, keys.client_failed(client))
         return "Retried", apply_all(failed_jobs.retry, mine)
     if verb == "clean":
         cutoff = datetime.now(UTC) - timedelta(hours=parse_hours(post.get("hours", "")))

@@ -34,8 +34,14 @@ COUNTS_TTL = 8 * 24 * 3600  # a client's counts outlive a week of silence (refre
 MINUTE_TTL = 3700  # per-minute throughput buckets are kept a little over an hour
 
 # pc_move(job key, job id, client key prefix, to, failed expiry, extra counter): see above.
-# `extra` (e.g. "completed:2026-11-29", "stale") is counted once, on the move to DONE.
-PC_MOVE = """
+# `extra` (e.g. "completed:2026-11-29", "stale") is counted once, on the move to DONE; on the
+# move to FAILED it is the error's kind (exception class), indexed for the failed-jobs page.
+PC_MOVE = (
+    f"""
+local FAILED_KINDS = '{keys.FAILED_KINDS}'
+local FAILED_KIND_PREFIX = '{keys.FAILED_KIND_PREFIX}'
+"""
+    + """
 local PC_FIELDS = {q = 'queued', r = 'running', s = 'retrying'}
 local function pc_move(jkey, id, prefix, to, expire_at, extra)
   local description = redis.call('HGET', jkey, 'description')
@@ -47,12 +53,19 @@ local function pc_move(jkey, id, prefix, to, expire_at, extra)
   local base = prefix .. client
   if from == 'f' then
     redis.call('ZREM', base .. ':failed', id)
+    for _, kind in ipairs(redis.call('SMEMBERS', FAILED_KINDS)) do
+      redis.call('ZREM', FAILED_KIND_PREFIX .. kind, id)
+    end
   elseif from and PC_FIELDS[from] then
     redis.call('HINCRBY', base .. ':counts', PC_FIELDS[from], -1)
   end
   if to == 'f' then
     redis.call('ZADD', base .. ':failed', expire_at, id)
     redis.call('EXPIREAT', base .. ':failed', math.floor(tonumber(expire_at)) + 86400)
+    if extra and extra ~= '' then
+      redis.call('SADD', FAILED_KINDS, extra)
+      redis.call('ZADD', FAILED_KIND_PREFIX .. extra, expire_at, id)
+    end
   elseif PC_FIELDS[to] then
     redis.call('HINCRBY', base .. ':counts', PC_FIELDS[to], 1)
   end
@@ -64,6 +77,7 @@ local function pc_move(jkey, id, prefix, to, expire_at, extra)
   return 1
 end
 """
+)
 
 # KEYS: 1 the job's hash. ARGV: 1 job id, 2 client key prefix, 3 new state, 4 failed expiry
 # (epoch seconds, for FAILED), 5 counter to add one to on DONE ("" for none).

@@ -72,4 +72,4 @@ def on_forward_failure(
     # The job's description names its client even when the frame's bytes are gone.
     client_id = counters.client_of(job)
     if client_id:
-        queues.finish_failed(client_id, job.id)
+        queues.finish_failed(client_id, job.id, kind=exc_type.__name__ if exc_type else "Error")

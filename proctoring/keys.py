@@ -9,6 +9,9 @@ proctoring:client:<client_id>:counts    hash: queued, running, retrying (frames 
 proctoring:client:<client_id>:failed    sorted set of the client's failed job ids, scored by
                                         when RQ's failed registry lets them expire.
 proctoring:clients                      sorted set of client ids by their last frame's time.
+proctoring:failed:kind:<kind>           sorted set of failed job ids whose last error is of
+                                        that kind (exception class), scored like the client's.
+proctoring:failed:kinds                 set of the kinds seen.
 proctoring:frame:<job_id>               a frame's envelope (header and image bytes).
 proctoring:stats:stale                  frames dropped as stale, in all.
 proctoring:stats:minute:<epoch minute>  hash: received, completed, failed in that minute (UTC);
@@ -23,6 +26,8 @@ from __future__ import annotations
 
 PREFIX = "proctoring"
 CLIENT_PREFIX = f"{PREFIX}:client:"
+FAILED_KIND_PREFIX = f"{PREFIX}:failed:kind:"
+FAILED_KINDS = f"{PREFIX}:failed:kinds"
 
 
 def client_pending(client_id: str) -> str:
@@ -59,3 +64,7 @@ def totals() -> str:
 
 def histogram(name: str) -> str:
     return f"{PREFIX}:stats:histogram:{name}"
+
+
+def failed_kind(kind: str) -> str:
+    return f"{FAILED_KIND_PREFIX}{kind}"

@@ -213,11 +213,14 @@ def stale_count() -> int:
     return int(get_redis().get(keys.stale_count()) or 0)
 
 
-def finish_failed(client_id: str, job_id: str) -> None:
+def finish_failed(client_id: str, job_id: str, kind: str = "") -> None:
     """A finally failed frame: its bytes stay as long as its failed job, its client's slot is
-    free, and it counts as failed until RQ lets the failed job expire."""
+    free, and it counts as failed (and as failed of `kind`, its error's exception class) until
+    RQ lets the failed job expire."""
     with get_redis().pipeline(transaction=False) as pipe:
-        counters.move(job_id, counters.FAILED, pipeline=pipe, failed_ttl=settings.PROCTORING_FAILED_TTL)
+        counters.move(
+            job_id, counters.FAILED, pipeline=pipe, failed_ttl=settings.PROCTORING_FAILED_TTL, extra=kind
+        )
         counters.count_minute(pipe, "failed")
         pipe.hincrby(keys.totals(), "failed", 1)
         pipe.expire(keys.frame(job_id), settings.PROCTORING_FAILED_TTL)

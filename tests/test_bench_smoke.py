@@ -62,3 +62,20 @@ def test_load_generator_answers_to_its_documented_name_and_flags():
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["acked"] == 2
+
+
+def test_admin_pages_benchmark_times_every_page():
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.admin_pages", "--queued", "30", "--failed", "6", "--clients", "3"]
+        + ["--repeat", "1", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    assert (figures["queued"], figures["failed"], figures["clients"]) == (30, 6, 3)
+    assert len(figures["pages"]) == 7
+    assert all(timing["median_ms"] > 0 for timing in figures["pages"].values())
