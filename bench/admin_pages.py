@@ -31,6 +31,7 @@ PAGES = {
     "per client (page 1, by backlog)": "/admin/proctoring/queue/clients/",
     "failed jobs (page 1)": "/admin/proctoring/queue/failed/",
     "failed jobs of one client": "/admin/proctoring/queue/failed/?client={client}",
+    "failed jobs of one kind (page 2)": "/admin/proctoring/queue/failed/?kind=ApiRejected&page=2",
     "job detail (failed)": "/admin/proctoring/queue/jobs/{failed_job}/",
     "/metrics": "/metrics",
 }
@@ -80,7 +81,7 @@ def fill(queued: int, failed: int, clients: int, progress: bool) -> dict[str, st
             pipe.execute()
         for job in jobs[start : start + 1000]:
             assert job is not None
-            counters.move(job.id, counters.FAILED, failed_ttl=job.failure_ttl or 3600)
+            counters.move(job.id, counters.FAILED, failed_ttl=job.failure_ttl or 3600, extra="ApiRejected")
     get_user_model().objects.create_user("ops", password="bench-pass-123", is_staff=True, is_superuser=True)
     return {"client": client_ids[0], "failed_job": failed_ids[-1]}
 

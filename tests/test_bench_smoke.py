@@ -77,5 +77,5 @@ def test_admin_pages_benchmark_times_every_page():
     assert done.returncode == 0, done.stderr
     figures = json.loads(done.stdout)
     assert (figures["queued"], figures["failed"], figures["clients"]) == (30, 6, 3)
-    assert len(figures["pages"]) == 7
+    assert len(figures["pages"]) == 8
     assert all(timing["median_ms"] > 0 for timing in figures["pages"].values())
