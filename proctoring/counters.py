@@ -169,5 +169,7 @@ def read(client_ids: list[str], connection: redis.Redis | None = None) -> dict[s
 def clients(connection: redis.Redis | None = None, since: float = 0.0) -> list[str]:
     """Every client that sent a frame since `since` (epoch seconds), most recent first."""
     connection = connection or get_redis()
+    # Clients silent for longer than their counts are kept leave the index too.
+    connection.zremrangebyscore(keys.clients_index(), "-inf", time.time() - COUNTS_TTL)
     members: list[bytes] = connection.zrevrangebyscore(keys.clients_index(), "+inf", since)  # type: ignore[assignment]
     return [member.decode() for member in members]

@@ -57,8 +57,10 @@ def scan(connection: redis.Redis) -> dict[str, Counter[str]]:
     }
     truth: dict[str, Counter[str]] = {}
     for state, job_ids in found.items():
-        for job_id in job_ids:
-            client = counters.client_of(Job.fetch(job_id, connection=connection))
+        for job_id, job in zip(job_ids, Job.fetch_many(job_ids, connection=connection), strict=True):
+            # A running worker may finish (and delete) a job between the two reads: not settled.
+            assert job is not None, f"job {job_id} vanished during the scan"
+            client = counters.client_of(job)
             assert client is not None
             truth.setdefault(client, Counter())[state] += 1
     return truth

@@ -101,3 +101,10 @@ def test_proctoring_stats_refuses_bad_arguments() -> None:
         call_command("proctoring_stats", "--watch", "0")
     with pytest.raises(CommandError, match="--clients"):
         call_command("proctoring_stats", "--clients", "-1")
+
+
+def test_clients_silent_longer_than_their_counts_are_kept_leave_the_index(redis_conn: Any) -> None:
+    now = time.time()
+    redis_conn.zadd(keys.clients_index(), {"old": now - counters.COUNTS_TTL - 10, "new": now})
+    assert counters.clients() == ["new"]
+    assert redis_conn.zscore(keys.clients_index(), "old") is None
