@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import uuid
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from rq.registry import FailedJobRegistry
 from rq.results import Result
 
 from exams.models import Attempt
-from proctoring import counters, failed_jobs, keys, queues
+from proctoring import counters, failed_jobs, keys, queues, stats
 from proctoring.frames import CONTENT_TYPES, FrameMeta
 from proctoring.models import FrameResult
 
@@ -193,7 +192,7 @@ def rows(job_ids: Sequence[str]) -> list[Row]:
     scores = queue.connection.zmscore(registry().key, list(job_ids)) if job_ids else []
     errors = _errors([job for job in jobs if job is not None])
     summaries = [_summary(*item, errors) for item in zip(job_ids, jobs, scores, strict=True)]
-    owners = attempts_of(summary.client for summary in summaries if summary.client)
+    owners = stats.attempts_of(summary.client for summary in summaries if summary.client)
     return [
         Row(
             **vars(summary),
@@ -280,18 +279,6 @@ def _query(**params: str) -> str:
     return "?" + urlencode({name: value for name, value in params.items() if value})
 
 
-def attempts_of(client_ids: Iterable[str]) -> dict[str, Attempt]:
-    """The exam attempts among these client ids (any id that is no UUID is simply not one)."""
-    valid = set()
-    for client_id in client_ids:
-        try:
-            valid.add(uuid.UUID(client_id))
-        except ValueError:
-            continue
-    found = Attempt.objects.filter(pk__in=valid).select_related("user", "exam")
-    return {str(attempt.pk): attempt for attempt in found}
-
-
 def apply_all(operation: Callable[[str], bool], job_ids: Iterable[str]) -> Outcome:
     results = [operation(job_id) for job_id in dict.fromkeys(job_ids)]
     return sum(results), len(results) - sum(results)
@@ -364,7 +351,7 @@ def job_context(job_id: str) -> dict[str, Any]:
         "failed_at": _failed_at(job, score) if score is not None else None,
         "client": client,
         "seq": frame.seq if frame else _seq_of(job) if client else None,
-        "attempt": attempts_of([client]).get(client) if client else None,
+        "attempt": stats.attempts_of([client]).get(client) if client else None,
         "frame": frame,
         "retries": retries_label(job.retries_left),
         "failures": sum(1 for result in results if result.type == Result.Type.FAILED),

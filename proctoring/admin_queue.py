@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from rq.suspension import resume as rq_resume
 from rq.suspension import suspend as rq_suspend
 
-from proctoring import charts, queues, stats
+from proctoring import charts, monitoring, queues, stats
 
 CLIENTS_PER_PAGE = 100
 SORTABLE = ("last_frame_at", "backlog", "queued", "running", "retrying", "failed", "completed_today", "user")
@@ -40,13 +40,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 
 def stats_json(request: HttpRequest) -> JsonResponse:
     """The overview's figures (and `?clients=N` client rows) for polling."""
-    try:
-        client_limit = max(0, int(request.GET.get("clients", "0")))
-    except ValueError:
-        return JsonResponse({"error": "clients must be a whole number"}, status=400)
-    snapshot = stats.snapshot(client_limit=client_limit)
-    snapshot["chart"] = charts.throughput_chart(snapshot["throughput"])
-    return JsonResponse(snapshot)
+    return monitoring.snapshot_response(request, default_clients=0, chart=True)
 
 
 def clients(request: HttpRequest) -> HttpResponse:

@@ -28,6 +28,7 @@ from rq.job import Job
 from proctoring import keys
 from proctoring.connections import get_redis
 
+FRAME_JOB = "proctoring.jobs.forward_frame_job"  # the function of every frame job
 QUEUED, RUNNING, RETRYING, FAILED, DONE = "q", "r", "s", "f", "x"
 FIELDS = {QUEUED: "queued", RUNNING: "running", RETRYING: "retrying"}
 COUNTS_TTL = 8 * 24 * 3600  # a client's counts outlive a week of silence (refreshed by each frame)
@@ -118,7 +119,7 @@ _DESCRIPTION = re.compile(r"^frame (.*)#-?\d+$")
 
 def client_of(job: Job) -> str | None:
     """The client of a frame job (from its description), None for any other job."""
-    if job.func_name != "proctoring.jobs.forward_frame_job" or not job.description:
+    if job.func_name != FRAME_JOB or not job.description:
         return None
     match = _DESCRIPTION.match(job.description)
     return match.group(1) if match else None

@@ -38,7 +38,7 @@ from proctoring import counters, keys
 
 log = logging.getLogger(__name__)
 
-FRAME_JOB = "proctoring.jobs.forward_frame_job"
+FRAME_JOB = counters.FRAME_JOB
 Write = Callable[[Any], None]  # adds a job's own writes to a pipeline
 
 # KEYS: 1 queue, 2 started registry, 3 worker hash, 4 worker's executions set, 5 RQ's
@@ -114,6 +114,11 @@ def _prefix(key: str, placeholder: str) -> str:
     return head
 
 
+# RQ's execution and executions-registry key prefixes (the job id follows them).
+_EXECUTION_PREFIX = _prefix(Execution(id="EXEC", job_id="JOB", connection=None).key, "JOB")  # type: ignore[arg-type]
+_EXECUTIONS_REGISTRY_PREFIX = _prefix(ExecutionRegistry.key_template.format("JOB"), "JOB")
+
+
 def take(
     connection: redis.Redis,
     queue_key: str,
@@ -133,7 +138,6 @@ def take(
         return []
     started = datetime.now(UTC)
     execution_ids = [uuid4().hex for _ in range(count)]
-    probe = Execution(id="EXEC", job_id="JOB", connection=connection)
     answer = connection.eval(
         _TAKE,
         5,
@@ -144,8 +148,8 @@ def take(
         WORKERS_SUSPENDED,
         count,
         Job.key_for(""),
-        _prefix(probe.key, "JOB"),
-        _prefix(ExecutionRegistry(job_id="JOB", connection=connection).key, "JOB"),
+        _EXECUTION_PREFIX,
+        _EXECUTIONS_REGISTRY_PREFIX,
         keys.frame(""),
         repr(started.timestamp()),
         utcformat(started),

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from proctoring import stats
+from proctoring import charts, stats
 from proctoring.metrics import QueueCollector
 
 
@@ -39,8 +39,16 @@ def metrics(request: HttpRequest) -> HttpResponse:
 def stats_json(request: HttpRequest) -> HttpResponse:
     if not allowed(request):
         return _refused()
+    return snapshot_response(request, default_clients=100)
+
+
+def snapshot_response(request: HttpRequest, default_clients: int, chart: bool = False) -> JsonResponse:
+    """`stats.snapshot` as JSON, with `?clients=N` client rows (and the chart's points)."""
     try:
-        client_limit = max(0, int(request.GET.get("clients", "100")))
+        client_limit = max(0, int(request.GET.get("clients", str(default_clients))))
     except ValueError:
         return JsonResponse({"error": "clients must be a whole number"}, status=400)
-    return JsonResponse(stats.snapshot(client_limit=client_limit))
+    snapshot = stats.snapshot(client_limit=client_limit)
+    if chart:
+        snapshot["chart"] = charts.throughput_chart(snapshot["throughput"])
+    return JsonResponse(snapshot)

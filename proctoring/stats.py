@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,10 +96,7 @@ def clients(since: float = 0.0, limit: int | None = None) -> list[dict[str, Any]
     with its user and exam when the attempt is known."""
     client_ids = counters.clients(since=since)[:limit]
     figures = counters.read(client_ids)
-    attempts = {
-        str(attempt.pk): attempt
-        for attempt in Attempt.objects.filter(pk__in=_uuids(client_ids)).select_related("user", "exam")
-    }
+    attempts = attempts_of(client_ids)
     rows = []
     for client_id in client_ids:
         attempt = attempts.get(client_id)
@@ -110,14 +108,16 @@ def clients(since: float = 0.0, limit: int | None = None) -> list[dict[str, Any]
     return rows
 
 
-def _uuids(client_ids: list[str]) -> list[str]:
-    valid = []
+def attempts_of(client_ids: Iterable[str]) -> dict[str, Attempt]:
+    """The exam attempts among these client ids (any id that is no UUID is simply not one)."""
+    valid = set()
     for client_id in client_ids:
         try:
-            valid.append(str(uuid.UUID(client_id)))
+            valid.add(uuid.UUID(client_id))
         except ValueError:
             continue
-    return valid
+    found = Attempt.objects.filter(pk__in=valid).select_related("user", "exam")
+    return {str(attempt.pk): attempt for attempt in found}
 
 
 def throughput(minutes: int = MINUTES) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,13 +15,24 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 
-def test_gateway_benchmark_acks_every_frame_and_measures_queue_memory():
-    command = [sys.executable, "bench/gateway_load.py", "--clients", "3", "--fps", "2", "--seconds", "2"]
+def bench_json(*args: str, timeout: float) -> Any:
+    """Runs `python ARGS --json` from the project's root; its one JSON object, or fails."""
     done = subprocess.run(
-        [*command, "--json"], cwd=ROOT, capture_output=True, text=True, timeout=100, stdin=subprocess.DEVNULL
+        [sys.executable, *args, "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 0, done.stderr
-    figures = json.loads(done.stdout)
+    return json.loads(done.stdout)
+
+
+def test_gateway_benchmark_acks_every_frame_and_measures_queue_memory():
+    figures = bench_json(
+        "bench/gateway_load.py", "--clients", "3", "--fps", "2", "--seconds", "2", timeout=100
+    )
     assert figures["offered"] == 12
     assert figures["acked"] == figures["offered"], figures["errors"]
     assert figures["errors"] == {}
@@ -28,54 +40,27 @@ def test_gateway_benchmark_acks_every_frame_and_measures_queue_memory():
 
 
 def test_gateway_benchmark_with_workers_measures_received_to_api_time():
-    command = [sys.executable, "bench/gateway_load.py", "--clients", "2", "--fps", "2", "--seconds", "2"]
-    extra = ["--workers", "1", "--api-latency-ms", "20", "--json"]
-    done = subprocess.run(
-        [*command, *extra], cwd=ROOT, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
-    )
-    assert done.returncode == 0, done.stderr
-    figures = json.loads(done.stdout)
+    command = ["bench/gateway_load.py", "--clients", "2", "--fps", "2", "--seconds", "2"]
+    figures = bench_json(*command, "--workers", "1", "--api-latency-ms", "20", timeout=120)
     assert figures["acked"] == figures["offered"] == 8
     assert figures["end_to_end"]["api_requests"] == 8, "every acked frame reached the API"
     assert figures["end_to_end"]["received_to_api_ms"]["count"] == 8
 
 
 def test_redis_memory_benchmark_reports_bytes_per_queued_frame():
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.redis_memory", "--clients", "2", "--json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
-    assert done.returncode == 0, done.stderr
-    figures = json.loads(done.stdout)
+    figures = bench_json("-m", "bench.redis_memory", "--clients", "2", timeout=60)
     assert figures["frames"] == 20
     assert figures["bytes_per_queued_frame"] > figures["frame_bytes"] > 0
 
 
 def test_load_generator_answers_to_its_documented_name_and_flags():
-    command = [sys.executable, "-m", "bench.load", "--clients", "1", "--fps", "2", "--frame-kb", "20"]
-    done = subprocess.run(
-        [*command, "--duration", "1", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["acked"] == 2
+    command = ["-m", "bench.load", "--clients", "1", "--fps", "2", "--frame-kb", "20", "--duration", "1"]
+    assert bench_json(*command, timeout=60)["acked"] == 2
 
 
 def test_admin_pages_benchmark_times_every_page():
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.admin_pages", "--queued", "30", "--failed", "6", "--clients", "3"]
-        + ["--repeat", "1", "--json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
-    assert done.returncode == 0, done.stderr
-    figures = json.loads(done.stdout)
+    command = ["-m", "bench.admin_pages", *"--queued 30 --failed 6 --clients 3 --repeat 1".split()]
+    figures = bench_json(*command, timeout=120)
     assert (figures["queued"], figures["failed"], figures["clients"]) == (30, 6, 3)
     assert len(figures["pages"]) == 8
     assert all(timing["median_ms"] > 0 for timing in figures["pages"].values())
