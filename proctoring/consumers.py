@@ -69,8 +69,10 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         try:
             frame = self._parse(text_data, bytes_data)
             started = time.perf_counter()
+            # A connection's first frame jumps the queue: the proctor sees a new (or
+            # reconnected) exam taker at once, whatever the backlog.
             enqueued = await queues.aenqueue_frame(
-                self.identity.client_id, self.identity.attempt_id, seq, frame
+                self.identity.client_id, self.identity.attempt_id, seq, frame, priority=seq == 1
             )
             metrics.recorder.observe(
                 "enqueue", (time.perf_counter() - started) * 1000, metrics.ENQUEUE_BUCKETS_MS

@@ -162,6 +162,7 @@ class FrameMeta:
     captured_at: datetime
     received_at: datetime
     content_type: str
+    delay: float = 0.0  # seconds it was held back on purpose before it could be sent
 
 
 # A queued frame is stored as one Redis string: magic, a 2-byte header length, a JSON header with
@@ -180,6 +181,7 @@ def pack_frame(meta: FrameMeta, image: bytes) -> bytes:
             "captured_at": meta.captured_at.isoformat(),
             "received_at": meta.received_at.isoformat(),
             "content_type": meta.content_type,
+            **({"delay": meta.delay} if meta.delay else {}),
         },
         separators=(",", ":"),
     ).encode()
@@ -199,6 +201,7 @@ def unpack_header(envelope: bytes) -> tuple[FrameMeta, int]:
         captured_at=datetime.fromisoformat(fields["captured_at"]),
         received_at=datetime.fromisoformat(fields["received_at"]),
         content_type=fields["content_type"],
+        delay=float(fields.get("delay", 0.0)),
     )
     return meta, 5 + length
 

@@ -44,13 +44,17 @@ class JobTemplate:
             for command, slots in self._parts
         ]
 
-    def lua(self, job_id: str, stamp: str, description: str) -> str:
+    def lua(self, job_id: str, stamp: str, description: str, push: str | None = None) -> str:
         """The same commands as Lua statements, for a script that is given the job id, RQ's
         timestamp and the description as the Lua expressions `job_id`, `stamp` and
-        `description` (e.g. "ARGV[1]"); everything else is a literal in the script."""
+        `description` (e.g. "ARGV[1]"); everything else is a literal in the script. `push`,
+        if given, is Lua that replaces RQ's RPUSH of the job onto its queue."""
         values = {"time": stamp, "description": description}
         lines = []
         for command, slots in self._parts:
+            if push is not None and command[0] == "RPUSH":
+                lines.append(push.strip())
+                continue
             args = []
             for index, arg in enumerate(command):
                 kind = slots.get(index)

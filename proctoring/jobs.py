@@ -32,7 +32,8 @@ def forward_frame_job(meta: FrameMeta | None = None, image: bytes | None = None)
         if stored is None:
             raise FrameMissing(f"the bytes of frame job {job.id} are gone (expired or deleted)")
         meta, image = stored
-    age = (datetime.now(UTC) - meta.received_at).total_seconds()
+    # A frame held back on purpose (a delayed enqueue) is as old as the time since it was due.
+    age = (datetime.now(UTC) - meta.received_at).total_seconds() - meta.delay
     if settings.PROCTORING_MAX_FRAME_AGE and age > settings.PROCTORING_MAX_FRAME_AGE:
         log.warning(
             "job %s: frame %s#%s is %.1fs old; dropped as stale", job.id, meta.client_id, meta.seq, age
@@ -41,7 +42,7 @@ def forward_frame_job(meta: FrameMeta | None = None, image: bytes | None = None)
         return
     answer = api_client.analyze_frame(meta, image, idempotency_key=job.id)
     results.store_result(meta, job.id, answer)
-    queues.finish_delivered(meta.client_id, job.id)
+    queues.finish_delivered(meta.client_id, job.id, flagged=bool(answer.get("flags")))
 
 
 def on_forward_failure(

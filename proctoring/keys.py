@@ -8,6 +8,8 @@ proctoring:client:<client_id>:counts    hash: queued, running, retrying (frames 
                                         (proctoring/counters.py).
 proctoring:client:<client_id>:failed    sorted set of the client's failed job ids, scored by
                                         when RQ's failed registry lets them expire.
+proctoring:client:<client_id>:priority  set for PROCTORING_PRIORITY_AFTER_FLAG seconds after a
+                                        flagged result: the client's frames jump the queue.
 proctoring:clients                      sorted set of client ids by their last frame's time.
 proctoring:failed:kind:<kind>           sorted set of failed job ids whose last error is of
                                         that kind (exception class), scored like the client's.
@@ -40,6 +42,10 @@ def client_counts(client_id: str) -> str:
 
 def client_failed(client_id: str) -> str:
     return f"{CLIENT_PREFIX}{client_id}:failed"
+
+
+def client_priority(client_id: str) -> str:
+    return f"{CLIENT_PREFIX}{client_id}:priority"
 
 
 def clients_index() -> str:

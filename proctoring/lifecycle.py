@@ -82,6 +82,7 @@ for i = 1, tonumber(ARGV[1]) do
     redis.call('EXPIRE', KEYS[4], ttl + 60)
     redis.call('HSET', jkey, 'status', 'started', 'started_at', ARGV[7],
                'last_heartbeat', ARGV[7], 'worker_name', ARGV[8])
+    redis.call('HDEL', jkey, 'pri')
     redis.call('PERSIST', jkey)
     pc_move(jkey, id, ARGV[10], 'r', 0, '')
     taken[#taken + 1] = id

@@ -26,10 +26,11 @@ import redis.asyncio
 from django.conf import settings
 from rq import Callback, Queue, Retry
 from rq.job import Job
+from rq.registry import ScheduledJobRegistry
 from rq.suspension import WORKERS_SUSPENDED
 from rq.utils import utcformat
 
-from proctoring import counters, job_template, keys, lifecycle
+from proctoring import counters, enqueue_script, job_template, keys, lifecycle
 from proctoring.connections import get_async_redis, get_redis
 from proctoring.exceptions import QueueFull, QueueUnavailable, RateLimited
 from proctoring.frames import HEADER_MAX_BYTES, Frame, FrameMeta, pack_frame, unpack_frame, unpack_header
@@ -41,55 +42,14 @@ QUEUE_NAME = "proctoring"
 # left behind for ever if its job is deleted by hand.
 _FRAME_KEY_GRACE = 24 * 3600
 
-# Admit a job id into a client's pending set unless the set is full, or the whole queue is
-# (PROCTORING_MAX_QUEUED waiting jobs); if admitted, write the frame's bytes and RQ's job (the
-# writes compiled into the script from the job template). Returns {verdict, queue length}:
-# 1 admitted and queued, 0 client full, -1 queue full (nothing written for 0 and -1).
-# When the client's set is full, ids whose job is gone (deleted, expired) or already over
-# (failed, finished, stopped, canceled: e.g. a job whose worker died, later failed by RQ's
-# cleanup without our callback) are dropped first, so a slot that was never released cannot
-# block a client.
-# Then the job is counted as queued in its client's counts (proctoring/counters.py).
-# KEYS: 1 the client's pending set, 2 the queue, 3 the frame key, 4 the client's counts,
-# 5 the clients index, 6 this minute's throughput bucket, 7 RQ's "workers suspended" flag
-# (the answer's third value: the frame is queued, but workers are paused), 8 the totals.
-# ARGV: 1 job id, 2 received at (score), 3 per-client limit, 4 job key prefix, 5 queue limit,
-# 6 frame envelope, 7 frame key TTL, 8 RQ's timestamp, 9 job description, 10 client id,
-# 11 counts TTL, 12 the bucket's TTL.
-_COUNT_QUEUED = """
-redis.call('HSET', ARGV[4] .. ARGV[1], 'pc', 'q')
-redis.call('HINCRBY', KEYS[4], 'queued', 1)
-redis.call('HSET', KEYS[4], 'last_frame_at', ARGV[2])
-redis.call('EXPIRE', KEYS[4], ARGV[11])
-redis.call('ZADD', KEYS[5], ARGV[2], ARGV[10])
-redis.call('HINCRBY', KEYS[6], 'received', 1)
-redis.call('EXPIRE', KEYS[6], ARGV[12])
-redis.call('HINCRBY', KEYS[8], 'received', 1)
-return {1, queued, redis.call('EXISTS', KEYS[7])}
-"""
-_ADMIT = """
-local queued = redis.call('LLEN', KEYS[2])
-if queued >= tonumber(ARGV[5]) then return {-1, queued} end
-local limit = tonumber(ARGV[3])
-if redis.call('ZCARD', KEYS[1]) >= limit then
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-    local status = redis.call('HGET', ARGV[4] .. id, 'status')
-    if not status or status == 'failed' or status == 'finished' or status == 'stopped'
-        or status == 'canceled' then
-      redis.call('ZREM', KEYS[1], id)
-    end
-  end
-  if redis.call('ZCARD', KEYS[1]) >= limit then return {0, queued} end
-end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[7])
-"""
+MAX_DELAY = 24 * 3600  # seconds a frame may be held back on purpose
 
 
 class Enqueued(NamedTuple):
     job_id: str
     queued: int  # frames waiting in the queue (all clients) before this one
     paused: bool = False  # workers are paused (the frame waits until they resume)
+    priority: bool = False  # queued ahead of normal frames
 
 
 Command = tuple[tuple[Any, ...], dict[str, Any]]
@@ -121,22 +81,30 @@ def frame_key_ttl() -> int:
     return settings.PROCTORING_FAILED_TTL + _FRAME_KEY_GRACE
 
 
-def enqueue_frame(client_id: str, attempt_id: str, seq: int, frame: Frame) -> str:
+def enqueue_frame(
+    client_id: str, attempt_id: str, seq: int, frame: Frame, *, priority: bool = False, delay: float = 0
+) -> str:
     """Queues one frame for the API and returns its job id (also the API's idempotency key).
 
+    `priority` puts the frame ahead of every normal frame waiting (a client's frames are also
+    queued with priority for `PROCTORING_PRIORITY_AFTER_FLAG` seconds after a flagged result).
+    `delay` (seconds, up to a day) holds it back: RQ's scheduled registry keeps it until it is
+    due, then the worker's scheduler moves it to the queue's tail.
+
     Raises:
+        ValueError: `delay` is negative or longer than a day.
         RateLimited: the client already has `PROCTORING_MAX_PENDING_PER_CLIENT` frames pending.
         QueueFull: `PROCTORING_MAX_QUEUED` frames are waiting already.
         QueueUnavailable: Redis did not confirm the job; nothing is queued.
     """
     connection = get_redis()
-    job_id, meta = _new_job(client_id, attempt_id, seq, frame)
+    job_id, meta = _new_job(client_id, attempt_id, seq, frame, delay)
     try:
         recorder = _recorder()
         if not recorder.redis_server_version:
             recorder.get_redis_server_version()
         script = _script(connection, recorder)
-        _check_admission(script(**_script_args(meta, job_id, frame)))
+        _check_admission(script(**_script_args(meta, job_id, frame, priority)))
     except redis.RedisError as exc:
         raise QueueUnavailable(f"queue unavailable: {exc}") from exc
     return job_id
@@ -159,18 +127,20 @@ async def aprepare() -> None:
     _script(connection, recorder)
 
 
-async def aenqueue_frame(client_id: str, attempt_id: str, seq: int, frame: Frame) -> Enqueued:
+async def aenqueue_frame(
+    client_id: str, attempt_id: str, seq: int, frame: Frame, *, priority: bool = False
+) -> Enqueued:
     """`enqueue_frame` on the event loop's asyncio client: the same script, no thread; also
     says how long the queue was, for the gateway's throttling."""
     connection = get_async_redis()
     job_id, meta = _new_job(client_id, attempt_id, seq, frame)
     try:
         script = _script(connection, await _arecorder(connection))
-        answer = await script(**_script_args(meta, job_id, frame))
+        answer = await script(**_script_args(meta, job_id, frame, priority))
         queued = _check_admission(answer)
     except redis.RedisError as exc:
         raise QueueUnavailable(f"queue unavailable: {exc}") from exc
-    return Enqueued(job_id, queued, paused=bool(answer[2]))
+    return Enqueued(job_id, queued, paused=bool(answer[2]), priority=bool(answer[3]))
 
 
 async def _arecorder(connection: redis.asyncio.Redis) -> Queue:
@@ -181,11 +151,15 @@ async def _arecorder(connection: redis.asyncio.Redis) -> Queue:
     return recorder
 
 
-def finish_delivered(client_id: str, job_id: str) -> None:
+def finish_delivered(client_id: str, job_id: str, flagged: bool = False) -> None:
     """A delivered frame: its bytes go, its client's slot is free, it counts as completed (with
-    the job's own success bookkeeping, in one batch, when a batching worker runs the job)."""
+    the job's own success bookkeeping, in one batch, when a batching worker runs the job).
+    After a `flagged` result, the client's next frames are queued with priority for a while."""
+    window = settings.PROCTORING_PRIORITY_AFTER_FLAG
 
     def write(pipe: Any) -> None:
+        if flagged and window:
+            pipe.set(keys.client_priority(client_id), 1, ex=window)
         counters.move(job_id, counters.DONE, pipeline=pipe, extra=counters.completed_field())
         counters.count_minute(pipe, "completed")
         pipe.hincrby(keys.totals(), "completed", 1)
@@ -246,7 +220,11 @@ def load_frame_meta(job_id: str) -> FrameMeta | None:
     return unpack_header(head)[0]
 
 
-def _new_job(client_id: str, attempt_id: str, seq: int, frame: Frame) -> tuple[str, FrameMeta]:
+def _new_job(
+    client_id: str, attempt_id: str, seq: int, frame: Frame, delay: float = 0
+) -> tuple[str, FrameMeta]:
+    if not 0 <= delay <= MAX_DELAY:
+        raise ValueError(f"delay must be between 0 and {MAX_DELAY} seconds, got {delay!r}")
     received_at = datetime.now(UTC)
     meta = FrameMeta(
         client_id=client_id,
@@ -255,12 +233,13 @@ def _new_job(client_id: str, attempt_id: str, seq: int, frame: Frame) -> tuple[s
         captured_at=frame.captured_at or received_at,
         received_at=received_at,
         content_type=frame.content_type,
+        delay=delay,
     )
     return uuid.uuid4().hex, meta
 
 
-def _script_args(meta: FrameMeta, job_id: str, frame: Frame) -> dict[str, list[Any]]:
-    """KEYS and ARGV of the enqueue script (see `_ADMIT`)."""
+def _script_args(meta: FrameMeta, job_id: str, frame: Frame, priority: bool) -> dict[str, list[Any]]:
+    """KEYS and ARGV of the enqueue script (see `proctoring.enqueue_script`)."""
     script_keys = [
         keys.client_pending(meta.client_id),
         Queue.redis_queue_namespace_prefix + QUEUE_NAME,
@@ -270,7 +249,11 @@ def _script_args(meta: FrameMeta, job_id: str, frame: Frame) -> dict[str, list[A
         counters.minute_key(meta.received_at.timestamp()),
         WORKERS_SUSPENDED,
         keys.totals(),
+        keys.client_priority(meta.client_id),
+        ScheduledJobRegistry.key_template.format(QUEUE_NAME),
     ]
+    # RQ's scheduler reads due times in whole seconds: round to the nearest.
+    due = int(meta.received_at.timestamp() + meta.delay + 0.5) if meta.delay else 0
     argv = [
         job_id,
         meta.received_at.timestamp(),
@@ -284,6 +267,8 @@ def _script_args(meta: FrameMeta, job_id: str, frame: Frame) -> dict[str, list[A
         meta.client_id,
         counters.COUNTS_TTL,
         counters.MINUTE_TTL,
+        "1" if priority else "0",
+        due,
     ]
     return {"keys": script_keys, "args": argv}
 
@@ -342,7 +327,7 @@ def _script(connection: redis.Redis | redis.asyncio.Redis, queue: Queue) -> Any:
     key = (id(connection), _template_key(queue))
     script = _scripts.get(key)
     if script is None:
-        text = _ADMIT + _template(queue).lua("ARGV[1]", "ARGV[8]", "ARGV[9]") + _COUNT_QUEUED
+        text = enqueue_script.text(_template(queue))
         with _scripts_lock:
             script = _scripts.setdefault(key, connection.register_script(text))
     return script

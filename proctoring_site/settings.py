@@ -156,6 +156,9 @@ PROCTORING_CLIENT_FPS = env.float("PROCTORING_CLIENT_FPS", 2.0, minimum=0.1, max
 PROCTORING_MAX_FRAME_AGE = env.float("PROCTORING_MAX_FRAME_AGE", 30.0, minimum=0)
 # Jobs one `rqworker proctoring` process runs at once (threads; each mostly waits for the API).
 PROCTORING_WORKER_CONCURRENCY = env.int("PROCTORING_WORKER_CONCURRENCY", 64, minimum=1, maximum=512)
+# For this long after a flagged result (seconds; 0: never), a client's frames are queued ahead
+# of normal ones, so that what follows an incident is seen first.
+PROCTORING_PRIORITY_AFTER_FLAG = env.int("PROCTORING_PRIORITY_AFTER_FLAG", 30, minimum=0, maximum=3600)
 # How long a finally failed job (frame bytes included) stays in the failed registry for inspection.
 PROCTORING_FAILED_TTL = env.int("PROCTORING_FAILED_TTL", 7 * 24 * 3600, minimum=60)
 # How long a camera client's token stays valid (seconds); an ended attempt refuses it anyway.

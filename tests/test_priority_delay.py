@@ -1,0 +1,149 @@
+"""Priority and delayed frames: where the enqueue puts them in Redis, and the order in which a
+real `rqworker proctoring` sends them to the API."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.contrib.auth import get_user_model
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
+
+from exams.models import Attempt
+from proctoring import counters, enqueue_script, keys, queues
+from proctoring.frames import parse_image
+from proctoring.models import FrameResult
+from tests.support import Reply, jpeg_bytes, wait_until
+
+QUEUE_KEY = "rq:queue:proctoring"
+
+
+def frame():
+    return parse_image(jpeg_bytes(), 1 << 20)
+
+
+def enqueue(client: str, seq: int, **options) -> str:
+    return queues.enqueue_frame(client, client, seq, frame(), **options)
+
+
+def queue_order(redis_conn) -> list[str]:
+    return [item.decode() for item in redis_conn.lrange(QUEUE_KEY, 0, -1)]
+
+
+def test_priority_frames_go_ahead_of_normal_ones_in_their_own_order(redis_conn):
+    normal = [enqueue("a", seq) for seq in (1, 2)]
+    first = enqueue("b", 1, priority=True)
+    second = enqueue("c", 1, priority=True)
+    late = enqueue("a", 3)
+    assert queue_order(redis_conn) == [first, second, *normal, late]
+
+
+def test_priority_frame_in_an_empty_queue_or_behind_only_priority_frames(redis_conn):
+    first = enqueue("a", 1, priority=True)
+    assert queue_order(redis_conn) == [first]
+    second = enqueue("a", 2, priority=True)
+    assert queue_order(redis_conn) == [first, second]
+
+
+def test_past_the_scan_limit_a_priority_frame_still_goes_before_every_normal_one(redis_conn, settings):
+    settings.PROCTORING_MAX_PENDING_PER_CLIENT = 1000
+    normal = enqueue("n", 1)
+    ahead = [enqueue("p", seq, priority=True) for seq in range(enqueue_script.PRIORITY_SCAN + 5)]
+    newest = enqueue("p", 9999, priority=True)
+    order = queue_order(redis_conn)
+    assert order[-1] == normal, "the normal frame is still last"
+    assert set(order[:-1]) == {*ahead, newest}
+    assert order[: enqueue_script.PRIORITY_SCAN] == ahead[: enqueue_script.PRIORITY_SCAN]
+
+
+def test_a_flagged_result_gives_the_client_priority_for_a_while(redis_conn, settings):
+    normal = enqueue("a", 1)
+    redis_conn.set(keys.client_priority("b"), 1, ex=30)  # what a flagged result of b leaves
+    flagged_client = enqueue("b", 1)
+    other = enqueue("c", 1)
+    assert queue_order(redis_conn) == [flagged_client, normal, other]
+
+
+def test_a_taken_priority_frame_loses_its_mark(redis_conn):
+    from proctoring import lifecycle
+
+    job_id = enqueue("a", 1, priority=True)
+    assert redis_conn.hget(Job.key_for(job_id), "pri") == b"1"
+    [taken] = lifecycle.take(redis_conn, QUEUE_KEY, "rq:wip:proctoring", "rq:worker:w", "w", 1)
+    assert taken.job.id == job_id
+    assert redis_conn.hget(Job.key_for(job_id), "pri") is None, "a retry of it is a normal frame"
+
+
+def test_a_delayed_frame_waits_in_rqs_scheduled_registry_counted_as_waiting(redis_conn):
+    before = time.time()
+    job_id = enqueue("a", 1, delay=5)
+    assert queue_order(redis_conn) == []
+    registry = ScheduledJobRegistry("proctoring", connection=redis_conn)
+    assert registry.get_job_ids() == [job_id]
+    due = registry.get_scheduled_time(job_id).timestamp()
+    assert before + 4.5 <= due <= time.time() + 5.5
+    job = Job.fetch(job_id, connection=redis_conn)
+    assert job.get_status() == "scheduled"
+    figures = counters.read(["a"])["a"]
+    assert (figures["queued"], figures["retrying"]) == (0, 1)
+
+
+@pytest.mark.parametrize("delay", [-1, queues.MAX_DELAY + 1])
+def test_a_delay_out_of_range_is_refused_and_nothing_is_written(redis_conn, delay):
+    with pytest.raises(ValueError, match="delay"):
+        enqueue("a", 1, delay=delay)
+    assert redis_conn.dbsize() == 0
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_sends_priority_frames_first(attempt, api, start_worker):
+    client = str(attempt.pk)
+    normal = [queues.enqueue_frame(client, client, seq, frame()) for seq in (1, 2, 3)]
+    urgent = [queues.enqueue_frame(client, client, seq, frame(), priority=True) for seq in (4, 5)]
+    start_worker(PROCTORING_WORKER_CONCURRENCY="1")
+    wait_until(lambda: FrameResult.objects.count() == 5, 30, "five results")
+    sent = [call.headers["Idempotency-Key"] for call in api.calls]
+    assert sent == [*urgent, *normal]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_flagged_result_puts_the_clients_next_frames_first(attempt, exam, api, start_worker, redis_conn):
+    flagged_client = str(attempt.pk)
+    other_user = get_user_model().objects.create_user("other", password="other-pass-123")
+    other = str(Attempt.objects.create(user=other_user, exam=exam).pk)
+    api.script(Reply(200, {"flags": ["too_dark"]}), Reply(200, {"flags": []}))
+    flagged = queues.enqueue_frame(flagged_client, flagged_client, 1, frame())
+    start_worker(PROCTORING_WORKER_CONCURRENCY="1", PROCTORING_PRIORITY_AFTER_FLAG="60")
+    wait_until(lambda: redis_conn.exists(keys.client_priority(flagged_client)), 30, "priority window")
+    assert 0 < redis_conn.ttl(keys.client_priority(flagged_client)) <= 60
+    # The worker's only thread is held by another client's frame, so the next two wait.
+    api.block()
+    queues.enqueue_frame(other, other, 1, frame())
+    wait_until(lambda: len(api.calls) == 2, 30, "the other client's frame in flight")
+    waiting = queues.enqueue_frame(other, other, 2, frame())
+    after_flag = queues.enqueue_frame(flagged_client, flagged_client, 2, frame())
+    assert queue_order(redis_conn) == [after_flag, waiting]
+    api.release()
+    wait_until(lambda: FrameResult.objects.count() == 4, 30, "four results")
+    assert [call.headers["Idempotency-Key"] for call in api.calls][2:] == [after_flag, waiting]
+    assert FrameResult.objects.get(job_id=flagged).result == {"flags": ["too_dark"]}
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_sends_a_delayed_frame_when_it_is_due_and_not_as_stale(attempt, api, start_worker):
+    client = str(attempt.pk)
+    start_worker(PROCTORING_WORKER_CONCURRENCY="1", PROCTORING_MAX_FRAME_AGE="1")
+    enqueued_at = time.monotonic()
+    delayed = queues.enqueue_frame(client, client, 1, frame(), delay=2)
+    prompt = [queues.enqueue_frame(client, client, seq, frame()) for seq in (2, 3)]
+    wait_until(lambda: FrameResult.objects.count() == 3, 30, "three results")
+    sent = [call.headers["Idempotency-Key"] for call in api.calls]
+    assert sent == [*prompt, delayed]
+    # RQ keeps due times in whole seconds (rounded to the nearest): at least 1.5 s of the 2.
+    assert api.calls[-1].at - enqueued_at >= 1.5
+    wait_until(lambda: counters.read([client])[client]["retrying"] == 0, 10, "counted out of waiting")
+    assert queues.stale_count() == 0, "held back on purpose is not stale"
