@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -29,6 +30,14 @@ class StreamRefused(Exception):
         super().__init__(reason)
         self.close_code = close_code
         self.reason = reason
+
+
+def scope_header(scope: dict[str, Any], name: bytes) -> str | None:
+    """A request header of an ASGI scope, decoded as HTTP headers are (latin-1)."""
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
 
 
 def origin_allowed(origin: str | None) -> bool:

@@ -17,7 +17,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from proctoring import metrics, protocol, queues
-from proctoring.auth import StreamIdentity, StreamRefused, authorize
+from proctoring.auth import StreamIdentity, StreamRefused, authorize, scope_header
 from proctoring.connections import get_async_redis
 from proctoring.exceptions import AdmissionError, FrameError, QueueFull, QueueUnavailable
 from proctoring.frames import Frame, parse_image, parse_text_message
@@ -44,7 +44,7 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         attempt_id = str(self.scope["url_route"]["kwargs"]["attempt_id"])
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         token = (query.get("token") or [None])[0]
-        origin = _header(self.scope, b"origin")
+        origin = scope_header(self.scope, b"origin")
         try:
             self.identity = await database_sync_to_async(authorize)(
                 attempt_id, self.scope.get("user"), token, origin
@@ -115,10 +115,3 @@ async def _flush_metrics() -> None:
         await metrics.recorder.aflush(get_async_redis())
     except redis.RedisError as exc:  # figures only: the frame is acked already
         log.warning("could not write the gateway's metrics: %s", exc)
-
-
-def _header(scope: dict[str, Any], name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            return bytes(value).decode("latin-1")
-    return None

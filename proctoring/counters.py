@@ -114,15 +114,21 @@ def move(
     )
 
 
-_DESCRIPTION = re.compile(r"^frame (.*)#-?\d+$")
+_DESCRIPTION = re.compile(r"^frame (.*)#(-?\d+)$")
+
+
+def frame_of(job: Job) -> tuple[str, int] | None:
+    """The client and seq of a frame job (from its description), None for any other job."""
+    if job.func_name != FRAME_JOB or not job.description:
+        return None
+    match = _DESCRIPTION.match(job.description)
+    return (match.group(1), int(match.group(2))) if match else None
 
 
 def client_of(job: Job) -> str | None:
     """The client of a frame job (from its description), None for any other job."""
-    if job.func_name != FRAME_JOB or not job.description:
-        return None
-    match = _DESCRIPTION.match(job.description)
-    return match.group(1) if match else None
+    ref = frame_of(job)
+    return ref[0] if ref else None
 
 
 def minute_key(at: float | None = None) -> str:

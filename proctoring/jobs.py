@@ -11,7 +11,7 @@ from django.conf import settings
 from rq import get_current_job
 from rq.job import Job
 
-from proctoring import api_client, counters, metrics, queues, results
+from proctoring import api_client, counters, events, metrics, queues, results
 from proctoring.exceptions import ApiError, FrameMissing
 from proctoring.frames import FrameMeta
 
@@ -35,14 +35,15 @@ def forward_frame_job(meta: FrameMeta | None = None, image: bytes | None = None)
     # A frame held back on purpose (a delayed enqueue) is as old as the time since it was due.
     age = (datetime.now(UTC) - meta.received_at).total_seconds() - meta.delay
     if settings.PROCTORING_MAX_FRAME_AGE and age > settings.PROCTORING_MAX_FRAME_AGE:
-        log.warning(
-            "job %s: frame %s#%s is %.1fs old; dropped as stale", job.id, meta.client_id, meta.seq, age
-        )
         queues.drop_stale(meta.client_id, job.id)
+        events.publish(events.STALE, job.id, meta.client_id, meta.seq, age_s=round(age, 1))
         return
     answer = api_client.analyze_frame(meta, image, idempotency_key=job.id)
     results.store_result(meta, job.id, answer)
-    queues.finish_delivered(meta.client_id, job.id, flagged=bool(answer.get("flags")))
+    flags = answer.get("flags")
+    flags = flags if isinstance(flags, list) else []
+    queues.finish_delivered(meta.client_id, job.id, flagged=bool(flags))
+    events.publish(events.COMPLETED, job.id, meta.client_id, meta.seq, flags=flags)
 
 
 def on_forward_failure(
@@ -69,8 +70,12 @@ def on_forward_failure(
         log.warning("job %s: attempt failed, will retry: %s", job.id, exc)
         metrics.recorder.count("retried")
         return
-    log.error("job %s: failed for good: %s", job.id, exc)
     # The job's description names its client even when the frame's bytes are gone.
-    client_id = counters.client_of(job)
-    if client_id:
-        queues.finish_failed(client_id, job.id, kind=exc_type.__name__ if exc_type else "Error")
+    ref = counters.frame_of(job)
+    if ref:
+        client_id, seq = ref
+        kind = exc_type.__name__ if exc_type else "Error"
+        queues.finish_failed(client_id, job.id, kind=kind)
+        events.publish(events.FAILED, job.id, client_id, seq, kind=kind, error=job.meta["last_error"])
+    else:
+        log.error("job %s failed for good: %s", job.id, exc)

@@ -20,6 +20,7 @@ proctoring:stats:minute:<epoch minute>  hash: received, completed, failed in tha
                                         kept an hour, for the admin's throughput chart.
 proctoring:stats:totals                 hash: received, completed, failed, retried,
                                         rejected:<code>, api_status:<status> since the start.
+proctoring:selftest:seq                 the last seq of the test client's frames.
 proctoring:stats:histogram:<name>       hash: a count per bucket (ms upper bound), sum_us, count
                                         (enqueue, api), for /metrics (proctoring/metrics.py).
 """
@@ -74,3 +75,7 @@ def histogram(name: str) -> str:
 
 def failed_kind(kind: str) -> str:
     return f"{FAILED_KIND_PREFIX}{kind}"
+
+
+def selftest_seq() -> str:
+    return f"{PREFIX}:selftest:seq"

@@ -147,3 +147,14 @@ def test_a_real_worker_sends_a_delayed_frame_when_it_is_due_and_not_as_stale(att
     assert api.calls[-1].at - enqueued_at >= 1.5
     wait_until(lambda: counters.read([client])[client]["retrying"] == 0, 10, "counted out of waiting")
     assert queues.stale_count() == 0, "held back on purpose is not stale"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_first_frame_of_each_connection_jumps_the_queue(attempt, redis_conn):
+    from tests.test_protocol import converse, token_path
+
+    waiting = enqueue("someone-else", 1)
+    image = {"bytes_data": jpeg_bytes()}
+    first_connection = [reply["job_id"] for reply in converse(token_path(attempt), [image, image])]
+    reconnected = [reply["job_id"] for reply in converse(token_path(attempt), [image])]
+    assert queue_order(redis_conn) == [first_connection[0], reconnected[0], waiting, first_connection[1]]

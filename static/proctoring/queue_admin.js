@@ -1,4 +1,5 @@
-// The admin's queue overview: poll the stats endpoint and update figures, chart and workers in place.
+// The admin's queue overview: poll the stats endpoint and update figures, chart and workers in place;
+// list job events live from the events WebSocket, refreshing the figures when they come.
 "use strict";
 
 (function () {
@@ -50,15 +51,76 @@
     }
   }
 
+  let timer = null;
+  let fetching = false;
+
   async function poll() {
+    clearTimeout(timer);
+    fetching = true;
     try {
       const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
       if (response.ok) update(await response.json());
     } catch (error) {
       // The next poll tries again; the page keeps its last figures meanwhile.
     }
-    setTimeout(poll, every);
+    fetching = false;
+    timer = setTimeout(poll, every);
   }
 
-  setTimeout(poll, every);
+  // Job events: a live list, and a refresh of the figures soon after (at most every 500 ms).
+  const MAX_EVENTS = 50;
+  const eventsBody = root.querySelector("#job-events tbody");
+  const eventsState = root.querySelector("[data-events-state]");
+  let refreshSoon = null;
+
+  function showEvent(item) {
+    const placeholder = eventsBody.querySelector(".placeholder");
+    if (placeholder) placeholder.remove();
+    const row = document.createElement("tr");
+    row.className = "event-" + item.event;
+    cell(row, new Date(item.at * 1000).toISOString().slice(11, 23));
+    cell(row, item.event);
+    cell(row, item.client_id);
+    cell(row, item.seq);
+    const jobCell = document.createElement("td");
+    const link = document.createElement("a");
+    link.href = root.dataset.jobUrl.replace("JOB_ID", item.job_id);
+    link.textContent = item.job_id.slice(0, 10);
+    jobCell.appendChild(link);
+    row.appendChild(jobCell);
+    let details = item.error || "";
+    if (item.event === "completed" && item.flags && item.flags.length) details = "flags: " + item.flags.join(", ");
+    if (item.event === "stale") details = item.age_s + " s old";
+    cell(row, details);
+    eventsBody.prepend(row);
+    while (eventsBody.rows.length > MAX_EVENTS) eventsBody.deleteRow(-1);
+  }
+
+  function connectEvents(delay) {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    const socket = new WebSocket(scheme + location.host + root.dataset.eventsPath);
+    socket.onopen = function () {
+      delay = 1000;
+      eventsState.textContent = "(live)";
+    };
+    socket.onmessage = function (message) {
+      const data = JSON.parse(message.data);
+      if (data.type !== "events") return;
+      for (const item of data.events) showEvent(item);
+      if (!refreshSoon && !fetching) {
+        refreshSoon = setTimeout(function () { refreshSoon = null; poll(); }, 500);
+      }
+    };
+    socket.onclose = function (event) {
+      if (event.code === 4401 || event.code === 4403) {
+        eventsState.textContent = "(not available: " + (event.reason || "refused") + ")";
+        return;
+      }
+      eventsState.textContent = "(reconnecting…)";
+      setTimeout(function () { connectEvents(Math.min(delay * 2, 30000)); }, delay);
+    };
+  }
+
+  timer = setTimeout(poll, every);
+  connectEvents(1000);
 })();

@@ -1,0 +1,39 @@
+"""The job events WebSocket for staff pages (the admin queue overview; later the proctor
+dashboard): joins the events group and passes each batch of events on, as it comes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from proctoring import events
+from proctoring.auth import origin_allowed, scope_header
+from proctoring.protocol import CloseCode
+
+
+class JobEventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
+    """Sends `{"type": "events", "events": [...]}` for every batch a worker publishes."""
+
+    groups: list[str] = []  # joined only once the user is known to be staff
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        origin = scope_header(self.scope, b"origin")
+        # Accept first so that a refused client sees why: a refused handshake carries no code.
+        await self.accept()
+        if user is None or not user.is_authenticated:
+            await self.close(code=CloseCode.UNAUTHENTICATED, reason="log in as staff")
+            return
+        if not (user.is_active and user.is_staff) or not origin_allowed(origin):
+            await self.close(code=CloseCode.FORBIDDEN, reason="staff only, from this site's pages")
+            return
+        await self.channel_layer.group_add(events.GROUP, self.channel_name)
+        self.groups = [events.GROUP]  # left on disconnect by Channels
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        pass  # this socket only speaks
+
+    async def job_events(self, message: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps({"type": "events", "events": message["events"]}))
