@@ -336,7 +336,7 @@ def job_context(job_id: str) -> dict[str, Any]:
     try:
         job = Job.fetch(job_id, connection=queue.connection, serializer=queue.serializer)
     except NoSuchJobError:
-        raise Http404("no such job") from None
+        return _delivered_context(job_id)
     results = job.results()
     failure = next((result for result in results if result.exc_string), None)
     traceback = failure.exc_string if failure else _stored_exc_info(job)
@@ -344,9 +344,12 @@ def job_context(job_id: str) -> dict[str, Any]:
     frame = stored_frame_meta(job_id)
     score = queue.connection.zscore(registry().key, job_id)
     result_row = FrameResult.objects.filter(job_id=job_id).first()
+    status = job.get_status(refresh=False).value
     return {
         "job": job,
-        "status": job.get_status(refresh=False).value,
+        "job_id": job_id,
+        "status": status,
+        "in_progress": status in _IN_PROGRESS,
         "is_failed": score is not None,
         "failed_at": _failed_at(job, score) if score is not None else None,
         "client": client,
@@ -362,6 +365,28 @@ def job_context(job_id: str) -> dict[str, Any]:
         "traceback": traceback or "",
         "result": result_row,
         "result_json": json.dumps(result_row.result, indent=2) if result_row else "",
+    }
+
+
+_IN_PROGRESS = {"queued", "started", "scheduled", "deferred"}
+
+
+def _delivered_context(job_id: str) -> dict[str, Any]:
+    """A delivered frame's job is deleted at once (kept 0 s); its stored answer remains."""
+    row = FrameResult.objects.filter(job_id=job_id).select_related("attempt__user", "attempt__exam").first()
+    if row is None:
+        raise Http404("no such job (a delivered frame's job is kept only as its result)")
+    return {
+        "job": None,
+        "job_id": job_id,
+        "status": "delivered",
+        "client": str(row.attempt_id),
+        "attempt": row.attempt,
+        "seq": row.seq,
+        "captured_at": row.captured_at,
+        "received_at": row.received_at,
+        "result": row,
+        "result_json": json.dumps(row.result, indent=2),
     }
 
 

@@ -18,7 +18,8 @@ from django.views.decorators.http import require_POST
 from rq.suspension import resume as rq_resume
 from rq.suspension import suspend as rq_suspend
 
-from proctoring import charts, monitoring, queues, stats
+from proctoring import charts, monitoring, queues, selftest, stats
+from proctoring.exceptions import AdmissionError
 
 CLIENTS_PER_PAGE = 100
 SORTABLE = ("last_frame_at", "backlog", "queued", "running", "retrying", "failed", "completed_today", "user")
@@ -119,6 +120,18 @@ def resume(request: HttpRequest) -> HttpResponseRedirect:
     rq_resume(queues.get_queue().connection)
     messages.success(request, "Workers resumed.")
     return HttpResponseRedirect(reverse("proctoring-queue-overview"))
+
+
+@require_POST
+def send_test_frame(request: HttpRequest) -> HttpResponseRedirect:
+    """Queues one frame of the test client and opens its job page, which shows the outcome."""
+    try:
+        job_id, _ = selftest.enqueue_test_frame(priority=bool(request.POST.get("priority")))
+    except AdmissionError as exc:
+        messages.error(request, f"The test frame was not queued: {exc}")
+        return HttpResponseRedirect(reverse("proctoring-queue-overview"))
+    messages.success(request, f"Test frame queued as job {job_id}. This page follows it until it is done.")
+    return HttpResponseRedirect(reverse("proctoring-queue-job", args=[job_id]))
 
 
 def _admin_context(request: HttpRequest, title: str) -> dict[str, Any]:

@@ -21,6 +21,7 @@ urlpatterns = [
     staff("clients/", admin_queue.clients, "proctoring-queue-clients"),
     staff("pause/", admin_queue.pause, "proctoring-queue-pause"),
     staff("resume/", admin_queue.resume, "proctoring-queue-resume"),
+    staff("test-frame/", admin_queue.send_test_frame, "proctoring-queue-test-frame"),
     staff("failed/", admin_failed.failed_list, "proctoring-queue-failed"),
     staff("failed/action/", admin_failed.failed_action, "proctoring-queue-failed-action"),
     staff("jobs/<str:job_id>/", admin_failed.job_detail, "proctoring-queue-job"),
