@@ -21,6 +21,7 @@ from rq.job import Job
 
 from exams.models import Attempt, Exam
 from proctoring import keys, queues
+from proctoring.connections import get_redis
 from proctoring.frames import parse_image
 from proctoring.models import FrameResult
 
@@ -76,7 +77,7 @@ def enqueue_test_frame(priority: bool = False, delay: float = 0) -> tuple[str, A
     delay).
     """
     attempt = selftest_attempt()
-    seq = int(queues.get_redis().incr(keys.selftest_seq()))
+    seq = int(get_redis().incr(keys.selftest_seq()))
     frame = parse_image(selftest_image(), 1 << 20)
     job_id = queues.enqueue_frame(
         attempt.client_id, str(attempt.pk), seq, frame, priority=priority, delay=delay
