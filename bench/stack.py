@@ -55,7 +55,8 @@ def child_env(
             "DJANGO_SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
             "DJANGO_DEBUG": "false",
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "DJANGO_LOG_LEVEL": "WARNING",
+            # BENCH_LOG_LEVEL=INFO measures with the per-job event log lines on.
+            "DJANGO_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
             "PROCTORING_API_URL": api_url,
             "PROCTORING_MAX_PENDING_PER_CLIENT": str(max_pending),
             # Benches queue far more than a live exam would, with no worker or a slow one.

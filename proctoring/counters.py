@@ -180,3 +180,84 @@ def clients(connection: redis.Redis | None = None, since: float = 0.0) -> list[s
     connection.zremrangebyscore(keys.clients_index(), "-inf", time.time() - COUNTS_TTL)
     members: list[bytes] = connection.zrevrangebyscore(keys.clients_index(), "+inf", since)  # type: ignore[assignment]
     return [member.decode() for member in members]
+
+
+# Puts right the counts of the clients given, from their own jobs: every job a client has
+# queued, running or waiting is in its pending set (added in the enqueue's atomic step, removed
+# in the same transaction as its move to done or failed), and carries the state it is counted
+# in (`pc`). So for each client: ids in the pending set whose job is gone (deleted behind our
+# back, e.g. from django-rq's pages) leave it; a job RQ has ended without us (an abandoned job
+# failed by RQ's cleanup) is moved to failed or done; the queued, running and waiting counts
+# are set to what the remaining jobs say; failed ids whose job is gone leave the failed sets.
+# ARGV: 1 client key prefix, 2 job key prefix, 3 now (epoch seconds), 4.. client ids.
+# Returns how many clients' counts were changed.
+_RECONCILE = (
+    PC_MOVE
+    + """
+local OVER = {failed = 'f', finished = 'x', stopped = 'x', canceled = 'x'}
+local changed = 0
+for i = 4, #ARGV do
+  local client = ARGV[i]
+  local base = ARGV[1] .. client
+  local found = {queued = 0, running = 0, retrying = 0}
+  local fixed = false
+  for _, id in ipairs(redis.call('ZRANGE', base .. ':pending', 0, -1)) do
+    local jkey = ARGV[2] .. id
+    local status = redis.call('HGET', jkey, 'status')
+    if not status then
+      redis.call('ZREM', base .. ':pending', id)
+      fixed = true
+    elseif OVER[status] then
+      local ttl = tonumber(redis.call('HGET', jkey, 'failure_ttl') or '') or 0
+      local kind = ''
+      if OVER[status] == 'f' then kind = 'AbandonedJobError' end
+      pc_move(jkey, id, ARGV[1], OVER[status], tonumber(ARGV[3]) + ttl, kind)
+      redis.call('ZREM', base .. ':pending', id)
+      fixed = true
+    else
+      local field = PC_FIELDS[redis.call('HGET', jkey, 'pc') or '']
+      if field then found[field] = found[field] + 1 end
+    end
+  end
+  local counts = base .. ':counts'
+  for field, value in pairs(found) do
+    if tonumber(redis.call('HGET', counts, field) or '0') ~= value then
+      redis.call('HSET', counts, field, value)
+      fixed = true
+    end
+  end
+  for _, id in ipairs(redis.call('ZRANGE', base .. ':failed', 0, -1)) do
+    if redis.call('EXISTS', ARGV[2] .. id) == 0 then
+      redis.call('ZREM', base .. ':failed', id)
+      for _, kind in ipairs(redis.call('SMEMBERS', FAILED_KINDS)) do
+        redis.call('ZREM', FAILED_KIND_PREFIX .. kind, id)
+      end
+      fixed = true
+    end
+  end
+  if fixed then changed = changed + 1 end
+end
+return changed
+"""
+)
+RECONCILE_BATCH = 100  # clients per script call, so that no call holds Redis for long
+RECONCILE_WINDOW = 2 * 3600  # seconds: clients heard from this recently are put right
+
+
+def reconcile(client_ids: list[str] | None = None, connection: redis.Redis | None = None) -> int:
+    """Puts right the counts of `client_ids` (default: every client heard from in the last
+    two hours) from their jobs; returns how many clients' counts had drifted."""
+    connection = connection or get_redis()
+    if client_ids is None:
+        client_ids = clients(connection, since=time.time() - RECONCILE_WINDOW)
+    script = _reconcile_scripts.get(id(connection))
+    if script is None:
+        script = _reconcile_scripts.setdefault(id(connection), connection.register_script(_RECONCILE))
+    changed = 0
+    for start in range(0, len(client_ids), RECONCILE_BATCH):
+        batch = client_ids[start : start + RECONCILE_BATCH]
+        changed += int(script(args=[keys.CLIENT_PREFIX, Job.key_for(""), repr(time.time()), *batch]))
+    return changed
+
+
+_reconcile_scripts: dict[int, Any] = {}

@@ -168,14 +168,14 @@ def finish_delivered(client_id: str, job_id: str, flagged: bool = False) -> None
 
     if lifecycle.defer_on_success(write):
         return
-    with get_redis().pipeline(transaction=False) as pipe:
+    with get_redis().pipeline() as pipe:
         write(pipe)
         pipe.execute()
 
 
 def drop_stale(client_id: str, job_id: str) -> None:
     """A frame too old to be worth sending: its bytes go, its slot is free, and it is counted."""
-    with get_redis().pipeline(transaction=False) as pipe:
+    with get_redis().pipeline() as pipe:
         counters.move(job_id, counters.DONE, pipeline=pipe, extra="stale")
         pipe.delete(keys.frame(job_id))
         pipe.zrem(keys.client_pending(client_id), job_id)
@@ -191,7 +191,7 @@ def finish_failed(client_id: str, job_id: str, kind: str = "") -> None:
     """A finally failed frame: its bytes stay as long as its failed job, its client's slot is
     free, and it counts as failed (and as failed of `kind`, its error's exception class) until
     RQ lets the failed job expire."""
-    with get_redis().pipeline(transaction=False) as pipe:
+    with get_redis().pipeline() as pipe:
         counters.move(
             job_id, counters.FAILED, pipeline=pipe, failed_ttl=settings.PROCTORING_FAILED_TTL, extra=kind
         )

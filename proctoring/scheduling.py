@@ -9,16 +9,21 @@ its backoff.
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime, timedelta
 from typing import Any
 
+import redis
+from django.conf import settings
 from django_rq.queues import DjangoRQ
 from rq.job import Job, JobStatus
 from rq.scheduler import RQScheduler
 from rq.utils import current_timestamp
 
 from proctoring import counters, keys, lifecycle
+
+log = logging.getLogger(__name__)
 
 _COMING_BACK = {JobStatus.SCHEDULED, JobStatus.FAILED, JobStatus.STARTED, JobStatus.STOPPED}
 
@@ -52,12 +57,28 @@ class ProctoringQueue(DjangoRQ):
 
 
 class ProctoringScheduler(RQScheduler):
-    """RQ's scheduler, polling every `tick` seconds instead of every second.
+    """RQ's scheduler, polling every `tick` seconds instead of every second; the one that holds
+    the queue's lock also puts the per-client counts right every `PROCTORING_RECONCILE_SECONDS`
+    (`counters.reconcile`: jobs deleted or ended behind our back).
 
     `interval` stays 1: RQ derives its lock TTLs from it and Redis wants whole seconds there.
     """
 
     tick = 0.25
+    _next_reconcile = 0.0
+
+    def reconcile_counts(self) -> None:
+        every = settings.PROCTORING_RECONCILE_SECONDS
+        if not self._acquired_locks or time.monotonic() < self._next_reconcile:
+            return
+        self._next_reconcile = time.monotonic() + every
+        try:
+            changed = counters.reconcile(connection=self.connection)
+        except redis.RedisError as exc:
+            log.warning("could not check the per-client counts: %s", exc)
+            return
+        if changed:
+            log.warning("per-client counts of %d client(s) had drifted and were put right", changed)
 
     def enqueue_scheduled_jobs(self) -> None:
         """RQ's, moving due jobs with our queue class, so that their counts move with them."""
@@ -99,4 +120,5 @@ class ProctoringScheduler(RQScheduler):
                 self.acquire_locks()
             self.heartbeat()
             self.enqueue_scheduled_jobs()
+            self.reconcile_counts()
             time.sleep(self.tick)

@@ -159,6 +159,9 @@ PROCTORING_WORKER_CONCURRENCY = env.int("PROCTORING_WORKER_CONCURRENCY", 64, min
 # For this long after a flagged result (seconds; 0: never), a client's frames are queued ahead
 # of normal ones, so that what follows an incident is seen first.
 PROCTORING_PRIORITY_AFTER_FLAG = env.int("PROCTORING_PRIORITY_AFTER_FLAG", 30, minimum=0, maximum=3600)
+# How often (seconds) the scheduler puts the per-client counts right from the jobs themselves, in
+# case a job was deleted or ended behind the pipeline's back (django-rq's pages, RQ's cleanup).
+PROCTORING_RECONCILE_SECONDS = env.int("PROCTORING_RECONCILE_SECONDS", 30, minimum=1, maximum=3600)
 # How long a finally failed job (frame bytes included) stays in the failed registry for inspection.
 PROCTORING_FAILED_TTL = env.int("PROCTORING_FAILED_TTL", 7 * 24 * 3600, minimum=60)
 # How long a camera client's token stays valid (seconds); an ended attempt refuses it anyway.

@@ -13,7 +13,7 @@ from django.conf import settings as django_settings
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.utils import parse_composite_key
 
@@ -158,9 +158,10 @@ def test_counts_follow_a_real_worker_through_every_transition(
 
 OPERATIONS = st.lists(
     st.one_of(
-        st.tuples(st.just("enqueue"), st.integers(0, 2)),
+        st.tuples(st.sampled_from(["enqueue", "enqueue_priority", "enqueue_delayed"]), st.integers(0, 2)),
         st.tuples(st.sampled_from(["deliver", "fail_retry", "fail_final"]), st.just(0)),
         st.tuples(st.sampled_from(["due", "retry_failed", "delete_failed", "requeue_rq"]), st.just(0)),
+        st.tuples(st.sampled_from(["delete_queued_behind", "delete_failed_behind"]), st.just(0)),
     ),
     min_size=1,
     max_size=14,
@@ -214,7 +215,7 @@ class InProcessWorker:
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 @hsettings(
-    max_examples=25,
+    max_examples=30,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -240,11 +241,26 @@ def run(
 ) -> None:
     failed_registry = FailedJobRegistry(queue=worker.queue)
     for seq, (operation, client) in enumerate(operations):
-        if operation == "enqueue":
+        if operation.startswith("enqueue"):
+            options: dict[str, dict[str, Any]] = {
+                "enqueue_priority": {"priority": True},
+                "enqueue_delayed": {"delay": 60},
+            }
+            frame = parse_image(FRAME, 1 << 20)
             try:
-                enqueue(clients[client], seq)
+                queues.enqueue_frame(
+                    clients[client], clients[client], seq, frame, **options.get(operation, {})
+                )
             except RateLimited:
                 pass  # refused whole: nothing written, nothing counted (checked below)
+        elif operation.endswith("_behind"):
+            # What django-rq's pages do: RQ's own delete, which our counts do not hear of;
+            # the scheduler's periodic reconcile puts them right.
+            source = worker.queue.get_job_ids() if operation == "delete_queued_behind" else None
+            source = source if source is not None else failed_registry.get_job_ids(cleanup=False)
+            if source:
+                Job.fetch(source[0], connection=connection).delete()
+                assert counters.reconcile(clients) == 1, "one client's counts had drifted"
         elif operation in REPLIES:
             api.script(REPLIES[operation])
             worker.run_one()
@@ -263,3 +279,37 @@ def run(
                 api.script(Reply(200))
                 assert worker.run_one()
         assert_exact(connection, clients)
+        assert counters.reconcile(clients) == 0, "exact counts are left alone"
+
+
+# --- Putting drifted counts right ------------------------------------------------------------
+
+
+def test_reconcile_ends_a_job_rq_failed_without_us(redis_conn: redis.Redis, clients: list[str]) -> None:
+    # A worker killed mid-job: RQ's cleanup fails the job without running our callback.
+    job_id = enqueue(clients[0], 1)
+    queue = queues.get_queue()
+    lifecycle.take(redis_conn, queue.key, queue.started_job_registry.key, "rq:worker:w", "w", 1)
+    assert counters.read(clients[:1])[clients[0]]["running"] == 1
+    Job.fetch(job_id, connection=redis_conn).set_status(JobStatus.FAILED)
+    assert counters.reconcile(clients) == 1
+    figures = counters.read(clients[:1])[clients[0]]
+    assert (figures["running"], figures["failed"]) == (0, 1)
+    assert redis_conn.zcard(keys.client_pending(clients[0])) == 0, "its slot is free again"
+    assert redis_conn.zscore(keys.failed_kind("AbandonedJobError"), job_id) is not None
+
+
+@pytest.mark.slow
+def test_the_workers_scheduler_puts_counts_right_by_itself(
+    start_worker: Any, redis_conn: redis.Redis, clients: list[str]
+) -> None:
+    from rq.suspension import suspend
+
+    suspend(redis_conn)  # nothing is taken: the queued jobs stay put
+    job_ids = [enqueue(clients[0], seq) for seq in range(3)]
+    Job.fetch(job_ids[0], connection=redis_conn).delete()  # as django-rq's page does
+    assert counters.read(clients[:1])[clients[0]]["queued"] == 3, "drifted"
+    worker = start_worker(PROCTORING_RECONCILE_SECONDS="1")
+    wait_until(lambda: counters.read(clients[:1])[clients[0]]["queued"] == 2, 15, "counts put right")
+    assert redis_conn.zcard(keys.client_pending(clients[0])) == 2
+    wait_until(lambda: "1 client(s) had drifted" in worker.log(), 10, "logged")
