@@ -30,6 +30,14 @@ def jpeg_bytes(width: int = 64, height: int = 48, color: tuple[int, int, int] = 
     return buffer.getvalue()
 
 
+FIXTURES = BASE_DIR / "tests" / "fixtures"
+
+
+def fixture(name: str) -> bytes:
+    """A committed test image (tests/fixtures/faces/, see its README)."""
+    return (FIXTURES / "faces" / name).read_bytes()
+
+
 def png_bytes(width: int = 32, height: int = 24, color: tuple[int, int, int] = (10, 200, 30)) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), color).save(buffer, "PNG")

@@ -1,4 +1,5 @@
-"""Image facts the reference API answers with (face detection comes later)."""
+"""What the reference API answers for one image: its format and size, and what the face detector
+(`detection.py`) found in it, with timings."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import time
 import warnings
 from typing import Any
 
-from PIL import Image, ImageStat
+import numpy as np
+from PIL import Image
 
-TOO_DARK_BELOW = 40.0  # mean luminance, 0-255
-TOO_BRIGHT_ABOVE = 235.0
+from proctoring.reference_api.detection import TOO_BRIGHT_ABOVE, TOO_DARK_BELOW, detect
+
+__all__ = ["NotAnImage", "analyze", "TOO_DARK_BELOW", "TOO_BRIGHT_ABOVE"]
 
 
 class NotAnImage(ValueError):
@@ -18,7 +21,7 @@ class NotAnImage(ValueError):
 
 
 def analyze(image_bytes: bytes) -> dict[str, Any]:
-    """Decodes the whole image (a real service would) and reports its size and brightness."""
+    """Decodes the whole image (a real service would), looks for faces, and says what it found."""
     started = time.perf_counter()
     try:
         with warnings.catch_warnings():
@@ -27,21 +30,21 @@ def analyze(image_bytes: bytes) -> dict[str, Any]:
                 image.load()
                 fmt = image.format
                 width, height = image.size
-                gray = image.convert("L")
+                gray = np.asarray(image.convert("L"))
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError):
         raise NotAnImage("not a decodable JPEG or PNG image") from None
-    brightness = float(ImageStat.Stat(gray).mean[0])
-    flags = []
-    if brightness < TOO_DARK_BELOW:
-        flags.append("too_dark")
-    elif brightness > TOO_BRIGHT_ABOVE:
-        flags.append("too_bright")
+    decoded = time.perf_counter()
+    detection = detect(gray)
+    done = time.perf_counter()
     return {
         "format": fmt,
         "width": width,
         "height": height,
         "bytes": len(image_bytes),
-        "mean_brightness": round(brightness, 2),
-        "flags": flags,
-        "analysis_ms": round((time.perf_counter() - started) * 1000, 2),
+        **detection.as_answer(),
+        "timing": {
+            "decode_ms": round((decoded - started) * 1000, 2),
+            "detect_ms": round((done - decoded) * 1000, 2),
+        },
+        "analysis_ms": round((done - started) * 1000, 2),
     }
