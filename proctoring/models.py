@@ -1,7 +1,14 @@
-"""What the proctoring API found, one row per delivered frame."""
+"""What the proctoring found: a row per delivered frame (its metadata and the API's answer, never
+its image), an append-only finding per flag, and incidents (findings of one kind merged into a
+time interval) that a proctor reviews.
+
+The shape follows what mature proctoring systems keep (edx-proctoring's attempts, reviews and
+review comments): the evidence is append-only, the review is a separate, attributed decision.
+"""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from exams.models import Attempt
@@ -15,6 +22,12 @@ class FrameResult(models.Model):
     # The job id, also the API's Idempotency-Key: a job run twice stores one row.
     job_id = models.CharField(max_length=64, unique=True)
     result = models.JSONField(help_text="The API's answer, as it sent it.")
+    sha256 = models.CharField(max_length=64, blank=True, help_text="Of the image bytes as they came.")
+    # Where the image is kept (default storage), only for a frame that is an incident's snapshot.
+    snapshot_key = models.CharField(max_length=255, blank=True)
+    purge_after = models.DateTimeField(
+        null=True, db_index=True, help_text="When this row and its snapshot are deleted."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -23,3 +36,77 @@ class FrameResult(models.Model):
 
     def __str__(self) -> str:
         return f"{self.attempt_id} #{self.seq}"
+
+    @property
+    def flags(self) -> list[str]:
+        flags = self.result.get("flags") if isinstance(self.result, dict) else None
+        return [str(flag) for flag in flags] if isinstance(flags, list) else []
+
+
+class Severity(models.IntegerChoices):
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+
+
+class Incident(models.Model):
+    """Flagged frames of one kind close together in time, as one interval to review."""
+
+    class Review(models.TextChoices):
+        PENDING = "pending"
+        REVIEWED = "reviewed"  # looked at: a real problem
+        DISMISSED = "dismissed"  # looked at: nothing wrong
+
+    attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, related_name="incidents")
+    kind = models.CharField(max_length=64)
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices, default=Severity.MEDIUM)
+    first_seen = models.DateTimeField(help_text="Capture time of its first flagged frame.")
+    last_seen = models.DateTimeField(help_text="Capture time of its last flagged frame.")
+    frame_count = models.PositiveIntegerField(default=0)
+    snapshot = models.ForeignKey(
+        FrameResult,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The first flagged frame, whose image is kept.",
+    )
+    review_status = models.CharField(max_length=16, choices=Review.choices, default=Review.PENDING)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-last_seen"]
+        indexes = [models.Index(fields=["attempt", "kind", "last_seen"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.first_seen:%H:%M:%S}–{self.last_seen:%H:%M:%S} ({self.frame_count} frames)"
+
+    @property
+    def duration_seconds(self) -> float:
+        return (self.last_seen - self.first_seen).total_seconds()
+
+
+class Finding(models.Model):
+    """One flag on one frame, as the API reported it. Append-only: never edited, never reviewed."""
+
+    attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, related_name="findings")
+    frame = models.ForeignKey(FrameResult, on_delete=models.CASCADE, related_name="findings")
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="findings")
+    kind = models.CharField(max_length=64)
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices)
+    confidence = models.FloatField(null=True, blank=True, help_text="0-1, when the API gives one.")
+    occurred_at = models.DateTimeField(help_text="The frame's capture time.")
+    received_at = models.DateTimeField(help_text="When the gateway accepted the frame.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["occurred_at"]
+        indexes = [models.Index(fields=["attempt", "occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.occurred_at:%H:%M:%S}"

@@ -1,4 +1,5 @@
-"""Storing the API's answers: one writer thread per process commits them in batches.
+"""Storing the API's answers and what their flags found (`proctoring.incidents`): one writer
+thread per process commits them in batches.
 
 A worker runs dozens of jobs at once; if each wrote its own row, they would queue for the
 database's write lock (SQLite has one) and time out after the API had already answered. Here
@@ -8,16 +9,21 @@ ends only once its answer is stored, but the process makes one transaction per b
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import queue
 import threading
 import time
 from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, close_old_connections, transaction
 
+from proctoring import incidents, snapshots
 from proctoring.frames import FrameMeta
 from proctoring.models import FrameResult
 
@@ -28,17 +34,26 @@ COMMIT_TIMEOUT = 60.0  # seconds a job waits for its row's commit
 STORE_ATTEMPTS = 3  # a failed commit is tried again before the job fails (and its API call is repeated)
 
 
+@dataclass
+class Pending:
+    row: FrameResult
+    image: bytes | None  # kept only for a flagged frame: it may become an incident's snapshot
+    content_type: str
+    done: Future[None]
+
+
 class ResultWriter:
     def __init__(self) -> None:
-        self._rows: queue.SimpleQueue[tuple[FrameResult, Future[None]]] = queue.SimpleQueue()
+        self._rows: queue.SimpleQueue[Pending] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._pid: int | None = None
 
-    def store(self, row: FrameResult) -> None:
-        """Blocks until `row` is committed (or an existing row has its job id); raises on failure."""
+    def store(self, row: FrameResult, image: bytes | None = None, content_type: str = "") -> None:
+        """Blocks until `row` (and the findings and incidents of its flags) is committed, or an
+        existing row has its job id; raises on failure."""
         self._ensure_running()
         done: Future[None] = Future()
-        self._rows.put((row, done))
+        self._rows.put(Pending(row, image if row.flags else None, content_type, done))
         done.result(timeout=COMMIT_TIMEOUT)
 
     def _ensure_running(self) -> None:
@@ -61,25 +76,53 @@ class ResultWriter:
                     break
             self._commit(batch)
 
-    def _commit(self, batch: list[tuple[FrameResult, Future[None]]]) -> None:
+    def _commit(self, batch: list[Pending]) -> None:
+        written: list[str] = []
         try:
             close_old_connections()
             with transaction.atomic():
-                # A repeated job (same job id) keeps the first stored answer.
-                FrameResult.objects.bulk_create([row for row, _ in batch], ignore_conflicts=True)
+                written = _write(batch)
         except Exception as exc:  # every waiting job must hear of it
-            for _, done in batch:
-                done.set_exception(exc)
+            for key in written:  # the rows that named them were rolled back
+                snapshots.delete(key)
+            for item in batch:
+                item.done.set_exception(exc)
         else:
-            for _, done in batch:
-                done.set_result(None)
+            for item in batch:
+                item.done.set_result(None)
+
+
+def _write(batch: list[Pending]) -> list[str]:
+    """The batch's rows, then, for the flagged ones that are new, their findings and incidents
+    and the snapshots of the incidents they open. Returns the snapshot keys written."""
+    flagged = {item.row.job_id: item for item in batch if item.row.flags}
+    # A repeated job (same job id) keeps the first stored answer and adds no second finding.
+    already = set(FrameResult.objects.filter(job_id__in=flagged).values_list("job_id", flat=True))
+    FrameResult.objects.bulk_create([item.row for item in batch], ignore_conflicts=True)
+    new = [job_id for job_id in flagged if job_id not in already]
+    if not new:
+        return []
+    opened = incidents.record(list(FrameResult.objects.filter(job_id__in=new)))
+    written = []
+    for item in opened:
+        pending = flagged[item.frame.job_id]
+        if pending.image is None:
+            continue
+        item.frame.snapshot_key = snapshots.save(
+            str(item.frame.attempt_id), item.frame.job_id, pending.content_type, pending.image
+        )
+        written.append(item.frame.snapshot_key)
+    FrameResult.objects.bulk_update([item.frame for item in opened], ["snapshot_key"])
+    return written
 
 
 _writer = ResultWriter()
 
 
-def store_result(meta: FrameMeta, job_id: str, answer: dict[str, Any]) -> None:
-    """Keeps the API's answer for a frame; a repeated job stores no second row.
+def store_result(meta: FrameMeta, job_id: str, answer: dict[str, Any], image: bytes = b"") -> None:
+    """Keeps the API's answer for a frame (its metadata, the image's hash, never the image),
+    and what its flags found (`proctoring.incidents`); a repeated job stores no second row.
+    The image is kept only as the snapshot of an incident it opens.
 
     A failed commit is tried again here, so that a busy database costs a short wait rather
     than a second API call for a frame the API has already analysed.
@@ -91,10 +134,12 @@ def store_result(meta: FrameMeta, job_id: str, answer: dict[str, Any]) -> None:
         captured_at=meta.captured_at,
         received_at=meta.received_at,
         result=answer,
+        sha256=hashlib.sha256(image).hexdigest() if image else "",
+        purge_after=meta.received_at + timedelta(days=settings.PROCTORING_RETENTION_DAYS),
     )
     for attempt in range(1, STORE_ATTEMPTS + 1):
         try:
-            _writer.store(row)
+            _writer.store(row, image or None, meta.content_type)
             return
         except DatabaseError:
             if attempt == STORE_ATTEMPTS:

@@ -24,6 +24,7 @@ _state: dict[str, Any] = {}
 _FOREIGN = [
     "REDIS_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "REDIS_TLS", "DATABASE_URL",
     "PROCTORING_API_KEY", "REFERENCE_API_KEY", "DJANGO_ENV_FILE", "DJANGO_ALLOWED_HOSTS",
+    "PROCTORING_SNAPSHOT_DIR",
 ]  # fmt: skip
 
 
@@ -42,6 +43,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: Any, args
             "DJANGO_DEBUG": "false",
             "DJANGO_SECRET_KEY": "tests-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
             "DJANGO_ALLOWED_HOSTS": "testserver,localhost,127.0.0.1",
+            "PROCTORING_SNAPSHOT_DIR": str(workdir / "snapshots"),
             # Each test that needs the API points this at its own recording server.
             "PROCTORING_API_URL": "http://127.0.0.1:9/not-configured-in-this-test",
         }

@@ -1,0 +1,185 @@
+"""From the API's flags to incidents: each flag on a frame is a finding; findings of one kind
+for one attempt that are close in time are one incident (open, extended, closed by a gap), and
+each attempt gets a risk summary.
+
+The grouping rule is a plain function (`joins`, `group`) that the tests call directly; `record`
+applies it to a batch of stored frames inside the result writer's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection as db_connection
+
+from exams.models import Attempt
+from proctoring.models import Finding, FrameResult, Incident, Severity
+
+# How much each flag matters to a proctor; an unknown flag from another API is MEDIUM.
+SEVERITIES = {
+    "camera_blocked": Severity.HIGH,
+    "multiple_faces": Severity.HIGH,
+    "no_face": Severity.MEDIUM,
+    "looking_away": Severity.LOW,
+    "too_dark": Severity.LOW,
+    "too_bright": Severity.LOW,
+}
+# Kinds during which the exam taker's face was not seen (for the risk summary).
+FACE_NOT_SEEN = ("no_face", "camera_blocked")
+
+
+def severity_of(kind: str) -> Severity:
+    return SEVERITIES.get(kind, Severity.MEDIUM)
+
+
+def gap() -> timedelta:
+    return timedelta(seconds=settings.PROCTORING_INCIDENT_GAP_SECONDS)
+
+
+def joins(first_seen: datetime, last_seen: datetime, at: datetime, within: timedelta) -> bool:
+    """Whether a flagged frame captured `at` belongs to the incident spanning first..last_seen:
+    it is no further than `within` from it on either side (frames of one attempt can be
+    analysed out of order, so a late one may fall before `last_seen`)."""
+    return first_seen - within <= at <= last_seen + within
+
+
+@dataclass
+class Span:
+    first_seen: datetime
+    last_seen: datetime
+    frames: int = 1
+
+
+def group(times: Iterable[datetime], within: timedelta) -> list[Span]:
+    """The incidents that flagged frames captured at `times` (one kind, one attempt, in the
+    order they were analysed) make: each frame extends the latest incident it joins, or opens
+    a new one."""
+    spans: list[Span] = []
+    for at in times:
+        span = next((s for s in reversed(spans) if joins(s.first_seen, s.last_seen, at, within)), None)
+        if span is None:
+            spans.append(Span(at, at))
+        else:
+            span.first_seen, span.last_seen = min(span.first_seen, at), max(span.last_seen, at)
+            span.frames += 1
+    return spans
+
+
+def confidence(answer: dict[str, Any], kind: str) -> float | None:
+    """The API's confidence in a flag, if it gives one (`"confidence": {"no_face": 0.9}`)."""
+    given = answer.get("confidence")
+    value = given.get(kind) if isinstance(given, dict) else None
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1:
+        return float(value)
+    return None
+
+
+@dataclass
+class Opened:
+    """An incident this batch opened: its first frame's image is to be kept as its snapshot."""
+
+    incident: Incident
+    frame: FrameResult
+
+
+def record(frames: Sequence[FrameResult]) -> list[Opened]:
+    """Findings and incidents for newly stored `frames` (saved rows, in a transaction): one
+    finding per flag, each joined to its incident. Returns the incidents opened."""
+    flagged = [frame for frame in frames if frame.flags]
+    if not flagged:
+        return []
+    if db_connection.features.has_select_for_update:
+        # Workers on other processes may record frames of the same attempts at the same time.
+        attempt_ids = sorted({frame.attempt_id for frame in flagged})
+        list(Attempt.objects.select_for_update().filter(pk__in=attempt_ids).values_list("pk", flat=True))
+    within = gap()
+    known: dict[tuple[Any, str], list[Incident]] = {}
+    changed: dict[int, Incident] = {}
+    opened: list[Opened] = []
+    findings: list[Finding] = []
+    for frame in sorted(flagged, key=lambda f: f.captured_at):
+        for kind in dict.fromkeys(frame.flags):  # a flag given twice is one finding
+            key = (frame.attempt_id, kind)
+            if key not in known:
+                known[key] = list(
+                    Incident.objects.filter(
+                        attempt_id=frame.attempt_id,
+                        kind=kind,
+                        last_seen__gte=frame.captured_at - within,
+                    ).order_by("last_seen")
+                )
+            candidates = known[key]
+            at = frame.captured_at
+            incident = next(
+                (i for i in reversed(candidates) if joins(i.first_seen, i.last_seen, at, within)), None
+            )
+            if incident is None:
+                incident = Incident.objects.create(
+                    attempt_id=frame.attempt_id,
+                    kind=kind,
+                    severity=severity_of(kind),
+                    first_seen=frame.captured_at,
+                    last_seen=frame.captured_at,
+                    frame_count=1,
+                    snapshot=frame,
+                )
+                candidates.append(incident)
+                opened.append(Opened(incident, frame))
+            else:
+                incident.first_seen = min(incident.first_seen, frame.captured_at)
+                incident.last_seen = max(incident.last_seen, frame.captured_at)
+                incident.frame_count += 1
+                changed[incident.pk] = incident
+            findings.append(
+                Finding(
+                    attempt_id=frame.attempt_id,
+                    frame=frame,
+                    incident=incident,
+                    kind=kind,
+                    severity=severity_of(kind),
+                    confidence=confidence(frame.result, kind),
+                    occurred_at=frame.captured_at,
+                    received_at=frame.received_at,
+                )
+            )
+    if changed:
+        Incident.objects.bulk_update(list(changed.values()), ["first_seen", "last_seen", "frame_count"])
+    Finding.objects.bulk_create(findings)
+    return opened
+
+
+def frame_seconds() -> float:
+    """How long one frame stands for: the time to the next at the page's frame rate."""
+    return 1.0 / settings.PROCTORING_CLIENT_FPS
+
+
+def risk_summary(attempt: Attempt) -> dict[str, Any]:
+    """Incident counts and durations by kind, and the share of the watched time during which
+    no face was seen. An incident lasts from its first to its last flagged frame, plus the
+    time one frame stands for."""
+    incidents = list(attempt.incidents.all())
+    frames = attempt.frame_results.order_by("captured_at").values_list("captured_at", flat=True)
+    first, last = frames.first(), frames.last()
+    per_frame = frame_seconds()
+    watched = ((last - first).total_seconds() + per_frame) if first and last else 0.0
+    by_kind: dict[str, dict[str, Any]] = {}
+    for incident in incidents:
+        entry = by_kind.setdefault(
+            incident.kind, {"count": 0, "seconds": 0.0, "open_reviews": 0, "severity": incident.severity}
+        )
+        entry["count"] += 1
+        entry["seconds"] += incident.duration_seconds + per_frame
+        entry["open_reviews"] += incident.review_status == Incident.Review.PENDING
+    not_seen = sum(by_kind.get(kind, {}).get("seconds", 0.0) for kind in FACE_NOT_SEEN)
+    for entry in by_kind.values():
+        entry["seconds"] = round(entry["seconds"], 1)
+    return {
+        "watched_seconds": round(watched, 1),
+        "incidents": len(incidents),
+        "by_kind": dict(sorted(by_kind.items(), key=lambda item: (-item[1]["severity"], item[0]))),
+        "no_face_percent": round(min(100.0, 100 * not_seen / watched), 1) if watched else 0.0,
+    }

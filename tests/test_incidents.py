@@ -1,0 +1,141 @@
+"""From flags to incidents: the grouping rule as plain functions, the writer's findings,
+incidents and snapshots in the database, the risk summary, and the whole path through a real
+worker and the reference API's real face detector."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from exams.models import Attempt
+from proctoring import incidents, queues, results, snapshots
+from proctoring.frames import FrameMeta, parse_image
+from proctoring.models import Finding, FrameResult, Incident, Severity
+from tests.support import fixture, wait_until
+
+T0 = datetime(2026, 11, 29, 10, 0, 0, tzinfo=UTC)
+GAP = timedelta(seconds=10)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+# --- the rule ----------------------------------------------------------------------------------
+
+
+def test_consecutive_flagged_frames_are_one_incident_and_a_gap_closes_it():
+    spans = incidents.group([at(0), at(0.5), at(1), at(1.5), at(30), at(30.5)], GAP)
+    assert [(s.first_seen, s.last_seen, s.frames) for s in spans] == [
+        (at(0), at(1.5), 4),
+        (at(30), at(30.5), 2),
+    ]
+
+
+def test_a_frame_analysed_late_joins_the_incident_it_falls_in():
+    spans = incidents.group([at(0), at(4), at(2), at(-3)], GAP)
+    assert [(s.first_seen, s.last_seen, s.frames) for s in spans] == [(at(-3), at(4), 4)]
+
+
+def test_the_gap_is_inclusive_and_one_tick_more_opens_a_new_incident():
+    assert len(incidents.group([at(0), at(10)], GAP)) == 1
+    assert len(incidents.group([at(0), at(10.001)], GAP)) == 2
+
+
+def test_severities_and_confidence():
+    assert incidents.severity_of("camera_blocked") == Severity.HIGH
+    assert incidents.severity_of("something_new") == Severity.MEDIUM
+    assert incidents.confidence({"confidence": {"no_face": 0.8}}, "no_face") == 0.8
+    assert incidents.confidence({"confidence": {"no_face": 7}}, "no_face") is None
+    assert incidents.confidence({"confidence": "high"}, "no_face") is None
+
+
+# --- in the database, through the result writer -----------------------------------------------
+
+pytestmark_db = pytest.mark.django_db(transaction=True)
+
+
+def store(attempt: Attempt, seq: int, seconds: float, flags: list[str], image: bytes = b"img") -> str:
+    job_id = f"{attempt.pk.hex[:8]}{seq:024d}"
+    meta = FrameMeta(
+        client_id=str(attempt.pk),
+        attempt_id=str(attempt.pk),
+        seq=seq,
+        captured_at=at(seconds),
+        received_at=at(seconds + 0.2),
+        content_type="image/jpeg",
+    )
+    results.store_result(meta, job_id, {"flags": flags}, image)
+    return job_id
+
+
+@pytestmark_db
+def test_the_writer_turns_flags_into_findings_incidents_and_one_snapshot_each(attempt, settings):
+    settings.PROCTORING_INCIDENT_GAP_SECONDS = 10
+    first = store(attempt, 1, 0, ["no_face"], b"first-image")
+    store(attempt, 2, 0.5, ["no_face", "too_dark"], b"second")
+    store(attempt, 3, 1.0, [])
+    store(attempt, 4, 40, ["no_face"], b"later")
+    no_face = list(Incident.objects.filter(attempt=attempt, kind="no_face").order_by("first_seen"))
+    assert [(i.first_seen, i.last_seen, i.frame_count) for i in no_face] == [
+        (at(0), at(0.5), 2),
+        (at(40), at(40), 1),
+    ]
+    [dark] = Incident.objects.filter(kind="too_dark")
+    assert (dark.frame_count, dark.severity) == (1, Severity.LOW)
+    assert Finding.objects.filter(attempt=attempt).count() == 4, "one per flag, none for the clean frame"
+    assert no_face[0].review_status == Incident.Review.PENDING
+    # Only an incident's first frame keeps its image.
+    snapshot = no_face[0].snapshot
+    assert snapshot is not None and snapshot.job_id == first
+    assert snapshots.read(snapshot.snapshot_key) == (b"first-image", "image/jpeg")
+    stored_images = FrameResult.objects.exclude(snapshot_key="").count()
+    assert stored_images == 3, "three incidents, three snapshots; clean and extending frames none"
+    row = FrameResult.objects.get(job_id=first)
+    assert row.sha256 == hashlib.sha256(b"first-image").hexdigest()
+    assert row.purge_after == at(0.2) + timedelta(days=settings.PROCTORING_RETENTION_DAYS)
+
+
+@pytestmark_db
+def test_a_repeated_job_adds_no_second_finding(attempt):
+    store(attempt, 1, 0, ["multiple_faces"])
+    store(attempt, 1, 0, ["multiple_faces"])  # the same job id, run again after a lost success
+    assert FrameResult.objects.count() == 1
+    assert Finding.objects.count() == 1
+    assert Incident.objects.get().frame_count == 1
+
+
+@pytestmark_db
+def test_risk_summary_counts_incidents_and_the_time_without_a_face(attempt, settings):
+    settings.PROCTORING_CLIENT_FPS = 2.0
+    for seq in range(20):  # 10 s of frames at 2 fps: 0.0 .. 9.5
+        store(attempt, seq + 1, seq * 0.5, ["no_face"] if 4 <= seq < 8 else [])
+    summary = incidents.risk_summary(attempt)
+    assert summary["watched_seconds"] == 10.0
+    assert summary["incidents"] == 1
+    assert summary["by_kind"]["no_face"] == {"count": 1, "seconds": 2.0, "open_reviews": 1, "severity": 2}
+    assert summary["no_face_percent"] == 20.0
+
+
+# --- the whole path: a real worker and the reference API's detector ----------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_covered_camera_becomes_a_camera_blocked_incident(attempt, settings, start_worker, start_daphne):
+    _, port = start_daphne()
+    api_url = f"http://127.0.0.1:{port}/reference-api/v1/analyze"
+    client = str(attempt.pk)
+    for seq, name in enumerate(["one_face.jpg", "covered.jpg", "covered.jpg", "covered.jpg"], start=1):
+        queues.enqueue_frame(client, client, seq, parse_image(fixture(name), 1 << 20))
+    start_worker(PROCTORING_API_URL=api_url, PROCTORING_WORKER_CONCURRENCY="1")
+    wait_until(lambda: FrameResult.objects.filter(attempt=attempt).count() == 4, 30, "four results")
+    [incident] = Incident.objects.filter(attempt=attempt)
+    assert (incident.kind, incident.frame_count, incident.severity) == ("camera_blocked", 3, Severity.HIGH)
+    assert incident.snapshot is not None
+    assert snapshots.read(incident.snapshot.snapshot_key) == (fixture("covered.jpg"), "image/jpeg")
+    face = FrameResult.objects.get(attempt=attempt, seq=1)
+    assert face.result["faces"]["count"] == 1 and face.flags == []
+    assert face.snapshot_key == "", "a clean frame's image is not kept"
