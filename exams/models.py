@@ -30,6 +30,8 @@ class Attempt(models.Model):
     exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="attempts")
     started_at = models.DateTimeField(auto_now_add=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    # When the exam taker agreed to be recorded; the exam page starts no camera before it.
+    consented_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]

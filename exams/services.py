@@ -29,3 +29,11 @@ def end_attempt(attempt: Attempt) -> Attempt:
         attempt.ended_at = timezone.now()
         attempt.save(update_fields=["ended_at"])
     return attempt
+
+
+def give_consent(attempt: Attempt) -> Attempt:
+    """Records that the exam taker agreed to be recorded (the first agreement counts)."""
+    if attempt.consented_at is None:
+        attempt.consented_at = timezone.now()
+        attempt.save(update_fields=["consented_at"])
+    return attempt

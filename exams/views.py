@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from exams.models import Attempt, Exam
-from exams.services import ExamClosed, start_attempt
+from exams.services import ExamClosed, give_consent, start_attempt
 from proctoring import protocol
 
 
@@ -36,11 +36,21 @@ def start(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def consent(request: HttpRequest, attempt_id: str) -> HttpResponse:
+    attempt = get_object_or_404(Attempt, pk=attempt_id, user=request.user)
+    give_consent(attempt)
+    return redirect("exams:attempt", attempt_id=attempt.pk)
+
+
+@login_required
 def attempt_page(request: HttpRequest, attempt_id: str) -> HttpResponse:
     attempt = get_object_or_404(Attempt, pk=attempt_id, user=request.user)
     context = {
         "attempt": attempt,
+        "retention_days": settings.PROCTORING_RETENTION_DAYS,
         "stream_config": {
+            "consented": attempt.consented_at is not None,
             "wsPath": f"/ws/proctoring/{attempt.pk}/",
             "fps": settings.PROCTORING_CLIENT_FPS,
             "intervalMs": round(1000 / settings.PROCTORING_CLIENT_FPS),

@@ -1,11 +1,52 @@
-from django.contrib import admin
+from typing import Any
 
-from proctoring.models import FrameResult
+from django.contrib import admin
+from django.http import HttpRequest
+
+from proctoring import incidents
+from proctoring.models import Finding, FrameResult, Incident
 
 
 @admin.register(FrameResult)
 class FrameResultAdmin(admin.ModelAdmin[FrameResult]):
-    list_display = ["attempt", "seq", "captured_at", "received_at", "created_at"]
+    list_display = ["attempt", "seq", "captured_at", "received_at", "snapshot_key", "purge_after"]
     list_filter = ["attempt__exam"]
-    readonly_fields = ["attempt", "seq", "captured_at", "received_at", "job_id", "result", "created_at"]
+    readonly_fields = [
+        "attempt", "seq", "captured_at", "received_at", "job_id", "result", "sha256", "snapshot_key",
+        "purge_after", "created_at",
+    ]  # fmt: skip
     search_fields = ["job_id", "attempt__id"]
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin[Incident]):
+    list_display = ["attempt", "kind", "severity", "first_seen", "last_seen", "frame_count", "review_status"]
+    list_filter = ["kind", "severity", "review_status", "attempt__exam"]
+    # The evidence is the API's; only the review is a person's to write (and the dashboard records
+    # who and when).
+    readonly_fields = [
+        "attempt", "kind", "severity", "first_seen", "last_seen", "frame_count", "snapshot",
+        "reviewed_by", "reviewed_at", "created_at",
+    ]  # fmt: skip
+    search_fields = ["attempt__id", "attempt__user__username"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # incidents come from the API's findings only
+
+    def save_model(self, request: HttpRequest, obj: Incident, form: Any, change: bool) -> None:
+        incidents.review(obj, request.user, obj.review_status, obj.review_comment)
+
+
+@admin.register(Finding)
+class FindingAdmin(admin.ModelAdmin[Finding]):
+    """Append-only: viewable, never changed or added by hand."""
+
+    list_display = ["attempt", "kind", "severity", "confidence", "occurred_at", "incident"]
+    list_filter = ["kind", "severity"]
+    search_fields = ["attempt__id"]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False

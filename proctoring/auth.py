@@ -81,6 +81,10 @@ def authorize(
     attempt = _open_attempt(attempt_id)
     if attempt.user_id != user.pk:
         raise StreamRefused(CloseCode.FORBIDDEN, "not your attempt")
+    # The exam page is where consent is asked; a camera client's token is minted by staff
+    # (`proctoring_token`), who answer for it.
+    if attempt.consented_at is None:
+        raise StreamRefused(CloseCode.FORBIDDEN, "consent to proctoring has not been given on the exam page")
     return StreamIdentity(str(attempt.pk), attempt.client_id, attempt.user_id, "session")
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection as db_connection
+from django.utils import timezone
 
 from exams.models import Attempt
 from proctoring.models import Finding, FrameResult, Incident, Severity
@@ -183,3 +184,19 @@ def risk_summary(attempt: Attempt) -> dict[str, Any]:
         "by_kind": dict(sorted(by_kind.items(), key=lambda item: (-item[1]["severity"], item[0]))),
         "no_face_percent": round(min(100.0, 100 * not_seen / watched), 1) if watched else 0.0,
     }
+
+
+def review(incident: Incident, user: Any, status: str, comment: str = "") -> Incident:
+    """Records a proctor's decision on an incident: who, when, what, and why.
+
+    Raises:
+        ValueError: `status` is not a review status.
+    """
+    if status not in Incident.Review.values:
+        raise ValueError(f"review status must be one of {', '.join(Incident.Review.values)}, got {status!r}")
+    incident.review_status = status
+    incident.review_comment = comment.strip()
+    incident.reviewed_by = user if status != Incident.Review.PENDING else None
+    incident.reviewed_at = timezone.now() if status != Incident.Review.PENDING else None
+    incident.save(update_fields=["review_status", "review_comment", "reviewed_by", "reviewed_at"])
+    return incident

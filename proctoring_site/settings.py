@@ -164,7 +164,9 @@ PROCTORING_PRIORITY_AFTER_FLAG = env.int("PROCTORING_PRIORITY_AFTER_FLAG", 30, m
 PROCTORING_RECONCILE_SECONDS = env.int("PROCTORING_RECONCILE_SECONDS", 30, minimum=1, maximum=3600)
 # Flagged frames of one kind less than this many seconds apart are one incident; a longer gap
 # closes it, and the next flagged frame of that kind opens another.
-PROCTORING_INCIDENT_GAP_SECONDS = env.float("PROCTORING_INCIDENT_GAP_SECONDS", 10.0, minimum=0.5, maximum=3600)
+PROCTORING_INCIDENT_GAP_SECONDS = env.float(
+    "PROCTORING_INCIDENT_GAP_SECONDS", 10.0, minimum=0.5, maximum=3600
+)
 # Days a frame's result and an incident's snapshot are kept (then `proctoring_purge` deletes them).
 PROCTORING_RETENTION_DAYS = env.int("PROCTORING_RETENTION_DAYS", 30, minimum=1, maximum=3650)
 # Where incident snapshots (the only frame images kept) are written: never served publicly, only

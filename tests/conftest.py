@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import redis
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from exams.models import Attempt, Exam
 from proctoring.connections import get_redis
@@ -50,7 +51,7 @@ def user(db: None) -> Any:
 
 @pytest.fixture
 def attempt(user: Any, exam: Exam) -> Attempt:
-    return Attempt.objects.create(user=user, exam=exam)
+    return Attempt.objects.create(user=user, exam=exam, consented_at=timezone.now())
 
 
 @pytest.fixture

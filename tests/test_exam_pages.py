@@ -192,3 +192,40 @@ def test_attempt_page_loads_the_camera_module_and_nothing_from_elsewhere(client,
     assert "/static/site.css" in sources
     external = [url for url in sources if url.startswith(("http://", "https://", "//"))]
     assert external == []
+
+
+def stream_config(client: Any, attempt: Attempt) -> dict[str, Any]:
+    page = PageAssets(client.get(f"/attempts/{attempt.pk}/").content.decode())
+    config: dict[str, Any] = json.loads(page.script_text["stream-config"])
+    return config
+
+
+def test_the_camera_waits_for_consent_which_is_recorded_once(client, user, exam, settings):
+    settings.PROCTORING_RETENTION_DAYS = 14
+    client.force_login(user)
+    attempt = Attempt.objects.create(user=user, exam=exam)
+    page = client.get(f"/attempts/{attempt.pk}/").content.decode()
+    assert 'id="consent"' in page and "deleted after 14 days" in page
+    assert "off until you agree" in page
+    assert stream_config(client, attempt)["consented"] is False
+    assert client.get(f"/attempts/{attempt.pk}/consent/").status_code == 405
+    response = client.post(f"/attempts/{attempt.pk}/consent/")
+    assert response.status_code == 302 and response["Location"] == f"/attempts/{attempt.pk}/"
+    attempt.refresh_from_db()
+    first = attempt.consented_at
+    assert first is not None
+    assert stream_config(client, attempt)["consented"] is True
+    assert 'id="consent"' not in client.get(f"/attempts/{attempt.pk}/").content.decode()
+    client.post(f"/attempts/{attempt.pk}/consent/")
+    attempt.refresh_from_db()
+    assert attempt.consented_at == first, "the first agreement counts"
+
+
+def test_no_one_consents_for_another_users_attempt(client, exam):
+    owner = get_user_model().objects.create_user("owner", password="owner-pass-123")
+    other = get_user_model().objects.create_user("other", password="other-pass-123")
+    attempt = Attempt.objects.create(user=owner, exam=exam)
+    client.force_login(other)
+    assert client.post(f"/attempts/{attempt.pk}/consent/").status_code == 404
+    attempt.refresh_from_db()
+    assert attempt.consented_at is None

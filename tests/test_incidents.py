@@ -139,3 +139,18 @@ def test_a_covered_camera_becomes_a_camera_blocked_incident(attempt, settings, s
     face = FrameResult.objects.get(attempt=attempt, seq=1)
     assert face.result["faces"]["count"] == 1 and face.flags == []
     assert face.snapshot_key == "", "a clean frame's image is not kept"
+
+
+@pytestmark_db
+def test_a_review_records_who_when_and_why_and_pending_clears_it(attempt, admin_user):
+    store(attempt, 1, 0, ["multiple_faces"])
+    incident = Incident.objects.get()
+    incidents.review(incident, admin_user, "dismissed", "  a poster on the wall  ")
+    incident.refresh_from_db()
+    assert (incident.review_status, incident.review_comment) == ("dismissed", "a poster on the wall")
+    assert incident.reviewed_by == admin_user and incident.reviewed_at is not None
+    incidents.review(incident, admin_user, "pending")
+    incident.refresh_from_db()
+    assert incident.reviewed_by is None and incident.reviewed_at is None
+    with pytest.raises(ValueError, match="review status"):
+        incidents.review(incident, admin_user, "maybe")

@@ -277,3 +277,12 @@ def test_token_of_an_ended_attempt_is_refused(attempt):
 @pytest.mark.parametrize("attempt_id", ["not-a-uuid", "00000000-0000-0000-0000-000000000000"])
 def test_unknown_attempt_is_refused(attempt_id, user):
     assert close_code(f"/ws/proctoring/{attempt_id}/", session_headers(user)) == CloseCode.FORBIDDEN
+
+
+def test_a_session_stream_without_consent_is_refused(exam, user):
+    attempt = Attempt.objects.create(user=user, exam=exam)  # consent not given yet
+    assert close_code(f"/ws/proctoring/{attempt.pk}/", session_headers(user)) == CloseCode.FORBIDDEN
+    attempt.consented_at = timezone.now()
+    attempt.save()
+    [reply] = converse(f"/ws/proctoring/{attempt.pk}/", [{"bytes_data": jpeg_bytes()}], session_headers(user))
+    assert reply["type"] == "ack"

@@ -137,10 +137,13 @@ function captureLoop(video) {
   state.timer = setInterval(state.capture, state.intervalMs);
 }
 
-const video = await startCamera();
-if (video) {
-  connect();
-  captureLoop(video);
-} else {
-  setConnection("stopped");
+// Nothing is captured before the exam taker has agreed (the page shows the consent form).
+if (config.consented) {
+  const video = await startCamera();
+  if (video) {
+    connect();
+    captureLoop(video);
+  } else {
+    setConnection("stopped");
+  }
 }
