@@ -42,7 +42,9 @@ def forward_frame_job(meta: FrameMeta | None = None, image: bytes | None = None)
     results.store_result(meta, job.id, answer, image)
     flags = answer.get("flags")
     flags = flags if isinstance(flags, list) else []
-    queues.finish_delivered(meta.client_id, job.id, flagged=bool(flags))
+    # The dashboard's thumbnail: every 4th frame (2 s at 2 fps) and every flagged one.
+    keep_latest = bool(flags) or meta.seq % 4 == 1
+    queues.finish_delivered(meta.client_id, job.id, flagged=bool(flags), keep_latest=keep_latest)
     events.publish(events.COMPLETED, job.id, meta.client_id, meta.seq, flags=flags)
 
 

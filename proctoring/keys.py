@@ -10,6 +10,9 @@ proctoring:client:<client_id>:failed    sorted set of the client's failed job id
                                         when RQ's failed registry lets them expire.
 proctoring:client:<client_id>:priority  set for PROCTORING_PRIORITY_AFTER_FLAG seconds after a
                                         flagged result: the client's frames jump the queue.
+proctoring:client:<client_id>:latest    the envelope of a recent delivered frame (every 4th, and
+                                        every flagged one), kept 60 s: the proctor dashboard's
+                                        live thumbnail; never persisted.
 proctoring:clients                      sorted set of client ids by their last frame's time.
 proctoring:failed:kind:<kind>           sorted set of failed job ids whose last error is of
                                         that kind (exception class), scored like the client's.
@@ -47,6 +50,10 @@ def client_failed(client_id: str) -> str:
 
 def client_priority(client_id: str) -> str:
     return f"{CLIENT_PREFIX}{client_id}:priority"
+
+
+def client_latest(client_id: str) -> str:
+    return f"{CLIENT_PREFIX}{client_id}:latest"
 
 
 def clients_index() -> str:

@@ -151,15 +151,23 @@ async def _arecorder(connection: redis.asyncio.Redis) -> Queue:
     return recorder
 
 
-def finish_delivered(client_id: str, job_id: str, flagged: bool = False) -> None:
+LATEST_TTL = 60  # seconds the dashboard's live thumbnail outlives its client's last frame
+
+
+def finish_delivered(client_id: str, job_id: str, flagged: bool = False, keep_latest: bool = False) -> None:
     """A delivered frame: its bytes go, its client's slot is free, it counts as completed (with
     the job's own success bookkeeping, in one batch, when a batching worker runs the job).
-    After a `flagged` result, the client's next frames are queued with priority for a while."""
+    After a `flagged` result, the client's next frames are queued with priority for a while.
+    With `keep_latest`, the frame becomes its client's live thumbnail for a minute (copied in
+    Redis, not sent back and forth)."""
     window = settings.PROCTORING_PRIORITY_AFTER_FLAG
 
     def write(pipe: Any) -> None:
         if flagged and window:
             pipe.set(keys.client_priority(client_id), 1, ex=window)
+        if keep_latest:
+            pipe.copy(keys.frame(job_id), keys.client_latest(client_id), replace=True)
+            pipe.expire(keys.client_latest(client_id), LATEST_TTL)
         counters.move(job_id, counters.DONE, pipeline=pipe, extra=counters.completed_field())
         counters.count_minute(pipe, "completed")
         pipe.hincrby(keys.totals(), "completed", 1)

@@ -3,10 +3,12 @@
 from django.urls import re_path
 
 from proctoring.consumers import FrameConsumer
+from proctoring.dashboard_stream import DashboardConsumer
 from proctoring.event_stream import JobEventsConsumer
 
 websocket_urlpatterns = [
     # Any id shape routes here, so a bad one gets the protocol's refusal rather than a dropped socket.
     re_path(r"^ws/proctoring/(?P<attempt_id>[^/]+)/$", FrameConsumer.as_asgi()),
     re_path(r"^ws/admin/proctoring/events/$", JobEventsConsumer.as_asgi()),
+    re_path(r"^ws/proctor/exams/(?P<slug>[-a-zA-Z0-9_]+)/$", DashboardConsumer.as_asgi()),
 ]

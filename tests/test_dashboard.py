@@ -1,0 +1,149 @@
+"""The proctor dashboard: staff only, its pages, reviews, and its live socket updated by a real
+worker's job events over the real channel layer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from exams.models import Attempt
+from proctoring import queues, results
+from proctoring.frames import FrameMeta, parse_image
+from proctoring.models import FrameResult, Incident
+from proctoring.protocol import CloseCode
+from proctoring_site.asgi import application
+from tests.support import Reply, fixture, jpeg_bytes
+from tests.test_protocol import close_code, session_headers
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def staff(db: None) -> Any:
+    return get_user_model().objects.create_user("proctor", password="proctor-pass-123", is_staff=True)
+
+
+@pytest.fixture
+def staff_client(client: Client, staff: Any) -> Client:
+    client.force_login(staff)
+    return client
+
+
+def flagged_frame(attempt: Attempt, seq: int, flags: list[str], image: bytes) -> FrameResult:
+    meta = FrameMeta(
+        client_id=str(attempt.pk), attempt_id=str(attempt.pk), seq=seq,
+        captured_at=attempt.started_at, received_at=attempt.started_at, content_type="image/jpeg",
+    )  # fmt: skip
+    job_id = f"{seq:032d}"
+    results.store_result(meta, job_id, {"flags": flags}, image)
+    return FrameResult.objects.get(job_id=job_id)
+
+
+def pages(attempt: Attempt, frame: FrameResult, incident: Incident) -> list[tuple[str, str]]:
+    return [
+        ("get", "/proctor/"),
+        ("get", f"/proctor/exams/{attempt.exam.slug}/"),
+        ("get", f"/proctor/attempts/{attempt.pk}/"),
+        ("get", f"/proctor/attempts/{attempt.pk}/latest"),
+        ("get", f"/proctor/frames/{frame.pk}/snapshot"),
+        ("post", f"/proctor/incidents/{incident.pk}/review/"),
+    ]
+
+
+def test_only_staff_see_the_dashboard_and_exam_takers_see_nothing_of_it(client, user, attempt, staff):
+    frame = flagged_frame(attempt, 1, ["no_face"], fixture("covered.jpg"))
+    incident = Incident.objects.get()
+    for who in (None, user):
+        if who is not None:
+            client.force_login(who)
+        for method, url in pages(attempt, frame, incident):
+            response = getattr(client, method)(url, {"status": "dismissed"} if method == "post" else None)
+            assert response.status_code == 302 and "/admin/login/" in response["Location"], (who, url)
+    incident.refresh_from_db()
+    assert incident.review_status == "pending", "an exam taker's POST changed nothing"
+
+
+def test_the_socket_refuses_anyone_but_staff(user, attempt, staff):
+    path = f"/ws/proctor/exams/{attempt.exam.slug}/"
+    assert close_code(path, [(b"origin", b"http://testserver")]) == CloseCode.UNAUTHENTICATED
+    assert close_code(path, session_headers(user)) == CloseCode.FORBIDDEN
+    assert close_code(path, session_headers(staff, "http://evil.example")) == CloseCode.FORBIDDEN
+    assert close_code("/ws/proctor/exams/no-such-exam/", session_headers(staff)) == CloseCode.FORBIDDEN
+
+
+def test_the_grid_shows_attempts_in_progress_with_their_backlog(staff_client, attempt):
+    client_id = str(attempt.pk)
+    for seq in (1, 2, 3):
+        queues.enqueue_frame(client_id, client_id, seq, parse_image(jpeg_bytes(), 1 << 20))
+    ended = Attempt.objects.create(user=attempt.user, exam=attempt.exam, ended_at=attempt.started_at)
+    page = staff_client.get(f"/proctor/exams/{attempt.exam.slug}/").content.decode()
+    assert f'data-attempt="{attempt.pk}"' in page and f'data-attempt="{ended.pk}"' not in page
+    assert '<dd data-field="backlog">3</dd>' in page
+    assert '<dd data-field="state">streaming</dd>' in page
+    assert "proctor/exams/" in page and f'data-socket-path="/ws/proctor/exams/{attempt.exam.slug}/"' in page
+
+
+def test_the_timeline_shows_incidents_with_snapshots_and_records_reviews(staff_client, staff, attempt):
+    frame = flagged_frame(attempt, 1, ["camera_blocked"], fixture("covered.jpg"))
+    flagged_frame(attempt, 2, [], b"clean")
+    incident = Incident.objects.get()
+    page = staff_client.get(f"/proctor/attempts/{attempt.pk}/").content.decode()
+    assert f'id="incident-{incident.pk}"' in page and "camera_blocked" in page
+    assert f'src="/proctor/frames/{frame.pk}/snapshot"' in page
+    assert "Risk summary" in page
+    snapshot = staff_client.get(f"/proctor/frames/{frame.pk}/snapshot")
+    assert snapshot.status_code == 200 and snapshot.content == fixture("covered.jpg")
+    assert snapshot["Cache-Control"] == "private, no-store"
+    response = staff_client.post(
+        f"/proctor/incidents/{incident.pk}/review/", {"status": "reviewed", "comment": "hand over the lens"}
+    )
+    assert response["Location"] == f"/proctor/attempts/{attempt.pk}/#incident-{incident.pk}"
+    incident.refresh_from_db()
+    assert (incident.review_status, incident.reviewed_by, incident.review_comment) == (
+        "reviewed", staff, "hand over the lens",
+    )  # fmt: skip
+    filtered = staff_client.get(f"/proctor/attempts/{attempt.pk}/?kind=no_face").content.decode()
+    assert f'id="incident-{incident.pk}"' not in filtered
+
+
+@pytest.mark.slow
+def test_the_grid_gets_a_live_update_within_2_s_of_a_job_completing(staff, attempt, api, start_worker):
+    # (The thumbnail is read from Redis, where the success batch copied the frame.)
+    api.script(Reply(200, {"flags": ["multiple_faces"]}))
+    start_worker()
+    headers = session_headers(staff)
+    client_id = str(attempt.pk)
+
+    async def run() -> tuple[dict[str, Any], float]:
+        communicator = WebsocketCommunicator(application, f"/ws/proctor/exams/{attempt.exam.slug}/", headers)
+        connected, _ = await communicator.connect(timeout=5)
+        assert connected
+        try:
+            await asyncio.to_thread(
+                queues.enqueue_frame, client_id, client_id, 1, parse_image(fixture("two_faces.jpg"), 1 << 20)
+            )
+            while True:
+                message = await communicator.receive_json_from(timeout=15)
+                if message["type"] == "rows":
+                    return message, time.monotonic()
+        finally:
+            await communicator.disconnect()
+
+    message, received = async_to_sync(run)()
+    [row] = message["rows"]
+    answered = api.calls[0].at
+    assert received - answered < 2.0, f"update {received - answered:.2f}s after the API answered"
+    assert row["attempt_id"] == client_id and row["state"] == "streaming"
+    assert row["incidents_open"] == ["multiple_faces"] and row["incidents_pending"] == 1
+    assert row["thumb_url"].startswith(f"/proctor/attempts/{client_id}/latest?v=1-")
+    viewer = Client()
+    viewer.force_login(staff)
+    thumbnail = viewer.get(row["thumb_url"])
+    assert thumbnail.status_code == 200 and thumbnail.content == fixture("two_faces.jpg")
