@@ -16,7 +16,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from proctoring import metrics, protocol, queues
+from proctoring import events, metrics, protocol, queues
 from proctoring.auth import StreamIdentity, StreamRefused, authorize, scope_header
 from proctoring.connections import get_async_redis
 from proctoring.exceptions import AdmissionError, FrameError, QueueFull, QueueUnavailable
@@ -60,6 +60,11 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         except QueueUnavailable as exc:
             log.warning("client %s connected while the queue is unavailable: %s", attempt_id, exc)
         await self.accept()
+        await events.apublish_connection(self.channel_layer, events.CONNECTED, self.identity.client_id)
+
+    async def disconnect(self, code: int) -> None:
+        if self.identity is not None:
+            await events.apublish_connection(self.channel_layer, events.DISCONNECTED, self.identity.client_id)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.identity is None:
@@ -89,7 +94,9 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 text_data=protocol.error(seq, ErrorCode.UNAVAILABLE, "internal error; send the frame again")
             )
             return
-        await self.send(text_data=protocol.ack(seq, enqueued.job_id, paused=enqueued.paused))
+        await self.send(
+            text_data=protocol.ack(seq, enqueued.job_id, paused=enqueued.paused, hint=enqueued.hint)
+        )
         if metrics.recorder.due():
             await _flush_metrics()
         await self._tell_rate(

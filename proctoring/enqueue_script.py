@@ -5,13 +5,13 @@ tail, its priority head, or RQ's scheduled registry for a delayed frame) and its
 KEYS: 1 the client's pending set, 2 the queue, 3 the frame key, 4 the client's counts, 5 the
 clients index, 6 this minute's throughput bucket, 7 RQ's "workers suspended" flag, 8 the totals,
 9 the client's priority window (set for a while after a flagged result), 10 RQ's scheduled
-registry of the queue.
+registry of the queue, 11 the client's hint (what its latest analysed frame showed).
 ARGV: 1 job id, 2 received at (score), 3 per-client limit, 4 job key prefix, 5 queue limit,
 6 frame envelope, 7 frame key TTL, 8 RQ's timestamp, 9 job description, 10 client id, 11 counts
 TTL, 12 the bucket's TTL, 13 "1" to ask for priority, 14 when a delayed frame is due (epoch
 seconds, 0 for now).
-Returns {verdict, queue length, workers paused, priority}: verdict 1 admitted, 0 client full,
--1 queue full (nothing written for 0 and -1).
+Returns {verdict, queue length, workers paused, priority, hint or false}: verdict 1 admitted,
+0 client full, -1 queue full (nothing written for 0 and -1).
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ redis.call('ZADD', KEYS[5], ARGV[2], ARGV[10])
 redis.call('HINCRBY', KEYS[6], 'received', 1)
 redis.call('EXPIRE', KEYS[6], ARGV[12])
 redis.call('HINCRBY', KEYS[8], 'received', 1)
-return {1, queued, redis.call('EXISTS', KEYS[7]), priority}
+return {1, queued, redis.call('EXISTS', KEYS[7]), priority, redis.call('GET', KEYS[11])}
 """
 
 

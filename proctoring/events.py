@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 GROUP = "proctoring.jobs"  # the channel-layer group every watcher joins
 MESSAGE_TYPE = "job.events"  # handled by a consumer's `job_events` method
 COMPLETED, FAILED, STALE = "completed", "failed", "stale"
+CONNECTED, DISCONNECTED = "connected", "disconnected"  # a camera's socket (job_id "")
 MAX_BATCH = 500
 _LEVELS = {FAILED: logging.ERROR, STALE: logging.WARNING}
 _WARN_EVERY = 30.0  # seconds between warnings while the channel layer is failing
@@ -104,3 +105,15 @@ publisher = Publisher()
 
 def publish(name: str, job_id: str, client_id: str, seq: int | None = None, **details: Any) -> None:
     publisher.publish(event(name, job_id, client_id, seq, **details))
+
+
+async def apublish_connection(layer: Any, name: str, client_id: str) -> None:
+    """A camera connected or disconnected (`name`), from the gateway's event loop: one message,
+    not batched (connections are rare next to frames); never raises."""
+    log.info("client %s %s", client_id, name)
+    if layer is None:
+        return
+    try:
+        await layer.group_send(GROUP, {"type": MESSAGE_TYPE, "events": [event(name, "", client_id)]})
+    except Exception as exc:  # notices only: the connection goes on whatever happens here
+        log.warning("could not publish that client %s %s: %s", client_id, name, exc)

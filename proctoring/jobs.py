@@ -11,7 +11,7 @@ from django.conf import settings
 from rq import get_current_job
 from rq.job import Job
 
-from proctoring import api_client, counters, events, metrics, queues, results
+from proctoring import api_client, counters, events, hints, metrics, queues, results
 from proctoring.exceptions import ApiError, FrameMissing
 from proctoring.frames import FrameMeta
 
@@ -44,7 +44,9 @@ def forward_frame_job(meta: FrameMeta | None = None, image: bytes | None = None)
     flags = flags if isinstance(flags, list) else []
     # The dashboard's thumbnail: every 4th frame (2 s at 2 fps) and every flagged one.
     keep_latest = bool(flags) or meta.seq % 4 == 1
-    queues.finish_delivered(meta.client_id, job.id, flagged=bool(flags), keep_latest=keep_latest)
+    queues.finish_delivered(
+        meta.client_id, job.id, flagged=bool(flags), keep_latest=keep_latest, hint=hints.hint_for(flags)
+    )
     events.publish(events.COMPLETED, job.id, meta.client_id, meta.seq, flags=flags)
 
 

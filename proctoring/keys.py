@@ -13,6 +13,9 @@ proctoring:client:<client_id>:priority  set for PROCTORING_PRIORITY_AFTER_FLAG s
 proctoring:client:<client_id>:latest    the envelope of a recent delivered frame (every 4th, and
                                         every flagged one), kept 60 s: the proctor dashboard's
                                         live thumbnail; never persisted.
+proctoring:client:<client_id>:hint      what the exam taker's page should say of the latest
+                                        analysed frame (face_not_visible, camera_blocked,
+                                        too_dark), 10 s; read by the enqueue, sent in acks.
 proctoring:clients                      sorted set of client ids by their last frame's time.
 proctoring:failed:kind:<kind>           sorted set of failed job ids whose last error is of
                                         that kind (exception class), scored like the client's.
@@ -54,6 +57,10 @@ def client_priority(client_id: str) -> str:
 
 def client_latest(client_id: str) -> str:
     return f"{CLIENT_PREFIX}{client_id}:latest"
+
+
+def client_hint(client_id: str) -> str:
+    return f"{CLIENT_PREFIX}{client_id}:hint"
 
 
 def clients_index() -> str:

@@ -10,6 +10,8 @@ import json
 from enum import StrEnum
 from typing import Any
 
+from proctoring.hints import HINTS
+
 
 class MessageType(StrEnum):
     FRAME = "frame"  # client -> server (JSON form; a binary message is a frame too)
@@ -32,11 +34,14 @@ class CloseCode:
     FORBIDDEN = 4403  # not this user's attempt, no such attempt, ended attempt, foreign origin
 
 
-def ack(seq: int, job_id: str, paused: bool = False) -> str:
-    """The frame is queued; `paused` says workers are paused, so it waits until they resume."""
+def ack(seq: int, job_id: str, paused: bool = False, hint: str | None = None) -> str:
+    """The frame is queued; `paused` says workers are paused, so it waits until they resume;
+    `hint` is what the latest analysed frame showed of the camera (`hints.HINTS`)."""
     message: dict[str, Any] = {"type": MessageType.ACK.value, "seq": seq, "job_id": job_id}
     if paused:
         message["paused"] = True
+    if hint:
+        message["hint"] = hint
     return json.dumps(message)
 
 
@@ -57,4 +62,5 @@ def as_json_data() -> dict[str, Any]:
             "UNAUTHENTICATED": CloseCode.UNAUTHENTICATED,
             "FORBIDDEN": CloseCode.FORBIDDEN,
         },
+        "hints": dict(HINTS),
     }

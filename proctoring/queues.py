@@ -50,6 +50,7 @@ class Enqueued(NamedTuple):
     queued: int  # frames waiting in the queue (all clients) before this one
     paused: bool = False  # workers are paused (the frame waits until they resume)
     priority: bool = False  # queued ahead of normal frames
+    hint: str | None = None  # what the client's latest analysed frame showed (`hints.HINTS`)
 
 
 Command = tuple[tuple[Any, ...], dict[str, Any]]
@@ -140,7 +141,8 @@ async def aenqueue_frame(
         queued = _check_admission(answer)
     except redis.RedisError as exc:
         raise QueueUnavailable(f"queue unavailable: {exc}") from exc
-    return Enqueued(job_id, queued, paused=bool(answer[2]), priority=bool(answer[3]))
+    hint = answer[4].decode() if isinstance(answer[4], bytes) else None
+    return Enqueued(job_id, queued, paused=bool(answer[2]), priority=bool(answer[3]), hint=hint)
 
 
 async def _arecorder(connection: redis.asyncio.Redis) -> Queue:
@@ -152,17 +154,25 @@ async def _arecorder(connection: redis.asyncio.Redis) -> Queue:
 
 
 LATEST_TTL = 60  # seconds the dashboard's live thumbnail outlives its client's last frame
+HINT_TTL = 10  # seconds a hint outlives the frame that caused it (a camera that stops sending)
 
 
-def finish_delivered(client_id: str, job_id: str, flagged: bool = False, keep_latest: bool = False) -> None:
+def finish_delivered(
+    client_id: str, job_id: str, flagged: bool = False, keep_latest: bool = False, hint: str | None = None
+) -> None:
     """A delivered frame: its bytes go, its client's slot is free, it counts as completed (with
     the job's own success bookkeeping, in one batch, when a batching worker runs the job).
     After a `flagged` result, the client's next frames are queued with priority for a while.
     With `keep_latest`, the frame becomes its client's live thumbnail for a minute (copied in
-    Redis, not sent back and forth)."""
+    Redis, not sent back and forth). `hint` (or its absence) is what the exam taker's page is
+    told in its next acks."""
     window = settings.PROCTORING_PRIORITY_AFTER_FLAG
 
     def write(pipe: Any) -> None:
+        if hint:
+            pipe.set(keys.client_hint(client_id), hint, ex=HINT_TTL)
+        else:
+            pipe.delete(keys.client_hint(client_id))
         if flagged and window:
             pipe.set(keys.client_priority(client_id), 1, ex=window)
         if keep_latest:
@@ -259,6 +269,7 @@ def _script_args(meta: FrameMeta, job_id: str, frame: Frame, priority: bool) -> 
         keys.totals(),
         keys.client_priority(meta.client_id),
         ScheduledJobRegistry.key_template.format(QUEUE_NAME),
+        keys.client_hint(meta.client_id),
     ]
     # RQ's scheduler reads due times in whole seconds: round to the nearest.
     due = int(meta.received_at.timestamp() + meta.delay + 0.5) if meta.delay else 0

@@ -147,3 +147,33 @@ def test_the_grid_gets_a_live_update_within_2_s_of_a_job_completing(staff, attem
     viewer.force_login(staff)
     thumbnail = viewer.get(row["thumb_url"])
     assert thumbnail.status_code == 200 and thumbnail.content == fixture("two_faces.jpg")
+
+
+def test_the_grid_hears_a_camera_connect_and_disconnect(staff, attempt):
+    from proctoring.tokens import make_token
+
+    headers = session_headers(staff)
+    camera_path = f"/ws/proctoring/{attempt.pk}/?token={make_token(attempt)}"
+
+    async def run() -> list[dict[str, Any]]:
+        dashboard = WebsocketCommunicator(application, f"/ws/proctor/exams/{attempt.exam.slug}/", headers)
+        assert (await dashboard.connect(timeout=5))[0]
+        camera = WebsocketCommunicator(application, camera_path)
+        assert (await camera.connect(timeout=5))[0]
+        heard = []
+        try:
+            while len([m for m in heard if m["type"] == "events"]) < 1:
+                heard.append(await dashboard.receive_json_from(timeout=10))
+            await camera.disconnect()
+            while len([m for m in heard if m["type"] == "events"]) < 2:
+                heard.append(await dashboard.receive_json_from(timeout=10))
+        finally:
+            await dashboard.disconnect()
+        return heard
+
+    heard = async_to_sync(run)()
+    events = [item for message in heard if message["type"] == "events" for item in message["events"]]
+    assert [(item["event"], item["client_id"]) for item in events] == [
+        ("connected", str(attempt.pk)),
+        ("disconnected", str(attempt.pk)),
+    ]

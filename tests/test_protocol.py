@@ -286,3 +286,16 @@ def test_a_session_stream_without_consent_is_refused(exam, user):
     attempt.save()
     [reply] = converse(f"/ws/proctoring/{attempt.pk}/", [{"bytes_data": jpeg_bytes()}], session_headers(user))
     assert reply["type"] == "ack"
+
+
+def test_the_ack_carries_the_calm_hint_of_the_latest_analysed_frame(attempt, redis_conn):
+    image = {"bytes_data": jpeg_bytes()}
+    [plain] = converse(token_path(attempt), [image])
+    assert "hint" not in plain
+    queues.finish_delivered(str(attempt.pk), "0" * 32, flagged=True, hint="face_not_visible")
+    [hinted] = converse(token_path(attempt), [image])
+    assert hinted["hint"] == "face_not_visible"
+    assert 0 < redis_conn.ttl(keys.client_hint(str(attempt.pk))) <= queues.HINT_TTL
+    queues.finish_delivered(str(attempt.pk), "1" * 32)  # a clean frame clears it
+    [calm] = converse(token_path(attempt), [image])
+    assert "hint" not in calm

@@ -77,6 +77,7 @@ function connect() {
     try { message = JSON.parse(event.data); } catch { return; }
     if (message.type === P.types.ACK) {
       state.acked += 1;
+      showHint(message.hint);
     } else if (message.type === P.types.THROTTLE) {
       // The server's queue is filling: send less often until it says otherwise.
       setFrameRate(message.fps);
@@ -100,6 +101,14 @@ function connect() {
     setConnection("reconnecting");
     setTimeout(connect, delay);
   };
+}
+
+// A calm word about the camera picture, from the server's analysis of recent frames.
+function showHint(code) {
+  const el = $("hint");
+  const text = code ? P.hints[code] || "" : "";
+  if (el.textContent !== text) el.textContent = text;
+  el.hidden = !text;
 }
 
 function setFrameRate(fps) {

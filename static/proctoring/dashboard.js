@@ -28,7 +28,8 @@
   }
 
   function setState(element, state) {
-    element.classList.remove("state-waiting", "state-streaming", "state-stalled", "state-offline", "state-disconnected");
+    element.classList.remove("state-waiting", "state-connected", "state-streaming", "state-stalled", "state-offline",
+                             "state-disconnected");
     element.classList.add("state-" + state);
     field(element, "state").textContent = state;
   }
@@ -53,6 +54,9 @@
   }
 
   function countEvent(item) {
+    const element = grid.querySelector(`[data-attempt="${CSS.escape(item.client_id)}"]`);
+    if (element && item.event === "disconnected") setState(element, "disconnected");
+    if (element && item.event === "connected") setState(element, "connected");
     if (item.event === "completed" || item.event === "stale") {
       const times = completions.get(item.client_id) || [];
       times.push(Date.now());
@@ -70,7 +74,7 @@
       completions.set(id, times);
       field(element, "fps").textContent = times.length ? (times.length / (WINDOW_MS / 1000)).toFixed(1) : "–";
       const last = lastFrame.get(id);
-      if (last && !element.classList.contains("state-disconnected")) {
+      if (last && !element.classList.contains("state-disconnected") && !(element.classList.contains("state-connected") && now / 1000 - last > 5)) {
         const age = now / 1000 - last;
         setState(element, age <= 5 ? "streaming" : age <= 60 ? "stalled" : "offline");
       }

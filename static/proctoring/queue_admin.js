@@ -106,7 +106,7 @@
     socket.onmessage = function (message) {
       const data = JSON.parse(message.data);
       if (data.type !== "events") return;
-      for (const item of data.events) showEvent(item);
+      for (const item of data.events) if (item.job_id) showEvent(item);  // not camera (dis)connections
       if (!refreshSoon && !fetching) {
         refreshSoon = setTimeout(function () { refreshSoon = null; poll(); }, 500);
       }
