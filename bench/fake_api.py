@@ -27,6 +27,7 @@ from typing import Any
 HOST = "127.0.0.1"
 ANALYZE_PATH = "/v1/analyze"
 OK_BODY = json.dumps({"flags": [], "ok": True}).encode()
+FLAGGED_BODY = json.dumps({"flags": ["no_face"], "ok": True}).encode()
 ERROR_BODY = json.dumps({"error": "unavailable"}).encode()
 REASONS = {200: "OK", 404: "Not Found", 411: "Length Required", 503: "Service Unavailable"}
 
@@ -40,6 +41,7 @@ class Knobs:
     latency: float  # seconds before every analysis answer
     jitter: float  # up to this many seconds more, uniformly at random
     error_rate: float  # fraction of analyses answered 503
+    flag_rate: float = 0.0  # fraction of 200 answers that flag no_face (results become incidents)
 
 
 @dataclass
@@ -203,6 +205,8 @@ class FakeApi:
         tally.answered_ok += 1
         if key is not None:
             tally.delivered.add(key)
+        if self.knobs.flag_rate and self.random.random() < self.knobs.flag_rate:
+            return 200, FLAGGED_BODY
         return 200, OK_BODY
 
 
@@ -258,16 +262,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=float, default=200.0, help="answer delay (default 200)")
     parser.add_argument("--jitter-ms", type=float, default=0.0, help="up to this much more, at random")
     parser.add_argument("--error-rate", type=float, default=0.0, help="fraction answered 503 (default 0)")
+    parser.add_argument(
+        "--flag-rate", type=float, default=0.0, help='fraction of 200s with flags ["no_face"] (default 0)'
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed for jitter and errors (default 1)")
     args = parser.parse_args(argv)
-    if args.latency_ms < 0 or args.jitter_ms < 0 or not 0 <= args.error_rate <= 1:
+    if (
+        args.latency_ms < 0
+        or args.jitter_ms < 0
+        or not 0 <= args.error_rate <= 1
+        or not 0 <= args.flag_rate <= 1
+    ):
         parser.error(f"latency and jitter must be >= 0 and error rate in [0, 1], got {vars(args)!r}")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    knobs = Knobs(args.latency_ms / 1000, args.jitter_ms / 1000, args.error_rate)
+    knobs = Knobs(args.latency_ms / 1000, args.jitter_ms / 1000, args.error_rate, args.flag_rate)
     asyncio.run(serve(knobs, args.port, args.seed))
     return 0
 

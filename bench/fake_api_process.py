@@ -22,12 +22,20 @@ _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 class FakeApiProcess:
     """Context manager: `python -m bench.fake_api` listening on 127.0.0.1 until the block ends."""
 
-    def __init__(self, workdir: Path, latency_ms: float, jitter_ms: float = 0, error_rate: float = 0) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        latency_ms: float,
+        jitter_ms: float = 0,
+        error_rate: float = 0,
+        flag_rate: float = 0,
+    ) -> None:
         self.port = free_port()
         self.log_path = workdir / "fake_api.log"
         self.command = [
             sys.executable, "-m", "bench.fake_api", "--port", str(self.port),
             "--latency-ms", str(latency_ms), "--jitter-ms", str(jitter_ms), "--error-rate", str(error_rate),
+            "--flag-rate", str(flag_rate),
         ]  # fmt: skip
         self.base = f"http://{HOST}:{self.port}"
         self.url = self.base + ANALYZE_PATH

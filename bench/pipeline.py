@@ -53,19 +53,30 @@ def enqueue_frames(attempts: list[str], data: bytes, count: int) -> list[str]:
 
 
 def stored_count() -> int:
+    """Frames delivered: results stored, or, when workers store none, frames counted completed."""
+    from django.conf import settings
     from django.db import connection
 
+    from proctoring import keys
+    from proctoring.connections import get_redis
     from proctoring.models import FrameResult
 
+    if not settings.PROCTORING_STORE_RESULTS:
+        return int(get_redis().hget(keys.totals(), "completed") or 0)
     count = FrameResult.objects.count()
     connection.close()  # a long-lived read transaction would keep the WAL from checkpointing
     return count
 
 
 def clear_results() -> None:
-    from proctoring.models import FrameResult
+    from proctoring import keys
+    from proctoring.connections import get_redis
+    from proctoring.models import Finding, FrameResult, Incident
 
+    Finding.objects.all().delete()
+    Incident.objects.all().delete()
     FrameResult.objects.all().delete()
+    get_redis().hdel(keys.totals(), "completed")
 
 
 def queue_state(attempts: list[str]) -> dict[str, int]:

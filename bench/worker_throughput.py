@@ -279,6 +279,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--jitter-ms", type=float, default=0.0, help="fake API jitter (default 0)")
     parser.add_argument("--error-rate", type=float, default=0.0, help="fraction answered 503 (default 0)")
     parser.add_argument("--frame-kb", type=float, default=5.0, help="JPEG size in kB, 320x240 (default 5)")
+    parser.add_argument(
+        "--flag-rate",
+        type=float,
+        default=0.0,
+        help="fraction of answers flagged no_face: incidents (default 0)",
+    )
+    parser.add_argument(
+        "--no-store", action="store_true", help="workers keep no results (PROCTORING_STORE_RESULTS=false)"
+    )
     parser.add_argument("--baseline", action="store_true", help="also run rq.Worker and rq.SimpleWorker")
     parser.add_argument("--baseline-frames", type=int, default=40, help="frames per baseline (default 40)")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per row (default: generous)")
@@ -299,7 +308,9 @@ def settings_to_run(args: argparse.Namespace) -> list[Setting]:
 
 
 def measure(args: argparse.Namespace, workdir: Path, frame: bytes) -> dict[str, Any]:
-    with FakeApiProcess(workdir, args.latency_ms, args.jitter_ms, args.error_rate) as api:
+    if args.no_store:
+        os.environ["PROCTORING_STORE_RESULTS"] = "false"  # child_env passes it on to every process
+    with FakeApiProcess(workdir, args.latency_ms, args.jitter_ms, args.error_rate, args.flag_rate) as api:
         max_pending = 1_000_000
         with migrated_stack(workdir, max_pending=max_pending, settings=args.settings, api_url=api.url) as env:
             pipeline.setup_django(env)
@@ -322,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
         "frame_size": "320x240",
         "latency_ms": args.latency_ms,
         "error_rate": args.error_rate,
+        "flag_rate": args.flag_rate,
+        "results_stored": not args.no_store,
         "attempts": ATTEMPTS,
         **measured,
     }

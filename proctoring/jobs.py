@@ -39,7 +39,8 @@ def forward_frame_job(meta: FrameMeta | None = None, image: bytes | None = None)
         events.publish(events.STALE, job.id, meta.client_id, meta.seq, age_s=round(age, 1))
         return
     answer = api_client.analyze_frame(meta, image, idempotency_key=job.id)
-    results.store_result(meta, job.id, answer, image)
+    if settings.PROCTORING_STORE_RESULTS:
+        results.store_result(meta, job.id, answer, image)
     flags = answer.get("flags")
     flags = flags if isinstance(flags, list) else []
     # The dashboard's thumbnail: every 4th frame (2 s at 2 fps) and every flagged one.

@@ -167,6 +167,9 @@ PROCTORING_RECONCILE_SECONDS = env.int("PROCTORING_RECONCILE_SECONDS", 30, minim
 PROCTORING_INCIDENT_GAP_SECONDS = env.float(
     "PROCTORING_INCIDENT_GAP_SECONDS", 10.0, minimum=0.5, maximum=3600
 )
+# false: workers keep no answers (no results, findings, incidents or snapshots): for measuring,
+# or where the API keeps its answers itself.
+PROCTORING_STORE_RESULTS = env.bool("PROCTORING_STORE_RESULTS", True)
 # Days a frame's result and an incident's snapshot are kept (then `proctoring_purge` deletes them).
 PROCTORING_RETENTION_DAYS = env.int("PROCTORING_RETENTION_DAYS", 30, minimum=1, maximum=3650)
 # Where incident snapshots (the only frame images kept) are written: never served publicly, only

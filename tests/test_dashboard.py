@@ -160,7 +160,7 @@ def test_the_grid_hears_a_camera_connect_and_disconnect(staff, attempt):
         assert (await dashboard.connect(timeout=5))[0]
         camera = WebsocketCommunicator(application, camera_path)
         assert (await camera.connect(timeout=5))[0]
-        heard = []
+        heard: list[dict[str, Any]] = []
         try:
             while len([m for m in heard if m["type"] == "events"]) < 1:
                 heard.append(await dashboard.receive_json_from(timeout=10))

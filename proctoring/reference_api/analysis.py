@@ -8,12 +8,9 @@ import time
 import warnings
 from typing import Any
 
-import numpy as np
 from PIL import Image
 
-from proctoring.reference_api.detection import TOO_BRIGHT_ABOVE, TOO_DARK_BELOW, detect
-
-__all__ = ["NotAnImage", "analyze", "TOO_DARK_BELOW", "TOO_BRIGHT_ABOVE"]
+__all__ = ["NotAnImage", "analyze"]
 
 
 class NotAnImage(ValueError):
@@ -22,6 +19,12 @@ class NotAnImage(ValueError):
 
 def analyze(image_bytes: bytes) -> dict[str, Any]:
     """Decodes the whole image (a real service would), looks for faces, and says what it found."""
+    # Imported here, not with the module: every process loads the URLs (and so this module), and
+    # OpenCV and numpy cost each ~30 MB that only the process serving the reference API needs.
+    import numpy as np
+
+    from proctoring.reference_api.detection import detect
+
     started = time.perf_counter()
     try:
         with warnings.catch_warnings():
