@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -11,7 +12,7 @@ from django.conf import settings
 from rq import get_current_job
 from rq.job import Job
 
-from proctoring import api_client, counters, events, hints, metrics, queues, results
+from proctoring import api_client, counters, events, hints, lifecycle, metrics, queues, results
 from proctoring.exceptions import ApiError, FrameMissing
 from proctoring.frames import FrameMeta
 
@@ -39,16 +40,29 @@ def forward_frame_job(meta: FrameMeta | None = None, image: bytes | None = None)
         events.publish(events.STALE, job.id, meta.client_id, meta.seq, age_s=round(age, 1))
         return
     answer = api_client.analyze_frame(meta, image, idempotency_key=job.id)
-    if settings.PROCTORING_STORE_RESULTS:
-        results.store_result(meta, job.id, answer, image)
     flags = answer.get("flags")
     flags = flags if isinstance(flags, list) else []
+
+    job_id, client_id, seq = job.id, meta.client_id, meta.seq
+
+    def tell(saved: Future[None] | None = None) -> None:
+        if saved is None or saved.exception() is None:
+            events.publish(events.COMPLETED, job_id, client_id, seq, flags=flags)
+
+    if settings.PROCTORING_STORE_RESULTS:
+        saved = results.store_result(meta, job.id, answer, image)
+        # A batching worker frees this job's slot now and records its success once the answer
+        # is committed; any other waits here. Watchers hear of it once it is stored.
+        if not lifecycle.defer_success_until(saved):
+            saved.result(timeout=results.COMMIT_TIMEOUT)
+        saved.add_done_callback(tell)
+    else:
+        tell()
     # The dashboard's thumbnail: every 4th frame (2 s at 2 fps) and every flagged one.
     keep_latest = bool(flags) or meta.seq % 4 == 1
     queues.finish_delivered(
         meta.client_id, job.id, flagged=bool(flags), keep_latest=keep_latest, hint=hints.hint_for(flags)
     )
-    events.publish(events.COMPLETED, job.id, meta.client_id, meta.seq, flags=flags)
 
 
 def on_forward_failure(

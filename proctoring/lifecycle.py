@@ -21,6 +21,7 @@ import queue as queue_module
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,6 +40,7 @@ from proctoring import counters, keys
 log = logging.getLogger(__name__)
 
 FRAME_JOB = counters.FRAME_JOB
+WAIT_TIMEOUT = 120.0  # seconds a non-batching worker waits for what a job's success waits on
 Write = Callable[[Any], None]  # adds a job's own writes to a pipeline
 
 # KEYS: 1 queue, 2 started registry, 3 worker hash, 4 worker's executions set, 5 RQ's
@@ -214,6 +216,7 @@ _context = threading.local()
 
 def begin_job(job_id: str, envelope: bytes | None) -> None:
     _context.writes = []
+    _context.waits = []
     _context.envelope = (job_id, envelope)
 
 
@@ -222,6 +225,25 @@ def end_job() -> list[Write]:
     _context.writes = None
     _context.envelope = None
     return writes
+
+
+def end_waits() -> list[Future[None]]:
+    """What the job's success must wait for (`defer_success_until`), cleared."""
+    waits: list[Future[None]] = getattr(_context, "waits", None) or []
+    _context.waits = None
+    return waits
+
+
+def defer_success_until(done: Future[None]) -> bool:
+    """Asks a batching worker to record the job's success only once `done` has succeeded (if
+    it fails, the success is never recorded: RQ's cleanup finds the job abandoned and runs it
+    again), and to free the job's slot meanwhile. Returns False when not under a batching
+    worker: the caller waits for `done` itself."""
+    waits = getattr(_context, "waits", None)
+    if waits is None:
+        return False
+    waits.append(done)
+    return True
 
 
 def defer_on_success(write: Write) -> bool:
@@ -271,6 +293,38 @@ class Finisher:
 
     def add(self, item: Succeeded) -> None:
         self._items.put(item)
+
+    def add_when(
+        self, item: Succeeded, waits: list[Future[None]], on_failure: Callable[[BaseException], None]
+    ) -> None:
+        """Records `item` once every one of `waits` has succeeded; if one fails, its success is
+        never recorded and `on_failure` gets the error (the job fails, and is retried, as if
+        it had raised it)."""
+        if not waits:
+            self.add(item)
+            return
+        left = [len(waits)]
+        lock = threading.Lock()
+
+        def done(future: Future[None]) -> None:
+            error = future.exception()
+            if error is not None:
+                with lock:
+                    first = left[0] > 0
+                    left[0] = 0
+                if first:
+                    on_failure(error)
+                return
+            with lock:
+                if left[0] == 0:
+                    return  # another wait failed
+                left[0] -= 1
+                ready = left[0] == 0
+            if ready:
+                self.add(item)
+
+        for future in waits:
+            future.add_done_callback(done)
 
     def close(self, timeout: float = 30.0) -> None:
         """Writes what is pending, then stops."""

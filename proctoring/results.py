@@ -48,13 +48,25 @@ class ResultWriter:
         self._lock = threading.Lock()
         self._pid: int | None = None
 
-    def store(self, row: FrameResult, image: bytes | None = None, content_type: str = "") -> None:
-        """Blocks until `row` (and the findings and incidents of its flags) is committed, or an
-        existing row has its job id; raises on failure."""
+    def submit(self, row: FrameResult, image: bytes | None = None, content_type: str = "") -> Future[None]:
+        """Queues `row` (and the findings and incidents of its flags) for the next commit; the
+        future is done once it is committed (or an existing row has its job id), or failed
+        after `STORE_ATTEMPTS` tries."""
         self._ensure_running()
         done: Future[None] = Future()
         self._rows.put(Pending(row, image if row.flags else None, content_type, done))
-        done.result(timeout=COMMIT_TIMEOUT)
+        return done
+
+    def wait_written(self, timeout: float) -> None:
+        """Returns once every row submitted so far is committed or failed (or after `timeout`)."""
+        if self._pid != os.getpid():
+            return  # nothing was ever submitted in this process
+        marker: Future[None] = Future()
+        self._rows.put(Pending(FrameResult(), None, "", marker))
+        try:
+            marker.result(timeout=timeout)
+        except TimeoutError:
+            log.warning("results still being written after %.0fs", timeout)
 
     def _ensure_running(self) -> None:
         # A forked process inherits the object but not the thread.
@@ -74,36 +86,54 @@ class ResultWriter:
                     batch.append(self._rows.get_nowait())
                 except queue.Empty:
                     break
-            self._commit(batch)
+            markers = [item for item in batch if not item.row.job_id]
+            rows = [item for item in batch if item.row.job_id]
+            if rows:
+                self._commit(rows)
+            for marker in markers:
+                marker.done.set_result(None)
 
     def _commit(self, batch: list[Pending]) -> None:
-        written: list[str] = []
-        try:
-            close_old_connections()
-            with transaction.atomic():
-                written = _write(batch)
-        except Exception as exc:  # every waiting job must hear of it
-            for key in written:  # the rows that named them were rolled back
-                snapshots.delete(key)
-            for item in batch:
-                item.done.set_exception(exc)
-        else:
+        """Commits the batch, trying again on a database error: a busy database costs a short
+        wait rather than a second API call for frames the API has already analysed."""
+        for attempt in range(1, STORE_ATTEMPTS + 1):
+            written: list[str] = []
+            try:
+                close_old_connections()
+                with transaction.atomic():
+                    _write(batch, written)
+            except Exception as exc:
+                for key in written:  # the rows that named them were rolled back
+                    snapshots.delete(key)
+                if isinstance(exc, DatabaseError) and attempt < STORE_ATTEMPTS:
+                    log.warning(
+                        "storing %d result(s) failed (try %d): %s; trying again", len(batch), attempt, exc
+                    )
+                    time.sleep(0.5 * attempt)
+                    continue
+                if len(batch) > 1:
+                    # One bad row (e.g. of an attempt deleted meanwhile) must not fail the others.
+                    for item in batch:
+                        self._commit([item])
+                    return
+                batch[0].done.set_exception(exc)  # its job must hear of it
+                return
             for item in batch:
                 item.done.set_result(None)
+            return
 
 
-def _write(batch: list[Pending]) -> list[str]:
+def _write(batch: list[Pending], written: list[str]) -> None:
     """The batch's rows, then, for the flagged ones that are new, their findings and incidents
-    and the snapshots of the incidents they open. Returns the snapshot keys written."""
+    and the snapshots of the incidents they open (their keys added to `written` as they are)."""
     flagged = {item.row.job_id: item for item in batch if item.row.flags}
     # A repeated job (same job id) keeps the first stored answer and adds no second finding.
     already = set(FrameResult.objects.filter(job_id__in=flagged).values_list("job_id", flat=True))
     FrameResult.objects.bulk_create([item.row for item in batch], ignore_conflicts=True)
     new = [job_id for job_id in flagged if job_id not in already]
     if not new:
-        return []
+        return
     opened = incidents.record(list(FrameResult.objects.filter(job_id__in=new)))
-    written = []
     for item in opened:
         pending = flagged[item.frame.job_id]
         if pending.image is None:
@@ -113,19 +143,19 @@ def _write(batch: list[Pending]) -> list[str]:
         )
         written.append(item.frame.snapshot_key)
     FrameResult.objects.bulk_update([item.frame for item in opened], ["snapshot_key"])
-    return written
 
 
 _writer = ResultWriter()
 
 
-def store_result(meta: FrameMeta, job_id: str, answer: dict[str, Any], image: bytes = b"") -> None:
+def store_result(meta: FrameMeta, job_id: str, answer: dict[str, Any], image: bytes = b"") -> Future[None]:
     """Keeps the API's answer for a frame (its metadata, the image's hash, never the image),
     and what its flags found (`proctoring.incidents`); a repeated job stores no second row.
     The image is kept only as the snapshot of an incident it opens.
 
-    A failed commit is tried again here, so that a busy database costs a short wait rather
-    than a second API call for a frame the API has already analysed.
+    Returns at once: the future is done when the row is committed. Under a batching worker the
+    job's success is recorded only after that (`lifecycle.defer_success_until`), and the job's
+    slot is free meanwhile; elsewhere, wait for it (`.result()`).
     """
     row = FrameResult(
         job_id=job_id,
@@ -137,12 +167,9 @@ def store_result(meta: FrameMeta, job_id: str, answer: dict[str, Any], image: by
         sha256=hashlib.sha256(image).hexdigest() if image else "",
         purge_after=meta.received_at + timedelta(days=settings.PROCTORING_RETENTION_DAYS),
     )
-    for attempt in range(1, STORE_ATTEMPTS + 1):
-        try:
-            _writer.store(row, image or None, meta.content_type)
-            return
-        except DatabaseError:
-            if attempt == STORE_ATTEMPTS:
-                raise
-            log.warning("storing the result of job %s failed (try %d); trying again", job_id, attempt)
-            time.sleep(0.5 * attempt)
+    return _writer.submit(row, image or None, meta.content_type)
+
+
+def wait_written(timeout: float) -> None:
+    """Blocks until this process's results submitted so far are committed (or failed)."""
+    _writer.wait_written(timeout)

@@ -31,7 +31,7 @@ from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 from rq.worker.base import DequeueStrategy
 
-from proctoring import lifecycle, metrics
+from proctoring import lifecycle, metrics, results
 from proctoring.scheduling import ProctoringScheduler
 from proctoring.timeouts import WatchdogDeathPenalty
 
@@ -221,19 +221,25 @@ class ProctoringWorker(SimpleWorker):
             timeout = job.timeout or self.queue_class.DEFAULT_TIMEOUT
             with self.death_penalty_class(timeout, JobTimeoutException, job_id=job.id):
                 return_value = job.perform()
-            writes = lifecycle.end_job()
+            writes, waits = lifecycle.end_job(), lifecycle.end_waits()
             if lifecycle.is_batchable(job, return_value) and self._finisher is not None:
                 job.ended_at = rq_now()
                 self.executions.pop(execution.id, None)
-                self._finisher.add(
-                    lifecycle.Succeeded(job, execution, queue.started_job_registry.key, writes)
-                )
+                succeeded = lifecycle.Succeeded(job, execution, queue.started_job_registry.key, writes)
+
+                def store_failed(error: BaseException) -> None:
+                    self._fail_late(job, queue, execution, error)
+
+                self._finisher.add_when(succeeded, waits, store_failed)
                 log.debug("Worker %s: job %s OK", self.name, job.id)
             else:
+                for done in waits:
+                    done.result(timeout=lifecycle.WAIT_TIMEOUT)
                 self._write_now(writes)
                 self._finalize_success(job, queue, execution, return_value)
         except BaseException:
             lifecycle.end_job()  # a failed job's deferred writes are dropped: it may run again
+            lifecycle.end_waits()
             try:
                 self._finalize_failure(job, queue, execution, sys.exc_info())
             except BaseException:
@@ -242,6 +248,15 @@ class ProctoringWorker(SimpleWorker):
                 log.exception("worker thread could not record the failure of job %s", job.id)
         finally:
             self._slots.release()
+
+    def _fail_late(self, job: Any, queue: Queue, execution: Any, error: BaseException) -> None:
+        """A job whose slot is already free failed after all (its answer could not be stored):
+        RQ's failure handling, with its retries, as if the job had raised the error."""
+        log.error("job %s: its answer could not be stored: %s", job.id, error)
+        try:
+            self._finalize_failure(job, queue, execution, (type(error), error, error.__traceback__))
+        except BaseException:
+            log.exception("could not record the failure of job %s; RQ's cleanup will find it", job.id)
 
     def _write_now(self, writes: list[lifecycle.Write]) -> None:
         if not writes:
@@ -290,6 +305,8 @@ class ProctoringWorker(SimpleWorker):
         if in_flight:
             log.info("worker %s: waiting for %d job(s) in flight", self.name, in_flight)
         self._pool.shutdown(wait=True)
+        # Their answers may still be on their way to the database; their successes follow.
+        results.wait_written(timeout=lifecycle.WAIT_TIMEOUT)
         if self._finisher is not None:
             self._finisher.close()
         super().teardown()

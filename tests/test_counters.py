@@ -18,7 +18,7 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.utils import parse_composite_key
 
 from exams.models import Attempt, Exam
-from proctoring import counters, failed_jobs, keys, lifecycle, queues
+from proctoring import counters, failed_jobs, keys, lifecycle, queues, results
 from proctoring.connections import get_redis
 from proctoring.exceptions import RateLimited
 from proctoring.frames import parse_image
@@ -193,6 +193,7 @@ class InProcessWorker:
         finisher = lifecycle.Finisher(self.connection, self.worker.key)
         self.worker._finisher = finisher
         self.worker._run_job(taken[0], self.queue)
+        results.wait_written(30)  # a success is handed to the finisher once its answer is stored
         finisher.close()
         return True
 

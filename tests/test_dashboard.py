@@ -42,7 +42,7 @@ def flagged_frame(attempt: Attempt, seq: int, flags: list[str], image: bytes) ->
         captured_at=attempt.started_at, received_at=attempt.started_at, content_type="image/jpeg",
     )  # fmt: skip
     job_id = f"{seq:032d}"
-    results.store_result(meta, job_id, {"flags": flags}, image)
+    results.store_result(meta, job_id, {"flags": flags}, image).result(timeout=30)
     return FrameResult.objects.get(job_id=job_id)
 
 

@@ -67,7 +67,7 @@ def store(attempt: Attempt, seq: int, seconds: float, flags: list[str], image: b
         received_at=at(seconds + 0.2),
         content_type="image/jpeg",
     )
-    results.store_result(meta, job_id, {"flags": flags}, image)
+    results.store_result(meta, job_id, {"flags": flags}, image).result(timeout=30)
     return job_id
 
 
