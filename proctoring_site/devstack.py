@@ -143,7 +143,8 @@ def main() -> int:
             print("[devstack] the web server did not come up", file=sys.stderr)
             return 1
         print(
-            f"\n[devstack] ready: open {url}  (log in as student; admin at {url}admin/ as proctor)",
+            f"\n[devstack] ready: open {url}  (log in as student; as proctor: the live dashboard at "
+            f"{url}proctor/, the queue at {url}admin/proctoring/queue/)",
             flush=True,
         )
         print("[devstack] Ctrl-C stops everything started here\n", flush=True)
