@@ -41,13 +41,19 @@ log = logging.getLogger(__name__)
 
 FRAME_JOB = counters.FRAME_JOB
 WAIT_TIMEOUT = 120.0  # seconds a non-batching worker waits for what a job's success waits on
+LEASE_RENEW_FRACTION = 6  # a lease is renewed this many times in its length
 Write = Callable[[Any], None]  # adds a job's own writes to a pipeline
 
 # KEYS: 1 queue, 2 started registry, 3 worker hash, 4 worker's executions set, 5 RQ's
 # "workers suspended" flag (then nothing is taken and the answer is {-1}).
 # ARGV: 1 n, 2 job key prefix, 3 execution key prefix, 4 executions-registry key prefix,
 # 5 frame key prefix, 6 now (epoch seconds), 7 now (RQ's text format), 8 worker name,
-# 9 RQ's default worker TTL, 10 client key prefix (counters), 11.. one execution id per job.
+# 9 RQ's default worker TTL, 10 client key prefix (counters), 11 the lease (seconds),
+# 12.. one execution id per job.
+# A job's entry in the started registry is scored by when its lease runs out (now + lease),
+# not by its timeout: the worker renews the leases of the jobs it holds every few seconds
+# (`Leases`), so a job whose worker died is seen abandoned by RQ's cleanup within the lease,
+# instead of after its timeout + 60 s.
 # For each job still present: what RQ's prepare_execution and prepare_job_execution write
 # (execution hash, the job's executions registry, the started registry, the worker's execution
 # index, the job's status and start), all in one atomic step, so there is no moment at which a
@@ -70,7 +76,7 @@ for i = 1, tonumber(ARGV[1]) do
     local timeout = tonumber(redis.call('HGET', jkey, 'timeout') or '')
     local ttl = default_ttl
     if timeout ~= -1 then ttl = math.floor((timeout ~= 0 and timeout) or default_ttl) + 60 end
-    local eid = ARGV[10 + i]
+    local eid = ARGV[11 + i]
     local composite = id .. ':' .. eid
     local ekey = ARGV[3] .. composite
     redis.call('HSET', ekey, 'id', eid, 'job_id', id, 'created_at', ARGV[6],
@@ -79,7 +85,7 @@ for i = 1, tonumber(ARGV[1]) do
     local rkey = ARGV[4] .. id
     redis.call('ZADD', rkey, math.floor(now) + ttl + 60, eid)
     redis.call('EXPIRE', rkey, ttl + 60)
-    redis.call('ZADD', KEYS[2], math.floor(now) + ttl, composite)
+    redis.call('ZADD', KEYS[2], math.floor(now) + tonumber(ARGV[11]), composite)
     redis.call('SADD', KEYS[4], composite)
     redis.call('EXPIRE', KEYS[4], ttl + 60)
     redis.call('HSET', jkey, 'status', 'started', 'started_at', ARGV[7],
@@ -159,6 +165,7 @@ def take(
         worker_name,
         DEFAULT_WORKER_TTL,
         keys.CLIENT_PREFIX,
+        lease_seconds(),
         *execution_ids,
     )
     if answer == [-1]:
@@ -283,9 +290,15 @@ class Finisher:
 
     MAX_BATCH = 256
 
-    def __init__(self, connection: redis.Redis, worker_key: str) -> None:
+    def __init__(
+        self,
+        connection: redis.Redis,
+        worker_key: str,
+        on_commit: Callable[[list[Succeeded]], None] | None = None,
+    ) -> None:
         self.connection = connection
         self.worker_key = worker_key
+        self.on_commit = on_commit
         self.completed = 0
         self._items: queue_module.SimpleQueue[Succeeded | None] = queue_module.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="rq-finisher", daemon=True)
@@ -365,6 +378,8 @@ class Finisher:
                     pipe.hincrbyfloat(self.worker_key, "total_working_time", _working_seconds(batch))
                     pipe.execute()
                 self.completed += len(batch)
+                if self.on_commit is not None:
+                    self.on_commit(batch)
                 return
             except redis.RedisError as exc:
                 if give_up_after is not None and tries >= give_up_after:
@@ -406,3 +421,58 @@ def _working_seconds(batch: list[Succeeded]) -> float:
         if item.job.started_at and item.job.ended_at:
             total += item.job.ended_at - item.job.started_at
     return total.total_seconds()
+
+
+def lease_seconds() -> int:
+    """How long a taken job is its worker's unless renewed (`PROCTORING_JOB_LEASE_SECONDS`)."""
+    from django.conf import settings
+
+    return int(settings.PROCTORING_JOB_LEASE_SECONDS)
+
+
+class Leases:
+    """The started-registry entries a worker holds, renewed from one thread six times per
+    lease (whatever the worker's main loop is doing, a warm shutdown included)."""
+
+    def __init__(self, connection: redis.Redis) -> None:
+        self.connection = connection
+        self._held: dict[str, str] = {}  # composite key -> started registry key
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rq-leases", daemon=True)
+        self._thread.start()
+
+    def hold(self, composite: str, registry_key: str) -> None:
+        with self._lock:
+            self._held[composite] = registry_key
+
+    def release(self, composites: list[str]) -> None:
+        with self._lock:
+            for composite in composites:
+                self._held.pop(composite, None)
+
+    def renew(self) -> None:
+        with self._lock:
+            held = dict(self._held)
+        if not held:
+            return
+        until = int(time.time()) + lease_seconds()
+        by_registry: dict[str, dict[str, int]] = {}
+        for composite, registry_key in held.items():
+            by_registry.setdefault(registry_key, {})[composite] = until
+        with self.connection.pipeline(transaction=False) as pipe:
+            for registry_key, members in by_registry.items():
+                # XX: an entry its job's success or failure already removed stays removed.
+                pipe.zadd(registry_key, members, xx=True)
+            pipe.execute()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(lease_seconds() / LEASE_RENEW_FRACTION):
+            try:
+                self.renew()
+            except redis.RedisError as exc:
+                log.warning("could not renew %d job lease(s): %s", len(self._held), exc)

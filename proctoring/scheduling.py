@@ -18,6 +18,7 @@ import redis
 from django.conf import settings
 from django_rq.queues import DjangoRQ
 from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
 from rq.scheduler import RQScheduler
 from rq.utils import current_timestamp
 
@@ -56,6 +57,14 @@ class ProctoringQueue(DjangoRQ):
         return enqueued
 
 
+class ProctoringStartedJobRegistry(StartedJobRegistry):
+    """RQ's started registry, whose cleanup retries abandoned jobs through our queue class (so
+    that their per-client counts move with them)."""
+
+    def get_queue(self) -> ProctoringQueue:
+        return ProctoringQueue(self.name, connection=self.connection, serializer=self.serializer)
+
+
 class ProctoringScheduler(RQScheduler):
     """RQ's scheduler, polling every `tick` seconds instead of every second; the one that holds
     the queue's lock also puts the per-client counts right every `PROCTORING_RECONCILE_SECONDS`
@@ -66,6 +75,23 @@ class ProctoringScheduler(RQScheduler):
 
     tick = 0.25
     _next_reconcile = 0.0
+    _next_cleanup = 0.0
+    cleanup_every = 2.0  # seconds between looks for abandoned jobs (leases run out)
+
+    def clean_abandoned(self) -> None:
+        """RQ's cleanup of the started registry (abandoned jobs are retried, or failed), run
+        every few seconds rather than RQ's ten minutes: with leases (`PROCTORING_JOB_LEASE_SECONDS`)
+        a job whose worker died is taken up again within the lease and a few seconds."""
+        if not self._acquired_locks or time.monotonic() < self._next_cleanup:
+            return
+        self._next_cleanup = time.monotonic() + self.cleanup_every
+        for name in self._acquired_locks:
+            try:
+                ProctoringStartedJobRegistry(
+                    name, connection=self.connection, serializer=self.serializer
+                ).cleanup()
+            except redis.RedisError as exc:
+                log.warning("could not look for abandoned jobs of %s: %s", name, exc)
 
     def reconcile_counts(self) -> None:
         every = settings.PROCTORING_RECONCILE_SECONDS
@@ -120,5 +146,6 @@ class ProctoringScheduler(RQScheduler):
                 self.acquire_locks()
             self.heartbeat()
             self.enqueue_scheduled_jobs()
+            self.clean_abandoned()
             self.reconcile_counts()
             time.sleep(self.tick)

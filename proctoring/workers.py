@@ -90,6 +90,7 @@ class ProctoringWorker(SimpleWorker):
         self._slots = _Slots(self.concurrency)
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"rq-job-{self.pid}")
         self._finisher: lifecycle.Finisher | None = None
+        self._leases: lifecycle.Leases | None = None
         self._reported = (time.monotonic(), 0)
 
     def work(
@@ -106,7 +107,8 @@ class ProctoringWorker(SimpleWorker):
         """RQ's work loop (suspension, maintenance, scheduler, heartbeats, warm shutdown), but
         taking as many jobs per round trip as there are free threads to run them."""
         self.bootstrap(logging_level, date_format, log_format)
-        self._finisher = lifecycle.Finisher(self.connection, self.key)
+        self._leases = lifecycle.Leases(self.connection)
+        self._finisher = lifecycle.Finisher(self.connection, self.key, on_commit=self._committed)
         if with_scheduler:
             self._start_scheduler(burst, logging_level, date_format, log_format)
         self._install_signal_handlers()
@@ -191,6 +193,8 @@ class ProctoringWorker(SimpleWorker):
                 )
                 for item in batch:
                     self.executions[item.execution.id] = item.execution
+                    if self._leases is not None:
+                        self._leases.hold(item.execution.composite_key, queue.started_job_registry.key)
                     self._pool.submit(self._run_job, item, queue)
                 started.extend(batch)
                 if len(started) == slots:
@@ -216,6 +220,7 @@ class ProctoringWorker(SimpleWorker):
     def _run_job(self, item: lifecycle.Taken, queue: Queue) -> None:
         job, execution = item.job, item.execution
         lifecycle.begin_job(job.id, item.envelope)
+        handed_over = False  # to the finisher, which ends the lease once the success is recorded
         try:
             job.started_at = rq_now()
             timeout = job.timeout or self.queue_class.DEFAULT_TIMEOUT
@@ -231,6 +236,7 @@ class ProctoringWorker(SimpleWorker):
                     self._fail_late(job, queue, execution, error)
 
                 self._finisher.add_when(succeeded, waits, store_failed)
+                handed_over = True
                 log.debug("Worker %s: job %s OK", self.name, job.id)
             else:
                 for done in waits:
@@ -247,7 +253,17 @@ class ProctoringWorker(SimpleWorker):
                 # job abandoned in the started registry.
                 log.exception("worker thread could not record the failure of job %s", job.id)
         finally:
+            if not handed_over:
+                self._release_lease(execution)
             self._slots.release()
+
+    def _committed(self, batch: list[lifecycle.Succeeded]) -> None:
+        if self._leases is not None:
+            self._leases.release([item.execution.composite_key for item in batch])
+
+    def _release_lease(self, execution: Any) -> None:
+        if self._leases is not None:
+            self._leases.release([execution.composite_key])
 
     def _fail_late(self, job: Any, queue: Queue, execution: Any, error: BaseException) -> None:
         """A job whose slot is already free failed after all (its answer could not be stored):
@@ -257,6 +273,8 @@ class ProctoringWorker(SimpleWorker):
             self._finalize_failure(job, queue, execution, (type(error), error, error.__traceback__))
         except BaseException:
             log.exception("could not record the failure of job %s; RQ's cleanup will find it", job.id)
+        finally:
+            self._release_lease(execution)
 
     def _write_now(self, writes: list[lifecycle.Write]) -> None:
         if not writes:
@@ -309,6 +327,8 @@ class ProctoringWorker(SimpleWorker):
         results.wait_written(timeout=lifecycle.WAIT_TIMEOUT)
         if self._finisher is not None:
             self._finisher.close()
+        if self._leases is not None:
+            self._leases.close()
         super().teardown()
 
     def _start_scheduler(

@@ -154,6 +154,11 @@ PROCTORING_CLIENT_FPS = env.float("PROCTORING_CLIENT_FPS", 2.0, minimum=0.1, max
 # A frame older than this (seconds since the gateway took it) when a worker takes it is dropped as
 # stale and counted, not sent: a proctor needs the present. 0 sends every frame, however old.
 PROCTORING_MAX_FRAME_AGE = env.float("PROCTORING_MAX_FRAME_AGE", 30.0, minimum=0)
+# A job a worker takes is its own for this long (seconds), renewed six times a lease while it
+# runs: a job whose worker died (kill -9, a lost machine) is retried within about this long.
+# Keep it well under PROCTORING_MAX_FRAME_AGE, or a frame retried after its worker died is
+# dropped as stale instead of sent.
+PROCTORING_JOB_LEASE_SECONDS = env.int("PROCTORING_JOB_LEASE_SECONDS", 15, minimum=3, maximum=3600)
 # Jobs one `rqworker proctoring` process runs at once (threads; each mostly waits for the API).
 PROCTORING_WORKER_CONCURRENCY = env.int("PROCTORING_WORKER_CONCURRENCY", 64, minimum=1, maximum=512)
 # For this long after a flagged result (seconds; 0: never), a client's frames are queued ahead

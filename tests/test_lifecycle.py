@@ -172,15 +172,18 @@ def test_take_writes_what_a_stock_simple_worker_writes(attempt: Any, redis_conn:
         assert abs(redis_conn.ttl(executions_key) - (ttl + 60)) <= 2
         score = redis_conn.zscore(executions_key, execution.id)
         assert score is not None and abs(score - (now + ttl + 60)) <= 2
+        # RQ holds a job in the started registry for its execution's TTL; we for its lease,
+        # which its worker renews while it runs (so a dead worker's job is retried sooner).
+        held = lifecycle.lease_seconds() if execution is our_exec else ttl
         score = redis_conn.zscore(started, execution.composite_key)
-        assert score is not None and abs(score - (now + ttl)) <= 2
+        assert score is not None and abs(score - (now + held)) <= 2
         assert execution.composite_key in worker_index(redis_conn, execution.worker_name)
     assert redis_conn.llen(queue.intermediate_queue_key) == 0
     assert redis_conn.hget(Worker.redis_worker_namespace_prefix + "taker", "state") == b"busy"
 
 
 @pytest.mark.django_db
-def test_a_taken_job_stays_registered_for_its_whole_timeout(
+def test_a_taken_job_is_held_for_its_lease_renewed_by_its_worker_and_its_execution_kept_for_its_timeout(
     attempt: Any, redis_conn: redis.Redis, settings: Any
 ) -> None:
     settings.PROCTORING_API_TIMEOUT = 120  # job timeout 150 s
@@ -196,7 +199,17 @@ def test_a_taken_job_stays_registered_for_its_whole_timeout(
     assert theirs.id not in registry.get_expired_job_ids(within_timeout), "the stock worker's job"
     assert redis_conn.ttl(their_execution.key) == reference.get_heartbeat_ttl(theirs)
 
-    assert ours.job.id not in registry.get_expired_job_ids(within_timeout), "ours: abandoned too soon"
+    lease = lifecycle.lease_seconds()
+    assert ours.job.id not in registry.get_expired_job_ids(time.time() + lease - 2), "abandoned too soon"
+    assert ours.job.id in registry.get_expired_job_ids(time.time() + lease + 2), "held past its lease"
+    leases = lifecycle.Leases(redis_conn)
+    try:
+        leases.hold(ours.execution.composite_key, registry.key)
+        redis_conn.zadd(registry.key, {ours.execution.composite_key: 1})  # as if about to run out
+        leases.renew()
+    finally:
+        leases.close()
+    assert ours.job.id not in registry.get_expired_job_ids(time.time() + lease - 2), "renewed"
     our_ttl, stock_ttl = redis_conn.ttl(ours.execution.key), reference.get_heartbeat_ttl(ours.job)
     assert our_ttl >= stock_ttl - 2, f"execution kept {our_ttl} s, a stock SimpleWorker keeps {stock_ttl} s"
 
