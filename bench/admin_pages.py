@@ -92,6 +92,7 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         os.environ.update(
             DJANGO_SETTINGS_MODULE="proctoring_site.settings",
             DJANGO_DEBUG="false",
+            DJANGO_HTTPS="false",
             DJANGO_SECRET_KEY="bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
             DJANGO_ALLOWED_HOSTS="testserver,127.0.0.1",
             DJANGO_ENV_FILE=str(workdir / "no.env"),

@@ -54,6 +54,7 @@ def child_env(
             "DJANGO_ENV_FILE": str(workdir / "no.env"),  # a developer's .env must not leak in
             "DJANGO_SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
             "DJANGO_DEBUG": "false",
+            "DJANGO_HTTPS": "false",  # plain HTTP on 127.0.0.1
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             # BENCH_LOG_LEVEL=INFO measures with the per-job event log lines on.
             "DJANGO_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),

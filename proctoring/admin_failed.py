@@ -345,6 +345,8 @@ def job_context(job_id: str) -> dict[str, Any]:
     score = queue.connection.zscore(registry().key, job_id)
     result_row = FrameResult.objects.filter(job_id=job_id).first()
     status = job.get_status(refresh=False).value
+    if status == "started" and result_row is not None:
+        status = "delivered"  # answered and stored; RQ's records of it are being removed
     return {
         "job": job,
         "job_id": job_id,

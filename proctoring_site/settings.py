@@ -28,6 +28,21 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
+# Served over HTTPS (the default outside development): secure cookies, redirect plain HTTP, and
+# HSTS for DJANGO_HSTS_SECONDS (an hour by default: raise it once HTTPS is known to work
+# everywhere, as browsers remember it). Behind a proxy that terminates TLS and sets
+# X-Forwarded-Proto, set DJANGO_BEHIND_TLS_PROXY=true (never otherwise: clients could forge it).
+HTTPS = env.bool("DJANGO_HTTPS", not DEBUG)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT = HTTPS
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", 3600, minimum=0) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", False)
+# Preloading is a submission to the browsers' lists, hard to undo: a decision for whoever owns
+# the domain, so it is off unless asked for, and Django's reminder about it is not shown.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+if env.bool("DJANGO_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",

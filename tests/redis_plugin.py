@@ -24,7 +24,7 @@ _state: dict[str, Any] = {}
 _FOREIGN = [
     "REDIS_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "REDIS_TLS", "DATABASE_URL",
     "PROCTORING_API_KEY", "REFERENCE_API_KEY", "DJANGO_ENV_FILE", "DJANGO_ALLOWED_HOSTS",
-    "PROCTORING_SNAPSHOT_DIR",
+    "PROCTORING_SNAPSHOT_DIR", "DJANGO_HTTPS", "DJANGO_HSTS_SECONDS", "DJANGO_BEHIND_TLS_PROXY",
 ]  # fmt: skip
 
 
@@ -41,6 +41,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: Any, args
             "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
             "DJANGO_ENV_FILE": str(workdir / "no.env"),
             "DJANGO_DEBUG": "false",
+            "DJANGO_HTTPS": "false",  # the tests speak plain HTTP to 127.0.0.1
             "DJANGO_SECRET_KEY": "tests-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
             "DJANGO_ALLOWED_HOSTS": "testserver,localhost,127.0.0.1",
             "PROCTORING_SNAPSHOT_DIR": str(workdir / "snapshots"),

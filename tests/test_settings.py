@@ -351,3 +351,23 @@ def test_defaults_are_as_documented_and_one_redis_serves_queue_and_channels():
     assert shown["rq_url"] == shown["redis_url"]
     assert shown["channel_hosts"] == [shown["redis_url"]]
     assert shown["queue_connection"] == ["cache.internal", 6380, "pa:ss"]
+
+
+def test_production_settings_pass_djangos_deploy_checks():
+    production = {
+        "DJANGO_DEBUG": "false",
+        "DJANGO_HTTPS": None,  # its default outside development: on
+        "DJANGO_SECRET_KEY": "x" * 20 + "a-long-random-production-secret-key-0123456789",
+        "DJANGO_ALLOWED_HOSTS": "proctor.example.org",
+        "PROCTORING_API_URL": "https://api.example.org/v1/analyze",
+    }
+    done = start_django(
+        production,
+        "from django.core.management import call_command\n"
+        "call_command('check', deploy=True, fail_level='WARNING')\n"
+        "from django.conf import settings\n"
+        "print(settings.SESSION_COOKIE_SECURE, settings.SECURE_SSL_REDIRECT, settings.SECURE_HSTS_SECONDS)",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "System check identified no issues" in done.stdout + done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "True True 3600"
