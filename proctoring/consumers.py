@@ -6,6 +6,7 @@ the event loop (the enqueue uses an asyncio Redis client; the ack waits for Redi
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -21,7 +22,7 @@ from proctoring.auth import StreamIdentity, StreamRefused, authorize, scope_head
 from proctoring.connections import get_async_redis
 from proctoring.exceptions import AdmissionError, FrameError, QueueFull, QueueUnavailable
 from proctoring.frames import Frame, parse_image, parse_text_message
-from proctoring.protocol import ErrorCode
+from proctoring.protocol import CloseCode, ErrorCode
 from proctoring.throttle import MIN_FPS, recommended_fps
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     identity: StreamIdentity | None = None
     seq = 0
     fps_told: float | None = None  # the rate this client was last asked for
+    heard_at = 0.0  # when the client last sent anything (monotonic)
+    idle_watch: asyncio.Task[None] | None = None
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels runs `close_old_connections` in a thread before every message (a thread hop
@@ -60,15 +63,34 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         except QueueUnavailable as exc:
             log.warning("client %s connected while the queue is unavailable: %s", attempt_id, exc)
         await self.accept()
+        self.heard_at = time.monotonic()
+        if settings.PROCTORING_IDLE_TIMEOUT:
+            self.idle_watch = asyncio.create_task(self._close_when_idle(settings.PROCTORING_IDLE_TIMEOUT))
         await events.apublish_connection(self.channel_layer, events.CONNECTED, self.identity.client_id)
 
     async def disconnect(self, code: int) -> None:
+        if self.idle_watch is not None:
+            self.idle_watch.cancel()
         if self.identity is not None:
             await events.apublish_connection(self.channel_layer, events.DISCONNECTED, self.identity.client_id)
+
+    async def _close_when_idle(self, timeout: float) -> None:
+        """A socket that sends nothing for `timeout` seconds holds a connection for nobody (a
+        closed laptop, a dead client behind a proxy): it is closed, and a live page reconnects."""
+        while True:
+            left = self.heard_at + timeout - time.monotonic()
+            if left <= 0:
+                log.info(
+                    "closing the idle stream of client %s", self.identity.client_id if self.identity else "?"
+                )
+                await self.close(code=CloseCode.IDLE, reason=f"nothing received for {timeout:g} s")
+                return
+            await asyncio.sleep(left)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.identity is None:
             return
+        self.heard_at = time.monotonic()
         self.seq += 1
         seq = self.seq
         try:

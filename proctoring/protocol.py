@@ -32,6 +32,7 @@ class ErrorCode(StrEnum):
 class CloseCode:
     UNAUTHENTICATED = 4401  # no session and no valid token
     FORBIDDEN = 4403  # not this user's attempt, no such attempt, ended attempt, foreign origin
+    IDLE = 4408  # nothing received for PROCTORING_IDLE_TIMEOUT seconds (reconnect to go on)
 
 
 def ack(seq: int, job_id: str, paused: bool = False, hint: str | None = None) -> str:
@@ -61,6 +62,7 @@ def as_json_data() -> dict[str, Any]:
         "close": {
             "UNAUTHENTICATED": CloseCode.UNAUTHENTICATED,
             "FORBIDDEN": CloseCode.FORBIDDEN,
+            "IDLE": CloseCode.IDLE,
         },
         "hints": dict(HINTS),
     }

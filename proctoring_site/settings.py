@@ -164,6 +164,8 @@ PROCTORING_MAX_FRAME_BYTES = env.int("PROCTORING_MAX_FRAME_BYTES", 1024 * 1024, 
 # Overload: at most this many frames wait in the queue (all clients together); past it frames
 # are refused with `queue_full`, and from a quarter of it on clients are asked to slow down.
 PROCTORING_MAX_QUEUED = env.int("PROCTORING_MAX_QUEUED", 5000, minimum=1)
+# A camera socket that sends nothing for this many seconds is closed (4408); 0 never closes one.
+PROCTORING_IDLE_TIMEOUT = env.float("PROCTORING_IDLE_TIMEOUT", 60.0, minimum=0, maximum=86400)
 # Frames per second the exam page sends when the queue keeps up.
 PROCTORING_CLIENT_FPS = env.float("PROCTORING_CLIENT_FPS", 2.0, minimum=0.1, maximum=30)
 # A frame older than this (seconds since the gateway took it) when a worker takes it is dropped as

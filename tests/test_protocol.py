@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from typing import Any
@@ -299,3 +300,24 @@ def test_the_ack_carries_the_calm_hint_of_the_latest_analysed_frame(attempt, red
     queues.finish_delivered(str(attempt.pk), "1" * 32)  # a clean frame clears it
     [calm] = converse(token_path(attempt), [image])
     assert "hint" not in calm
+
+
+def test_a_silent_socket_is_closed_as_idle_and_a_talking_one_is_not(attempt, settings):
+    settings.PROCTORING_IDLE_TIMEOUT = 0.5
+
+    async def run() -> tuple[dict[str, Any], dict[str, Any]]:
+        communicator = WebsocketCommunicator(application, token_path(attempt))
+        connected, _ = await communicator.connect(timeout=5)
+        assert connected
+        for _ in range(3):  # talking every 0.3 s keeps it open past the timeout
+            await asyncio.sleep(0.3)
+            await communicator.send_to(bytes_data=jpeg_bytes())
+            ack = await communicator.receive_json_from(timeout=5)
+        closed = await communicator.receive_output(timeout=5)  # then silence
+        await communicator.wait()
+        return ack, closed
+
+    ack, closed = async_to_sync(run)()
+    assert ack["type"] == "ack" and ack["seq"] == 3
+    assert (closed["type"], closed["code"]) == ("websocket.close", CloseCode.IDLE)
+    assert closed["reason"] == "nothing received for 0.5 s"
