@@ -12,8 +12,8 @@ from django.conf import settings
 from rq import get_current_job
 from rq.job import Job
 
-from proctoring import api_client, counters, events, hints, lifecycle, metrics, queues, results
-from proctoring.exceptions import ApiError, FrameMissing
+from proctoring import api_client, breaker, counters, events, hints, lifecycle, metrics, queues, results
+from proctoring.exceptions import ApiError, ApiUnavailable, FrameMissing
 from proctoring.frames import FrameMeta
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,11 @@ def on_forward_failure(
     job.meta["last_error"] = f"{exc_type.__name__ if exc_type else 'Error'}: {exc}"
     if getattr(exc, "retryable", True) is False:
         job.retries_left = 0
+    if isinstance(exc, ApiUnavailable) and breaker.record_failure(connection):
+        log.error(
+            "the proctoring API failed %d times in a row: circuit open, workers wait",
+            settings.PROCTORING_BREAKER_THRESHOLD,
+        )
     job.save_meta()
     if job.should_retry:
         log.warning("job %s: attempt failed, will retry: %s", job.id, exc)

@@ -16,6 +16,9 @@ proctoring:client:<client_id>:latest    the envelope of a recent delivered frame
 proctoring:client:<client_id>:hint      what the exam taker's page should say of the latest
                                         analysed frame (face_not_visible, camera_blocked,
                                         too_dark), 10 s; read by the enqueue, sent in acks.
+proctoring:api:failures                 consecutive failed API calls (proctoring/breaker.py).
+proctoring:api:open                     set while the API's circuit is open (TTL: the cooldown).
+proctoring:api:probe                    set while one probe job is let through a half-open circuit.
 proctoring:clients                      sorted set of client ids by their last frame's time.
 proctoring:failed:kind:<kind>           sorted set of failed job ids whose last error is of
                                         that kind (exception class), scored like the client's.
@@ -93,3 +96,15 @@ def failed_kind(kind: str) -> str:
 
 def selftest_seq() -> str:
     return f"{PREFIX}:selftest:seq"
+
+
+def api_failures() -> str:
+    return f"{PREFIX}:api:failures"
+
+
+def api_circuit_open() -> str:
+    return f"{PREFIX}:api:open"
+
+
+def api_probe() -> str:
+    return f"{PREFIX}:api:probe"

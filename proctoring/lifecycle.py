@@ -28,6 +28,7 @@ from typing import Any
 from uuid import uuid4
 
 import redis
+from django.conf import settings
 from rq.defaults import DEFAULT_WORKER_TTL
 from rq.executions import WORKER_EXECUTIONS_KEY_TEMPLATE, Execution, ExecutionRegistry
 from rq.job import Job
@@ -35,7 +36,7 @@ from rq.results import Result
 from rq.suspension import WORKERS_SUSPENDED
 from rq.utils import str_to_date, utcformat
 
-from proctoring import counters, keys
+from proctoring import breaker, counters, keys
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,9 @@ Write = Callable[[Any], None]  # adds a job's own writes to a pipeline
 # ARGV: 1 n, 2 job key prefix, 3 execution key prefix, 4 executions-registry key prefix,
 # 5 frame key prefix, 6 now (epoch seconds), 7 now (RQ's text format), 8 worker name,
 # 9 RQ's default worker TTL, 10 client key prefix (counters), 11 the lease (seconds),
-# 12.. one execution id per job.
+# 12 the API breaker's threshold, 13 its cooldown, 14.. one execution id per job.
+# KEYS 6-8: the API breaker's open flag, failure count and probe flag (`proctoring.breaker`):
+# while the circuit is open nothing is taken ({-2}); half-open, one job at most.
 # A job's entry in the started registry is scored by when its lease runs out (now + lease),
 # not by its timeout: the worker renews the leases of the jobs it holds every few seconds
 # (`Leases`), so a job whose worker died is seen abandoned by RQ's cleanup within the lease,
@@ -65,10 +68,13 @@ _TAKE = (
     counters.PC_MOVE
     + """
 if redis.call('EXISTS', KEYS[5]) == 1 then return {-1} end
+"""
+    + breaker.TAKE_GATE
+    + """
 local now = tonumber(ARGV[6])
 local default_ttl = tonumber(ARGV[9])
 local taken = {}
-for i = 1, tonumber(ARGV[1]) do
+for i = 1, take_n do
   local id = redis.call('LPOP', KEYS[1])
   if not id then break end
   local jkey = ARGV[2] .. id
@@ -76,7 +82,7 @@ for i = 1, tonumber(ARGV[1]) do
     local timeout = tonumber(redis.call('HGET', jkey, 'timeout') or '')
     local ttl = default_ttl
     if timeout ~= -1 then ttl = math.floor((timeout ~= 0 and timeout) or default_ttl) + 60 end
-    local eid = ARGV[11 + i]
+    local eid = ARGV[13 + i]
     local composite = id .. ':' .. eid
     local ekey = ARGV[3] .. composite
     redis.call('HSET', ekey, 'id', eid, 'job_id', id, 'created_at', ARGV[6],
@@ -116,6 +122,10 @@ class Suspended(Exception):
     """Workers are suspended (`rq suspend`, or the admin's pause): nothing was taken."""
 
 
+class CircuitOpen(Exception):
+    """The API's circuit is open (`proctoring.breaker`): nothing was taken."""
+
+
 def _prefix(key: str, placeholder: str) -> str:
     head, sep, _ = key.partition(placeholder)
     if not sep:
@@ -149,12 +159,15 @@ def take(
     execution_ids = [uuid4().hex for _ in range(count)]
     answer = connection.eval(
         _TAKE,
-        5,
+        8,
         queue_key,
         started_registry_key,
         worker_key,
         WORKER_EXECUTIONS_KEY_TEMPLATE.format(worker_name),
         WORKERS_SUSPENDED,
+        keys.api_circuit_open(),
+        keys.api_failures(),
+        keys.api_probe(),
         count,
         Job.key_for(""),
         _EXECUTION_PREFIX,
@@ -166,10 +179,14 @@ def take(
         DEFAULT_WORKER_TTL,
         keys.CLIENT_PREFIX,
         lease_seconds(),
+        settings.PROCTORING_BREAKER_THRESHOLD,
+        settings.PROCTORING_BREAKER_COOLDOWN,
         *execution_ids,
     )
     if answer == [-1]:
         raise Suspended()
+    if answer == [-2]:
+        raise CircuitOpen()
     taken: list[Taken] = []
     for i in range(0, len(answer), 4):
         job_id, execution_id, flat, envelope = answer[i : i + 4]
@@ -425,8 +442,6 @@ def _working_seconds(batch: list[Succeeded]) -> float:
 
 def lease_seconds() -> int:
     """How long a taken job is its worker's unless renewed (`PROCTORING_JOB_LEASE_SECONDS`)."""
-    from django.conf import settings
-
     return int(settings.PROCTORING_JOB_LEASE_SECONDS)
 
 

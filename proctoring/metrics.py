@@ -98,6 +98,11 @@ class QueueCollector(Collector):
             "proctoring_oldest_queued_frame_age_seconds", "Oldest waiting frame", value=age
         )
         yield GaugeMetricFamily("proctoring_workers_paused", "1 while paused", value=int(figures["paused"]))
+        yield GaugeMetricFamily(
+            "proctoring_api_circuit_open",
+            "1 while the API's circuit breaker is open (workers take no job)",
+            value=int(figures["api_circuit"]["open"]),
+        )
         yield GaugeMetricFamily("proctoring_workers", "Workers on the queue", value=len(stats.workers()))
         raw: dict[bytes, bytes] = connection.hgetall(keys.totals())  # type: ignore[assignment]
         totals = {k.decode(): int(v) for k, v in raw.items()}

@@ -30,7 +30,7 @@ from rq.registry import ScheduledJobRegistry
 from rq.suspension import WORKERS_SUSPENDED
 from rq.utils import utcformat
 
-from proctoring import counters, enqueue_script, job_template, keys, lifecycle
+from proctoring import breaker, counters, enqueue_script, job_template, keys, lifecycle
 from proctoring.connections import get_async_redis, get_redis
 from proctoring.exceptions import QueueFull, QueueUnavailable, RateLimited
 from proctoring.frames import HEADER_MAX_BYTES, Frame, FrameMeta, pack_frame, unpack_frame, unpack_header
@@ -169,6 +169,7 @@ def finish_delivered(
     window = settings.PROCTORING_PRIORITY_AFTER_FLAG
 
     def write(pipe: Any) -> None:
+        breaker.record_success(pipe)
         if hint:
             pipe.set(keys.client_hint(client_id), hint, ex=HINT_TTL)
         else:

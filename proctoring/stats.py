@@ -20,7 +20,7 @@ from rq.suspension import WORKERS_SUSPENDED
 from rq.worker import Worker
 
 from exams.models import Attempt
-from proctoring import counters, keys, queues
+from proctoring import breaker, counters, keys, queues
 from proctoring.frames import unpack_header
 
 MINUTES = 15  # throughput history shown
@@ -51,6 +51,7 @@ def queue_figures() -> dict[str, Any]:
         "stale_dropped": int(stale or 0),
         "oldest_queued_age_s": _age(connection, oldest.decode()) if oldest else None,
         "paused": bool(paused),
+        "api_circuit": breaker.state(connection),
     }
 
 

@@ -91,6 +91,7 @@ class ProctoringWorker(SimpleWorker):
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"rq-job-{self.pid}")
         self._finisher: lifecycle.Finisher | None = None
         self._leases: lifecycle.Leases | None = None
+        self._circuit_open = False
         self._reported = (time.monotonic(), 0)
 
     def work(
@@ -138,6 +139,18 @@ class ProctoringWorker(SimpleWorker):
                         # RQ's wait (a second at a time, heartbeats included) until resumed.
                         self.check_for_suspension(burst)
                         continue
+                    except lifecycle.CircuitOpen:
+                        # The API is down: jobs wait in the queue rather than burn attempts.
+                        if not self._circuit_open:
+                            self.log.warning(
+                                "Worker %s: the API's circuit is open; taking nothing", self.name
+                            )
+                            self._circuit_open = True
+                        time.sleep(0.5)
+                        continue
+                    if self._circuit_open:
+                        self.log.info("Worker %s: taking jobs again", self.name)
+                        self._circuit_open = False
                     connection_wait = 1.0
                     if batch:
                         idle_since = time.monotonic()

@@ -22,7 +22,7 @@
     const queue = stats.queue;
     for (const element of root.querySelectorAll("[data-figure]")) {
       const name = element.dataset.figure;
-      if (name in queue) {
+      if (name in queue && name !== "api_circuit") {
         const value = queue[name];
         element.textContent = name === "oldest_queued_age_s" && value !== null ? value.toFixed(1) : text(value);
       }
@@ -31,6 +31,10 @@
     root.querySelector('[data-figure="workers_count"]').textContent = String(stats.workers.length);
     root.querySelector("[data-show-when-paused]").hidden = !queue.paused;
     root.querySelector('[data-alert-when="failed"]').classList.toggle("alert", queue.failed > 0);
+    const circuit = queue.api_circuit || {};
+    root.querySelector('[data-figure="api_circuit"]').textContent = circuit.open
+      ? "open (" + circuit.retry_in_s + " s)" : "closed";
+    root.querySelector('[data-alert-when="api_circuit"]').classList.toggle("alert", Boolean(circuit.open));
     for (const [name, points] of Object.entries(stats.chart.points)) {
       root.querySelector(`[data-series="${name}"]`).setAttribute("points", points);
     }

@@ -57,7 +57,9 @@ def render(snapshot: dict[str, Any]) -> str:
     queue = snapshot["queue"]
     age = queue["oldest_queued_age_s"]
     lines = [
-        f"queue {queue['queue']} at {snapshot['generated_at']}" + ("  PAUSED" if queue["paused"] else ""),
+        f"queue {queue['queue']} at {snapshot['generated_at']}"
+        + ("  PAUSED" if queue["paused"] else "")
+        + ("  API CIRCUIT OPEN" if queue.get("api_circuit", {}).get("open") else ""),
         "  ".join(f"{name} {queue[name]}" for name in ("queued", "running", "retrying", "deferred", "failed"))
         + f"  stale dropped {queue['stale_dropped']}"
         + (f"  oldest queued {age:.1f}s" if age is not None else ""),
