@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 import redis
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from proctoring import events, metrics, protocol, queues
@@ -29,6 +30,11 @@ log = logging.getLogger(__name__)
 
 
 class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
+    # A camera socket receives nothing over the channel layer (it only publishes its connection
+    # events), so it does not listen on one: Channels closes a consumer whose layer read fails
+    # (every camera would drop with 1011 while Redis restarts, instead of hearing `unavailable`),
+    # and a thousand cameras would hold a thousand blocking reads on Redis for nothing.
+    channel_layer_alias = "camera sockets listen on no channel layer"
     identity: StreamIdentity | None = None
     seq = 0
     fps_told: float | None = None  # the rate this client was last asked for
@@ -66,13 +72,15 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.heard_at = time.monotonic()
         if settings.PROCTORING_IDLE_TIMEOUT:
             self.idle_watch = asyncio.create_task(self._close_when_idle(settings.PROCTORING_IDLE_TIMEOUT))
-        await events.apublish_connection(self.channel_layer, events.CONNECTED, self.identity.client_id)
+        await events.apublish_connection(get_channel_layer(), events.CONNECTED, self.identity.client_id)
 
     async def disconnect(self, code: int) -> None:
         if self.idle_watch is not None:
             self.idle_watch.cancel()
         if self.identity is not None:
-            await events.apublish_connection(self.channel_layer, events.DISCONNECTED, self.identity.client_id)
+            await events.apublish_connection(
+                get_channel_layer(), events.DISCONNECTED, self.identity.client_id
+            )
 
     async def _close_when_idle(self, timeout: float) -> None:
         """A socket that sends nothing for `timeout` seconds holds a connection for nobody (a
