@@ -45,7 +45,6 @@ _SCAN_FIELDS = ("data", "description", "meta", "ended_at", "failure_ttl")
 _JOB_ID = re.compile(r"^[\w-]{1,128}$")
 _ABANDONED = re.compile(r"^Moved to \w+, due to (\w+)")
 _CLASS_LINE = re.compile(r"^([A-Za-z_][\w.]*)(?::|$)")
-_SEQ = re.compile(r"#(-?\d+)$")
 
 
 @dataclass(frozen=True)
@@ -355,7 +354,7 @@ def job_context(job_id: str) -> dict[str, Any]:
         "is_failed": score is not None,
         "failed_at": _failed_at(job, score) if score is not None else None,
         "client": client,
-        "seq": frame.seq if frame else _seq_of(job) if client else None,
+        "seq": frame.seq if frame else ref[1] if (ref := counters.frame_of(job)) else None,
         "attempt": stats.attempts_of([client]).get(client) if client else None,
         "frame": frame,
         "retries": retries_label(job.retries_left),
@@ -390,11 +389,6 @@ def _delivered_context(job_id: str) -> dict[str, Any]:
         "result": row,
         "result_json": json.dumps(row.result, indent=2),
     }
-
-
-def _seq_of(job: Job) -> int | None:
-    match = _SEQ.search(job.description or "")
-    return int(match.group(1)) if match else None
 
 
 def _stored_exc_info(job: Job) -> str | None:

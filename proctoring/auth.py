@@ -54,6 +54,17 @@ def origin_allowed(origin: str | None) -> bool:
     return validate_host(host, allowed)
 
 
+def staff_refusal(scope: dict[str, Any]) -> StreamRefused | None:
+    """Why a staff-only socket (admin events, proctor dashboard) refuses this connection, or
+    None: a staff session from one of this site's pages."""
+    user = scope.get("user")
+    if user is None or not user.is_authenticated:
+        return StreamRefused(CloseCode.UNAUTHENTICATED, "log in as staff")
+    if not (user.is_active and user.is_staff) or not origin_allowed(scope_header(scope, b"origin")):
+        return StreamRefused(CloseCode.FORBIDDEN, "staff only, from this site's pages")
+    return None
+
+
 def authorize(
     attempt_id: str, user: AbstractBaseUser | AnonymousUser | None, token: str | None, origin: str | None
 ) -> StreamIdentity:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -17,7 +18,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from exams.models import Attempt, Exam
 from proctoring import dashboard, events
-from proctoring.auth import origin_allowed, scope_header
+from proctoring.auth import staff_refusal
 from proctoring.protocol import CloseCode
 
 FLUSH_EVERY = 0.25  # seconds: rows touched by events are sent at most this often
@@ -29,13 +30,10 @@ class DashboardConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     exam: Exam | None = None
 
     async def connect(self) -> None:
-        user = self.scope.get("user")
         await self.accept()  # first, so that a refused client sees why
-        if user is None or not user.is_authenticated:
-            await self.close(code=CloseCode.UNAUTHENTICATED, reason="log in as staff")
-            return
-        if not (user.is_active and user.is_staff) or not origin_allowed(scope_header(self.scope, b"origin")):
-            await self.close(code=CloseCode.FORBIDDEN, reason="staff only, from this site's pages")
+        refused = staff_refusal(self.scope)
+        if refused is not None:
+            await self.close(code=refused.close_code, reason=refused.reason)
             return
         slug = str(self.scope["url_route"]["kwargs"]["slug"])
         self.exam = await database_sync_to_async(Exam.objects.filter(slug=slug).first)()
@@ -91,8 +89,6 @@ class DashboardConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
 
 def _is_uuid(value: str) -> bool:
-    import uuid
-
     try:
         uuid.UUID(value)
     except ValueError:

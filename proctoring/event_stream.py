@@ -9,8 +9,7 @@ from typing import Any
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from proctoring import events
-from proctoring.auth import origin_allowed, scope_header
-from proctoring.protocol import CloseCode
+from proctoring.auth import staff_refusal
 
 
 class JobEventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
@@ -19,15 +18,11 @@ class JobEventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     groups: list[str] = []  # joined only once the user is known to be staff
 
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        origin = scope_header(self.scope, b"origin")
         # Accept first so that a refused client sees why: a refused handshake carries no code.
         await self.accept()
-        if user is None or not user.is_authenticated:
-            await self.close(code=CloseCode.UNAUTHENTICATED, reason="log in as staff")
-            return
-        if not (user.is_active and user.is_staff) or not origin_allowed(origin):
-            await self.close(code=CloseCode.FORBIDDEN, reason="staff only, from this site's pages")
+        refused = staff_refusal(self.scope)
+        if refused is not None:
+            await self.close(code=refused.close_code, reason=refused.reason)
             return
         await self.channel_layer.group_add(events.GROUP, self.channel_name)
         self.groups = [events.GROUP]  # left on disconnect by Channels

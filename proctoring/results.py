@@ -44,7 +44,7 @@ class Pending:
 
 class ResultWriter:
     def __init__(self) -> None:
-        self._rows: queue.SimpleQueue[Pending] = queue.SimpleQueue()
+        self._rows: queue.SimpleQueue[Pending | Future[None]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._pid: int | None = None
 
@@ -62,7 +62,7 @@ class ResultWriter:
         if self._pid != os.getpid():
             return  # nothing was ever submitted in this process
         marker: Future[None] = Future()
-        self._rows.put(Pending(FrameResult(), None, "", marker))
+        self._rows.put(marker)  # done once the writer has come to it, after every row before it
         try:
             marker.result(timeout=timeout)
         except TimeoutError:
@@ -86,12 +86,12 @@ class ResultWriter:
                     batch.append(self._rows.get_nowait())
                 except queue.Empty:
                     break
-            markers = [item for item in batch if not item.row.job_id]
-            rows = [item for item in batch if item.row.job_id]
+            rows = [item for item in batch if isinstance(item, Pending)]
             if rows:
                 self._commit(rows)
-            for marker in markers:
-                marker.done.set_result(None)
+            for marker in batch:
+                if isinstance(marker, Future):
+                    marker.set_result(None)
 
     def _commit(self, batch: list[Pending]) -> None:
         """Commits the batch, trying again on a database error: a busy database costs a short
