@@ -145,9 +145,12 @@ async def _drain(receiver: asyncio.Task[str], done: asyncio.Event) -> str | None
     return receiver.result() if receiver.done() else "no_answer"
 
 
-async def run_client(ws: ClientConnection, frame: bytes, times: list[float]) -> ClientResult:
-    """Streams `frame` at `times` on one socket; waits up to DRAIN_TIMEOUT for the last answers."""
-    result = ClientResult()
+async def run_client(
+    ws: ClientConnection, frame: bytes, times: list[float], result: ClientResult | None = None
+) -> ClientResult:
+    """Streams `frame` at `times` on one socket; waits up to DRAIN_TIMEOUT for the last answers.
+    Pass `result` to watch the counts grow while it runs (`bench.soak` samples them)."""
+    result = ClientResult() if result is None else result
     sent_at: dict[int, float] = {}
     done = asyncio.Event()
     receiver = asyncio.create_task(_receive(ws, sent_at, result, len(times), done))
@@ -183,22 +186,27 @@ async def _refused(times: list[float]) -> ClientResult:
 
 
 async def run_load(
-    urls: list[str], frame: bytes, fps: float, seconds: float
+    urls: list[str], frame: bytes, fps: float, seconds: float, live: list[ClientResult] | None = None
 ) -> tuple[list[ClientResult], float]:
     """Connects every client, then starts all clocks together, staggered across one frame interval.
 
     Returns each client's result and the time from the first scheduled send to the end of the send
-    window or the last answer, whichever is later.
+    window or the last answer, whichever is later. `live`, if given, receives each connected
+    client's result as soon as it starts, so that another task can read the counts so far.
     """
     sockets = await asyncio.gather(*(_connect(url) for url in urls))
     loop = asyncio.get_running_loop()
     start = loop.time() + 0.5
     frames = max(1, round(fps * seconds))
     schedules = [[start + (index / len(urls) + k) / fps for k in range(frames)] for index in range(len(urls))]
+    refused = Counter({"connect_failed": frames})
+    watched = [ClientResult() if ws is not None else ClientResult(errors=refused.copy()) for ws in sockets]
+    if live is not None:
+        live.extend(watched)
     results = await asyncio.gather(
         *(
-            run_client(ws, frame, times) if ws is not None else _refused(times)
-            for ws, times in zip(sockets, schedules, strict=True)
+            run_client(ws, frame, times, result) if ws is not None else _refused(times)
+            for ws, times, result in zip(sockets, schedules, watched, strict=True)
         )
     )
     # The run lasts at least the send window, so that keeping up reads as the offered rate.
