@@ -18,7 +18,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from proctoring import events, metrics, protocol, queues
+from proctoring import connection_limits, events, metrics, protocol, queues
 from proctoring.auth import StreamIdentity, StreamRefused, authorize, scope_header
 from proctoring.connections import get_async_redis
 from proctoring.exceptions import AdmissionError, FrameError, QueueFull, QueueUnavailable
@@ -40,6 +40,7 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     fps_told: float | None = None  # the rate this client was last asked for
     heard_at = 0.0  # when the client last sent anything (monotonic)
     idle_watch: asyncio.Task[None] | None = None
+    slot: connection_limits.Slot | None = None  # its place under the connection limits
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels runs `close_old_connections` in a thread before every message (a thread hop
@@ -64,6 +65,15 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.accept()
             await self.close(code=refused.close_code, reason=refused.reason)
             return
+        client = self.scope.get("client") or (None, None)
+        try:
+            self.slot = await connection_limits.admit(client[0], self.identity.attempt_id)
+        except connection_limits.TooManyConnections as too_many:
+            log.info("refused stream for attempt %s from %s: %s", attempt_id, client[0], too_many.reason)
+            self.identity = None
+            await self.accept()
+            await self.close(code=CloseCode.TOO_MANY_CONNECTIONS, reason=too_many.reason)
+            return
         try:
             await queues.aprepare()
         except QueueUnavailable as exc:
@@ -77,6 +87,8 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def disconnect(self, code: int) -> None:
         if self.idle_watch is not None:
             self.idle_watch.cancel()
+        await connection_limits.release(self.slot)
+        self.slot = None
         if self.identity is not None:
             await events.apublish_connection(
                 get_channel_layer(), events.DISCONNECTED, self.identity.client_id

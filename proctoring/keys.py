@@ -29,6 +29,10 @@ proctoring:stats:minute:<epoch minute>  hash: received, completed, failed in tha
                                         kept an hour, for the admin's throughput chart.
 proctoring:stats:totals                 hash: received, completed, failed, retried,
                                         rejected:<code>, api_status:<status> since the start.
+proctoring:connections:ip:<address>    sorted set of the open camera sockets from one IP address
+                                        (scored by when their lease runs out; renewed by the
+                                        gateway holding them): proctoring/connection_limits.py.
+proctoring:connections:attempt:<id>     the same, for one attempt's sockets.
 proctoring:selftest:seq                 the last seq of the test client's frames.
 proctoring:stats:histogram:<name>       hash: a count per bucket (ms upper bound), sum_us, count
                                         (enqueue, api), for /metrics (proctoring/metrics.py).
@@ -108,3 +112,11 @@ def api_circuit_open() -> str:
 
 def api_probe() -> str:
     return f"{PREFIX}:api:probe"
+
+
+def connections_of_ip(ip: str) -> str:
+    return f"{PREFIX}:connections:ip:{ip}"
+
+
+def connections_of_attempt(attempt_id: str) -> str:
+    return f"{PREFIX}:connections:attempt:{attempt_id}"

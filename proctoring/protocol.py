@@ -33,6 +33,8 @@ class CloseCode:
     UNAUTHENTICATED = 4401  # no session and no valid token
     FORBIDDEN = 4403  # not this user's attempt, no such attempt, ended attempt, foreign origin
     IDLE = 4408  # nothing received for PROCTORING_IDLE_TIMEOUT seconds (reconnect to go on)
+    # PROCTORING_MAX_CONNECTIONS_PER_IP or _PER_ATTEMPT sockets are open already (retry later)
+    TOO_MANY_CONNECTIONS = 4429
 
 
 def ack(seq: int, job_id: str, paused: bool = False, hint: str | None = None) -> str:
@@ -63,6 +65,7 @@ def as_json_data() -> dict[str, Any]:
             "UNAUTHENTICATED": CloseCode.UNAUTHENTICATED,
             "FORBIDDEN": CloseCode.FORBIDDEN,
             "IDLE": CloseCode.IDLE,
+            "TOO_MANY_CONNECTIONS": CloseCode.TOO_MANY_CONNECTIONS,
         },
         "hints": dict(HINTS),
     }

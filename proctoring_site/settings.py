@@ -10,7 +10,7 @@ import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
 from proctoring_site import env as env_module
-from proctoring_site.redis_config import redis_url
+from proctoring_site.redis_config import redis_url, tls_options, with_options
 
 # Lets admin classes be written as ModelAdmin[Model] for the type checker.
 django_stubs_ext.monkeypatch()
@@ -126,9 +126,11 @@ SERVE_STATIC = env.bool("DJANGO_SERVE_STATIC", DEBUG)
 
 # --- Redis: one address for the queue and the channel layer -------------------------------------
 REDIS_URL = redis_url(env)
+# Over TLS (rediss://): the certificate checks every client makes, with REDIS_TLS_CA_FILE's CA.
+REDIS_TLS_OPTIONS = tls_options(env, REDIS_URL)
 
 RQ_QUEUES = {
-    "proctoring": {"URL": REDIS_URL},
+    "proctoring": {"URL": with_options(REDIS_URL, REDIS_TLS_OPTIONS)},
 }
 RQ = {
     # Enqueue at once, never deferred to a DB commit: the gateway acks only what Redis holds.
@@ -143,7 +145,11 @@ CHANNEL_LAYERS = {
         # channels-redis blocks up to 5 s per read (BZPOPMIN); redis-py 8's default 5 s socket
         # timeout would end that read first and kill every consumer with 1011 (channels_redis
         # #422). Give reads a margin instead of no timeout, so a dead Redis is still noticed.
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}]},
+        "CONFIG": {
+            "hosts": [
+                {"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5, **REDIS_TLS_OPTIONS}
+            ]
+        },
     },
 }
 
@@ -166,6 +172,11 @@ PROCTORING_MAX_FRAME_BYTES = env.int("PROCTORING_MAX_FRAME_BYTES", 1024 * 1024, 
 PROCTORING_MAX_QUEUED = env.int("PROCTORING_MAX_QUEUED", 5000, minimum=1)
 # A camera socket that sends nothing for this many seconds is closed (4408); 0 never closes one.
 PROCTORING_IDLE_TIMEOUT = env.float("PROCTORING_IDLE_TIMEOUT", 60.0, minimum=0, maximum=86400)
+# Camera sockets open at once, across every gateway: from one IP address (a school behind one NAT
+# is many takers: keep it generous) and for one attempt (2: a reconnect may overlap the old socket
+# until it is noticed dead). Past either, a new socket is closed with 4429. 0: no limit.
+PROCTORING_MAX_CONNECTIONS_PER_IP = env.int("PROCTORING_MAX_CONNECTIONS_PER_IP", 500, minimum=0)
+PROCTORING_MAX_CONNECTIONS_PER_ATTEMPT = env.int("PROCTORING_MAX_CONNECTIONS_PER_ATTEMPT", 2, minimum=0)
 # Frames per second the exam page sends when the queue keeps up.
 PROCTORING_CLIENT_FPS = env.float("PROCTORING_CLIENT_FPS", 2.0, minimum=0.1, maximum=30)
 # A frame older than this (seconds since the gateway took it) when a worker takes it is dropped as

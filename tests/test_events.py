@@ -96,13 +96,13 @@ def test_staff_receive_events_over_the_websocket():
 
     async def run() -> dict[str, Any]:
         communicator = WebsocketCommunicator(application, EVENTS_PATH, headers=headers)
-        connected, _ = await communicator.connect(timeout=5)
+        connected, _ = await communicator.connect(timeout=20)
         assert connected
         try:
             layer = get_channel_layer()
             batch = [events.event(events.COMPLETED, "job1", "client-a", 1, flags=[])]
             await layer.group_send(events.GROUP, {"type": events.MESSAGE_TYPE, "events": batch})
-            message: dict[str, Any] = await communicator.receive_json_from(timeout=5)
+            message: dict[str, Any] = await communicator.receive_json_from(timeout=20)
             return message
         finally:
             await communicator.disconnect()

@@ -8,6 +8,7 @@ const $ = (id) => document.getElementById(id);
 const state = {
   ws: null, sent: 0, acked: 0, refused: 0, retry: 0, stopped: false,
   timer: null, capture: null, intervalMs: config.intervalMs, frameBytes: 0,
+  unavailable: 0, holdUntil: 0, // frames refused `unavailable` in a row; no frame sent before holdUntil
 };
 
 function setConnection(name) {
@@ -77,6 +78,12 @@ function connect() {
     try { message = JSON.parse(event.data); } catch { return; }
     if (message.type === P.types.ACK) {
       state.acked += 1;
+      if (state.unavailable) {
+        state.unavailable = 0;
+        state.holdUntil = 0;
+        setConnection("connected");
+        $("last-error").textContent = "";
+      }
       showHint(message.hint);
     } else if (message.type === P.types.THROTTLE) {
       // The server's queue is filling: send less often until it says otherwise.
@@ -84,6 +91,14 @@ function connect() {
     } else if (message.type === P.types.ERROR) {
       state.refused += 1;
       $("last-error").textContent = `Frame ${message.seq} refused: ${message.code} (${message.detail})`;
+      if (message.code === P.errors.UNAVAILABLE) {
+        // The server cannot queue frames just now (its Redis restarts): keep the socket, and
+        // try again with a newer frame after 1, 2, 4, then every 8 s until one is acked.
+        state.holdUntil = Date.now() + Math.min(8000, 1000 * 2 ** state.unavailable);
+        state.unavailable += 1;
+        setConnection("retrying");
+        $("last-error").textContent = "The server cannot take frames right now; retrying by itself.";
+      }
     }
     showCount();
   };
@@ -94,6 +109,9 @@ function connect() {
       setConnection("refused");
       $("last-error").textContent = `The server refused the stream: ${event.reason || event.code}. Reload the page or log in again.`;
       return;
+    }
+    if (event.code === P.close.TOO_MANY_CONNECTIONS) {
+      $("last-error").textContent = `${event.reason || "Too many connections"}. Retrying by itself.`;
     }
     // Exponential backoff with jitter, capped at 30 s: many pages must not reconnect in step.
     const delay = Math.min(30000, 500 * 2 ** state.retry) * (0.5 + Math.random() / 2);
@@ -127,6 +145,7 @@ function captureLoop(video) {
   state.capture = () => {
     const ws = state.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN || !video.videoWidth) return;
+    if (Date.now() < state.holdUntil) return;
     // A slow link: skip this frame rather than queue stale ones; the newest frame wins.
     if (state.frameBytes && ws.bufferedAmount > 2 * state.frameBytes) return;
     canvas.width = video.videoWidth;
