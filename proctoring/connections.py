@@ -1,6 +1,7 @@
 """The process's Redis clients: one threaded pool shared by every thread, and one asyncio pool per
 event loop. Both wait for a free connection instead of failing when all are busy (redis-py's
-default pool raises past 100 connections)."""
+default pool raises past 100 connections), and both check the server's certificate over TLS
+(`settings.REDIS_TLS_OPTIONS`)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,9 @@ def get_redis() -> redis.Redis:
         with _lock:
             client = _clients.get(key)
             if client is None:
-                pool = redis.BlockingConnectionPool.from_url(settings.REDIS_URL, **POOL_OPTIONS)
+                pool = redis.BlockingConnectionPool.from_url(
+                    settings.REDIS_URL, **POOL_OPTIONS, **settings.REDIS_TLS_OPTIONS
+                )
                 client = redis.Redis(connection_pool=pool)
                 _clients[key] = client
     return client
@@ -55,7 +58,9 @@ def get_async_redis() -> redis.asyncio.Redis:
     per_loop = _async_clients.setdefault(loop, {})
     client = per_loop.get(settings.REDIS_URL)
     if client is None:
-        pool = redis.asyncio.BlockingConnectionPool.from_url(settings.REDIS_URL, **POOL_OPTIONS)
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            settings.REDIS_URL, **POOL_OPTIONS, **settings.REDIS_TLS_OPTIONS
+        )
         client = redis.asyncio.Redis(connection_pool=pool)
         per_loop[settings.REDIS_URL] = client
     return client

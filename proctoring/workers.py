@@ -34,6 +34,7 @@ from rq.worker.base import DequeueStrategy
 from proctoring import lifecycle, metrics, results
 from proctoring.scheduling import ProctoringScheduler
 from proctoring.timeouts import WatchdogDeathPenalty
+from proctoring_site import redis_check
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,9 @@ class ProctoringWorker(SimpleWorker):
     death_penalty_class = WatchdogDeathPenalty
 
     def __init__(self, *args: Any, concurrency: int | None = None, **kwargs: Any) -> None:
+        # Before RQ's own first command (CLIENT SETNAME, in its __init__): a wrong password or CA
+        # stops the worker with a clear line; a Redis that is down does not.
+        redis_check.exit_if_refused("worker")
         super().__init__(*args, **kwargs)
         self.concurrency = concurrency or settings.PROCTORING_WORKER_CONCURRENCY
         _wait_for_connections(self.connection, 2 * self.concurrency + 16)

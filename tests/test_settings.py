@@ -16,7 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from proctoring_site import env as env_module
 from proctoring_site.env import Env, read_dotenv
-from proctoring_site.redis_config import redacted, redis_url
+from proctoring_site.redis_config import redacted, redis_url, tls_options, with_options
 from tests.support import BASE_DIR
 
 # --- Env: typed readers ---------------------------------------------------------------------------
@@ -371,3 +371,83 @@ def test_production_settings_pass_djangos_deploy_checks():
     assert done.returncode == 0, done.stderr
     assert "System check identified no issues" in done.stdout + done.stderr
     assert done.stdout.strip().splitlines()[-1] == "True True 3600"
+
+
+# --- Redis over TLS: the CA every client is given ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ca_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    from tests.faults.test_redis_tls import make_pki
+
+    return str(make_pki(tmp_path_factory.mktemp("pki"), "Settings Test CA").ca)
+
+
+def test_plain_redis_gets_no_tls_options():
+    assert tls_options(Env({}), "redis://cache.internal:6379/0") == {}
+
+
+def test_tls_checks_certificate_and_host_name_against_the_system_cas_by_default():
+    options = tls_options(Env({}), "rediss://cache.internal:6380/0")
+    assert options == {"ssl_cert_reqs": "required", "ssl_check_hostname": True}
+
+
+def test_tls_ca_file_is_the_ca_clients_trust(ca_file):
+    options = tls_options(Env({"REDIS_TLS_CA_FILE": ca_file}), "rediss://cache.internal:6380/0")
+    assert options == {"ssl_cert_reqs": "required", "ssl_check_hostname": True, "ssl_ca_certs": ca_file}
+
+
+@pytest.mark.parametrize(
+    ("url", "ca", "shown"),
+    [
+        pytest.param("rediss://h:6380/0", "/nowhere/ca.pem", "'/nowhere/ca.pem'", id="missing-file"),
+        pytest.param("rediss://h:6380/0", __file__, repr(__file__), id="not-pem"),
+        pytest.param("redis://:pw@h:6379/0", "CA", "'redis://:***@h:6379/0'", id="without-tls"),
+    ],
+)
+def test_bad_tls_ca_file_is_refused_naming_it(url, ca, shown, ca_file):
+    with pytest.raises(ImproperlyConfigured) as refused:
+        tls_options(Env({"REDIS_TLS_CA_FILE": ca_file if ca == "CA" else ca}), url)
+    assert "REDIS_TLS_CA_FILE" in str(refused.value) and shown in str(refused.value)
+    assert "pw@" not in str(refused.value)
+
+
+def test_options_ride_in_the_url_as_redis_py_reads_them(ca_file):
+    options = tls_options(Env({"REDIS_TLS_CA_FILE": ca_file}), "rediss://:p%40ss@h:6380/0")
+    url = with_options("rediss://:p%40ss@h:6380/0?socket_timeout=3", options)
+    parsed = redis.connection.parse_url(url)
+    assert (parsed["password"], parsed["socket_timeout"], parsed["ssl_ca_certs"]) == ("p@ss", 3.0, ca_file)
+    assert (parsed["ssl_cert_reqs"], parsed["ssl_check_hostname"]) == ("required", True)
+    assert with_options("redis://h:6379/0", {}) == "redis://h:6379/0"
+
+
+PRINT_TLS_CLIENTS = """
+import json
+import django_rq
+from django.conf import settings
+from proctoring.connections import get_redis
+def tls(kwargs):
+    return [kwargs.get("ssl_ca_certs"), kwargs.get("ssl_cert_reqs"), kwargs.get("ssl_check_hostname")]
+host = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]
+print(json.dumps({
+    "queue": tls(django_rq.get_queue("proctoring").connection.connection_pool.connection_kwargs),
+    "worker": tls(django_rq.get_connection("proctoring").connection_pool.connection_kwargs),
+    "ours": tls(get_redis().connection_pool.connection_kwargs),
+    "channels": tls(host),
+}))
+"""
+
+
+def test_every_redis_client_trusts_the_tls_ca_file(ca_file):
+    changes = {"REDIS_URL": None, "REDIS_HOST": "cache.internal", "REDIS_PORT": "6390"}
+    changes.update(REDIS_PASSWORD="pw", REDIS_TLS="true", REDIS_TLS_CA_FILE=ca_file)
+    result = start_django(changes, PRINT_TLS_CLIENTS)
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)
+    assert shown == dict.fromkeys(["queue", "worker", "ours", "channels"], [ca_file, "required", True])
+
+
+def test_start_up_stops_when_the_tls_ca_file_is_missing():
+    result = start_django({"REDIS_URL": "rediss://cache.internal:6390/0", "REDIS_TLS_CA_FILE": "/no/ca.pem"})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and "REDIS_TLS_CA_FILE" in result.stderr
