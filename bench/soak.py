@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import sys
 import tempfile
@@ -46,6 +47,7 @@ from bench.stack import (
     start_process,
     stop_on_sigterm,
     stop_process,
+    tree_cpu_seconds,
     tree_memory_kb,
     wait_for_port,
 )
@@ -85,6 +87,10 @@ class Sample:
     delivered: int  # the project's counter of completed frames
     ws_errors: int  # error answers, closed sockets, no answer, refused connections
     job_failures: int  # frames whose job failed for good
+    # Share of one core used since the previous sample: the gateway, all workers, this process
+    # (the load clients); and the machine's 1-minute load average (other work on the same cores).
+    cpu_percent: dict[str, float] = field(default_factory=dict)
+    load_average: float = 0.0
     sending: bool = True  # taken while every client was still sending (else: during the close)
 
     @property
@@ -115,6 +121,19 @@ class Probe:
         self.client = redis.Redis.from_url(stack.redis_url)
         self.totals_key = keys.totals()
         self.started = time.monotonic()
+        self._cpu = (self.started, self._cpu_seconds())
+
+    def _cpu_seconds(self) -> dict[str, float]:
+        return {
+            "gateway": tree_cpu_seconds([self.stack.gateway_pid]),
+            "workers": tree_cpu_seconds(self.stack.worker_pids),
+            "clients": sum(os.times()[:2]),
+        }
+
+    def _cpu_percent(self) -> dict[str, float]:
+        (then, before), now, after = self._cpu, time.monotonic(), self._cpu_seconds()
+        self._cpu = (now, after)
+        return {name: round((after[name] - before[name]) * 100 / (now - then), 1) for name in after}
 
     def sample(self) -> tuple[Sample, dict[str, int]]:
         """A point of the curve, and the keys by pattern (one SCAN: a few ms at ~2,000 keys)."""
@@ -146,6 +165,8 @@ class Probe:
             delivered=int(completed or 0),
             ws_errors=sum(result.errors.total() for result in live),
             job_failures=int(failed or 0),
+            cpu_percent=self._cpu_percent(),
+            load_average=os.getloadavg()[0],
         )
         return sample, census
 
@@ -167,7 +188,8 @@ def _split(census: dict[str, int]) -> dict[str, int]:
 
 HEADER = (
     f"{'t s':>7} {'gateway MiB':>11} {'workers MiB (each)':>24} {'PSS MiB':>8} {'redis MiB':>9} "
-    f"{'keys':>6} {'steady':>6} {'queued':>6} {'running':>7} {'acked':>9} {'delivered':>9} {'errors':>6}"
+    f"{'keys':>6} {'steady':>6} {'queued':>6} {'running':>7} {'acked':>9} {'delivered':>9} {'errors':>6} "
+    f"{'CPU % gw/wk/clients':>19} {'load':>5}"
 )
 
 
@@ -185,7 +207,8 @@ def curve_line(sample: Sample) -> str:
         f"{when:>7} {_mib(sample.gateway_rss_kb):>11} {workers:>24} "
         f"{_mib(sample.workers_pss_kb):>8} {sample.redis_used_memory / 2**20:>9.1f} "
         f"{sample.redis_keys:>6} {sample.steady_keys:>6} {sample.queued:>6} {sample.running:>7} "
-        f"{sample.acked:>9,} {sample.delivered:>9,} {errors:>6}"
+        f"{sample.acked:>9,} {sample.delivered:>9,} {errors:>6} "
+        f"{'/'.join(f'{cpu:.0f}' for cpu in sample.cpu_percent.values()):>19} {sample.load_average:>5.1f}"
     )
 
 
@@ -310,6 +333,8 @@ def summarize(run: Run, api: dict[str, Any], warmup: float) -> dict[str, Any]:
         "key_census": run.censuses,
         "errors": dict(errors),
         "delivery": {
+            "sent": sum(result.sent for result in run.results),
+            "client_max_lag_ms": round(max((r.max_lag for r in run.results), default=0) * 1000, 1),
             "acked": acked,
             "counted_delivered": drained.delivered,
             "api_answered_ok": api["answered_ok"],
@@ -340,6 +365,8 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         ),
         "  backlog        {} -> {} -> {} frames queued, running or waiting to retry".format(*keys["backlog"]),
         f"  errors         {summary['errors'] or 'none'}; job failures {delivery['job_failures']}",
+        f"  clients        sent {delivery['sent']:,}; at worst {delivery['client_max_lag_ms']:,} ms late "
+        "against their clock",
         f"  delivery       acked {delivery['acked']:,}; counted delivered {delivery['counted_delivered']:,}; "
         f"API {delivery['api_distinct_keys']:,} distinct, {delivery['api_duplicates']} duplicates; "
         f"left {delivery['backlog_left']}; drained in {delivery['drain_seconds']} s",
