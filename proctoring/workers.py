@@ -88,6 +88,7 @@ class ProctoringWorker(SimpleWorker):
         # Before RQ's own first command (CLIENT SETNAME, in its __init__): a wrong password or CA
         # stops the worker with a clear line; a Redis that is down does not.
         redis_check.exit_if_refused("worker")
+        redis_check.wait_until_reachable("worker")
         super().__init__(*args, **kwargs)
         self.concurrency = concurrency or settings.PROCTORING_WORKER_CONCURRENCY
         _wait_for_connections(self.connection, 2 * self.concurrency + 16)

@@ -5,7 +5,9 @@ back."""
 
 from __future__ import annotations
 
+import logging
 import ssl
+import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -16,6 +18,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from proctoring_site.redis_config import redacted
+
+log = logging.getLogger("proctoring.startup")
 
 
 def refusal(url: str, options: Mapping[str, Any], timeout: float = 5.0) -> str | None:
@@ -77,3 +81,33 @@ def exit_if_refused(process: str) -> None:
     reason = refusal(settings.REDIS_URL, settings.REDIS_TLS_OPTIONS)
     if reason:
         raise SystemExit(f"{process}: {reason}")
+
+
+def wait_until_reachable(process: str, most: float = 30.0) -> None:
+    """Returns once the configured Redis answers, trying again after 1, 2, 4… (at most `most`)
+    seconds: a worker started before Redis (a host booting, Redis restarting) waits for it
+    instead of exiting."""
+    delay = 1.0
+    while True:
+        client = redis.Redis.from_url(
+            settings.REDIS_URL,
+            socket_connect_timeout=5,
+            socket_timeout=5,
+            retry=Retry(NoBackoff(), 0),
+            **settings.REDIS_TLS_OPTIONS,
+        )
+        try:
+            client.ping()
+            return
+        except (redis.ConnectionError, redis.TimeoutError) as exc:  # LOADING is a ConnectionError
+            log.warning(
+                "%s: Redis at %s does not answer (%s); trying again in %.0f s",
+                process,
+                redacted(settings.REDIS_URL),
+                exc,
+                delay,
+            )
+        finally:
+            client.close()
+        time.sleep(delay)
+        delay = min(delay * 2, most)

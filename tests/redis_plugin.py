@@ -22,7 +22,8 @@ _state: dict[str, Any] = {}
 
 # Variables of a developer's shell that would point the tests somewhere else.
 _FOREIGN = [
-    "REDIS_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "REDIS_TLS", "DATABASE_URL",
+    "REDIS_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "REDIS_TLS", "REDIS_TLS_CA_FILE",
+    "DATABASE_URL",
     "PROCTORING_API_KEY", "REFERENCE_API_KEY", "DJANGO_ENV_FILE", "DJANGO_ALLOWED_HOSTS",
     "PROCTORING_SNAPSHOT_DIR", "DJANGO_HTTPS", "DJANGO_HSTS_SECONDS", "DJANGO_BEHIND_TLS_PROXY",
 ]  # fmt: skip
