@@ -138,14 +138,23 @@ class ProctoringScheduler(RQScheduler):
     def work(self) -> None:
         self._install_signal_handlers()
         self.register_birth()
+        wait = self.tick
         while True:
             if self._stop_requested:
                 self.stop()
                 break
-            if self.should_reacquire_locks:
-                self.acquire_locks()
-            self.heartbeat()
-            self.enqueue_scheduled_jobs()
-            self.clean_abandoned()
-            self.reconcile_counts()
-            time.sleep(self.tick)
+            try:
+                if self.should_reacquire_locks:
+                    self.acquire_locks()
+                self.heartbeat()
+                self.enqueue_scheduled_jobs()
+                self.clean_abandoned()
+                self.reconcile_counts()
+                wait = self.tick
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                # RQ's scheduler dies here, and its worker starts another only at its next
+                # maintenance (10 minutes): retries and abandoned jobs would wait that long
+                # after a Redis restart. Wait for Redis instead, briefly: retries are due.
+                wait = min(max(wait * 2, 0.5), 5.0)
+                log.warning("scheduler: Redis unavailable (%s); trying again in %.1f s", exc, wait)
+            time.sleep(wait)

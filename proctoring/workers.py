@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_EVERY = 1.0  # seconds
 REPORT_EVERY = 10.0  # seconds between progress lines in the log
 TAKE_MAX = 64  # jobs taken per round trip at most
+SCHEDULER_CHECK_SECONDS = 5.0  # how often a worker makes sure a scheduler runs
 
 
 def _wait_for_connections(connection: redis.Redis, size: int) -> None:
@@ -98,6 +99,7 @@ class ProctoringWorker(SimpleWorker):
         self._leases: lifecycle.Leases | None = None
         self._circuit_open = False
         self._reported = (time.monotonic(), 0)
+        self._next_scheduler_check = time.monotonic() + SCHEDULER_CHECK_SECONDS
 
     def work(
         self,
@@ -131,6 +133,8 @@ class ProctoringWorker(SimpleWorker):
                         break
                     self.heartbeat()
                     self._report()
+                    if with_scheduler and not burst:
+                        self._keep_scheduler_running()
                     most = TAKE_MAX if max_jobs is None else min(TAKE_MAX, max_jobs - taken)
                     slots = self._slots.acquire(most, timeout=1.0)
                     if not slots:
@@ -192,6 +196,23 @@ class ProctoringWorker(SimpleWorker):
         finally:
             self.teardown()
         return bool(taken)
+
+    def _keep_scheduler_running(self) -> None:
+        """Every few seconds: starts a scheduler again if ours stopped, or takes over the queue's
+        lock when the worker that held it is gone (RQ looks only every 10 minutes, and until
+        then no retry is queued and no abandoned job is taken up again)."""
+        now = time.monotonic()
+        if self.scheduler is None or now < self._next_scheduler_check:
+            return
+        self._next_scheduler_check = now + SCHEDULER_CHECK_SECONDS
+        process = self.scheduler._process
+        if process is not None and process.is_alive():
+            return
+        if process is not None:
+            self.log.warning(
+                "Worker %s: its scheduler (pid %s) stopped; starting another", self.name, process.pid
+            )
+        self.scheduler.acquire_locks(auto_start=True)
 
     def _take(self, slots: int) -> list[lifecycle.Taken]:
         """Starts up to `slots` jobs (from the first queue that has any) on reserved threads;

@@ -77,13 +77,13 @@ class RecordingApi:
     """A real HTTP server standing in for the proctoring API: it records every call and answers
     from a script (a list of replies, the last repeating), or blocks while `hold` is set."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.calls: list[RecordedCall] = []
         self.replies: list[Reply] = [Reply()]
         self.hold = threading.Event()  # set -> requests wait until release()
         self._released = threading.Event()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

@@ -10,17 +10,18 @@ import time
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
+from rq.job import Job
 from rq.registry import FailedJobRegistry
 
-from proctoring import breaker, queues
+from proctoring import breaker, counters, queues
 from proctoring.frames import parse_image
 from proctoring.models import FrameResult
-from tests.support import Reply, jpeg_bytes, wait_until
+from tests.support import RecordingApi, Reply, failure_text, free_port, jpeg_bytes, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 FRAMES = 10
-COOLDOWN = 2
+COOLDOWN = 5  # long enough for the admin's three pages to see the circuit open on a busy machine
 
 
 def test_a_dead_api_opens_the_circuit_and_frames_wait_then_go_through(
@@ -77,3 +78,79 @@ def test_a_dead_api_opens_the_circuit_and_frames_wait_then_go_through(
     # Without the breaker, 10 frames × 6 attempts against a dead API would be 60 failed calls.
     failed_calls = sum(1 for call in api.calls[: calls_when_opened + 1])
     assert failed_calls <= 3 + 2 + 1, "threshold + the calls in flight + one probe"
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize(
+    ("kind", "outage"),
+    [("refused", 8.0), ("timeout", 8.0), ("503", 60.0)],
+    ids=["connection-refused-8s", "timeouts-8s", "503-for-60s"],
+)
+def test_every_frame_of_an_outage_ends_delivered_failed_with_its_reason_or_counted_stale(
+    kind: str, outage: float, attempt, settings, start_worker, redis_conn
+):
+    """A camera streams at 2 frames/s through an outage of the API and after it, with the
+    production defaults (3 attempts, 2 s backoff, breaker 5 failures / 10 s, frames older than
+    30 s dropped as stale): each acked frame ends delivered, in the failed registry with the
+    outage's reason, or counted as stale, none unaccounted for."""
+    settings.PROCTORING_MAX_PENDING_PER_CLIENT = 500  # the backlog of a minute's outage
+    settings.PROCTORING_API_TIMEOUT = 0.5
+    port = free_port()
+    settings.PROCTORING_API_URL = f"http://127.0.0.1:{port}/v1/analyze"
+    api: RecordingApi | None = None
+    if kind != "refused":  # for "refused", nothing listens on the port until the API is back
+        api = RecordingApi(port=port).start()
+        api.script(Reply(503, {"error": "maintenance"}) if kind == "503" else Reply(delay=2.0))
+    start_worker()
+    client = str(attempt.pk)
+    acked: list[str] = []
+    seq = 0
+
+    def stream_for(seconds: float) -> None:
+        nonlocal seq
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
+            seq += 1
+            acked.append(queues.enqueue_frame(client, client, seq, parse_image(jpeg_bytes(), 1 << 20)))
+            time.sleep(0.5)  # the camera's pace: 2 frames/s
+
+    try:
+        stream_for(outage)
+        opened = breaker.state()["open"] or breaker.state()["failures"] > 0
+        back = time.time()
+        if api is None:
+            api = RecordingApi(port=port).start()
+        api.script(Reply(200, {"flags": []}))
+        stream_for(5)
+        registry = FailedJobRegistry("proctoring", connection=redis_conn)
+
+        def accounted() -> tuple[int, int, int]:
+            delivered = FrameResult.objects.filter(job_id__in=acked).count()
+            failed = len(set(registry.get_job_ids(cleanup=False)) & set(acked))
+            stale = counters.read([client])[client]["stale"]
+            return delivered, failed, stale
+
+        wait_until(lambda: sum(accounted()) == len(acked), 120, "every frame accounted for")
+        # How long after the API came back the first frame went through (the breaker's probe).
+        recovered = min(
+            r.created_at.timestamp() - back
+            for r in FrameResult.objects.filter(job_id__in=acked)
+            if r.created_at.timestamp() >= back
+        )
+        delivered, failed, stale = accounted()
+        for job_id in set(registry.get_job_ids(cleanup=False)) & set(acked):
+            text = failure_text(Job.fetch(job_id, connection=redis_conn))
+            assert "ApiUnavailable" in text, text
+            expected = {"refused": "unreachable", "timeout": "timed out", "503": "answered 503"}[kind]
+            assert expected in text, text
+        calls = len(api.calls)
+    finally:
+        if api is not None:
+            api.stop()
+    print(
+        f"API {kind} for {outage:.0f}s: {len(acked)} acked, {delivered} delivered, {failed} failed, "
+        f"{stale} stale, 0 lost; breaker tripped: {opened}; {calls} calls reached the API; first "
+        f"frame delivered {recovered:.1f}s after the API was back"
+    )
+    assert delivered + failed + stale == len(acked)
+    assert delivered > 0

@@ -5,6 +5,7 @@ Each test prints one line for docs/reliability.md's table."""
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -209,4 +210,57 @@ def test_a_worker_started_before_redis_waits_for_it(processes, tmp_path):
         client.close()
     finally:
         worker.stop()
+        server.stop()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def test_the_scheduler_outlives_a_redis_restart_and_a_dead_scheduler_is_replaced(
+    attempt, api, settings, processes, tmp_path
+):
+    """Retries and delayed frames are queued by the worker's scheduler (a child process). RQ's
+    died with the first failed Redis command and came back only at the worker's next maintenance,
+    ten minutes later: a Redis restart stalled every retry that long."""
+    from proctoring import queues
+    from proctoring.frames import parse_image
+    from tests.support import jpeg_bytes
+
+    server = RedisServer(tmp_path / "redis", appendonly=True).start()
+    settings.REDIS_URL = server.url  # this test's frames go to this server
+    try:
+        worker = start_worker_on(server, processes, tmp_path)
+        wait_until(lambda: _children(worker.popen.pid), 30, "the scheduler process")
+        client = str(attempt.pk)
+
+        def delayed_frame_delivered(seq: int) -> None:
+            job_id = queues.enqueue_frame(client, client, seq, parse_image(jpeg_bytes(), 1 << 20), delay=1)
+            wait_until(lambda: job_id in delivered(api), 30, "the delayed frame queued and delivered")
+
+        assert server.process is not None
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait(10)
+        server.process = None
+        wait_until(
+            lambda: "scheduler: Redis unavailable" in worker.log(), 30, "the scheduler meets the outage"
+        )
+        server = RedisServer(tmp_path / "redis", port=server.port, appendonly=True).start()
+        delayed_frame_delivered(1)
+
+        (scheduler,) = _children(worker.popen.pid)
+        os.kill(scheduler, signal.SIGKILL)
+        wait_until(lambda: "scheduler (pid" in worker.log(), 30, "the worker sees its scheduler gone")
+        delayed_frame_delivered(2)
+        assert _children(worker.popen.pid) and _children(worker.popen.pid) != [scheduler]
+    finally:
         server.stop()
