@@ -31,7 +31,8 @@ end
 return 0
 """
 
-# Lua for the take script: whether the circuit lets `n` jobs be taken now, and how many.
+# Lua for the take script: whether the circuit lets `n` jobs be taken now, and how many:
+# {-2} while it is open, {-3} while a probe is out (half-open), else on with `take_n`.
 # Uses KEYS[6] open, KEYS[7] failures, KEYS[8] probe; ARGV[12] threshold, ARGV[13] cooldown.
 TAKE_GATE = """
 local take_n = tonumber(ARGV[1])
@@ -39,7 +40,7 @@ local threshold = tonumber(ARGV[12])
 if threshold > 0 then
   if redis.call('EXISTS', KEYS[6]) == 1 then return {-2} end
   if tonumber(redis.call('GET', KEYS[7]) or '0') >= threshold then
-    if not redis.call('SET', KEYS[8], '1', 'NX', 'EX', ARGV[13]) then return {-2} end
+    if not redis.call('SET', KEYS[8], '1', 'NX', 'EX', ARGV[13]) then return {-3} end
     take_n = 1
   end
 end
@@ -70,6 +71,11 @@ def record_failure(connection: redis.Redis | None = None) -> bool:
 def record_success(pipe: Any) -> None:
     """On a delivered frame's pipeline: the API answered, so the count starts again."""
     pipe.delete(keys.api_failures(), keys.api_probe())
+
+
+def release_probe(pipe: Any) -> None:
+    """On the pipeline of a job that ended without calling the API (a stale frame)."""
+    pipe.delete(keys.api_probe())
 
 
 def state(connection: redis.Redis | None = None) -> dict[str, Any]:

@@ -52,7 +52,7 @@ Write = Callable[[Any], None]  # adds a job's own writes to a pipeline
 # 9 RQ's default worker TTL, 10 client key prefix (counters), 11 the lease (seconds),
 # 12 the API breaker's threshold, 13 its cooldown, 14.. one execution id per job.
 # KEYS 6-8: the API breaker's open flag, failure count and probe flag (`proctoring.breaker`):
-# while the circuit is open nothing is taken ({-2}); half-open, one job at most.
+# while the circuit is open nothing is taken ({-2}); half-open, one job at most ({-3} while it is out).
 # A job's entry in the started registry is scored by when its lease runs out (now + lease),
 # not by its timeout: the worker renews the leases of the jobs it holds every few seconds
 # (`Leases`), so a job whose worker died is seen abandoned by RQ's cleanup within the lease,
@@ -123,7 +123,12 @@ class Suspended(Exception):
 
 
 class CircuitOpen(Exception):
-    """The API's circuit is open (`proctoring.breaker`): nothing was taken."""
+    """The API's circuit is open (`proctoring.breaker`): nothing was taken. `probing`: it is
+    half-open and its one probe job is out; the next may be taken as soon as that one ends."""
+
+    def __init__(self, probing: bool = False) -> None:
+        super().__init__("probing" if probing else "open")
+        self.probing = probing
 
 
 def _prefix(key: str, placeholder: str) -> str:
@@ -187,6 +192,8 @@ def take(
         raise Suspended()
     if answer == [-2]:
         raise CircuitOpen()
+    if answer == [-3]:
+        raise CircuitOpen(probing=True)
     taken: list[Taken] = []
     for i in range(0, len(answer), 4):
         job_id, execution_id, flat, envelope = answer[i : i + 4]

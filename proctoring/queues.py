@@ -199,6 +199,10 @@ def drop_stale(client_id: str, job_id: str) -> None:
         pipe.delete(keys.frame(job_id))
         pipe.zrem(keys.client_pending(client_id), job_id)
         pipe.incr(keys.stale_count())
+        # It may have been taken as the half-open circuit's probe: it tested nothing, so let
+        # the next job probe at once (else a backlog of stale frames after an outage spends
+        # one cooldown each, and the circuit stays half-open while fresh frames wait).
+        breaker.release_probe(pipe)
         pipe.execute()
 
 

@@ -148,14 +148,17 @@ class ProctoringWorker(SimpleWorker):
                         # RQ's wait (a second at a time, heartbeats included) until resumed.
                         self.check_for_suspension(burst)
                         continue
-                    except lifecycle.CircuitOpen:
+                    except lifecycle.CircuitOpen as circuit:
                         # The API is down: jobs wait in the queue rather than burn attempts.
                         if not self._circuit_open:
                             self.log.warning(
                                 "Worker %s: the API's circuit is open; taking nothing", self.name
                             )
                             self._circuit_open = True
-                        time.sleep(0.5)
+                        # While a probe is out, look often: a probe that was a stale frame
+                        # ends at once and hands the probe on (a backlog of them after an
+                        # outage must drain fast, or the fresh frames behind it go stale too).
+                        time.sleep(0.02 if circuit.probing else 0.5)
                         continue
                     if self._circuit_open:
                         self.log.info("Worker %s: taking jobs again", self.name)

@@ -130,7 +130,7 @@ def test_every_frame_of_an_outage_ends_delivered_failed_with_its_reason_or_count
             stale = counters.read([client])[client]["stale"]
             return delivered, failed, stale
 
-        wait_until(lambda: sum(accounted()) == len(acked), 120, "every frame accounted for")
+        wait_until(lambda: sum(accounted()) == len(acked), 120, "every frame accounted for", interval=0.5)
         # How long after the API came back the first frame went through (the breaker's probe).
         recovered = min(
             r.created_at.timestamp() - back
