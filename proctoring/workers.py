@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 HEARTBEAT_EVERY = 1.0  # seconds
 REPORT_EVERY = 10.0  # seconds between progress lines in the log
 TAKE_MAX = 64  # jobs taken per round trip at most
+TAKE_LINGER = 0.01  # seconds a worker waits after the first job of a trickle, for more
 SCHEDULER_CHECK_SECONDS = 5.0  # how often a worker makes sure a scheduler runs
 
 
@@ -170,6 +171,11 @@ class ProctoringWorker(SimpleWorker):
                         if max_jobs is not None and taken >= max_jobs:
                             self.log.info("Worker %s: finished executing %d jobs, quitting", self.name, taken)
                             break
+                        # Fewer jobs than free threads: the queue is empty now, and another
+                        # take would find nothing; wait for the next job instead.
+                        if len(batch) == slots or burst:
+                            continue
+                        self._wait_for_jobs()
                         continue
                     if burst:
                         self.log.info("Worker %s: done, quitting", self.name)
@@ -255,7 +261,11 @@ class ProctoringWorker(SimpleWorker):
             self.set_state(WorkerStatus.IDLE)
         if len(self._ordered_queues) == 1:
             key = self._ordered_queues[0].key
-            self.connection.blmove(key, key, 1, "LEFT", "LEFT")
+            if self.connection.blmove(key, key, 1, "LEFT", "LEFT") is not None:
+                # A job came: give it a moment's company, so that a trickle of frames is
+                # taken a few per round trip rather than one (the take is most of a worker's
+                # own CPU per frame at 2 frames/s per taker).
+                time.sleep(TAKE_LINGER)
         else:
             time.sleep(0.05)
 
