@@ -94,7 +94,7 @@ function connect() {
       if (message.code === P.errors.UNAVAILABLE) {
         // The server cannot queue frames just now (its Redis restarts): keep the socket, and
         // try again with a newer frame after 1, 2, 4, then every 8 s until one is acked.
-        state.holdUntil = Date.now() + Math.min(8000, 1000 * 2 ** state.unavailable);
+        holdFor(Math.min(8000, 1000 * 2 ** state.unavailable));
         state.unavailable += 1;
         setConnection("retrying");
         $("last-error").textContent = "The server cannot take frames right now; retrying by itself.";
@@ -137,6 +137,17 @@ function setFrameRate(fps) {
     clearInterval(state.timer);
     state.timer = setInterval(state.capture, state.intervalMs);
   }
+}
+
+// No frame before `ms` from now; the next one goes at once then, not at the tick after it.
+function holdFor(ms) {
+  state.holdUntil = Date.now() + ms;
+  if (!state.capture) return;
+  clearInterval(state.timer);
+  state.timer = setTimeout(() => {
+    state.timer = setInterval(state.capture, state.intervalMs);
+    state.capture();
+  }, ms);
 }
 
 function captureLoop(video) {
