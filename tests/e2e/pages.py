@@ -15,11 +15,12 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 WATCH_SOCKET = """
 (() => {
   const sent = [], replies = [];
-  window.cameraSocket = { sent, replies };
+  window.cameraSocket = { sent, replies, sockets: 0 };
   const send = WebSocket.prototype.send;
   WebSocket.prototype.send = function (data) {
     if (!this.watched) {
       this.watched = true;
+      window.cameraSocket.sockets += 1;
       this.addEventListener("message", (event) => {
         const message = JSON.parse(event.data);
         replies.push({ at: performance.now(), type: message.type, code: message.code || null });

@@ -50,7 +50,7 @@ def test_the_page_reconnects_when_the_gateway_comes_back_and_resumes_sending(
 
 
 def test_the_page_backs_off_while_redis_is_down_and_is_acked_again_when_it_is_back(
-    user, exam, api, open_page, start_gateway, start_page_worker, tmp_path: Path
+    user, exam, api, open_page, start_gateway, start_page_worker, processes, tmp_path: Path
 ):
     redis_server = RedisServer(tmp_path / "redis", appendonly=True).start()
     try:
@@ -85,7 +85,12 @@ def test_the_page_backs_off_while_redis_is_down_and_is_acked_again_when_it_is_ba
             30,
             "a frame acked after the restart delivered",
         )
+        refused = count(page, "refused")
+        screenshot(page, "exam-page-redis-back")
     finally:
+        # Servers first: a worker whose Redis is gone cannot stop warmly (it waits for it).
+        for process in reversed(processes):
+            process.stop()
         redis_server.stop()
 
     pauses = pauses_after_unavailable(watched["sent"], watched["replies"])
@@ -94,8 +99,8 @@ def test_the_page_backs_off_while_redis_is_down_and_is_acked_again_when_it_is_ba
     for pause, backoff in zip(pauses, BACKOFF_MS, strict=False):
         # The backoff, and the time to take and encode a picture.
         assert backoff <= pause <= backoff + 300, (pauses, BACKOFF_MS)
-    assert count(page, "refused") == sum(1 for reply in watched["replies"] if reply["type"] == "error")
-    screenshot(page, "exam-page-redis-back")
+    assert watched["sockets"] == 1, "the page kept its socket"
+    assert refused == sum(1 for reply in watched["replies"] if reply["type"] == "error")
 
 
 def pauses_after_unavailable(sent: list[float], replies: list[dict[str, object]]) -> list[float]:
