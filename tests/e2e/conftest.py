@@ -9,7 +9,6 @@ Playwright's downloads.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
@@ -26,10 +25,8 @@ from proctoring.queues import QUEUE_NAME
 from tests.e2e.pages import ARTIFACTS, WATCH_SOCKET, screenshot
 from tests.support import FIXTURES, Process, child_env, free_port, python, wait_until
 
-# Playwright's sync API runs an asyncio loop in the test's own thread, and Django refuses ORM
-# calls from a thread with a running loop. The tests' own ORM calls are plain synchronous ones.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-# ... but the servers under test must keep Django's check (an empty value turns it back on).
+# The servers under test keep Django's async-safety check (an empty value leaves it on) and serve
+# the pages' static files as `make run` does.
 SERVER_ENV = {"DJANGO_ALLOW_ASYNC_UNSAFE": "", "DJANGO_SERVE_STATIC": "true"}
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -75,16 +72,21 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return made
 
 
-@pytest.fixture(scope="session")
+# Module-scoped, not session-scoped: while Playwright runs, its loop is the thread's running loop,
+# which would break every later test that uses asgiref's async_to_sync.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as driver:
+    # Meanwhile Django refuses ORM calls from this thread (a running loop) unless told otherwise:
+    # the tests' own ORM calls, and the database flush after each test, are plain synchronous ones.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as driver:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium(playwright: Playwright, videos: dict[str, Path]) -> Iterator[Callable[..., Browser]]:
     """`chromium(video=None, camera_allowed=True)`: a headless Chromium whose fake camera plays
-    `videos[video]` (or Chromium's own test picture); one browser per kind, shared by the run."""
+    `videos[video]` (or Chromium's own test picture); one browser per kind, shared by a module's tests."""
     browsers: dict[tuple[str | None, bool], Browser] = {}
 
     def launch(video: str | None = None, camera_allowed: bool = True) -> Browser:
@@ -142,9 +144,9 @@ def pytest_runtest_makereport(
 
 @pytest.fixture(scope="session", autouse=True)
 def artifacts() -> Path:
-    """Where each scenario leaves a screenshot of its final state (ignored by git)."""
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)
-    ARTIFACTS.mkdir(parents=True)
+    """Where each scenario leaves a screenshot of its final state (ignored by git; a run
+    replaces its own scenarios' screenshots, and a failed test adds `FAILED-*` ones)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
 
 
@@ -222,4 +224,5 @@ def get_redis_url() -> str:
 
 @pytest.fixture
 def proctor(db: None) -> Any:
-    return get_user_model().objects.create_user(PROCTOR[0], password=PROCTOR[1], is_staff=True)
+    """Staff with every permission, as `make run`'s demo proctor."""
+    return get_user_model().objects.create_superuser(PROCTOR[0], password=PROCTOR[1])

@@ -24,6 +24,7 @@ def test_a_proctor_sees_the_attempt_appear_live_with_its_picture_and_a_no_face_i
     desk = open_page()
     log_in(desk, gateway.url + "/proctor/", *PROCTOR)
     desk.get_by_role("link", name=exam.title).click()
+    expect(desk.get_by_role("button", name="Log out")).to_be_visible()
     expect(desk.locator("[data-socket-state]")).to_have_text("live")
     expect(desk.get_by_text("No attempt in progress")).to_be_visible()
 
