@@ -89,8 +89,8 @@ def start_worker(processes: list[Process], tmp_path: Path) -> Callable[..., Proc
 
 @pytest.fixture
 def start_daphne(processes: list[Process], tmp_path: Path) -> Callable[..., tuple[Process, int]]:
-    def start(**env: str) -> tuple[Process, int]:
-        port = free_port()
+    def start(port: int | None = None, **env: str) -> tuple[Process, int]:
+        port = port or free_port()
         server = Process(
             python("-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "proctoring_site.asgi:application"),
             child_env(**env),

@@ -5,10 +5,8 @@ and after reaches the API. Prints one line per case for docs/reliability.md's ta
 from __future__ import annotations
 
 import signal
-import socket
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -17,28 +15,11 @@ from django.utils import timezone
 from exams.models import Attempt
 from proctoring.tokens import make_token
 from tests.faults.camera import Camera
-from tests.support import Process, RecordingApi, child_env, free_port, python, wait_until
+from tests.support import RecordingApi, free_port, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 CAMERAS = 3
-
-
-def start_gateway(port: int, processes: list[Process], tmp_path: Path) -> Process:
-    server = Process(
-        python("-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "proctoring_site.asgi:application"),
-        child_env(),
-        tmp_path / f"daphne-{len(processes)}.log",
-    )
-    processes.append(server)
-
-    def listening() -> bool:
-        assert server.popen.poll() is None, server.log()
-        with socket.socket() as sock:
-            return sock.connect_ex(("127.0.0.1", port)) == 0
-
-    wait_until(listening, 30, "daphne listening")
-    return server
 
 
 def delivered(api: RecordingApi) -> set[str]:
@@ -47,7 +28,7 @@ def delivered(api: RecordingApi) -> set[str]:
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
 def test_cameras_reconnect_to_a_restarted_gateway_and_no_acked_frame_is_lost(
-    stop_signal: int, exam, api, start_worker, processes, tmp_path
+    stop_signal: int, exam, api, start_worker, start_daphne
 ):
     users, now = get_user_model(), timezone.now()
     attempts = [
@@ -55,7 +36,7 @@ def test_cameras_reconnect_to_a_restarted_gateway_and_no_acked_frame_is_lost(
         for i in range(CAMERAS)
     ]
     port = free_port()
-    gateway = start_gateway(port, processes, tmp_path)
+    gateway, _ = start_daphne(port)
     start_worker()
     cameras = [Camera(f"ws://127.0.0.1:{port}/ws/proctoring/{a.pk}/?token={make_token(a)}") for a in attempts]
     stop = threading.Event()
@@ -76,7 +57,7 @@ def test_cameras_reconnect_to_a_restarted_gateway_and_no_acked_frame_is_lost(
         wait_until(lambda: all(len(c.acked) >= 10 for c in cameras) or errors, 30, "streaming")
         gateway.stop(stop_signal)
         stopped = time.monotonic()
-        start_gateway(port, processes, tmp_path)
+        start_daphne(port)
         restarted = time.monotonic()
 
         def acked_after(camera: Camera) -> int:
