@@ -97,8 +97,9 @@ def test_the_page_backs_off_while_redis_is_down_and_is_acked_again_when_it_is_ba
     print("pauses after unavailable (ms):", [round(p) for p in pauses])
     assert len(pauses) >= len(BACKOFF_MS), pauses
     for pause, backoff in zip(pauses, BACKOFF_MS, strict=False):
-        # The backoff, and the time to take and encode a picture.
-        assert backoff <= pause <= backoff + 300, (pauses, BACKOFF_MS)
+        # The backoff, and the time to take and encode a picture (a busy CI machine is slow at it;
+        # the capture tick the page used to wait for instead came 500 ms after the backoff).
+        assert backoff <= pause <= backoff + 400, (pauses, BACKOFF_MS)
     assert watched["sockets"] == 1, "the page kept its socket"
     assert refused == sum(1 for reply in watched["replies"] if reply["type"] == "error")
 
