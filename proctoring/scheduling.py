@@ -10,6 +10,7 @@ its backoff.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -139,9 +140,15 @@ class ProctoringScheduler(RQScheduler):
         self._install_signal_handlers()
         self.register_birth()
         wait = self.tick
+        parent = os.getppid()
         while True:
             if self._stop_requested:
                 self.stop()
+                break
+            if os.getppid() != parent:
+                # Its worker died without stopping it (kill -9): the scheduler would otherwise
+                # outlive it, forever if Redis is gone too. Another worker takes the lock over.
+                log.warning("scheduler: its worker (pid %d) is gone; stopping", parent)
                 break
             try:
                 if self.should_reacquire_locks:

@@ -110,9 +110,14 @@ def test_counts_follow_a_real_worker_through_every_transition(
 
     start_worker()
     wait_until(lambda: FrameResult.objects.count() == 4, 30, "four delivered")
+
+    def completed() -> tuple[int, int]:
+        figures = counters.read(clients)
+        return figures[a]["completed_today"], figures[b]["completed_today"]
+
+    # A success is recorded just after its result is committed: wait for the counts to move.
+    wait_until(lambda: completed() == (3, 1), 10, "counted completed")
     wait_until(lambda: settled(redis_conn, clients), 10, "counts settle")
-    figures = counters.read(clients)
-    assert figures[a]["completed_today"] == 3 and figures[b]["completed_today"] == 1
 
     # An attempt that fails and is retried later: waiting to retry, then delivered.
     api.script(Reply(503, {"error": "busy"}), Reply(200))

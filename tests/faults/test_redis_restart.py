@@ -264,3 +264,22 @@ def test_the_scheduler_outlives_a_redis_restart_and_a_dead_scheduler_is_replaced
         assert _children(worker.popen.pid) and _children(worker.popen.pid) != [scheduler]
     finally:
         server.stop()
+
+
+def test_a_scheduler_stops_when_its_worker_is_killed(start_worker):
+    """A scheduler that waits out Redis outages must not outlive its worker: killed with
+    SIGKILL, the worker cannot stop it, so it notices by itself."""
+    worker = start_worker()
+    (scheduler,) = wait_until(lambda: _children(worker.popen.pid), 30, "the scheduler process")
+    worker.popen.send_signal(signal.SIGKILL)
+    worker.popen.wait(10)
+
+    def gone() -> bool:
+        try:
+            os.kill(scheduler, 0)
+        except ProcessLookupError:
+            return True
+        state = Path(f"/proc/{scheduler}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state == "Z"  # exited, not yet reaped by init
+
+    wait_until(gone, 15, "the orphaned scheduler stops")
