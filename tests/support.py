@@ -77,13 +77,17 @@ class RecordingApi:
     """A real HTTP server standing in for the proctoring API: it records every call and answers
     from a script (a list of replies, the last repeating), or blocks while `hold` is set."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self) -> None:
         self.calls: list[RecordedCall] = []
         self.replies: list[Reply] = [Reply()]
         self.hold = threading.Event()  # set -> requests wait until release()
         self._released = threading.Event()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        # Bound now (its port is ours), listening from start(): until then a connection to it is
+        # refused, which is how a test plays an API that is down without losing its port to
+        # another socket's ephemeral port in between.
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler(), bind_and_activate=False)
+        self._server.server_bind()
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -92,12 +96,14 @@ class RecordingApi:
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1/analyze"
 
     def start(self) -> RecordingApi:
+        self._server.server_activate()
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self.release()
-        self._server.shutdown()
+        if self._thread.is_alive():  # shutdown() waits for a serve_forever that never ran
+            self._server.shutdown()
         self._server.server_close()
 
     def script(self, *replies: Reply) -> None:

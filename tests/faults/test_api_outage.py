@@ -16,7 +16,7 @@ from rq.registry import FailedJobRegistry
 from proctoring import breaker, counters, queues
 from proctoring.frames import parse_image
 from proctoring.models import FrameResult
-from tests.support import RecordingApi, Reply, failure_text, free_port, jpeg_bytes, wait_until
+from tests.support import RecordingApi, Reply, failure_text, jpeg_bytes, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -95,11 +95,10 @@ def test_every_frame_of_an_outage_ends_delivered_failed_with_its_reason_or_count
     outage's reason, or counted as stale, none unaccounted for."""
     settings.PROCTORING_MAX_PENDING_PER_CLIENT = 500  # the backlog of a minute's outage
     settings.PROCTORING_API_TIMEOUT = 0.5
-    port = free_port()
-    settings.PROCTORING_API_URL = f"http://127.0.0.1:{port}/v1/analyze"
-    api: RecordingApi | None = None
-    if kind != "refused":  # for "refused", nothing listens on the port until the API is back
-        api = RecordingApi(port=port).start()
+    api = RecordingApi()  # for "refused", bound but not listening until the API is back
+    settings.PROCTORING_API_URL = api.url
+    if kind != "refused":
+        api.start()
         api.script(Reply(503, {"error": "maintenance"}) if kind == "503" else Reply(delay=2.0))
     start_worker()
     client = str(attempt.pk)
@@ -118,8 +117,8 @@ def test_every_frame_of_an_outage_ends_delivered_failed_with_its_reason_or_count
         stream_for(outage)
         opened = breaker.state()["open"] or breaker.state()["failures"] > 0
         back = time.time()
-        if api is None:
-            api = RecordingApi(port=port).start()
+        if kind == "refused":
+            api.start()
         api.script(Reply(200, {"flags": []}))
         stream_for(5)
         registry = FailedJobRegistry("proctoring", connection=redis_conn)
@@ -145,8 +144,7 @@ def test_every_frame_of_an_outage_ends_delivered_failed_with_its_reason_or_count
             assert expected in text, text
         calls = len(api.calls)
     finally:
-        if api is not None:
-            api.stop()
+        api.stop()
     print(
         f"API {kind} for {outage:.0f}s: {len(acked)} acked, {delivered} delivered, {failed} failed, "
         f"{stale} stale, 0 lost; breaker tripped: {opened}; {calls} calls reached the API; first "
