@@ -26,8 +26,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,9 +39,8 @@ from bench.gateway_load import ClientResult, create_ws_paths, run_load
 from bench.images import make_frame
 from bench.stack import (
     HOST,
-    child_env,
-    manage,
     memory_kb,
+    migrated_stack,
     progress,
     start_process,
     stop_on_sigterm,
@@ -51,7 +49,7 @@ from bench.stack import (
     tree_memory_kb,
     wait_for_port,
 )
-from proctoring_site.embedded_redis import RedisServer, free_port
+from proctoring_site.embedded_redis import free_port
 
 FLAT_PERCENT = 10.0  # RSS may grow this much from the end of the warm-up to the end
 WARMUP_SECONDS = 60.0  # or WARMUP_SHARE of a shorter run
@@ -379,20 +377,6 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
 # --- The processes ------------------------------------------------------------------------------
 
 
-@contextmanager
-def aof_stack(workdir: Path, api_url: str, max_pending: int, settings: str) -> Iterator[dict[str, str]]:
-    """A private redis-server with AOF on and a migrated SQLite database; yields the environment."""
-    server = RedisServer(workdir / "redis", appendonly=True)
-    try:
-        server.start(own_session=True)
-        env = child_env(workdir, server.url, max_pending, settings, api_url)
-        progress(f"redis (AOF on) on {server.url}; migrating {workdir / 'db.sqlite3'}")
-        manage(env, "migrate", "--noinput", "-v", "0")
-        yield env
-    finally:
-        server.stop()
-
-
 def start_gateway(env: dict[str, str], workdir: Path, stack: ExitStack) -> tuple[str, int]:
     """daphne as `make run` starts it; returns its ws:// base URL and PID."""
     from django.conf import settings
@@ -444,7 +428,15 @@ def keep_logs(workdir: Path) -> None:
 def measure(args: argparse.Namespace, workdir: Path, frame: bytes, emit: Any) -> dict[str, Any]:
     with ExitStack() as stack:
         api = stack.enter_context(FakeApiProcess(workdir, args.latency_ms))
-        env = stack.enter_context(aof_stack(workdir, api.url, args.max_pending, args.settings))
+        env = stack.enter_context(
+            migrated_stack(
+                workdir,
+                max_pending=args.max_pending,
+                settings=args.settings,
+                api_url=api.url,
+                appendonly=True,
+            )
+        )
         pipeline.setup_django(env)
         progress(f"creating {args.clients} attempts")
         paths = create_ws_paths(env, args.clients)

@@ -93,15 +93,21 @@ def manage(env: dict[str, str], *args: str, timeout: float = 120) -> str:
 
 @contextmanager
 def migrated_stack(
-    workdir: Path, *, max_pending: int, settings: str, api_url: str = UNUSED_API_URL
+    workdir: Path,
+    *,
+    max_pending: int,
+    settings: str,
+    api_url: str = UNUSED_API_URL,
+    appendonly: bool = False,
 ) -> Iterator[dict[str, str]]:
-    """A private redis-server (AOF off) and a migrated SQLite database in `workdir`; yields the
-    children's environment and stops Redis at the end."""
-    server = RedisServer(workdir / "redis", appendonly=False)
+    """A private redis-server (AOF as `appendonly`) and a migrated SQLite database in `workdir`;
+    yields the children's environment and stops Redis at the end."""
+    server = RedisServer(workdir / "redis", appendonly=appendonly)
     try:
         server.start(own_session=True)
         env = child_env(workdir, server.url, max_pending, settings, api_url)
-        progress(f"redis on {server.url}; migrating {workdir / 'db.sqlite3'}")
+        aof = " (AOF on)" if appendonly else ""
+        progress(f"redis{aof} on {server.url}; migrating {workdir / 'db.sqlite3'}")
         manage(env, "migrate", "--noinput", "-v", "0")
         yield env
     finally:

@@ -64,10 +64,11 @@ def processes(tmp_path: Path) -> Iterator[list[Process]]:
 
 @pytest.fixture
 def start_worker(processes: list[Process], tmp_path: Path) -> Callable[..., Process]:
-    """Starts `python manage.py rqworker proctoring` exactly as an operator types it."""
+    """Starts `python manage.py rqworker proctoring` exactly as an operator types it; ready once
+    it has registered itself in the Redis it was given (`REDIS_URL` in `env`, else the suite's)."""
 
     def start(*extra: str, **env: str) -> Process:
-        connection = get_redis()
+        connection = redis.Redis.from_url(env["REDIS_URL"]) if env.get("REDIS_URL") else get_redis()
         before = connection.scard("rq:workers:proctoring")
         worker = Process(
             python("manage.py", "rqworker", "proctoring", *extra),
@@ -75,12 +76,13 @@ def start_worker(processes: list[Process], tmp_path: Path) -> Callable[..., Proc
             tmp_path / f"worker-{len(processes)}.log",
         )
         processes.append(worker)
-        # Ready once it has registered itself with the queue.
         wait_until(
             lambda: connection.scard("rq:workers:proctoring") > before or worker.popen.poll() is not None,
             30,
             "worker registration",
         )
+        if connection is not get_redis():
+            connection.close()
         assert worker.popen.poll() is None, worker.log()
         return worker
 
@@ -94,7 +96,7 @@ def start_daphne(processes: list[Process], tmp_path: Path) -> Callable[..., tupl
         server = Process(
             python("-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "proctoring_site.asgi:application"),
             child_env(**env),
-            tmp_path / f"daphne-{port}.log",
+            tmp_path / f"daphne-{port}-{len(processes)}.log",
         )
         processes.append(server)
 

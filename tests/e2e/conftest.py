@@ -9,21 +9,17 @@ Playwright's downloads.
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from django.contrib.auth import get_user_model
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
-from rq.worker_registration import WORKERS_BY_QUEUE_KEY
 
-from proctoring.queues import QUEUE_NAME
 from tests.e2e.pages import ARTIFACTS, WATCH_SOCKET, screenshot
-from tests.support import FIXTURES, Process, child_env, free_port, python, wait_until
+from tests.support import FIXTURES, Process
 
 # The servers under test keep Django's async-safety check (an empty value leaves it on) and serve
 # the pages' static files as `make run` does.
@@ -48,7 +44,6 @@ VIDEOS = {"face": "one_face.jpg", "no_face": "no_face_cat.jpg"}
 
 TAKER = ("taker", "taker-pass-123")  # the `user` fixture of tests/conftest.py
 PROCTOR = ("proctor", "proctor-pass-123")
-WORKERS = WORKERS_BY_QUEUE_KEY % QUEUE_NAME  # where a worker registers itself
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -165,61 +160,25 @@ class Gateway:
 
 
 @pytest.fixture
-def start_gateway(processes: list[Process], tmp_path: Path) -> Callable[..., Gateway]:
+def start_gateway(start_daphne: Callable[..., tuple[Process, int]]) -> Callable[..., Gateway]:
     """`start_gateway(port=None, **env)`: daphne on 127.0.0.1 serving pages, static files (as
     `make run` does), both WebSockets and the reference API; `port` restarts one in place."""
 
     def start(port: int | None = None, **env: str) -> Gateway:
-        port = port or free_port()
-        server = Process(
-            python("-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "proctoring_site.asgi:application"),
-            child_env(**SERVER_ENV, **env),
-            tmp_path / f"daphne-{port}-{len(processes)}.log",
-        )
-        processes.append(server)
-
-        def listening() -> bool:
-            assert server.popen.poll() is None, server.log()
-            with socket.socket() as sock:
-                return sock.connect_ex(("127.0.0.1", port)) == 0
-
-        wait_until(listening, 30, "daphne listening")
-        return Gateway(server, port)
+        return Gateway(*start_daphne(port, **{**SERVER_ENV, **env}))
 
     return start
 
 
 @pytest.fixture
-def start_page_worker(processes: list[Process], tmp_path: Path) -> Callable[..., Process]:
+def start_page_worker(start_worker: Callable[..., Process]) -> Callable[..., Process]:
     """`start_page_worker(**env)`: `python manage.py rqworker proctoring`, ready once it has
     registered itself in the Redis it was given (`REDIS_URL` in `env`, else the suite's)."""
 
     def start(**env: str) -> Process:
-        connection = redis.Redis.from_url(env.get("REDIS_URL") or get_redis_url())
-        before = connection.scard(WORKERS)
-        worker = Process(
-            python("manage.py", "rqworker", "proctoring"),
-            child_env(**SERVER_ENV, **env),
-            tmp_path / f"worker-{len(processes)}.log",
-        )
-        processes.append(worker)
-        wait_until(
-            lambda: connection.scard(WORKERS) > before or worker.popen.poll() is not None,
-            30,
-            "worker registration",
-        )
-        connection.close()
-        assert worker.popen.poll() is None, worker.log()
-        return worker
+        return start_worker(**{**SERVER_ENV, **env})
 
     return start
-
-
-def get_redis_url() -> str:
-    from django.conf import settings
-
-    url: str = settings.REDIS_URL
-    return url
 
 
 @pytest.fixture

@@ -26,22 +26,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 ENV = {"PROCTORING_MAX_PENDING_PER_CLIENT": "200"}  # a blocked API must not turn frames away
 
 
-def start_worker_on(server: RedisServer, processes: list[Process], tmp_path: Path) -> Process:
-    worker = Process(
-        python("manage.py", "rqworker", "proctoring"),
-        child_env(REDIS_URL=server.url, **ENV),
-        tmp_path / f"worker-{len(processes)}.log",
-    )
-    processes.append(worker)
-    client = redis.Redis.from_url(server.url)
-    wait_until(
-        lambda: client.scard("rq:workers:proctoring") or worker.popen.poll() is not None, 30, "registered"
-    )
-    client.close()
-    assert worker.popen.poll() is None, worker.log()
-    return worker
-
-
 def delivered(api: RecordingApi) -> set[str]:
     return {call.headers["Idempotency-Key"] for call in list(api.calls)}
 
@@ -79,12 +63,12 @@ def settle(api: RecordingApi, acked: set[str], server: RedisServer) -> tuple[set
 
 
 def test_a_graceful_redis_restart_keeps_every_acked_frame_and_both_sides_reconnect(
-    attempt, api, start_daphne, processes, tmp_path
+    attempt, api, start_daphne, start_worker, tmp_path
 ):
     server = RedisServer(tmp_path / "redis", appendonly=True).start()
     try:
         _, port = start_daphne(REDIS_URL=server.url, **ENV)
-        start_worker_on(server, processes, tmp_path)
+        start_worker(REDIS_URL=server.url, **ENV)
         api.block()  # frames pile up queued and in flight when Redis stops
         with Camera(f"ws://127.0.0.1:{port}/ws/proctoring/{attempt.pk}/?token={make_token(attempt)}") as cam:
             for _ in range(10):
@@ -112,7 +96,7 @@ def test_a_graceful_redis_restart_keeps_every_acked_frame_and_both_sides_reconne
 
 @pytest.mark.parametrize("fsync", ["everysec", "always"])
 def test_redis_killed_with_sigkill_mid_stream_loses_no_acked_frame(
-    fsync: str, exam, api, start_daphne, processes, tmp_path
+    fsync: str, exam, api, start_daphne, start_worker, tmp_path
 ):
     """kill -9 loses nothing acked: Redis writes a command to the AOF (the OS's page cache)
     before it answers, so only a crash of the whole machine can lose the last fsync window
@@ -134,7 +118,7 @@ def test_redis_killed_with_sigkill_mid_stream_loses_no_acked_frame(
     cameras: list[Camera] = []
     try:
         _, port = start_daphne(REDIS_URL=server.url, **ENV)
-        start_worker_on(server, processes, tmp_path)
+        start_worker(REDIS_URL=server.url, **ENV)
         cameras = [
             Camera(f"ws://127.0.0.1:{port}/ws/proctoring/{a.pk}/?token={make_token(a)}") for a in attempts
         ]
@@ -227,7 +211,7 @@ def _children(pid: int) -> list[int]:
 
 
 def test_the_scheduler_outlives_a_redis_restart_and_a_dead_scheduler_is_replaced(
-    attempt, api, settings, processes, tmp_path
+    attempt, api, settings, start_worker, tmp_path
 ):
     """Retries and delayed frames are queued by the worker's scheduler (a child process). RQ's
     died with the first failed Redis command and came back only at the worker's next maintenance,
@@ -239,7 +223,7 @@ def test_the_scheduler_outlives_a_redis_restart_and_a_dead_scheduler_is_replaced
     server = RedisServer(tmp_path / "redis", appendonly=True).start()
     settings.REDIS_URL = server.url  # this test's frames go to this server
     try:
-        worker = start_worker_on(server, processes, tmp_path)
+        worker = start_worker(REDIS_URL=server.url, **ENV)
         wait_until(lambda: _children(worker.popen.pid), 30, "the scheduler process")
         client = str(attempt.pk)
 
