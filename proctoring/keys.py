@@ -34,6 +34,8 @@ proctoring:connections:ip:<address>    sorted set of the open camera sockets fro
                                         gateway holding them): proctoring/connection_limits.py.
 proctoring:connections:attempt:<id>     the same, for one attempt's sockets.
 proctoring:selftest:seq                 the last seq of the test client's frames.
+proctoring:worker-name:<name>           set for a few seconds while a starting worker takes that
+                                        name (proctoring/worker_names.py).
 proctoring:stats:histogram:<name>       hash: a count per bucket (ms upper bound), sum_us, count
                                         (enqueue, api), for /metrics (proctoring/metrics.py).
 """
@@ -120,3 +122,7 @@ def connections_of_ip(ip: str) -> str:
 
 def connections_of_attempt(attempt_id: str) -> str:
     return f"{PREFIX}:connections:attempt:{attempt_id}"
+
+
+def worker_name_claim(name: str) -> str:
+    return f"{PREFIX}:worker-name:{name}"
