@@ -72,6 +72,9 @@ def _age(connection: Any, job_id: str) -> float | None:
 
 
 def workers() -> list[dict[str, Any]]:
+    """Every worker registered on the queue, on any host, by name: where it runs (host, pid),
+    its state (idle, busy, suspended...), the jobs it runs now (many at once), its successes
+    and failures, when it started and when it last reported."""
     queue = queues.get_queue()
     rows = []
     for worker in Worker.all(queue=queue):
@@ -86,6 +89,7 @@ def workers() -> list[dict[str, Any]]:
                 "current_jobs": sorted(execution.job_id for execution in executions)[:10],
                 "successful": worker.successful_job_count,
                 "failed": worker.failed_job_count,
+                "birth": worker.birth_date.isoformat() if worker.birth_date else None,
                 "last_heartbeat": worker.last_heartbeat.isoformat() if worker.last_heartbeat else None,
             }
         )

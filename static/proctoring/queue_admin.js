@@ -46,8 +46,10 @@
       body.replaceChildren();
       for (const worker of stats.workers) {
         const row = document.createElement("tr");
-        for (const value of [worker.name, worker.state, worker.running, worker.current_jobs.join(" "),
-                             worker.successful, worker.failed, worker.last_heartbeat]) {
+        row.dataset.worker = worker.name;
+        for (const value of [worker.name, worker.hostname, worker.pid, worker.state, worker.running,
+                             worker.current_jobs.join(" "), worker.successful, worker.failed, worker.birth,
+                             worker.last_heartbeat]) {
           cell(row, value);
         }
         body.appendChild(row);
