@@ -4,10 +4,24 @@ from __future__ import annotations
 
 import builtins
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
+
+# The settings that may come from a file instead: `<NAME>_FILE=/run/secrets/x` (Docker secrets,
+# systemd's LoadCredential=) gives NAME the file's text. An explicit list, because names such as
+# REDIS_TLS_CA_FILE and DJANGO_ENV_FILE end in _FILE and mean a path.
+SECRETS = (
+    "DJANGO_SECRET_KEY",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "REDIS_PASSWORD",
+    "REDIS_SENTINEL_PASSWORD",
+    "PROCTORING_API_KEY",
+    "PROCTORING_STATS_TOKEN",
+    "REFERENCE_API_KEY",
+)
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -79,6 +93,15 @@ class Env:
         _check_range(name, number, minimum, maximum)
         return number
 
+    def path(self, name: builtins.str, default: Path) -> Path:
+        """An absolute path (a relative one would depend on the directory a process starts in)."""
+        value = self.raw(name)
+        if value is None or value == "":
+            return default
+        if not Path(value).is_absolute():
+            raise ImproperlyConfigured(f"{name} must be an absolute path, got {value!r}")
+        return Path(value)
+
     def list(self, name: builtins.str, default: builtins.list[builtins.str]) -> builtins.list[builtins.str]:
         value = self.raw(name)
         if value is None or value == "":
@@ -114,8 +137,42 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
+def with_secret_files(values: Mapping[str, str], names: Iterable[str] = SECRETS) -> dict[str, str]:
+    """`values` with each of `names` whose `<NAME>_FILE` is set read from that file.
+
+    The file's text counts without its trailing newline (what `echo` and most secret stores
+    write). Setting both NAME and NAME_FILE, naming a file that cannot be read or an empty one
+    stops start-up naming the variable; the error never shows the file's content."""
+    resolved = dict(values)
+    for name in names:
+        file_variable = f"{name}_FILE"
+        path = (values.get(file_variable) or "").strip()
+        if not path:
+            continue
+        if (values.get(name) or "").strip():
+            raise ImproperlyConfigured(f"{name} and {file_variable} are both set: set only one of them")
+        resolved[name] = _read_secret(file_variable, path)
+    return resolved
+
+
+def _read_secret(variable: str, path: str) -> str:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"{variable} names a file that cannot be read ({exc.strerror or exc}), got {path!r}"
+        ) from None
+    except UnicodeDecodeError:
+        raise ImproperlyConfigured(f"{variable} names a file that is not UTF-8 text, got {path!r}") from None
+    value = text.rstrip("\r\n")
+    if not value.strip():
+        raise ImproperlyConfigured(f"{variable} names an empty file, got {path!r}")
+    return value
+
+
 def load(base_dir: Path) -> Env:
-    """The environment as settings see it: `.env` (optional) overlaid by the real environment."""
+    """The environment as settings see it: `.env` (optional) overlaid by the real environment,
+    with the secrets given as files read (`with_secret_files`)."""
     values = read_dotenv(Path(os.environ.get("DJANGO_ENV_FILE", base_dir / ".env")))
     values.update(os.environ)
-    return Env(values)
+    return Env(with_secret_files(values))
