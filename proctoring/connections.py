@@ -1,7 +1,7 @@
 """The process's Redis clients: one threaded pool shared by every thread, and one asyncio pool per
 event loop. Both wait for a free connection instead of failing when all are busy (redis-py's
-default pool raises past 100 connections), and both check the server's certificate over TLS
-(`settings.REDIS_TLS_OPTIONS`)."""
+default pool raises past 100 connections), both check the server's certificate over TLS
+(`settings.REDIS_TLS_OPTIONS`), and under Sentinel both follow the primary."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from typing import Any
 import redis
 import redis.asyncio
 from django.conf import settings
+
+from proctoring_site import redis_clients
 
 _lock = threading.Lock()
 _clients: dict[tuple[str, int], redis.Redis] = {}
@@ -37,10 +39,7 @@ def get_redis() -> redis.Redis:
         with _lock:
             client = _clients.get(key)
             if client is None:
-                pool = redis.BlockingConnectionPool.from_url(
-                    settings.REDIS_URL, **POOL_OPTIONS, **settings.REDIS_TLS_OPTIONS
-                )
-                client = redis.Redis(connection_pool=pool)
+                client = redis.Redis(connection_pool=redis_clients.blocking_pool(**POOL_OPTIONS))
                 _clients[key] = client
     return client
 
@@ -58,9 +57,6 @@ def get_async_redis() -> redis.asyncio.Redis:
     per_loop = _async_clients.setdefault(loop, {})
     client = per_loop.get(settings.REDIS_URL)
     if client is None:
-        pool = redis.asyncio.BlockingConnectionPool.from_url(
-            settings.REDIS_URL, **POOL_OPTIONS, **settings.REDIS_TLS_OPTIONS
-        )
-        client = redis.asyncio.Redis(connection_pool=pool)
+        client = redis.asyncio.Redis(connection_pool=redis_clients.async_blocking_pool(**POOL_OPTIONS))
         per_loop[settings.REDIS_URL] = client
     return client

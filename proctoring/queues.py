@@ -105,7 +105,17 @@ def enqueue_frame(
         if not recorder.redis_server_version:
             recorder.get_redis_server_version()
         script = _script(connection, recorder)
-        _check_admission(script(**_script_args(meta, job_id, frame, priority)))
+        args = _script_args(meta, job_id, frame, priority)
+        replicas = settings.REDIS_WAIT_REPLICAS
+        if replicas:
+            with connection.pipeline(transaction=False) as pipe:
+                script(**args, client=pipe)
+                pipe.wait(replicas, _wait_milliseconds())
+                answer, confirmed = pipe.execute()
+            _check_admission(answer)
+            _check_replicated(confirmed)
+        else:
+            _check_admission(script(**args))
     except redis.RedisError as exc:
         raise QueueUnavailable(f"queue unavailable: {exc}") from exc
     return job_id
@@ -137,8 +147,18 @@ async def aenqueue_frame(
     job_id, meta = _new_job(client_id, attempt_id, seq, frame)
     try:
         script = _script(connection, await _arecorder(connection))
-        answer = await script(**_script_args(meta, job_id, frame, priority))
+        args = _script_args(meta, job_id, frame, priority)
+        replicas = settings.REDIS_WAIT_REPLICAS
+        if replicas:
+            async with connection.pipeline(transaction=False) as pipe:
+                await script(**args, client=pipe)
+                pipe.wait(replicas, _wait_milliseconds())
+                answer, confirmed = await pipe.execute()
+        else:
+            answer = await script(**args)
         queued = _check_admission(answer)
+        if replicas:
+            _check_replicated(confirmed)
     except redis.RedisError as exc:
         raise QueueUnavailable(f"queue unavailable: {exc}") from exc
     hint = answer[4].decode() if isinstance(answer[4], bytes) else None
@@ -307,6 +327,21 @@ def _check_admission(answer: list[int]) -> int:
             f"{settings.PROCTORING_MAX_PENDING_PER_CLIENT} frames are already waiting; wait for acks"
         )
     return queued
+
+
+def _wait_milliseconds() -> int:
+    return max(1, round(settings.REDIS_WAIT_TIMEOUT * 1000))
+
+
+def _check_replicated(confirmed: int) -> None:
+    """An admitted frame the primary could lose with it (`REDIS_WAIT_REPLICAS` not reached in
+    time) is not acked: the client is told `unavailable` and sends a newer one. The frame stays
+    queued, and is delivered unless the primary is lost."""
+    wanted = settings.REDIS_WAIT_REPLICAS
+    if int(confirmed) < wanted:
+        raise QueueUnavailable(
+            f"queue unavailable: {confirmed} of {wanted} Redis replicas confirmed the frame in time"
+        )
 
 
 def _recorder() -> Queue:

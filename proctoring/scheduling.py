@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import redis
+import redis.sentinel
 from django.conf import settings
 from django_rq.queues import DjangoRQ
 from rq.job import Job, JobStatus
@@ -24,6 +25,7 @@ from rq.scheduler import RQScheduler
 from rq.utils import current_timestamp
 
 from proctoring import counters, keys, lifecycle
+from proctoring_site import redis_clients
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,24 @@ class ProctoringScheduler(RQScheduler):
     _next_reconcile = 0.0
     _next_cleanup = 0.0
     cleanup_every = 2.0  # seconds between looks for abandoned jobs (leases run out)
+
+    @property
+    def connection(self) -> redis.Redis:
+        """RQ rebuilds the worker's client from its pool's settings in the scheduler's process,
+        which a Sentinel pool's connections cannot be made from: make one of the configured
+        Redis instead."""
+        if (
+            self._connection is None
+            and isinstance(self._pool_class, type)
+            and issubclass(self._pool_class, redis.sentinel.SentinelManagedConnection)
+        ):
+            self._connection = redis.Redis(  # type: ignore[assignment]
+                connection_pool=redis_clients.blocking_pool(
+                    max_connections=8, timeout=30, socket_timeout=10, socket_connect_timeout=5
+                )
+            )
+        connection: redis.Redis = RQScheduler.connection.fget(self)  # type: ignore[attr-defined]
+        return connection
 
     def clean_abandoned(self) -> None:
         """RQ's cleanup of the started registry (abandoned jobs are retried, or failed), run

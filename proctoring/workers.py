@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import redis
+import redis.sentinel
 from django.conf import settings
 from rq import SimpleWorker
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
@@ -34,7 +35,7 @@ from rq.worker.base import DequeueStrategy
 from proctoring import lifecycle, metrics, results
 from proctoring.scheduling import ProctoringScheduler
 from proctoring.timeouts import WatchdogDeathPenalty
-from proctoring_site import redis_check
+from proctoring_site import redis_check, redis_clients
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,15 @@ def _wait_for_connections(connection: redis.Redis, size: int) -> None:
     connection: redis-py's default pool fails past its limit, and dozens of job threads each
     holding one or two connections reach it."""
     old = connection.connection_pool
-    connection.connection_pool = redis.BlockingConnectionPool(
-        connection_class=old.connection_class, max_connections=size, timeout=30, **old.connection_kwargs
-    )
+    if isinstance(old, redis.sentinel.SentinelConnectionPool):
+        # Its connections need their Sentinel pool: make another of the same configured Redis.
+        connection.connection_pool = redis_clients.blocking_pool(
+            max_connections=size, timeout=30, socket_timeout=10, socket_connect_timeout=5
+        )
+    else:
+        connection.connection_pool = redis.BlockingConnectionPool(
+            connection_class=old.connection_class, max_connections=size, timeout=30, **old.connection_kwargs
+        )
     old.disconnect()
 
 

@@ -1,7 +1,7 @@
 """`make run`: the whole pipeline on this machine, stopped together with Ctrl-C.
 
 Starts, in order: Redis (a private redis-server under var/redis with AOF on, unless REDIS_URL or
-REDIS_HOST points elsewhere), migrations and the demo data, the web server (daphne), one
+REDIS_HOST or REDIS_SENTINELS point elsewhere), migrations and the demo data, the web server (daphne), one
 `rqworker proctoring` (with its scheduler) and the reference proctoring API (a second daphne).
 """
 
@@ -108,7 +108,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        if not (os.environ.get("REDIS_URL") or os.environ.get("REDIS_HOST")):
+        if not any(os.environ.get(name) for name in ("REDIS_URL", "REDIS_HOST", "REDIS_SENTINELS")):
             redis_port = int(os.environ.get("EMBEDDED_REDIS_PORT", "6380"))
             if not port_is_free(redis_port):
                 from proctoring_site.embedded_redis import free_port
@@ -122,11 +122,11 @@ def main() -> int:
         from django.conf import settings
 
         django.setup()
-        from proctoring_site.redis_check import refusal
+        from proctoring_site.redis_check import configured_refusal
         from proctoring_site.redis_config import redacted
 
         print(f"[devstack] Redis: {redacted(settings.REDIS_URL)}", flush=True)
-        refused = refusal(settings.REDIS_URL, settings.REDIS_TLS_OPTIONS)
+        refused = configured_refusal()
         if refused:
             print(f"[devstack] {refused}", file=sys.stderr)
             return 2

@@ -94,6 +94,7 @@ class RedisServer:
         binary: str | None = None,
         password: str | None = None,
         tls: TlsFiles | None = None,
+        extra: tuple[str, ...] = (),
     ) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
@@ -102,6 +103,9 @@ class RedisServer:
         self.binary = binary or find_redis_server()
         self.password = password
         self.tls = tls
+        # More directives as arguments ("--replicaof", "127.0.0.1", "6379"); with any, the
+        # server also gets a config file, which Sentinel rewrites when it fails over.
+        self.extra = tuple(extra)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -134,8 +138,10 @@ class RedisServer:
             listen = ["--port", str(self.port)]
         # On the command line, visible to `ps` on this machine: for private test and dev servers.
         auth = ["--requirepass", self.password] if self.password else []
+        config = [str(self.data_dir / "redis.conf")] if self.extra else []
         return [
             self.binary,
+            *config,
             *listen,
             *auth,
             "--bind", "127.0.0.1",
@@ -145,6 +151,7 @@ class RedisServer:
             "--appendfsync", self.appendfsync,
             "--daemonize", "no",
             "--logfile", str(self.log_path),
+            *self.extra,
         ]  # fmt: skip
 
     def start(self, timeout: float = 15.0, *, own_session: bool = False) -> RedisServer:
@@ -154,6 +161,8 @@ class RedisServer:
         so that its owner can stop it last, after the processes that write to it.
         """
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.extra:
+            (self.data_dir / "redis.conf").touch()
         self.process = subprocess.Popen(
             self.command(), stdin=subprocess.DEVNULL, start_new_session=own_session
         )

@@ -17,7 +17,8 @@ from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from proctoring_site.redis_config import redacted
+from proctoring_site import redis_clients
+from proctoring_site.redis_config import redacted, sentinel_kwargs
 
 log = logging.getLogger("proctoring.startup")
 
@@ -26,25 +27,53 @@ def refusal(url: str, options: Mapping[str, Any], timeout: float = 5.0) -> str |
     """Why Redis at `url` refuses a client made with `options`, as one line that never shows the
     password; None when it answers PING, and when it cannot be reached at all."""
     client = redis.Redis.from_url(
-        url,
-        socket_connect_timeout=timeout,
-        socket_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),
-        **options,
+        url, socket_connect_timeout=timeout, socket_timeout=timeout, retry=Retry(NoBackoff(), 0), **options
     )
+    return _refusal(
+        client, redacted(url), urlsplit(url).password, "REDIS_PASSWORD or the password in REDIS_URL"
+    )
+
+
+def configured_refusal(timeout: float = 5.0) -> str | None:
+    """`refusal` of the configured Redis: under Sentinel, of each sentinel (their own password)
+    and then of the primary they name."""
+    config = settings.REDIS_SENTINEL
+    if config is None:
+        return refusal(settings.REDIS_URL, settings.REDIS_TLS_OPTIONS, timeout)
+    # A sentinel that refuses its password looks to redis-py like one that knows no primary:
+    # ask each one directly first.
+    options = {**sentinel_kwargs(config, settings.REDIS_TLS_OPTIONS), "retry": Retry(NoBackoff(), 0)}
+    for host, port in config.sentinels:
+        reason = _refusal(
+            redis.Redis(host, port, **options),
+            f"the sentinel at {host}:{port}",
+            config.sentinel_password,
+            "REDIS_SENTINEL_PASSWORD",
+        )
+        if reason:
+            return reason
+    client = redis_clients.client(
+        socket_connect_timeout=timeout, socket_timeout=timeout, retry=Retry(NoBackoff(), 0)
+    )
+    return _refusal(
+        client, f"the primary {config.master!r} of {config.url}", config.password, "REDIS_PASSWORD"
+    )
+
+
+def _refusal(client: redis.Redis, where: str, password: str | None, setting: str) -> str | None:
     try:
         client.ping()
     except (redis.AuthenticationError, redis.exceptions.AuthenticationWrongNumberOfArgsError) as exc:
-        return _password_refused(url, str(exc))
+        return _password_refused(where, password, str(exc), setting)
     except redis.ResponseError as exc:
-        return _password_refused(url, str(exc)) if "NOAUTH" in str(exc) else None
+        return _password_refused(where, password, str(exc), setting) if "NOAUTH" in str(exc) else None
     except redis.ConnectionError as exc:
         if isinstance(exc.__context__, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(
             exc
         ):
             reason = str(exc.__context__ or exc)
             return (
-                f"Redis at {redacted(url)} presented a certificate that failed verification ({reason}): "
+                f"Redis at {where} presented a certificate that failed verification ({reason}): "
                 "set REDIS_TLS_CA_FILE to the CA that signed it, and reach Redis by a name or address "
                 "its certificate lists"
             )
@@ -56,19 +85,12 @@ def refusal(url: str, options: Mapping[str, Any], timeout: float = 5.0) -> str |
     return None
 
 
-def _password_refused(url: str, reason: str) -> str:
-    password = urlsplit(url).password
+def _password_refused(where: str, password: str | None, reason: str, setting: str) -> str:
     if not password:
-        return (
-            f"Redis at {redacted(url)} requires a password (NOAUTH): set REDIS_PASSWORD or put the "
-            "password in REDIS_URL"
-        )
+        return f"Redis at {where} requires a password (NOAUTH): set {setting}"
     for shown in {password, unquote(password)}:
         reason = reason.replace(shown, "***")
-    return (
-        f"Redis at {redacted(url)} refused the password ({reason.rstrip('.')}): check REDIS_PASSWORD "
-        "or the password in REDIS_URL"
-    )
+    return f"Redis at {where} refused the password ({reason.rstrip('.')}): check {setting}"
 
 
 def exit_if_refused(process: str) -> None:
@@ -78,7 +100,7 @@ def exit_if_refused(process: str) -> None:
     Args:
         process: what is starting ("gateway", "worker"), the start of the line.
     """
-    reason = refusal(settings.REDIS_URL, settings.REDIS_TLS_OPTIONS)
+    reason = configured_refusal()
     if reason:
         raise SystemExit(f"{process}: {reason}")
 
@@ -89,13 +111,7 @@ def wait_until_reachable(process: str, most: float = 30.0) -> None:
     instead of exiting."""
     delay = 1.0
     while True:
-        client = redis.Redis.from_url(
-            settings.REDIS_URL,
-            socket_connect_timeout=5,
-            socket_timeout=5,
-            retry=Retry(NoBackoff(), 0),
-            **settings.REDIS_TLS_OPTIONS,
-        )
+        client = redis_clients.client(socket_connect_timeout=5, socket_timeout=5, retry=Retry(NoBackoff(), 0))
         try:
             client.ping()
             return

@@ -10,7 +10,13 @@ import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
 from proctoring_site import env as env_module
-from proctoring_site.redis_config import redis_url, tls_options, with_options
+from proctoring_site.redis_config import (
+    channel_layer_host,
+    redis_url,
+    rq_connection,
+    sentinel_config,
+    tls_options,
+)
 
 # Lets admin classes be written as ModelAdmin[Model] for the type checker.
 django_stubs_ext.monkeypatch()
@@ -125,13 +131,19 @@ STATIC_ROOT = VAR_DIR / "static"
 SERVE_STATIC = env.bool("DJANGO_SERVE_STATIC", DEBUG)
 
 # --- Redis: one address for the queue and the channel layer -------------------------------------
-REDIS_URL = redis_url(env)
+# REDIS_SENTINELS (host:port,…) instead of an address: every client asks the sentinels for the
+# current primary of REDIS_SENTINEL_MASTER, and follows it when they fail over.
+REDIS_SENTINEL = sentinel_config(env)
+REDIS_URL = REDIS_SENTINEL.url if REDIS_SENTINEL else redis_url(env)
 # Over TLS (rediss://): the certificate checks every client makes, with REDIS_TLS_CA_FILE's CA.
 REDIS_TLS_OPTIONS = tls_options(env, REDIS_URL)
+# A frame is acked only once this many replicas hold it (WAIT, up to REDIS_WAIT_TIMEOUT seconds;
+# else the client is told `unavailable`): with Sentinel, an acked frame then survives the loss
+# of the primary. 0: acked once the primary holds it.
+REDIS_WAIT_REPLICAS = env.int("REDIS_WAIT_REPLICAS", 0, minimum=0, maximum=16)
+REDIS_WAIT_TIMEOUT = env.float("REDIS_WAIT_TIMEOUT", 0.5, minimum=0.01, maximum=10)
 
-RQ_QUEUES = {
-    "proctoring": {"URL": with_options(REDIS_URL, REDIS_TLS_OPTIONS)},
-}
+RQ_QUEUES = {"proctoring": rq_connection(REDIS_SENTINEL, REDIS_URL, REDIS_TLS_OPTIONS)}
 RQ = {
     # Enqueue at once, never deferred to a DB commit: the gateway acks only what Redis holds.
     "COMMIT_MODE": "auto",
@@ -147,7 +159,9 @@ CHANNEL_LAYERS = {
         # #422). Give reads a margin instead of no timeout, so a dead Redis is still noticed.
         "CONFIG": {
             "hosts": [
-                {"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5, **REDIS_TLS_OPTIONS}
+                channel_layer_host(
+                    REDIS_SENTINEL, REDIS_URL, REDIS_TLS_OPTIONS, socket_timeout=30, socket_connect_timeout=5
+                )
             ]
         },
     },

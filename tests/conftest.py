@@ -67,8 +67,12 @@ def start_worker(processes: list[Process], tmp_path: Path) -> Callable[..., Proc
     """Starts `python manage.py rqworker proctoring` exactly as an operator types it; ready once
     it has registered itself in the Redis it was given (`REDIS_URL` in `env`, else the suite's)."""
 
-    def start(*extra: str, **env: str) -> Process:
-        connection = redis.Redis.from_url(env["REDIS_URL"]) if env.get("REDIS_URL") else get_redis()
+    def start(*extra: str, watch: redis.Redis | None = None, **env: str) -> Process:
+        """`watch`: where to see it register, when `env` names its Redis otherwise (Sentinel)."""
+        if watch is not None:
+            connection = watch
+        else:
+            connection = redis.Redis.from_url(env["REDIS_URL"]) if env.get("REDIS_URL") else get_redis()
         before = connection.scard("rq:workers:proctoring")
         worker = Process(
             python("manage.py", "rqworker", "proctoring", *extra),
@@ -81,7 +85,7 @@ def start_worker(processes: list[Process], tmp_path: Path) -> Callable[..., Proc
             30,
             "worker registration",
         )
-        if connection is not get_redis():
+        if connection is not get_redis() and connection is not watch:
             connection.close()
         assert worker.popen.poll() is None, worker.log()
         return worker

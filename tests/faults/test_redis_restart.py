@@ -54,10 +54,21 @@ def settle(api: RecordingApi, acked: set[str], server: RedisServer) -> tuple[set
     lost = acked - delivered(api) - set(done)
     for job_id in sorted(lost)[:5]:  # what became of them, for the failure message
         try:
-            status = client.hget(f"rq:job:{job_id}", "status")
+            job = client.hgetall(f"rq:job:{job_id}")
+            where = [
+                name
+                for name, found in [
+                    ("queued", client.lpos("rq:queue:proctoring", job_id) is not None),
+                    ("started", client.zscore("rq:wip:proctoring", job_id) is not None),
+                    ("scheduled", client.zscore("rq:scheduled:proctoring", job_id) is not None),
+                    ("frame", client.exists(f"proctoring:frame:{job_id}")),
+                ]
+                if found
+            ]
+            status = f"{job.get('status')!r} in {where}, started {job.get('started_at')}, worker {job.get('worker_name')}"
         except redis.RedisError as exc:
             status = repr(exc)
-        print(f"lost {job_id}: job status {status!r}")
+        print(f"lost {job_id}: job status {status}")
     client.close()
     return lost, done
 
