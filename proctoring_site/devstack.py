@@ -91,6 +91,8 @@ def main() -> int:
     port = int(os.environ.get("PORT", "8000"))
     api_port = int(os.environ.get("REFERENCE_API_PORT", str(port + 1)))
     os.environ.setdefault("PROCTORING_API_URL", f"http://{HOST}:{api_port}/reference-api/v1/analyze")
+    # Served by the second daphne below, also when DJANGO_DEBUG is off (a demo).
+    os.environ.setdefault("PROCTORING_REFERENCE_API", "true")
 
     from proctoring_site.embedded_redis import RedisServer, port_is_free
 
@@ -134,13 +136,10 @@ def main() -> int:
         print("[devstack] demo accounts:", flush=True)
         subprocess.run(_python("manage.py", "seed_demo"), cwd=BASE_DIR, check=True)
 
-        size = str(settings.PROCTORING_MAX_MESSAGE_BYTES)
-        daphne = ["-m", "daphne", "-b", HOST, "--websocket-max-message-size", size,
-                  "--websocket-max-frame-size", size]  # fmt: skip
-        stack.spawn("web", _python(*daphne, "-p", str(port), "proctoring_site.asgi:application"))
-        stack.spawn(
-            "reference-api", _python(*daphne, "-p", str(api_port), "proctoring_site.asgi:application")
-        )
+        from proctoring_site.gateway import daphne_argv
+
+        stack.spawn("web", daphne_argv(port, bind=HOST))
+        stack.spawn("reference-api", daphne_argv(api_port, bind=HOST))
         stack.spawn("worker", _python("manage.py", "rqworker", "proctoring"))
 
         url = f"http://{HOST}:{port}/"

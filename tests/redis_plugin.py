@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from proctoring_site.embedded_redis import RedisServer
+from proctoring_site.env import SECRETS
 
 _state: dict[str, Any] = {}
 
@@ -27,6 +28,7 @@ _FOREIGN = [
     "DATABASE_URL",
     "PROCTORING_API_KEY", "REFERENCE_API_KEY", "DJANGO_ENV_FILE", "DJANGO_ALLOWED_HOSTS",
     "PROCTORING_SNAPSHOT_DIR", "DJANGO_HTTPS", "DJANGO_HSTS_SECONDS", "DJANGO_BEHIND_TLS_PROXY",
+    "DJANGO_STATIC_ROOT", *(f"{name}_FILE" for name in SECRETS),
 ]  # fmt: skip
 
 
@@ -49,6 +51,8 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: Any, args
             "PROCTORING_SNAPSHOT_DIR": str(workdir / "snapshots"),
             # Each test that needs the API points this at its own recording server.
             "PROCTORING_API_URL": "http://127.0.0.1:9/not-configured-in-this-test",
+            # Mounted although DJANGO_DEBUG is off: tests (and their servers) call it.
+            "PROCTORING_REFERENCE_API": "true",
         }
     )
     return (yield)
