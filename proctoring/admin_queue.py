@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from rq.suspension import resume as rq_resume
 from rq.suspension import suspend as rq_suspend
 
-from proctoring import charts, monitoring, queues, selftest, stats
+from proctoring import charts, monitoring, queues, selftest, shards, stats
 from proctoring.exceptions import AdmissionError
 
 CLIENTS_PER_PAGE = 100
@@ -107,7 +107,8 @@ def _columns(sort: str, descending: bool) -> list[dict[str, Any]]:
 
 @require_POST
 def pause(request: HttpRequest) -> HttpResponseRedirect:
-    rq_suspend(queues.get_queue().connection)
+    for _ in shards.each():  # every shard's workers
+        rq_suspend(queues.get_queue().connection)
     messages.warning(
         request,
         "Workers are paused: they finish what they run and take nothing new. Frames are still accepted.",
@@ -117,7 +118,8 @@ def pause(request: HttpRequest) -> HttpResponseRedirect:
 
 @require_POST
 def resume(request: HttpRequest) -> HttpResponseRedirect:
-    rq_resume(queues.get_queue().connection)
+    for _ in shards.each():  # every shard's workers
+        rq_resume(queues.get_queue().connection)
     messages.success(request, "Workers resumed.")
     return HttpResponseRedirect(reverse("proctoring-queue-overview"))
 

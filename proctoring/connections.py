@@ -13,8 +13,8 @@ from typing import Any
 
 import redis
 import redis.asyncio
-from django.conf import settings
 
+from proctoring import shards
 from proctoring_site import redis_clients
 
 _lock = threading.Lock()
@@ -32,14 +32,16 @@ POOL_OPTIONS: dict[str, Any] = {
 
 
 def get_redis() -> redis.Redis:
-    """A Redis client for `settings.REDIS_URL`, made once per process (a fork gets its own)."""
-    key = (settings.REDIS_URL, os.getpid())
+    """A Redis client for `settings.REDIS_URL` (or the shard of `shards.using`), made once per
+    process (a fork gets its own)."""
+    url = shards.current()
+    key = (url, os.getpid())
     client = _clients.get(key)
     if client is None:
         with _lock:
             client = _clients.get(key)
             if client is None:
-                client = redis.Redis(connection_pool=redis_clients.blocking_pool(**POOL_OPTIONS))
+                client = redis.Redis(connection_pool=redis_clients.blocking_pool(url, **POOL_OPTIONS))
                 _clients[key] = client
     return client
 
@@ -55,8 +57,9 @@ def get_async_redis() -> redis.asyncio.Redis:
     Its pool waits for a free connection rather than failing, like the threaded one."""
     loop = asyncio.get_running_loop()
     per_loop = _async_clients.setdefault(loop, {})
-    client = per_loop.get(settings.REDIS_URL)
+    url = shards.current()
+    client = per_loop.get(url)
     if client is None:
-        client = redis.asyncio.Redis(connection_pool=redis_clients.async_blocking_pool(**POOL_OPTIONS))
-        per_loop[settings.REDIS_URL] = client
+        client = redis.asyncio.Redis(connection_pool=redis_clients.async_blocking_pool(url, **POOL_OPTIONS))
+        per_loop[url] = client
     return client

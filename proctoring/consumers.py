@@ -18,7 +18,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from proctoring import connection_limits, events, metrics, protocol, queues
+from proctoring import connection_limits, events, metrics, protocol, queues, shards
 from proctoring.auth import StreamIdentity, StreamRefused, authorize, scope_header
 from proctoring.connections import get_async_redis
 from proctoring.exceptions import AdmissionError, FrameError, QueueFull, QueueUnavailable
@@ -75,7 +75,8 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.close(code=CloseCode.TOO_MANY_CONNECTIONS, reason=too_many.reason)
             return
         try:
-            await queues.aprepare()
+            with shards.client_shard(self.identity.client_id):
+                await queues.aprepare()
         except QueueUnavailable as exc:
             log.warning("client %s connected while the queue is unavailable: %s", attempt_id, exc)
         await self.accept()
@@ -118,9 +119,10 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             started = time.perf_counter()
             # A connection's first frame jumps the queue: the proctor sees a new (or
             # reconnected) exam taker at once, whatever the backlog.
-            enqueued = await queues.aenqueue_frame(
-                self.identity.client_id, self.identity.attempt_id, seq, frame, priority=seq == 1
-            )
+            with shards.client_shard(self.identity.client_id):
+                enqueued = await queues.aenqueue_frame(
+                    self.identity.client_id, self.identity.attempt_id, seq, frame, priority=seq == 1
+                )
             metrics.recorder.observe(
                 "enqueue", (time.perf_counter() - started) * 1000, metrics.ENQUEUE_BUCKETS_MS
             )

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from exams.models import Attempt, Exam
-from proctoring import counters, incidents, keys
+from proctoring import counters, incidents, keys, shards
 from proctoring.connections import get_redis
 from proctoring.frames import HEADER_MAX_BYTES, unpack_header
 from proctoring.models import Finding, FrameResult, Incident
@@ -49,11 +49,8 @@ def rows(attempts: list[Attempt]) -> list[dict[str, Any]]:
     if not attempts:
         return []
     ids = [str(attempt.pk) for attempt in attempts]
-    figures = counters.read(ids)
-    with get_redis().pipeline(transaction=False) as pipe:
-        for client_id in ids:
-            pipe.getrange(keys.client_latest(client_id), 0, HEADER_MAX_BYTES + 8)
-        heads = pipe.execute()
+    figures, latest_heads = _live_state(ids)
+    heads = [latest_heads[client_id] for client_id in ids]
     open_since = timezone.now() - incidents.gap()
     by_attempt = {
         str(row["attempt_id"]): row
@@ -109,11 +106,30 @@ def _thumb_version(head: bytes | None) -> str | None:
     return f"{meta.seq}-{int(meta.captured_at.timestamp() * 1000)}"
 
 
+def _live_state(ids: list[str]) -> tuple[dict[str, dict[str, Any]], dict[str, bytes]]:
+    """The clients' counts and the head of each one's live thumbnail, read from each client's
+    own shard."""
+    figures: dict[str, dict[str, Any]] = {}
+    heads: dict[str, bytes] = {}
+    by_shard: dict[str, list[str]] = defaultdict(list)
+    for client_id in ids:
+        by_shard[shards.of_client(client_id)].append(client_id)
+    for url, members in by_shard.items():
+        with shards.using(url):
+            figures.update(counters.read(members))
+            with get_redis().pipeline(transaction=False) as pipe:
+                for client_id in members:
+                    pipe.getrange(keys.client_latest(client_id), 0, HEADER_MAX_BYTES + 8)
+                heads.update(zip(members, pipe.execute(), strict=True))
+    return figures, heads
+
+
 def latest_thumbnail(attempt_id: str) -> tuple[bytes, str] | None:
     """The attempt's live thumbnail (image bytes and type), None when there is none."""
     from proctoring.frames import unpack_frame
 
-    envelope = get_redis().get(keys.client_latest(attempt_id))
+    with shards.client_shard(attempt_id):
+        envelope = get_redis().get(keys.client_latest(attempt_id))
     if not isinstance(envelope, bytes):
         return None
     try:

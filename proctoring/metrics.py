@@ -20,7 +20,8 @@ import redis
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-from proctoring import keys, queues, stats
+from proctoring import keys, shards, stats
+from proctoring.connections import get_redis
 
 # Upper bounds, in milliseconds.
 ENQUEUE_BUCKETS_MS = (0.5, 1, 2, 5, 10, 25, 50, 100, 250, 1000)
@@ -87,7 +88,6 @@ class QueueCollector(Collector):
     """Prometheus series read from Redis at each scrape."""
 
     def collect(self) -> Iterator[Any]:
-        connection = queues.get_queue().connection
         figures = stats.queue_figures()
         depth = GaugeMetricFamily("proctoring_queue_jobs", "Frame jobs by state", labels=["state"])
         for state in ("queued", "running", "retrying", "deferred", "failed"):
@@ -104,8 +104,10 @@ class QueueCollector(Collector):
             value=int(figures["api_circuit"]["open"]),
         )
         yield GaugeMetricFamily("proctoring_workers", "Workers on the queue", value=len(stats.workers()))
-        raw: dict[bytes, bytes] = connection.hgetall(keys.totals())  # type: ignore[assignment]
-        totals = {k.decode(): int(v) for k, v in raw.items()}
+        totals: Counter[str] = Counter()
+        for _ in shards.each():
+            raw: dict[bytes, bytes] = get_redis().hgetall(keys.totals())  # type: ignore[assignment]
+            totals.update({k.decode(): int(v) for k, v in raw.items()})
         frames = CounterMetricFamily("proctoring_frames", "Frames by outcome", labels=["outcome"])
         for outcome in ("received", "completed", "failed", "retried"):
             frames.add_metric([outcome], totals.get(outcome, 0))
@@ -113,10 +115,8 @@ class QueueCollector(Collector):
         yield frames
         yield _by_prefix(totals, "rejected:", "proctoring_frames_rejected", "Frames refused", "reason")
         yield _by_prefix(totals, "api_status:", "proctoring_api_responses", "API answers", "status")
-        yield _histogram(
-            connection, "enqueue", ENQUEUE_BUCKETS_MS, "proctoring_enqueue_seconds", "Enqueue time"
-        )
-        yield _histogram(connection, "api", API_BUCKETS_MS, "proctoring_api_seconds", "API call time")
+        yield _histogram("enqueue", ENQUEUE_BUCKETS_MS, "proctoring_enqueue_seconds", "Enqueue time")
+        yield _histogram("api", API_BUCKETS_MS, "proctoring_api_seconds", "API call time")
 
 
 def _by_prefix(totals: dict[str, int], prefix: str, metric: str, documentation: str, label: str) -> Any:
@@ -128,10 +128,13 @@ def _by_prefix(totals: dict[str, int], prefix: str, metric: str, documentation: 
 
 
 def _histogram(
-    connection: redis.Redis, name: str, buckets: tuple[float, ...], metric: str, documentation: str
+    name: str, buckets: tuple[float, ...], metric: str, documentation: str
 ) -> HistogramMetricFamily:
-    raw: dict[bytes, bytes] = connection.hgetall(keys.histogram(name))  # type: ignore[assignment]
-    counts = {k.decode(): int(v) for k, v in raw.items()}
+    """One histogram, added up over the shards (workers write theirs on their own shard)."""
+    counts: Counter[str] = Counter()
+    for _ in shards.each():
+        raw: dict[bytes, bytes] = get_redis().hgetall(keys.histogram(name))  # type: ignore[assignment]
+        counts.update({k.decode(): int(v) for k, v in raw.items()})
     cumulative, running = [], 0
     for bound in buckets:
         running += counts.get(str(bound), 0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -20,15 +21,38 @@ from rq.suspension import WORKERS_SUSPENDED
 from rq.worker import Worker
 
 from exams.models import Attempt
-from proctoring import breaker, counters, keys, queues
+from proctoring import breaker, counters, keys, queues, shards
 from proctoring.frames import unpack_header
 
 MINUTES = 15  # throughput history shown
 
 
+_SUMMED = ("queued", "running", "retrying", "deferred", "failed", "stale_dropped")
+
+
 def queue_figures() -> dict[str, Any]:
     """Counts per state for the whole queue, the oldest waiting frame's age, and whether
-    workers are paused."""
+    workers are paused: added up over every shard (`REDIS_SHARDS`), each shard's own under
+    `shards` when there are several."""
+    per_shard = [_shard_figures() for _ in shards.each()]
+    if len(per_shard) == 1:
+        return per_shard[0]
+    ages = [
+        figures["oldest_queued_age_s"] for figures in per_shard if figures["oldest_queued_age_s"] is not None
+    ]
+    circuits = [figures["api_circuit"] for figures in per_shard]
+    return {
+        "queue": per_shard[0]["queue"],
+        **{name: sum(figures[name] for figures in per_shard) for name in _SUMMED},
+        "oldest_queued_age_s": max(ages) if ages else None,
+        "paused": any(figures["paused"] for figures in per_shard),
+        # Each shard's workers have their own breaker: open when any is.
+        "api_circuit": next((circuit for circuit in circuits if circuit["open"]), circuits[0]),
+        "shards": per_shard,
+    }
+
+
+def _shard_figures() -> dict[str, Any]:
     queue = queues.get_queue()
     connection = queue.connection
     with connection.pipeline(transaction=False) as pipe:
@@ -75,6 +99,13 @@ def workers() -> list[dict[str, Any]]:
     """Every worker registered on the queue, on any host, by name: where it runs (host, pid),
     its state (idle, busy, suspended...), the jobs it runs now (many at once), its successes
     and failures, when it started and when it last reported."""
+    rows = []
+    for index, _ in enumerate(shards.each()):
+        rows.extend(_shard_workers(index))
+    return sorted(rows, key=lambda row: row["name"])
+
+
+def _shard_workers(shard: int) -> list[dict[str, Any]]:
     queue = queues.get_queue()
     rows = []
     for worker in Worker.all(queue=queue):
@@ -91,16 +122,20 @@ def workers() -> list[dict[str, Any]]:
                 "failed": worker.failed_job_count,
                 "birth": worker.birth_date.isoformat() if worker.birth_date else None,
                 "last_heartbeat": worker.last_heartbeat.isoformat() if worker.last_heartbeat else None,
+                "shard": shard,
             }
         )
-    return sorted(rows, key=lambda row: row["name"])
+    return rows
 
 
 def clients(since: float = 0.0, limit: int | None = None) -> list[dict[str, Any]]:
     """One row per client (exam attempt) that sent a frame since `since`, most recent first,
     with its user and exam when the attempt is known."""
-    client_ids = counters.clients(since=since)[:limit]
-    figures = counters.read(client_ids)
+    figures: dict[str, dict[str, Any]] = {}
+    for _ in shards.each():  # a client's counts are all on its own shard
+        ids = counters.clients(since=since)[:limit]
+        figures.update(counters.read(ids))
+    client_ids = sorted(figures, key=lambda client: -(figures[client]["last_frame_at"] or 0))[:limit]
     attempts = attempts_of(client_ids)
     rows = []
     for client_id in client_ids:
@@ -127,13 +162,15 @@ def attempts_of(client_ids: Iterable[str]) -> dict[str, Attempt]:
 
 def throughput(minutes: int = MINUTES) -> list[dict[str, Any]]:
     """Frames received, completed and failed per minute, oldest first, this minute included."""
-    connection = queues.get_queue().connection
     now_minute = int(time.time() // 60)
     span = range(now_minute - minutes + 1, now_minute + 1)
-    with connection.pipeline(transaction=False) as pipe:
-        for minute in span:
-            pipe.hgetall(keys.minute(minute))
-        buckets = pipe.execute()
+    buckets: list[Counter[bytes]] = [Counter() for _ in span]
+    for _ in shards.each():
+        with queues.get_queue().connection.pipeline(transaction=False) as pipe:
+            for minute in span:
+                pipe.hgetall(keys.minute(minute))
+            for total, bucket in zip(buckets, pipe.execute(), strict=True):
+                total.update({field: int(value) for field, value in bucket.items()})
     return [
         {
             "minute": datetime.fromtimestamp(minute * 60, UTC).isoformat(),

@@ -110,7 +110,9 @@ def main() -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        if not any(os.environ.get(name) for name in ("REDIS_URL", "REDIS_HOST", "REDIS_SENTINELS")):
+        if not any(
+            os.environ.get(name) for name in ("REDIS_URL", "REDIS_HOST", "REDIS_SENTINELS", "REDIS_SHARDS")
+        ):
             redis_port = int(os.environ.get("EMBEDDED_REDIS_PORT", "6380"))
             if not port_is_free(redis_port):
                 from proctoring_site.embedded_redis import free_port

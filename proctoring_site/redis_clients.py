@@ -55,13 +55,14 @@ def sentinel_manager() -> redis.sentinel.Sentinel:
     )
 
 
-def blocking_pool(**options: Any) -> redis.BlockingConnectionPool:
+def blocking_pool(url: str | None = None, **options: Any) -> redis.BlockingConnectionPool:
     """A pool (`max_connections`, `timeout` to wait for one, socket options) of the configured
-    Redis that waits for a free connection instead of failing."""
+    Redis (or of `url`, one of `REDIS_SHARDS`) that waits for a free connection instead of
+    failing."""
     config = _sentinel_config()
     if config is None:
         return redis.BlockingConnectionPool.from_url(
-            settings.REDIS_URL, **options, **settings.REDIS_TLS_OPTIONS
+            url or settings.REDIS_URL, **options, **settings.REDIS_TLS_OPTIONS
         )
     pool = BlockingSentinelPool(  # type: ignore[no-untyped-call]
         config.master, sentinel_manager(), **node_kwargs(config, settings.REDIS_TLS_OPTIONS), **options
@@ -70,12 +71,12 @@ def blocking_pool(**options: Any) -> redis.BlockingConnectionPool:
     return pool
 
 
-def async_blocking_pool(**options: Any) -> redis.asyncio.BlockingConnectionPool:
+def async_blocking_pool(url: str | None = None, **options: Any) -> redis.asyncio.BlockingConnectionPool:
     """`blocking_pool` for asyncio clients (one per event loop)."""
     config = _sentinel_config()
     if config is None:
         return redis.asyncio.BlockingConnectionPool.from_url(
-            settings.REDIS_URL, **options, **settings.REDIS_TLS_OPTIONS
+            url or settings.REDIS_URL, **options, **settings.REDIS_TLS_OPTIONS
         )
     manager = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
         config.sentinels, sentinel_kwargs=sentinel_kwargs(config, settings.REDIS_TLS_OPTIONS)

@@ -37,6 +37,27 @@ class SentinelConfig:
         return f"{scheme}://{hosts}/{self.master}"
 
 
+def redis_shards(env: Env) -> list[str]:
+    """`REDIS_SHARDS=url,url,…`: independent Redis primaries that clients are spread over ([] when
+    not set). Each is checked as `REDIS_URL` is; all use the same scheme (one TLS setting)."""
+    if not env.is_set("REDIS_SHARDS"):
+        if env.is_set("REDIS_SHARD"):
+            raise ImproperlyConfigured("REDIS_SHARD set without REDIS_SHARDS; set REDIS_SHARDS too")
+        return []
+    both = [name for name in (*_ADDRESS_SETTINGS, "REDIS_SENTINELS") if env.is_set(name)]
+    if both:
+        raise ImproperlyConfigured(
+            f"REDIS_SHARDS and {', '.join(both)} are both set: with shards, REDIS_SHARD picks this "
+            "process's shard; unset the other"
+        )
+    urls = [redis_url(Env({"REDIS_URL": url})) for url in env.list("REDIS_SHARDS", [])]
+    if len({urlsplit(url).scheme for url in urls}) > 1:
+        raise ImproperlyConfigured("REDIS_SHARDS mixes schemes: reach every shard the same way (TLS or not)")
+    if len(set(urls)) != len(urls):
+        raise ImproperlyConfigured("REDIS_SHARDS lists a shard twice")
+    return urls
+
+
 def sentinel_config(env: Env) -> SentinelConfig | None:
     """`REDIS_SENTINELS=host:port,…` and `REDIS_SENTINEL_MASTER` (default "proctoring"), with
     `REDIS_PASSWORD`, `REDIS_SENTINEL_PASSWORD` and `REDIS_TLS`; None when no sentinels are set."""

@@ -12,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from proctoring_site import env as env_module
 from proctoring_site.redis_config import (
     channel_layer_host,
+    redis_shards,
     redis_url,
     rq_connection,
     sentinel_config,
@@ -134,7 +135,15 @@ SERVE_STATIC = env.bool("DJANGO_SERVE_STATIC", DEBUG)
 # REDIS_SENTINELS (host:port,…) instead of an address: every client asks the sentinels for the
 # current primary of REDIS_SENTINEL_MASTER, and follows it when they fail over.
 REDIS_SENTINEL = sentinel_config(env)
-REDIS_URL = REDIS_SENTINEL.url if REDIS_SENTINEL else redis_url(env)
+# REDIS_SHARDS (url,url,…): independent Redis primaries, each client's frames on one of them (a
+# hash of its id); REDIS_SHARD is this process's own (a worker serves that shard's queue). The
+# channel layer, connection limits and the gateway's figures live on the first.
+REDIS_SHARDS = redis_shards(env)
+REDIS_SHARD = env.int("REDIS_SHARD", 0, minimum=0, maximum=max(len(REDIS_SHARDS) - 1, 0))
+if REDIS_SHARDS:
+    REDIS_URL = REDIS_SHARDS[REDIS_SHARD]
+else:
+    REDIS_URL = REDIS_SENTINEL.url if REDIS_SENTINEL else redis_url(env)
 # Over TLS (rediss://): the certificate checks every client makes, with REDIS_TLS_CA_FILE's CA.
 REDIS_TLS_OPTIONS = tls_options(env, REDIS_URL)
 # A frame is acked only once this many replicas hold it (WAIT, up to REDIS_WAIT_TIMEOUT seconds;
@@ -160,7 +169,11 @@ CHANNEL_LAYERS = {
         "CONFIG": {
             "hosts": [
                 channel_layer_host(
-                    REDIS_SENTINEL, REDIS_URL, REDIS_TLS_OPTIONS, socket_timeout=30, socket_connect_timeout=5
+                    REDIS_SENTINEL,
+                    REDIS_SHARDS[0] if REDIS_SHARDS else REDIS_URL,
+                    REDIS_TLS_OPTIONS,
+                    socket_timeout=30,
+                    socket_connect_timeout=5,
                 )
             ]
         },

@@ -1,0 +1,122 @@
+"""Clients spread over two independent Redis primaries (`REDIS_SHARDS`): the gateway puts each
+client's frames on its own shard, one worker per shard delivers them, and the figures of the
+admin pages, `proctoring_stats` and /metrics add both shards up."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from websockets.sync.client import connect
+
+from exams.models import Attempt
+from proctoring import dashboard, keys, metrics, shards, stats
+from proctoring.tokens import make_token
+from proctoring_site.embedded_redis import RedisServer
+from tests.support import jpeg_bytes, wait_until
+
+FRAMES = 4  # per client
+
+
+def test_a_client_always_has_the_same_shard(settings):
+    settings.REDIS_SHARDS = ["redis://127.0.0.1:1/0", "redis://127.0.0.1:2/0", "redis://127.0.0.1:3/0"]
+    client = "3f1e0a6e-8d7c-4c1b-9a57-0b6a3d2f4e11"
+    # CRC32, not Python's per-process string hash: every gateway and every restart agrees.
+    assert shards.index_of(client) == zlib.crc32(client.encode()) % 3
+    assert shards.of_client(client) == settings.REDIS_SHARDS[shards.index_of(client)]
+    spread = {shards.index_of(f"client-{i}") for i in range(60)}
+    assert spread == {0, 1, 2}
+
+
+@pytest.fixture
+def two_shards(tmp_path: Path):
+    servers = [RedisServer(tmp_path / f"shard-{i}").start() for i in range(2)]
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_two_shards_each_client_on_its_own_and_the_figures_add_up(
+    two_shards, exam, api, start_daphne, start_worker, settings
+):
+    urls = [server.url for server in two_shards]
+    env = {"REDIS_URL": "", "REDIS_SHARDS": ",".join(urls)}
+    users = get_user_model()
+    attempts: list[Attempt] = []
+    by_shard: dict[int, list[str]] = {0: [], 1: []}
+    for i in range(40):  # until each shard has three clients
+        if min(len(ids) for ids in by_shard.values()) >= 3:
+            break
+        attempt = Attempt.objects.create(
+            user=users.objects.create_user(f"t{i}"), exam=exam, consented_at=timezone.now()
+        )
+        index = zlib.crc32(str(attempt.pk).encode()) % 2
+        if len(by_shard[index]) < 3:
+            by_shard[index].append(str(attempt.pk))
+            attempts.append(attempt)
+    _, port = start_daphne(REDIS_SHARD="0", **env)
+    for index, server in enumerate(two_shards):
+        with server.client() as watch:
+            start_worker(watch=watch, REDIS_SHARD=str(index), **env)
+
+    acked: dict[str, list[str]] = {}
+    for attempt in attempts:
+        url = f"ws://127.0.0.1:{port}/ws/proctoring/{attempt.pk}/?token={make_token(attempt)}"
+        with connect(url, open_timeout=10) as ws:
+            for _ in range(FRAMES):
+                ws.send(jpeg_bytes())
+                answer = ws.recv(timeout=10)
+                assert '"ack"' in answer, answer
+                acked.setdefault(str(attempt.pk), []).append(answer)
+    total = FRAMES * len(attempts)
+    wait_until(lambda: len(api.calls) >= total, 60, "every frame delivered")
+    assert len({call.headers["Idempotency-Key"] for call in api.calls}) == total
+
+    clients = [redis_client for redis_client in (server.client(decode_responses=True) for server in two_shards)]
+    try:
+        for index, connection in enumerate(clients):
+            # Each client's frames went through its own shard only: its index, its counts.
+            indexed = set(connection.zrange(keys.clients_index(), 0, -1))
+            assert indexed == set(by_shard[index])
+            wait_until(
+                lambda connection=connection, index=index: int(connection.hget(keys.totals(), "completed") or 0)
+                == FRAMES * len(by_shard[index]),
+                30,
+                f"shard {index}'s completed total",
+            )
+            workers = connection.smembers("rq:workers:proctoring")
+            assert len(workers) == 1, workers
+    finally:
+        for connection in clients:
+            connection.close()
+
+    # The figures, read in this process as the admin pages do, add both shards up.
+    settings.REDIS_SHARDS = urls
+    settings.REDIS_URL = urls[0]
+    figures = stats.queue_figures()
+    assert [shard["queued"] for shard in figures["shards"]] == [0, 0]
+    assert figures["queued"] == figures["running"] == figures["failed"] == 0
+    rows = stats.clients()
+    assert {row["client"] for row in rows} == set(by_shard[0] + by_shard[1])
+    wait_until(
+        lambda: all(row["completed_today"] == FRAMES for row in stats.clients()), 30, "per-client counts"
+    )
+    assert sorted(row["shard"] for row in stats.workers()) == [0, 1]
+    assert sum(minute["received"] for minute in stats.throughput()) == total
+    completed = next(
+        sample.value
+        for family in metrics.QueueCollector().collect()
+        if family.name == "proctoring_frames"
+        for sample in family.samples
+        if sample.labels.get("outcome") == "completed"
+    )
+    assert completed == total
+    # The proctor dashboard finds each client's live thumbnail (seq 1 is kept) on its shard.
+    assert all(dashboard.latest_thumbnail(str(attempt.pk)) for attempt in attempts)
+    assert all(row["backlog"] == 0 for row in rows)
+    print(f"two shards: {len(by_shard[0])} + {len(by_shard[1])} clients, {total} frames acked and delivered")
