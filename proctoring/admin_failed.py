@@ -33,7 +33,7 @@ from rq.registry import FailedJobRegistry
 from rq.results import Result
 
 from exams.models import Attempt
-from proctoring import counters, failed_jobs, keys, queues, stats
+from proctoring import counters, failed_jobs, keys, queues, shards, stats
 from proctoring.frames import CONTENT_TYPES, FrameMeta
 from proctoring.models import FrameResult
 
@@ -206,12 +206,14 @@ def rows(job_ids: Sequence[str]) -> list[Row]:
     ]
 
 
-def list_page(client: str, kind: str, page_number: str | None) -> dict[str, Any]:
+def list_page(client: str, kind: str, page_number: str | None, shard: int = 0) -> dict[str, Any]:
     """The list's context: a page of rows (filtered by client and error kind) and the kinds on
     offer. Every read is O(page) or O(kinds): unfiltered pages come straight from RQ's failed
     registry, filtered ones from the per-client and per-kind indexes of failed frame jobs
-    (`proctoring.counters`), whose scores follow the registry's expiry."""
+    (`proctoring.counters`), whose scores follow the registry's expiry. With several shards,
+    this is the shard `get_redis()` reaches now (`shard`, its number, goes into the links)."""
     connection = queues.get_queue().connection
+    on = str(shard) if shards.sharded() and not client else ""
     now = time.time()
     chosen: list[str] | None = None
     if client and kind:
@@ -239,9 +241,10 @@ def list_page(client: str, kind: str, page_number: str | None) -> dict[str, Any]
         "total": total,
         "client": client,
         "kind": kind,
-        "kinds": [(name, count, _query(client=client, kind=name)) for name, count in kinds],
-        "all_kinds_query": _query(client=client),
-        "page_query": _query(client=client, kind=kind),
+        "kinds": [(name, count, _query(client=client, kind=name, shard=on)) for name, count in kinds],
+        "all_kinds_query": _query(client=client, shard=on),
+        "page_query": _query(client=client, kind=kind, shard=on),
+        "shard": shard,
     }
 
 
@@ -294,19 +297,36 @@ def run_action(post: QueryDict) -> tuple[str, Outcome]:
         job_ids = [one] if one else post.getlist("job_id")
         if not job_ids:
             raise ActionError("Select at least one failed job.")
-        operation = failed_jobs.retry if verb == "retry" else failed_jobs.delete
+        operation = _on_its_shard(failed_jobs.retry if verb == "retry" else failed_jobs.delete)
         return ("Retried" if verb == "retry" else "Deleted"), apply_all(operation, job_ids)
     if verb == "retry-client":
         client = post.get("client", "").strip()
         if not client:
             raise ActionError("Give the client whose failed jobs to retry.")
-        mine = _newest(queues.get_queue().connection, keys.client_failed(client))
-        return "Retried", apply_all(failed_jobs.retry, mine)
+        with shards.client_shard(client):  # all of a client's jobs are on its shard
+            mine = _newest(queues.get_queue().connection, keys.client_failed(client))
+            return "Retried", apply_all(failed_jobs.retry, mine)
     if verb == "clean":
         cutoff = datetime.now(UTC) - timedelta(hours=parse_hours(post.get("hours", "")))
-        old = [s.job_id for s in summarize(failed_ids()) if s.failed_at is not None and s.failed_at < cutoff]
-        return "Deleted", apply_all(failed_jobs.delete, old)
+        done, missed = 0, 0
+        for _ in shards.each():
+            old = [
+                s.job_id for s in summarize(failed_ids()) if s.failed_at is not None and s.failed_at < cutoff
+            ]
+            outcome = apply_all(failed_jobs.delete, old)
+            done, missed = done + outcome[0], missed + outcome[1]
+        return "Deleted", (done, missed)
     raise ActionError(f"Unknown action {post.get('action', '')!r}.")
+
+
+def _on_its_shard(operation: Callable[[str], bool]) -> Callable[[str], bool]:
+    """`operation` on a job id, run on the shard that holds the job."""
+
+    def run(job_id: str) -> bool:
+        with shards.using(shards.of_job(job_id)):
+            return operation(job_id)
+
+    return run
 
 
 def parse_hours(text: str) -> float:
@@ -410,7 +430,19 @@ def stored_frame_meta(job_id: str) -> FrameMeta | None:
 
 def failed_list(request: HttpRequest) -> HttpResponse:
     client, kind = request.GET.get("client", "").strip(), request.GET.get("kind", "").strip()
-    context = list_page(client, kind, request.GET.get("page"))
+    urls = shards.urls()
+    if client:
+        shard = shards.index_of(client)
+    else:
+        asked = request.GET.get("shard", "0")
+        shard = int(asked) if asked.isdigit() and int(asked) < len(urls) else 0
+    with shards.using(urls[shard]):
+        context = list_page(client, kind, request.GET.get("page"), shard)
+    if shards.sharded():  # one shard's list at a time, with every shard's count to pick another
+        counts = [registry().get_job_count(cleanup=False) for _ in shards.each()]
+        context["shard_links"] = [
+            (index, count, _query(shard=str(index))) for index, count in enumerate(counts)
+        ]
     return _render(request, "failed_list.html", "Failed jobs", context)
 
 
@@ -445,13 +477,19 @@ def failed_action(request: HttpRequest) -> HttpResponseRedirect:
 
 
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
-    return _render(request, "job_detail.html", f"Job {job_id}", job_context(job_id))
+    with shards.using(shards.of_job(job_id) if _JOB_ID.match(job_id) else shards.current()):
+        context = job_context(job_id)
+    return _render(request, "job_detail.html", f"Job {job_id}", context)
 
 
 def job_frame(request: HttpRequest, job_id: str) -> HttpResponse:
     """The stored image of a job's frame, as it came from the camera; 404 once it is gone."""
     try:
-        stored = queues.load_frame(job_id) if _JOB_ID.match(job_id) else None
+        if _JOB_ID.match(job_id):
+            with shards.using(shards.of_job(job_id)):
+                stored = queues.load_frame(job_id)
+        else:
+            stored = None
     except (ValueError, KeyError, TypeError):
         stored = None
     if stored is None:

@@ -71,3 +71,21 @@ def each() -> Iterator[str]:
     for url in urls():
         with using(url):
             yield url
+
+
+def of_job(job_id: str) -> str:
+    """The shard that holds job `job_id` (its job hash or its frame), else this process's own."""
+    if not sharded():
+        return current()
+    from rq.job import Job
+
+    from proctoring import keys
+    from proctoring.connections import get_redis
+
+    for url in each():
+        with get_redis().pipeline(transaction=False) as pipe:
+            pipe.exists(Job.key_for(job_id))
+            pipe.exists(keys.frame(job_id))
+            if any(pipe.execute()):
+                return url
+    return current()

@@ -120,3 +120,52 @@ def test_two_shards_each_client_on_its_own_and_the_figures_add_up(
     assert all(dashboard.latest_thumbnail(str(attempt.pk)) for attempt in attempts)
     assert all(row["backlog"] == 0 for row in rows)
     print(f"two shards: {len(by_shard[0])} + {len(by_shard[1])} clients, {total} frames acked and delivered")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_failed_jobs_pages_find_and_retry_a_job_on_another_shard(
+    two_shards, api, start_worker, settings, client
+):
+    from rq.registry import FailedJobRegistry
+
+    from proctoring import queues
+    from proctoring.frames import parse_image
+    from tests.support import Reply
+
+    urls = [server.url for server in two_shards]
+    settings.REDIS_SHARDS = urls
+    settings.REDIS_URL = urls[0]
+    client_id = next(f"camera-{i}" for i in range(100) if shards.index_of(f"camera-{i}") == 1)
+    api.script(Reply(422, {"error": "not a face"}))
+    with shards.client_shard(client_id):
+        job_id = queues.enqueue_frame(client_id, client_id, 1, parse_image(jpeg_bytes(), 1 << 20))
+    with two_shards[1].client() as watch:
+        start_worker(watch=watch, REDIS_URL="", REDIS_SHARDS=",".join(urls), REDIS_SHARD="1")
+
+    def failed_on_shard_1() -> list[str]:
+        with shards.using(urls[1]):
+            return [str(i) for i in FailedJobRegistry(queue=queues.get_queue()).get_job_ids(cleanup=False)]
+
+    wait_until(lambda: job_id in failed_on_shard_1(), 30, "the job failed on shard 1")
+    staff = get_user_model().objects.create_user("ops", is_staff=True)
+    client.force_login(staff)
+    first = client.get("/admin/proctoring/queue/failed/")
+    assert first.status_code == 200 and job_id not in [row.job_id for row in first.context["rows"]]
+    assert [(index, count) for index, count, _ in first.context["shard_links"]] == [(0, 0), (1, 1)]
+    second = client.get("/admin/proctoring/queue/failed/?shard=1")
+    assert [row.job_id for row in second.context["rows"]] == [job_id]
+    by_client = client.get(f"/admin/proctoring/queue/failed/?client={client_id}")
+    assert [row.job_id for row in by_client.context["rows"]] == [job_id]
+    detail = client.get(f"/admin/proctoring/queue/jobs/{job_id}/")
+    assert detail.status_code == 200 and b"ApiRejected" in detail.content
+    assert client.get(f"/admin/proctoring/queue/jobs/{job_id}/frame").status_code == 200
+
+    api.script(Reply(200, {"ok": True, "flags": []}))
+    client.post("/admin/proctoring/queue/failed/action/", {"action": f"retry:{job_id}"})
+    wait_until(
+        lambda: [call.headers["Idempotency-Key"] for call in api.calls].count(job_id) == 2
+        and job_id not in failed_on_shard_1(),
+        30,
+        "retried on its shard and delivered",
+    )
