@@ -24,6 +24,10 @@ django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
+# templates/ and static/: beside the packages in a checkout (and an editable install), inside
+# proctoring_site/ once a built wheel is installed (setup.py puts them there).
+_PACKAGE_DIR = Path(__file__).resolve().parent
+SHIPPED_DIR = _PACKAGE_DIR if (_PACKAGE_DIR / "templates").is_dir() else BASE_DIR
 env = env_module.load(BASE_DIR)
 
 DEBUG = env.bool("DJANGO_DEBUG", False)
@@ -66,6 +70,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz, answered before the host check and the HTTPS redirect (probers come
+    # by address over plain HTTP).
+    "proctoring_site.health.probe_middleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -81,7 +88,7 @@ ASGI_APPLICATION = "proctoring_site.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [SHIPPED_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -126,8 +133,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [SHIPPED_DIR / "static"]
+# Where `collectstatic` copies them for the web server (nginx) to serve.
+STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", VAR_DIR / "static")
 # daphne serves no static files itself; in development the ASGI app does (see asgi.py).
 SERVE_STATIC = env.bool("DJANGO_SERVE_STATIC", DEBUG)
 
@@ -249,7 +257,9 @@ PROCTORING_TOKEN_MAX_AGE = env.int("PROCTORING_TOKEN_MAX_AGE", 6 * 3600, minimum
 PROCTORING_STATS_TOKEN = env.str("PROCTORING_STATS_TOKEN")
 if PROCTORING_STATS_TOKEN and len(PROCTORING_STATS_TOKEN) < 16:
     raise ImproperlyConfigured("PROCTORING_STATS_TOKEN must be at least 16 characters (or empty)")
-# The reference API (development stand-in for the external service) checks this key when set.
+# The reference API (a development stand-in for the external service) is mounted at
+# /reference-api/ only in development or when asked for (demos); it checks this key when set.
+PROCTORING_REFERENCE_API = env.bool("PROCTORING_REFERENCE_API", DEBUG)
 REFERENCE_API_KEY = env.str("REFERENCE_API_KEY", PROCTORING_API_KEY)
 
 # The largest WebSocket message the server must accept: a maximal frame sent as base64 in JSON.

@@ -1,11 +1,26 @@
-"""Top-level URLs: exam pages, accounts, admin and the reference proctoring API."""
+"""Top-level URLs: exam pages, accounts, admin, the probes and, in development, the reference
+proctoring API."""
 
+from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from proctoring import monitoring
+from proctoring_site import health
+
+# The reference API is a development stand-in for the external service (a CPU-heavy face
+# detector): mounted only with DJANGO_DEBUG or PROCTORING_REFERENCE_API=true, never in production.
+reference_api: list[URLPattern | URLResolver] = (
+    [path("reference-api/", include("proctoring.reference_api.urls"))]
+    if settings.PROCTORING_REFERENCE_API
+    else []
+)
 
 urlpatterns = [
+    # Answered by health.probe_middleware before the host check and the HTTPS redirect; routed
+    # here too so that they are part of the site's map (reverse("healthz")).
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     # Before the admin's own URLs, which would otherwise take every path under admin/.
     path("admin/proctoring/queue/", include("proctoring.admin_urls")),
     path("admin/", admin.site.urls),
@@ -13,6 +28,6 @@ urlpatterns = [
     path("metrics", monitoring.metrics, name="metrics"),
     path("proctoring/stats.json", monitoring.stats_json, name="proctoring-stats"),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("reference-api/", include("proctoring.reference_api.urls")),
+    *reference_api,
     path("", include("exams.urls")),
 ]
