@@ -268,8 +268,11 @@ def test_queue_and_channel_layer_share_the_one_redis_url():
 # --- start-up, in a fresh process -----------------------------------------------------------------
 
 
-def start_django(changes: Mapping[str, str | None], code: str = "") -> subprocess.CompletedProcess[str]:
-    """Runs `django.setup()` (then `code`) in a new interpreter; a change of None unsets the variable."""
+def start_django(
+    changes: Mapping[str, str | None], code: str = "", setup: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Runs `django.setup()` (unless not `setup`), then `code`, in a new interpreter; a change of
+    None unsets the variable."""
     environment = dict(os.environ, DJANGO_SETTINGS_MODULE="proctoring_site.settings")
     for name, value in changes.items():
         if value is None:
@@ -277,7 +280,7 @@ def start_django(changes: Mapping[str, str | None], code: str = "") -> subproces
         else:
             environment[name] = value
     return subprocess.run(
-        [sys.executable, "-c", f"import django; django.setup()\n{code}"],
+        [sys.executable, "-c", f"import django; django.setup()\n{code}" if setup else code],
         cwd=BASE_DIR,
         env=environment,
         capture_output=True,
@@ -295,6 +298,8 @@ BAD_START_UPS: dict[str, dict[str, str | None]] = {
     "PROCTORING_API_URL": {"PROCTORING_API_URL": "ftp://x"},
     "DATABASE_URL": {"DATABASE_URL": "nonsense://"},
     "DJANGO_SECRET_KEY": {"DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": None},
+    "DJANGO_STATIC_ROOT": {"DJANGO_STATIC_ROOT": "var/static"},
+    "DJANGO_SECRET_KEY_FILE": {"DJANGO_SECRET_KEY": None, "DJANGO_SECRET_KEY_FILE": "/nonexistent/secret"},
 }
 
 

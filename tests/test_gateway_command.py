@@ -1,0 +1,85 @@
+"""`manage.py rungateway`: one command that starts a gateway with the WebSocket caps the settings
+compute, instead of a number copied by hand into every unit file."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from websockets.sync.client import connect
+
+from proctoring.protocol import ErrorCode
+from proctoring.tokens import make_token
+from proctoring_site.gateway import daphne_argv
+from tests.support import Process, child_env, free_port, python, wait_until
+
+
+def test_argv_runs_daphne_with_the_settings_message_cap(settings):
+    settings.PROCTORING_MAX_MESSAGE_BYTES = 123456
+    assert daphne_argv(8001) == [
+        sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port", "8001",
+        "--websocket-max-message-size", "123456", "--websocket-max-frame-size", "123456",
+        "proctoring_site.asgi:application",
+    ]  # fmt: skip
+
+
+def test_argv_binds_where_asked_and_trusts_proxy_headers_only_when_asked(settings):
+    argv = daphne_argv(8000, bind="0.0.0.0", proxy_headers=True)
+    assert argv[3:8] == ["--bind", "0.0.0.0", "--port", "8000", "--proxy-headers"]
+    assert "--proxy-headers" not in daphne_argv(8000)
+
+
+def test_command_becomes_daphne_with_its_options(settings, monkeypatch):
+    executed: list[tuple[str, list[str]]] = []
+    monkeypatch.setattr("os.execv", lambda path, argv: executed.append((path, argv)))
+    call_command("rungateway", "--port", "8002", "--bind", "10.0.0.5", "--proxy-headers")
+    expected = daphne_argv(8002, bind="10.0.0.5", proxy_headers=True)
+    assert executed == [(sys.executable, expected)]
+
+
+def test_dry_run_prints_the_command_line(capsys, monkeypatch):
+    monkeypatch.setattr("os.execv", lambda path, argv: pytest.fail("--dry-run ran daphne"))
+    call_command("rungateway", "--dry-run")
+    assert shlex.split(capsys.readouterr().out) == daphne_argv(8000)
+
+
+@pytest.mark.parametrize("port", ["0", "70000"])
+def test_a_port_out_of_range_is_refused(port):
+    with pytest.raises(CommandError, match=f"--port must be 1-65535, got {port}"):
+        call_command("rungateway", "--port", port)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_rungateway_serves_probes_and_lets_the_consumer_refuse_a_large_frame(attempt, processes, tmp_path):
+    port = free_port()
+    gateway = Process(
+        python("manage.py", "rungateway", "--port", str(port)), child_env(), tmp_path / "rungateway.log"
+    )
+    processes.append(gateway)
+
+    def ready() -> bool:
+        assert gateway.popen.poll() is None, gateway.log()
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
+                return bool(json.load(response)["status"] == "ready")
+        except OSError:
+            return False
+
+    wait_until(ready, 30, "the gateway's /readyz")
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+        assert json.load(response) == {"status": "ok"}
+    # manage.py became daphne: same process, daphne's command line with the caps.
+    cmdline = Path(f"/proc/{gateway.popen.pid}/cmdline").read_bytes().split(b"\0")[:-1]
+    assert [part.decode() for part in cmdline] == daphne_argv(port)
+    # 1.5 MB: over daphne's own 1 MiB default, so only the cap lets the consumer answer it.
+    url = f"ws://127.0.0.1:{port}/ws/proctoring/{attempt.pk}/?token={make_token(attempt)}"
+    with connect(url, open_timeout=10, max_size=None) as ws:
+        ws.send(b"\xff" * 1_500_000)
+        answer = json.loads(ws.recv(timeout=10))
+    assert answer["code"] == ErrorCode.FRAME_TOO_LARGE
