@@ -1,4 +1,11 @@
-# The image for docker-compose.yml: gateway, workers and the migrate one-shot all run it.
+# The image for docker-compose.yml: the gateway (the default command), workers and the migrate
+# one-shot all run it. The code goes in as `pip install .` installs it, from a wheel built in the
+# first stage: no source tree in the image, only manage.py.
+FROM python:3.11-slim AS wheel
+WORKDIR /src
+COPY . .
+RUN pip wheel --no-cache-dir --disable-pip-version-check --no-deps --wheel-dir /wheels .
+
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
@@ -9,25 +16,33 @@ ENV PYTHONUNBUFFERED=1 \
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin proctoring
 WORKDIR /app
 
-# Dependencies first, from pyproject.toml alone, so that a code change does not reinstall them.
-# psycopg: DATABASE_URL is PostgreSQL in production, and the project's dependencies lack a driver.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+# Dependencies first, from pyproject.toml alone (the project's and its `postgres` extra's: the
+# PostgreSQL driver), so that a code change does not reinstall them.
+COPY pyproject.toml /tmp/
+RUN python -c "import tomllib; p = tomllib.load(open('/tmp/pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['postgres']))" \
         > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt "psycopg[binary]>=3.1,<4" \
-    && rm /tmp/requirements.txt
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt /tmp/pyproject.toml
 
-COPY . .
-# Editable, as `make` installs it: settings find templates/ and static/ beside the code (BASE_DIR),
-# and a plain `pip install .` would install the packages without them.
 # collectstatic only needs settings that load: the two required values are placeholders here.
-RUN pip install --no-deps -e . \
+# Its output (DJANGO_STATIC_ROOT) is for a web server that serves /static/ from a copy; the
+# compose stack's gateway serves /static/ itself.
+ENV DJANGO_STATIC_ROOT=/app/static \
+    PROCTORING_SNAPSHOT_DIR=/data/snapshots
+COPY --from=wheel /wheels /tmp/wheels
+COPY manage.py ./
+RUN pip install --no-deps /tmp/wheels/*.whl \
+    && rm -r /tmp/wheels \
     && DJANGO_SECRET_KEY=collectstatic-only PROCTORING_API_URL=http://unused.invalid/ \
         python manage.py collectstatic --noinput -v 0 \
     && mkdir -p /data/snapshots \
     && chown proctoring:proctoring /data/snapshots
 
-ENV PROCTORING_SNAPSHOT_DIR=/data/snapshots
 USER proctoring
 EXPOSE 8000
-CMD ["sh", "-c", "exec python -m daphne --bind 0.0.0.0 --port 8000 --proxy-headers --websocket-max-message-size ${DAPHNE_MAX_MESSAGE_BYTES:-2861744} --websocket-max-frame-size ${DAPHNE_MAX_MESSAGE_BYTES:-2861744} proctoring_site.asgi:application"]
+# Liveness: the gateway answers (it touches neither Redis nor the database; /readyz does). The
+# worker and migrate services of docker-compose.yml turn it off: they listen on no port.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
+# rungateway becomes daphne with the WebSocket caps from the settings.
+CMD ["python", "manage.py", "rungateway", "--bind", "0.0.0.0", "--port", "8000", "--proxy-headers"]
