@@ -32,7 +32,8 @@ from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 from rq.worker.base import DequeueStrategy
 
-from proctoring import lifecycle, metrics, results
+from proctoring import lifecycle, metrics, results, worker_names
+from proctoring.connections import get_redis
 from proctoring.scheduling import ProctoringScheduler
 from proctoring.timeouts import WatchdogDeathPenalty
 from proctoring_site import redis_check, redis_clients
@@ -98,6 +99,8 @@ class ProctoringWorker(SimpleWorker):
         # stops the worker with a clear line; a Redis that is down does not.
         redis_check.exit_if_refused("worker")
         redis_check.wait_until_reachable("worker")
+        if not kwargs.get("name") and len(args) < 2:  # no --name: `<short hostname>.<pid>`
+            kwargs["name"] = worker_names.unique_name(kwargs.get("connection") or get_redis())
         super().__init__(*args, **kwargs)
         self.concurrency = concurrency or settings.PROCTORING_WORKER_CONCURRENCY
         _wait_for_connections(self.connection, 2 * self.concurrency + 16)
