@@ -62,11 +62,14 @@ async def _run(frames: int, concurrency: int, replicas: int) -> tuple[list[float
 
 def _line(label: str, latencies: list[float], rate: float) -> str:
     cuts = statistics.quantiles(latencies, n=100)
-    return f"{label:<34} p50 {cuts[49]:6.2f} ms  p95 {cuts[94]:6.2f} ms  p99 {cuts[98]:6.2f} ms  {rate:8.0f} frames/s"
+    spread = f"p50 {cuts[49]:6.2f} ms  p95 {cuts[94]:6.2f} ms  p99 {cuts[98]:6.2f} ms"
+    return f"{label:<34} {spread}  {rate:8.0f} frames/s"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--frames", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
@@ -75,7 +78,9 @@ def main() -> None:
     replica = RedisServer(workdir / "replica", extra=("--replicaof", "127.0.0.1", str(primary.port))).start()
     try:
         with replica.client() as client:
-            wait_until(lambda: client.info("replication")["master_link_status"] == "up", 30, "replica in sync")
+            wait_until(
+                lambda: client.info("replication")["master_link_status"] == "up", 30, "replica in sync"
+            )
         _setup(primary, workdir)
         from proctoring.connections import get_redis
 

@@ -51,7 +51,9 @@ class Sentinel:
         return self
 
     def client(self) -> redis.Redis:
-        return redis.Redis("127.0.0.1", self.port, socket_timeout=2, socket_connect_timeout=2, decode_responses=True)
+        return redis.Redis(
+            "127.0.0.1", self.port, socket_timeout=2, socket_connect_timeout=2, decode_responses=True
+        )
 
     def stop(self) -> None:
         process, self.process = self.process, None

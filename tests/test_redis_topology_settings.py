@@ -63,7 +63,9 @@ def test_sentinel_settings_that_cannot_work_are_refused(values, message):
 
 def test_sentinel_configures_django_rq_and_the_channel_layer():
     config = sentinel_config(
-        Env({"REDIS_SENTINELS": "s1:26379,s2:26379", "REDIS_PASSWORD": "pw", "REDIS_SENTINEL_PASSWORD": "spw"})
+        Env(
+            {"REDIS_SENTINELS": "s1:26379,s2:26379", "REDIS_PASSWORD": "pw", "REDIS_SENTINEL_PASSWORD": "spw"}
+        )
     )
     assert config is not None
     rq = rq_connection(config, config.url, {})

@@ -5,7 +5,9 @@ admin pages, `proctoring_stats` and /metrics add both shards up."""
 from __future__ import annotations
 
 import zlib
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -70,24 +72,28 @@ def test_two_shards_each_client_on_its_own_and_the_figures_add_up(
         with connect(url, open_timeout=10) as ws:
             for _ in range(FRAMES):
                 ws.send(jpeg_bytes())
-                answer = ws.recv(timeout=10)
+                answer = str(ws.recv(timeout=10))
                 assert '"ack"' in answer, answer
                 acked.setdefault(str(attempt.pk), []).append(answer)
     total = FRAMES * len(attempts)
     wait_until(lambda: len(api.calls) >= total, 60, "every frame delivered")
     assert len({call.headers["Idempotency-Key"] for call in api.calls}) == total
 
-    clients = [redis_client for redis_client in (server.client(decode_responses=True) for server in two_shards)]
+    clients = [server.client(decode_responses=True) for server in two_shards]
+
+    def completed_on(connection: Any) -> int:
+        return int(connection.hget(keys.totals(), "completed") or 0)
+
     try:
         for index, connection in enumerate(clients):
             # Each client's frames went through its own shard only: its index, its counts.
             indexed = set(connection.zrange(keys.clients_index(), 0, -1))
             assert indexed == set(by_shard[index])
+            expected = FRAMES * len(by_shard[index])
             wait_until(
-                lambda connection=connection, index=index: int(connection.hget(keys.totals(), "completed") or 0)
-                == FRAMES * len(by_shard[index]),
+                partial(lambda c, n: completed_on(c) == n, connection, expected),
                 30,
-                f"shard {index}'s completed total",
+                f"shard {index} completed",
             )
             workers = connection.smembers("rq:workers:proctoring")
             assert len(workers) == 1, workers
@@ -164,8 +170,10 @@ def test_the_failed_jobs_pages_find_and_retry_a_job_on_another_shard(
     api.script(Reply(200, {"ok": True, "flags": []}))
     client.post("/admin/proctoring/queue/failed/action/", {"action": f"retry:{job_id}"})
     wait_until(
-        lambda: [call.headers["Idempotency-Key"] for call in api.calls].count(job_id) == 2
-        and job_id not in failed_on_shard_1(),
+        lambda: (
+            [call.headers["Idempotency-Key"] for call in api.calls].count(job_id) == 2
+            and job_id not in failed_on_shard_1()
+        ),
         30,
         "retried on its shard and delivered",
     )

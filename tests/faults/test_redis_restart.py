@@ -65,7 +65,8 @@ def settle(api: RecordingApi, acked: set[str], server: RedisServer) -> tuple[set
                 ]
                 if found
             ]
-            status = f"{job.get('status')!r} in {where}, started {job.get('started_at')}, worker {job.get('worker_name')}"
+            status = f"{job.get('status')!r} in {where}, started {job.get('started_at')!r}"
+            status += f", worker {job.get('worker_name')!r}"
         except redis.RedisError as exc:
             status = repr(exc)
         print(f"lost {job_id}: job status {status}")

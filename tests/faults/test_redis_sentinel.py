@@ -51,7 +51,9 @@ def test_gateways_and_workers_follow_a_failover_and_lose_no_acked_frame(
     }
     users = get_user_model()
     attempts = [
-        Attempt.objects.create(user=users.objects.create_user(f"t{i}"), exam=exam, consented_at=timezone.now())
+        Attempt.objects.create(
+            user=users.objects.create_user(f"t{i}"), exam=exam, consented_at=timezone.now()
+        )
         for i in range(4)
     ]
     first_primary = group.node(group.primary_port())
