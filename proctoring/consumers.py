@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -80,6 +81,7 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         except QueueUnavailable as exc:
             log.warning("client %s connected while the queue is unavailable: %s", attempt_id, exc)
         await self.accept()
+        _keep_writing_metrics()
         self.heard_at = time.monotonic()
         if settings.PROCTORING_IDLE_TIMEOUT:
             self.idle_watch = asyncio.create_task(self._close_when_idle(settings.PROCTORING_IDLE_TIMEOUT))
@@ -141,8 +143,6 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         await self.send(
             text_data=protocol.ack(seq, enqueued.job_id, paused=enqueued.paused, hint=enqueued.hint)
         )
-        if metrics.recorder.due():
-            await _flush_metrics()
         await self._tell_rate(
             recommended_fps(enqueued.queued, settings.PROCTORING_MAX_QUEUED, settings.PROCTORING_CLIENT_FPS)
         )
@@ -161,8 +161,32 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         return parse_text_message(text_data or "", limit)
 
 
+# The task writing this process's figures, per event loop (daphne runs one).
+_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _keep_writing_metrics() -> None:
+    """Starts, once per event loop, the task that writes the gateway's figures to Redis every
+    `metrics.FLUSH_EVERY` seconds while it has any. (Written after acks only, a refusal waited
+    for the gateway's next ack: one that refused everything, a full queue's very case, never
+    reported its refusals, and their alert could not fire.)"""
+    loop = asyncio.get_running_loop()
+    writer = _writers.get(loop)
+    if writer is None or writer.done():
+        _writers[loop] = loop.create_task(_write_metrics_every(metrics.FLUSH_EVERY))
+
+
+async def _write_metrics_every(seconds: float) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        if metrics.recorder.pending():
+            await _flush_metrics()
+
+
 async def _flush_metrics() -> None:
     try:
         await metrics.recorder.aflush(get_async_redis())
-    except redis.RedisError as exc:  # figures only: the frame is acked already
+    except redis.RedisError as exc:  # figures only: the frames are answered already
         log.warning("could not write the gateway's metrics: %s", exc)

@@ -54,6 +54,11 @@ class Recorder:
     def due(self) -> bool:
         return time.monotonic() - self._flushed >= FLUSH_EVERY
 
+    def pending(self) -> bool:
+        """Whether anything was observed since the last write."""
+        with self._lock:
+            return bool(self._totals or self._histograms)
+
     def take(self) -> tuple[dict[str, Counter[str]], Counter[str]]:
         with self._lock:
             histograms, totals = self._histograms, self._totals
