@@ -25,7 +25,7 @@ from rq.scheduler import RQScheduler
 from rq.utils import current_timestamp
 
 from proctoring import counters, keys, lifecycle
-from proctoring_site import redis_clients
+from proctoring_site import redis_check, redis_clients
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,9 @@ class ProctoringScheduler(RQScheduler):
                 self.clean_abandoned()
                 self.reconcile_counts()
                 wait = self.tick
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
+            except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError) as exc:
+                if isinstance(exc, redis.ResponseError) and not redis_check.refusing_for_now(exc):
+                    raise
                 # RQ's scheduler dies here, and its worker starts another only at its next
                 # maintenance (10 minutes): retries and abandoned jobs would wait that long
                 # after a Redis restart. Wait for Redis instead, briefly: retries are due.

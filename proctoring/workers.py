@@ -93,6 +93,9 @@ class _Slots:
 
 class ProctoringWorker(SimpleWorker):
     death_penalty_class = WatchdogDeathPenalty
+    # Between tries while Redis is away (1, 2, 4, 5, 5… s): RQ's 60 s would leave a worker asleep
+    # for up to a minute after Redis is back, during a live exam.
+    max_connection_wait_time = 5.0
 
     def __init__(self, *args: Any, concurrency: int | None = None, **kwargs: Any) -> None:
         # Before RQ's own first command (CLIENT SETNAME, in its __init__): a wrong password or CA
@@ -197,6 +200,22 @@ class ProctoringWorker(SimpleWorker):
                 except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
                     self.log.error(
                         "Worker %s: could not reach Redis (%s); retrying in %.0f s",
+                        self.name,
+                        exc,
+                        connection_wait,
+                    )
+                    time.sleep(connection_wait)
+                    connection_wait = min(connection_wait * 2, self.max_connection_wait_time)
+                except redis.exceptions.ResponseError as exc:
+                    if not redis_check.refusing_for_now(exc):
+                        self.log.error(
+                            "Worker %s: found an unhandled exception, quitting...", self.name, exc_info=True
+                        )
+                        break
+                    # A primary short of replicas, out of memory, mid-failover: wait as for an
+                    # outage (the worker used to quit here, and with it its scheduler).
+                    self.log.error(
+                        "Worker %s: Redis refuses writes for now (%s); retrying in %.0f s",
                         self.name,
                         exc,
                         connection_wait,

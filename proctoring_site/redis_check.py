@@ -127,3 +127,15 @@ def wait_until_reachable(process: str, most: float = 30.0) -> None:
             client.close()
         time.sleep(delay)
         delay = min(delay * 2, most)
+
+
+# What Redis answers while it cannot take writes for a while, not because a command was wrong:
+# a primary without its replicas (min-replicas-to-write), out of memory under noeviction, a node
+# demoted to replica mid-failover, a failed background save, a data set still loading.
+_REFUSING_FOR_NOW = ("NOREPLICAS", "OOM command not allowed", "READONLY", "MISCONF", "MASTERDOWN", "LOADING")
+
+
+def refusing_for_now(exc: BaseException) -> bool:
+    """Whether `exc` is Redis refusing commands for a while (wait and try again), rather than a
+    bug (give up). redis-py reports a refusal inside a pipeline as a ResponseError naming it."""
+    return isinstance(exc, redis.ResponseError) and any(code in str(exc) for code in _REFUSING_FOR_NOW)

@@ -54,7 +54,13 @@ def settle(api: RecordingApi, acked: set[str], server: RedisServer) -> tuple[set
     lost = acked - delivered(api) - set(done)
     for job_id in sorted(lost)[:5]:  # what became of them, for the failure message
         try:
-            job = client.hgetall(f"rq:job:{job_id}")
+            job = dict(
+                zip(
+                    ("status", "started_at", "worker_name"),
+                    client.hmget(f"rq:job:{job_id}", ["status", "started_at", "worker_name"]),
+                    strict=True,
+                )
+            )
             where = [
                 name
                 for name, found in [
