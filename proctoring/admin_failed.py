@@ -39,6 +39,7 @@ from proctoring.models import FrameResult
 
 PAGE_SIZE = 50
 SCAN_CHUNK = 1_000
+SEARCH_SCAN = 5_000  # the newest failed jobs a search reads (their errors are read to match)
 GONE = "(job gone)"  # the registry names a job whose hash has expired or was deleted
 UNKNOWN = "(unknown)"
 _SCAN_FIELDS = ("data", "description", "meta", "ended_at", "failure_ttl")
@@ -206,17 +207,32 @@ def rows(job_ids: Sequence[str]) -> list[Row]:
     ]
 
 
-def list_page(client: str, kind: str, page_number: str | None, shard: int = 0) -> dict[str, Any]:
+def list_page(
+    client: str, kind: str, page_number: str | None, shard: int = 0, query: str = ""
+) -> dict[str, Any]:
     """The list's context: a page of rows (filtered by client and error kind) and the kinds on
     offer. Every read is O(page) or O(kinds): unfiltered pages come straight from RQ's failed
     registry, filtered ones from the per-client and per-kind indexes of failed frame jobs
     (`proctoring.counters`), whose scores follow the registry's expiry. With several shards,
-    this is the shard `get_redis()` reaches now (`shard`, its number, goes into the links)."""
+    this is the shard `get_redis()` reaches now (`shard`, its number, goes into the links).
+    `query` keeps the jobs (of those filters) whose id is it or whose error mentions it, among
+    the newest `SEARCH_SCAN` failed jobs."""
     connection = queues.get_queue().connection
     on = str(shard) if shards.sharded() and not client else ""
     now = time.time()
     chosen: list[str] | None = None
-    if client and kind:
+    if query:
+        if client and kind:
+            mine = _newest(connection, keys.client_failed(client))
+            scores = connection.zmscore(keys.failed_kind(kind), mine) if mine else []
+            candidates = [job_id for job_id, score in zip(mine, scores, strict=True) if score is not None]
+        elif client or kind:
+            candidates = _newest(connection, keys.client_failed(client) if client else keys.failed_kind(kind))
+        else:
+            candidates = failed_ids(0, SEARCH_SCAN)
+        chosen = _matching(candidates[:SEARCH_SCAN], query)
+        total = len(chosen)
+    elif client and kind:
         mine = _newest(connection, keys.client_failed(client))
         scores = connection.zmscore(keys.failed_kind(kind), mine) if mine else []
         chosen = [job_id for job_id, score in zip(mine, scores, strict=True) if score is not None]
@@ -241,11 +257,34 @@ def list_page(client: str, kind: str, page_number: str | None, shard: int = 0) -
         "total": total,
         "client": client,
         "kind": kind,
-        "kinds": [(name, count, _query(client=client, kind=name, shard=on)) for name, count in kinds],
-        "all_kinds_query": _query(client=client, shard=on),
-        "page_query": _query(client=client, kind=kind, shard=on),
+        "kinds": [
+            (name, count, _query(client=client, kind=name, shard=on, q=query)) for name, count in kinds
+        ],
+        "all_kinds_query": _query(client=client, shard=on, q=query),
+        "page_query": _query(client=client, kind=kind, shard=on, q=query),
         "shard": shard,
+        "query": query,
     }
+
+
+def _matching(job_ids: Sequence[str], query: str) -> list[str]:
+    """The ids among `job_ids` (in their order) that are `query` or whose last error contains
+    it, ignoring case."""
+    needle = query.strip().lower()
+    connection = queues.get_queue().connection
+    found: list[str] = []
+    for start in range(0, len(job_ids), SCAN_CHUNK):
+        chunk = job_ids[start : start + SCAN_CHUNK]
+        with connection.pipeline(transaction=False) as pipe:
+            for job_id in chunk:
+                pipe.hmget(Job.key_for(job_id), _SCAN_FIELDS)
+            hashes = pipe.execute()
+        jobs = [_partial_job(job_id, values) for job_id, values in zip(chunk, hashes, strict=True)]
+        errors = _errors([job for job in jobs if job is not None])
+        found += [
+            job_id for job_id in chunk if job_id.lower() == needle or needle in errors.get(job_id, "").lower()
+        ]
+    return found
 
 
 def _newest(connection: Any, index: str, start: int = 0, count: int = -1) -> list[str]:
@@ -430,6 +469,7 @@ def stored_frame_meta(job_id: str) -> FrameMeta | None:
 
 def failed_list(request: HttpRequest) -> HttpResponse:
     client, kind = request.GET.get("client", "").strip(), request.GET.get("kind", "").strip()
+    query = request.GET.get("q", "").strip()[:200]
     urls = shards.urls()
     if client:
         shard = shards.index_of(client)
@@ -437,7 +477,7 @@ def failed_list(request: HttpRequest) -> HttpResponse:
         asked = request.GET.get("shard", "0")
         shard = int(asked) if asked.isdigit() and int(asked) < len(urls) else 0
     with shards.using(urls[shard]):
-        context = list_page(client, kind, request.GET.get("page"), shard)
+        context = list_page(client, kind, request.GET.get("page"), shard, query)
     if shards.sharded():  # one shard's list at a time, with every shard's count to pick another
         counts = [registry().get_job_count(cleanup=False) for _ in shards.each()]
         context["shard_links"] = [

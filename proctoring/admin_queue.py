@@ -22,7 +22,20 @@ from proctoring import charts, monitoring, queues, selftest, shards, stats
 from proctoring.exceptions import AdmissionError
 
 CLIENTS_PER_PAGE = 100
-SORTABLE = ("last_frame_at", "backlog", "queued", "running", "retrying", "failed", "completed_today", "user")
+SORTABLE = (
+    "last_frame_at",
+    "backlog",
+    "queued",
+    "running",
+    "retrying",
+    "failed",
+    "completed_today",
+    "user",
+    "wait_p95",
+    "age_p95",
+    "stale",
+    "coalesced",
+)
 
 
 def overview(request: HttpRequest) -> HttpResponse:
@@ -94,6 +107,10 @@ def _columns(sort: str, descending: bool) -> list[dict[str, Any]]:
         "retrying": "Retrying",
         "failed": "Failed",
         "completed_today": "Completed today",
+        "wait_p95": "Wait p95 (s)",
+        "age_p95": "Answer age p95 (s)",
+        "stale": "Stale",
+        "coalesced": "Replaced",
         "last_frame_at": "Last frame",
     }
     columns = []

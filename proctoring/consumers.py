@@ -141,7 +141,9 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             )
             return
         await self.send(
-            text_data=protocol.ack(seq, enqueued.job_id, paused=enqueued.paused, hint=enqueued.hint)
+            text_data=protocol.ack(
+                seq, enqueued.job_id, paused=enqueued.paused, hint=enqueued.hint, replaced=enqueued.replaced
+            )
         )
         await self._tell_rate(
             recommended_fps(enqueued.queued, settings.PROCTORING_MAX_QUEUED, settings.PROCTORING_CLIENT_FPS)

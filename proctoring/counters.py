@@ -168,6 +168,7 @@ def read(client_ids: list[str], connection: redis.Redis | None = None) -> dict[s
             "failed": int(answers[2 * index + 1]),
             "completed_today": int(counts.get(today, 0)),
             "stale": int(counts.get("stale", 0)),
+            "coalesced": int(counts.get("coalesced", 0)),
             "last_frame_at": float(last) if last else None,
         }
     return figures

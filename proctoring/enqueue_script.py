@@ -5,17 +5,27 @@ tail, its priority head, or RQ's scheduled registry for a delayed frame) and its
 KEYS: 1 the client's pending set, 2 the queue, 3 the frame key, 4 the client's counts, 5 the
 clients index, 6 this minute's throughput bucket, 7 RQ's "workers suspended" flag, 8 the totals,
 9 the client's priority window (set for a while after a flagged result), 10 RQ's scheduled
-registry of the queue, 11 the client's hint (what its latest analysed frame showed).
+registry of the queue, 11 the client's hint (what its latest analysed frame showed), 12 the
+clients' ring (clients with frames waiting, in the order workers visit them), 13 the client's
+waiting list (its frames in the queue, oldest first).
 ARGV: 1 job id, 2 received at (score), 3 per-client limit, 4 job key prefix, 5 queue limit,
 6 frame envelope, 7 frame key TTL, 8 RQ's timestamp, 9 job description, 10 client id, 11 counts
 TTL, 12 the bucket's TTL, 13 "1" to ask for priority, 14 when a delayed frame is due (epoch
-seconds, 0 for now).
-Returns {verdict, queue length, workers paused, priority, hint or false}: verdict 1 admitted,
-0 client full, -1 queue full (nothing written for 0 and -1).
+seconds, 0 for now), 15 client key prefix (counters), 16 "1" for latest-frame-wins, 17 the
+frame key prefix.
+Returns {verdict, queue length, workers paused, priority, hint or false, the id of the waiting
+frame this one replaced or false}: verdict 1 admitted, 0 client full, -1 queue full (nothing
+written for 0 and -1).
+
+Every waiting frame is also in its client's waiting list, and every client with one in the ring
+(`proctoring.lifecycle` takes round-robin from it). With latest-frame-wins, a new frame takes the
+place of its client's oldest waiting frame (in the queue and in the waiting list), which is
+deleted and counted `coalesced`; frames already running or waiting to retry are not touched.
 """
 
 from __future__ import annotations
 
+from proctoring import counters
 from proctoring.job_template import JobTemplate
 
 # How far into the queue's head a priority frame looks for the first normal frame; past this
@@ -29,7 +39,21 @@ PRIORITY_SCAN = 256
 # block a client.
 _ADMIT = """
 local queued = redis.call('LLEN', KEYS[2])
-if queued >= tonumber(ARGV[5]) then return {-1, queued} end
+local due = tonumber(ARGV[14])
+-- Latest-frame-wins: the oldest frame of this client still waiting in the queue (counted
+-- queued); ids of frames taken, retrying or gone since are dropped from the waiting list.
+local victim = nil
+if ARGV[16] == '1' and due == 0 then
+  while true do
+    local candidate = redis.call('LINDEX', KEYS[13], 0)
+    if not candidate then break end
+    if redis.call('HGET', ARGV[4] .. candidate, 'pc') == 'q' then victim = candidate break end
+    redis.call('LPOP', KEYS[13])
+  end
+end
+-- A frame that replaces another does not make the queue longer.
+if not victim and queued >= tonumber(ARGV[5]) then return {-1, queued} end
+if victim then redis.call('ZREM', KEYS[1], victim) end
 local limit = tonumber(ARGV[3])
 if redis.call('ZCARD', KEYS[1]) >= limit then
   for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
@@ -44,7 +68,6 @@ end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[7])
 local jkey = ARGV[4] .. ARGV[1]
-local due = tonumber(ARGV[14])
 local priority = 0
 if due == 0 and (ARGV[13] == '1' or redis.call('EXISTS', KEYS[9]) == 1) then priority = 1 end
 """
@@ -59,6 +82,16 @@ if due > 0 then
   redis.call('HSET', jkey, 'status', 'scheduled')
   redis.call('HDEL', jkey, 'enqueued_at')
   redis.call('ZADD', KEYS[10], due, ARGV[1])
+elseif victim and redis.call('LINSERT', KEYS[2], 'BEFORE', victim, ARGV[1]) > 0 then
+  -- Its place in the queue and in the waiting list; the frame it replaces goes whole.
+  redis.call('LREM', KEYS[2], 1, victim)
+  redis.call('LSET', KEYS[13], 0, ARGV[1])
+  local vkey = ARGV[4] .. victim
+  pc_move(vkey, victim, ARGV[15], 'x', 0, 'coalesced')
+  redis.call('DEL', vkey, ARGV[17] .. victim)
+  redis.call('HINCRBY', KEYS[8], 'coalesced', 1)
+  if redis.call('HGET', vkey, 'pri') == '1' then redis.call('HSET', jkey, 'pri', '1') end
+  priority = -1
 elseif priority == 1 then
   redis.call('HSET', jkey, 'pri', '1')
   local pivot = nil
@@ -77,6 +110,42 @@ elseif priority == 1 then
 else
   redis.call('RPUSH', KEYS[2], ARGV[1])
 end
+if victim and priority ~= -1 then victim = nil end  -- it had left the queue after all
+if due == 0 and priority ~= -1 then
+  if priority == 1 then
+    -- After its client's waiting priority frames, before its normal ones; and its client in
+    -- the ring after the clients whose next frame is a priority one, before the others: priority
+    -- frames keep their order among themselves, as in the queue.
+    local before = nil
+    for _, other in ipairs(redis.call('LRANGE', KEYS[13], 0, -1)) do
+      if redis.call('HGET', ARGV[4] .. other, 'pri') ~= '1' then before = other break end
+    end
+    if before then
+      redis.call('LINSERT', KEYS[13], 'BEFORE', before, ARGV[1])
+    else
+      redis.call('RPUSH', KEYS[13], ARGV[1])
+    end
+    redis.call('LREM', KEYS[12], 0, ARGV[10])
+    local pivot, last = nil, nil
+    for _, other in ipairs(redis.call('LRANGE', KEYS[12], 0, {PRIORITY_SCAN - 1})) do
+      local head = redis.call('LINDEX', ARGV[15] .. other .. ':waiting', 0)
+      if not head or redis.call('HGET', ARGV[4] .. head, 'pri') ~= '1' then pivot = other break end
+      last = other
+    end
+    if pivot then
+      redis.call('LINSERT', KEYS[12], 'BEFORE', pivot, ARGV[10])
+    elseif last and redis.call('LLEN', KEYS[12]) > {PRIORITY_SCAN} then
+      redis.call('LINSERT', KEYS[12], 'AFTER', last, ARGV[10])
+    else
+      redis.call('RPUSH', KEYS[12], ARGV[10])
+    end
+  else
+    redis.call('RPUSH', KEYS[13], ARGV[1])
+    if redis.call('LLEN', KEYS[13]) == 1 then redis.call('RPUSH', KEYS[12], ARGV[10]) end
+  end
+end
+if due == 0 then redis.call('EXPIRE', KEYS[13], ARGV[11]) end
+if priority == -1 then priority = 0 end
 """
 
 # The job is counted in its client's counts (proctoring/counters.py): as queued, or, delayed,
@@ -92,10 +161,10 @@ redis.call('ZADD', KEYS[5], ARGV[2], ARGV[10])
 redis.call('HINCRBY', KEYS[6], 'received', 1)
 redis.call('EXPIRE', KEYS[6], ARGV[12])
 redis.call('HINCRBY', KEYS[8], 'received', 1)
-return {1, queued, redis.call('EXISTS', KEYS[7]), priority, redis.call('GET', KEYS[11])}
+return {1, queued, redis.call('EXISTS', KEYS[7]), priority, redis.call('GET', KEYS[11]), victim or false}
 """
 
 
 def text(template: JobTemplate) -> str:
     """The whole script for jobs written as `template` records them."""
-    return _ADMIT + template.lua("ARGV[1]", "ARGV[8]", "ARGV[9]", push=_PUSH) + _COUNT
+    return counters.PC_MOVE + _ADMIT + template.lua("ARGV[1]", "ARGV[8]", "ARGV[9]", push=_PUSH) + _COUNT

@@ -12,7 +12,18 @@ from django.conf import settings
 from rq import get_current_job
 from rq.job import Job
 
-from proctoring import api_client, breaker, counters, events, hints, lifecycle, metrics, queues, results
+from proctoring import (
+    api_client,
+    breaker,
+    counters,
+    events,
+    freshness,
+    hints,
+    lifecycle,
+    metrics,
+    queues,
+    results,
+)
 from proctoring.exceptions import ApiError, ApiUnavailable, FrameMissing
 from proctoring.frames import FrameMeta
 
@@ -61,8 +72,27 @@ def forward_frame_job(meta: FrameMeta | None = None, image: bytes | None = None)
     # The dashboard's thumbnail: every 4th frame (2 s at 2 fps) and every flagged one.
     keep_latest = bool(flags) or meta.seq % 4 == 1
     queues.finish_delivered(
-        meta.client_id, job.id, flagged=bool(flags), keep_latest=keep_latest, hint=hints.hint_for(flags)
+        meta.client_id,
+        job.id,
+        flagged=bool(flags),
+        keep_latest=keep_latest,
+        hint=hints.hint_for(flags),
+        times=_times(job, meta),
     )
+
+
+def _times(job: Job, meta: FrameMeta) -> tuple[float, float, float]:
+    """The frame's wait (received → taken, less a delay asked for), run (taken → answered) and
+    age (received → answered), in ms, also counted in the overall histograms."""
+    now = datetime.now(UTC)
+    started = job.started_at or now
+    held = meta.delay * 1000
+    wait = max(0.0, (started - meta.received_at).total_seconds() * 1000 - held)
+    run = max(0.0, (now - started).total_seconds() * 1000)
+    age = max(0.0, (now - meta.received_at).total_seconds() * 1000 - held)
+    for kind, value in (("wait", wait), ("run", run), ("age", age)):
+        metrics.recorder.observe(kind, value, freshness.KINDS[kind])
+    return wait, run, age
 
 
 def on_forward_failure(

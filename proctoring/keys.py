@@ -34,6 +34,13 @@ proctoring:connections:ip:<address>    sorted set of the open camera sockets fro
                                         gateway holding them): proctoring/connection_limits.py.
 proctoring:connections:attempt:<id>     the same, for one attempt's sockets.
 proctoring:selftest:seq                 the last seq of the test client's frames.
+proctoring:client:<id>:waiting          list: the client's frames waiting in the queue, oldest
+                                        first (priority ones first): proctoring/enqueue_script.py.
+proctoring:client:<id>:times            hash: the client's delivered frames per wait, run and age
+                                        bucket ("wait:250": count), proctoring/freshness.py.
+proctoring:ring                         list: the clients with frames waiting, in the order the
+                                        workers visit them (PROCTORING_QUEUE_ORDER=fair); the head's
+                                        turn is on: proctoring:ring:turn (hash: frames it has had).
 proctoring:worker-name:<name>           set for a few seconds while a starting worker takes that
                                         name (proctoring/worker_names.py).
 proctoring:stats:histogram:<name>       hash: a count per bucket (ms upper bound), sum_us, count
@@ -66,6 +73,18 @@ def client_priority(client_id: str) -> str:
 
 def client_latest(client_id: str) -> str:
     return f"{CLIENT_PREFIX}{client_id}:latest"
+
+
+def client_waiting(client_id: str) -> str:
+    return f"{CLIENT_PREFIX}{client_id}:waiting"
+
+
+def clients_ring() -> str:
+    return f"{PREFIX}:ring"
+
+
+def client_times(client_id: str) -> str:
+    return f"{CLIENT_PREFIX}{client_id}:times"
 
 
 def client_hint(client_id: str) -> str:

@@ -50,9 +50,15 @@ Write = Callable[[Any], None]  # adds a job's own writes to a pipeline
 # ARGV: 1 n, 2 job key prefix, 3 execution key prefix, 4 executions-registry key prefix,
 # 5 frame key prefix, 6 now (epoch seconds), 7 now (RQ's text format), 8 worker name,
 # 9 RQ's default worker TTL, 10 client key prefix (counters), 11 the lease (seconds),
-# 12 the API breaker's threshold, 13 its cooldown, 14.. one execution id per job.
+# 12 the API breaker's threshold, 13 its cooldown, 14 "1" to take in fair order, 15 the weight
+# of a client in its priority window (frames per turn), 16.. one execution id per job.
 # KEYS 6-8: the API breaker's open flag, failure count and probe flag (`proctoring.breaker`):
 # while the circuit is open nothing is taken ({-2}); half-open, one job at most ({-3} while it is out).
+# KEY 9: the clients' ring. In fair order, each job is the next waiting frame of the next client
+# in the ring (round-robin; a client in its priority window gets several per turn), taken out of
+# the queue wherever it is; a job that reached the queue without a waiting list (requeued by
+# django-rq's pages) is taken from the queue's head once the ring is empty. In FIFO order, from
+# the head, leaving its client's waiting list.
 # A job's entry in the started registry is scored by when its lease runs out (now + lease),
 # not by its timeout: the worker renews the leases of the jobs it holds every few seconds
 # (`Leases`), so a job whose worker died is seen abandoned by RQ's cleanup within the lease,
@@ -73,16 +79,65 @@ if redis.call('EXISTS', KEYS[5]) == 1 then return {-1} end
     + """
 local now = tonumber(ARGV[6])
 local default_ttl = tonumber(ARGV[9])
+local CP = ARGV[10]
+local fair = ARGV[14] == '1'
+local weight = tonumber(ARGV[15])
+local function client_of(jkey)
+  local description = redis.call('HGET', jkey, 'description')
+  if not description then return nil end
+  return string.match(description, '^frame (.*)#%-?%d+$')
+end
+local function leave_waiting(id, jkey)
+  local client = client_of(jkey)
+  if not client then return end
+  local waiting = CP .. client .. ':waiting'
+  redis.call('LREM', waiting, 1, id)
+  if redis.call('LLEN', waiting) == 0 then redis.call('LREM', KEYS[9], 0, client) end
+end
+-- The client at the ring's head is the one whose turn it is; how many frames it has had in this
+-- turn is kept beside the ring (a turn may span several takes), and the turn passes once it has
+-- had its share (more in its priority window) or has nothing left waiting.
+local TURN = KEYS[9] .. ':turn'
+local function next_fair()
+  local turns = redis.call('LLEN', KEYS[9])
+  while turns > 0 do
+    local client = redis.call('LINDEX', KEYS[9], 0)
+    if not client then return nil end
+    local waiting = CP .. client .. ':waiting'
+    local id = redis.call('LPOP', waiting)
+    local share = 1
+    if weight > 1 and redis.call('EXISTS', CP .. client .. ':priority') == 1 then share = weight end
+    local served = 0
+    if id then served = redis.call('HINCRBY', TURN, client, 1) end
+    if redis.call('LLEN', waiting) == 0 then
+      redis.call('LPOP', KEYS[9])
+      redis.call('DEL', TURN)
+      turns = turns - 1
+    elseif served >= share then
+      redis.call('LMOVE', KEYS[9], KEYS[9], 'LEFT', 'RIGHT')
+      redis.call('DEL', TURN)
+      turns = turns - 1
+    end
+    -- An id no longer in the queue (taken from the head, deleted) is only dropped.
+    if id and redis.call('LREM', KEYS[1], 1, id) > 0 then return id end
+  end
+  return nil
+end
 local taken = {}
 for i = 1, take_n do
-  local id = redis.call('LPOP', KEYS[1])
+  local id = nil
+  if fair then id = next_fair() end
+  if not id then
+    id = redis.call('LPOP', KEYS[1])
+    if id then leave_waiting(id, ARGV[2] .. id) end
+  end
   if not id then break end
   local jkey = ARGV[2] .. id
   if redis.call('EXISTS', jkey) == 1 then
     local timeout = tonumber(redis.call('HGET', jkey, 'timeout') or '')
     local ttl = default_ttl
     if timeout ~= -1 then ttl = math.floor((timeout ~= 0 and timeout) or default_ttl) + 60 end
-    local eid = ARGV[13 + i]
+    local eid = ARGV[15 + i]
     local composite = id .. ':' .. eid
     local ekey = ARGV[3] .. composite
     redis.call('HSET', ekey, 'id', eid, 'job_id', id, 'created_at', ARGV[6],
@@ -164,7 +219,7 @@ def take(
     execution_ids = [uuid4().hex for _ in range(count)]
     answer = connection.eval(
         _TAKE,
-        8,
+        9,
         queue_key,
         started_registry_key,
         worker_key,
@@ -173,6 +228,7 @@ def take(
         keys.api_circuit_open(),
         keys.api_failures(),
         keys.api_probe(),
+        keys.clients_ring(),
         count,
         Job.key_for(""),
         _EXECUTION_PREFIX,
@@ -186,6 +242,8 @@ def take(
         lease_seconds(),
         settings.PROCTORING_BREAKER_THRESHOLD,
         settings.PROCTORING_BREAKER_COOLDOWN,
+        "1" if settings.PROCTORING_QUEUE_ORDER == "fair" else "0",
+        settings.PROCTORING_FAIR_FLAGGED_WEIGHT,
         *execution_ids,
     )
     if answer == [-1]:

@@ -20,7 +20,7 @@ import redis
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-from proctoring import keys, shards, stats
+from proctoring import freshness, keys, shards, stats
 from proctoring.connections import get_redis
 
 # Upper bounds, in milliseconds.
@@ -117,11 +117,27 @@ class QueueCollector(Collector):
         for outcome in ("received", "completed", "failed", "retried"):
             frames.add_metric([outcome], totals.get(outcome, 0))
         frames.add_metric(["stale"], figures["stale_dropped"])
+        frames.add_metric(["coalesced"], figures["coalesced"])
         yield frames
         yield _by_prefix(totals, "rejected:", "proctoring_frames_rejected", "Frames refused", "reason")
         yield _by_prefix(totals, "api_status:", "proctoring_api_responses", "API answers", "status")
         yield _histogram("enqueue", ENQUEUE_BUCKETS_MS, "proctoring_enqueue_seconds", "Enqueue time")
         yield _histogram("api", API_BUCKETS_MS, "proctoring_api_seconds", "API call time")
+        yield _histogram(
+            "wait",
+            freshness.WAIT_BUCKETS_MS,
+            "proctoring_wait_seconds",
+            "Frames' wait in the queue (received to taken)",
+        )
+        yield _histogram(
+            "run",
+            freshness.RUN_BUCKETS_MS,
+            "proctoring_run_seconds",
+            "Frames' run (taken to answered and stored)",
+        )
+        yield _histogram(
+            "age", freshness.WAIT_BUCKETS_MS, "proctoring_answer_age_seconds", "Frames' age when answered"
+        )
 
 
 def _by_prefix(totals: dict[str, int], prefix: str, metric: str, documentation: str, label: str) -> Any:

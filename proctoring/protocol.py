@@ -37,14 +37,20 @@ class CloseCode:
     TOO_MANY_CONNECTIONS = 4429
 
 
-def ack(seq: int, job_id: str, paused: bool = False, hint: str | None = None) -> str:
+def ack(
+    seq: int, job_id: str, paused: bool = False, hint: str | None = None, replaced: str | None = None
+) -> str:
     """The frame is queued; `paused` says workers are paused, so it waits until they resume;
-    `hint` is what the latest analysed frame showed of the camera (`hints.HINTS`)."""
+    `hint` is what the latest analysed frame showed of the camera (`hints.HINTS`); `replaced`,
+    the job id of this client's older frame that this one took the place of (latest-frame-wins:
+    that one will not be analysed)."""
     message: dict[str, Any] = {"type": MessageType.ACK.value, "seq": seq, "job_id": job_id}
     if paused:
         message["paused"] = True
     if hint:
         message["hint"] = hint
+    if replaced:
+        message["replaced"] = replaced
     return json.dumps(message)
 
 

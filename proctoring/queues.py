@@ -30,7 +30,7 @@ from rq.registry import ScheduledJobRegistry
 from rq.suspension import WORKERS_SUSPENDED
 from rq.utils import utcformat
 
-from proctoring import breaker, counters, enqueue_script, job_template, keys, lifecycle
+from proctoring import breaker, counters, enqueue_script, freshness, job_template, keys, lifecycle
 from proctoring.connections import get_async_redis, get_redis
 from proctoring.exceptions import QueueFull, QueueUnavailable, RateLimited
 from proctoring.frames import HEADER_MAX_BYTES, Frame, FrameMeta, pack_frame, unpack_frame, unpack_header
@@ -51,6 +51,7 @@ class Enqueued(NamedTuple):
     paused: bool = False  # workers are paused (the frame waits until they resume)
     priority: bool = False  # queued ahead of normal frames
     hint: str | None = None  # what the client's latest analysed frame showed (`hints.HINTS`)
+    replaced: str | None = None  # the waiting frame this one took the place of (latest-frame-wins)
 
 
 Command = tuple[tuple[Any, ...], dict[str, Any]]
@@ -162,7 +163,10 @@ async def aenqueue_frame(
     except redis.RedisError as exc:
         raise QueueUnavailable(f"queue unavailable: {exc}") from exc
     hint = answer[4].decode() if isinstance(answer[4], bytes) else None
-    return Enqueued(job_id, queued, paused=bool(answer[2]), priority=bool(answer[3]), hint=hint)
+    replaced = answer[5].decode() if isinstance(answer[5], bytes) else None
+    return Enqueued(
+        job_id, queued, paused=bool(answer[2]), priority=bool(answer[3]), hint=hint, replaced=replaced
+    )
 
 
 async def _arecorder(connection: redis.asyncio.Redis) -> Queue:
@@ -178,14 +182,19 @@ HINT_TTL = 10  # seconds a hint outlives the frame that caused it (a camera that
 
 
 def finish_delivered(
-    client_id: str, job_id: str, flagged: bool = False, keep_latest: bool = False, hint: str | None = None
+    client_id: str,
+    job_id: str,
+    flagged: bool = False,
+    keep_latest: bool = False,
+    hint: str | None = None,
+    times: tuple[float, float, float] | None = None,
 ) -> None:
     """A delivered frame: its bytes go, its client's slot is free, it counts as completed (with
     the job's own success bookkeeping, in one batch, when a batching worker runs the job).
     After a `flagged` result, the client's next frames are queued with priority for a while.
     With `keep_latest`, the frame becomes its client's live thumbnail for a minute (copied in
     Redis, not sent back and forth). `hint` (or its absence) is what the exam taker's page is
-    told in its next acks."""
+    told in its next acks. `times` (wait, run, age in ms) go to the client's freshness figures."""
     window = settings.PROCTORING_PRIORITY_AFTER_FLAG
 
     def write(pipe: Any) -> None:
@@ -204,6 +213,8 @@ def finish_delivered(
         pipe.hincrby(keys.totals(), "completed", 1)
         pipe.delete(keys.frame(job_id))
         pipe.zrem(keys.client_pending(client_id), job_id)
+        if times is not None:
+            freshness.record(pipe, client_id, *times)
 
     if lifecycle.defer_on_success(write):
         return
@@ -295,6 +306,8 @@ def _script_args(meta: FrameMeta, job_id: str, frame: Frame, priority: bool) -> 
         keys.client_priority(meta.client_id),
         ScheduledJobRegistry.key_template.format(QUEUE_NAME),
         keys.client_hint(meta.client_id),
+        keys.clients_ring(),
+        keys.client_waiting(meta.client_id),
     ]
     # RQ's scheduler reads due times in whole seconds: round to the nearest.
     due = int(meta.received_at.timestamp() + meta.delay + 0.5) if meta.delay else 0
@@ -313,6 +326,9 @@ def _script_args(meta: FrameMeta, job_id: str, frame: Frame, priority: bool) -> 
         counters.MINUTE_TTL,
         "1" if priority else "0",
         due,
+        keys.CLIENT_PREFIX,
+        "1" if settings.PROCTORING_COALESCE == "latest" else "0",
+        keys.frame(""),
     ]
     return {"keys": script_keys, "args": argv}
 

@@ -24,7 +24,7 @@ from rq.registry import StartedJobRegistry
 from rq.scheduler import RQScheduler
 from rq.utils import current_timestamp
 
-from proctoring import counters, keys, lifecycle
+from proctoring import counters, fairness, keys, lifecycle
 from proctoring_site import redis_check, redis_clients
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,8 @@ class ProctoringQueue(DjangoRQ):
             counters.move(job.id, counters.QUEUED, pipeline=pipeline, connection=self.connection)
             # A failed job requeued takes a pending slot again (NX: a retry keeps its own).
             target.zadd(keys.client_pending(client_id), {job.id: time.time()}, nx=True)
+            # And waits its client's turn in fair order.
+            fairness.join(self.connection, client_id, job.id, at_front=at_front, pipeline=pipeline)
         return enqueued
 
 

@@ -15,19 +15,20 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from rq.job import Job
 from rq.registry import DeferredJobRegistry, FailedJobRegistry, ScheduledJobRegistry
 from rq.suspension import WORKERS_SUSPENDED
 from rq.worker import Worker
 
 from exams.models import Attempt
-from proctoring import breaker, counters, keys, queues, shards
+from proctoring import breaker, counters, freshness, keys, queues, shards
 from proctoring.frames import unpack_header
 
 MINUTES = 15  # throughput history shown
 
 
-_SUMMED = ("queued", "running", "retrying", "deferred", "failed", "stale_dropped")
+_SUMMED = ("queued", "running", "retrying", "deferred", "failed", "stale_dropped", "coalesced")
 
 
 def queue_figures() -> dict[str, Any]:
@@ -35,8 +36,9 @@ def queue_figures() -> dict[str, Any]:
     workers are paused: added up over every shard (`REDIS_SHARDS`), each shard's own under
     `shards` when there are several."""
     per_shard = [_shard_figures() for _ in shards.each()]
+    fresh = _freshness_figures()
     if len(per_shard) == 1:
-        return per_shard[0]
+        return {**per_shard[0], **fresh}
     ages = [
         figures["oldest_queued_age_s"] for figures in per_shard if figures["oldest_queued_age_s"] is not None
     ]
@@ -45,10 +47,23 @@ def queue_figures() -> dict[str, Any]:
         "queue": per_shard[0]["queue"],
         **{name: sum(figures[name] for figures in per_shard) for name in _SUMMED},
         "oldest_queued_age_s": max(ages) if ages else None,
+        "order": settings.PROCTORING_QUEUE_ORDER,
+        "coalesce": settings.PROCTORING_COALESCE or "off",
         "paused": any(figures["paused"] for figures in per_shard),
         # Each shard's workers have their own breaker: open when any is.
         "api_circuit": next((circuit for circuit in circuits if circuit["open"]), circuits[0]),
         "shards": per_shard,
+        **fresh,
+    }
+
+
+def _freshness_figures() -> dict[str, float | None]:
+    """The delivered frames' wait, run and answer age (seconds, bucket bounds), flat:
+    `wait_p95_s`..."""
+    return {
+        f"{kind}_{name}_s": value
+        for kind, quantiles in freshness.overall().items()
+        for name, value in quantiles.items()
     }
 
 
@@ -64,7 +79,8 @@ def _shard_figures() -> dict[str, Any]:
         pipe.lindex(queue.key, 0)
         pipe.exists(WORKERS_SUSPENDED)
         pipe.get(keys.stale_count())
-        queued, running, scheduled, deferred, failed, oldest, paused, stale = pipe.execute()
+        pipe.hget(keys.totals(), "coalesced")
+        queued, running, scheduled, deferred, failed, oldest, paused, stale, coalesced = pipe.execute()
     return {
         "queue": queue.name,
         "queued": queued,
@@ -73,9 +89,12 @@ def _shard_figures() -> dict[str, Any]:
         "deferred": deferred,
         "failed": failed,
         "stale_dropped": int(stale or 0),
+        "coalesced": int(coalesced or 0),
         "oldest_queued_age_s": _age(connection, oldest.decode()) if oldest else None,
         "paused": bool(paused),
         "api_circuit": breaker.state(connection),
+        "order": settings.PROCTORING_QUEUE_ORDER,
+        "coalesce": settings.PROCTORING_COALESCE or "off",
     }
 
 
@@ -132,9 +151,11 @@ def clients(since: float = 0.0, limit: int | None = None) -> list[dict[str, Any]
     """One row per client (exam attempt) that sent a frame since `since`, most recent first,
     with its user and exam when the attempt is known."""
     figures: dict[str, dict[str, Any]] = {}
+    times: dict[str, dict[str, dict[str, float | None]]] = {}
     for _ in shards.each():  # a client's counts are all on its own shard
         ids = counters.clients(since=since)[:limit]
         figures.update(counters.read(ids))
+        times.update(freshness.of_clients(ids))
     client_ids = sorted(figures, key=lambda client: -(figures[client]["last_frame_at"] or 0))[:limit]
     attempts = attempts_of(client_ids)
     rows = []
@@ -144,6 +165,12 @@ def clients(since: float = 0.0, limit: int | None = None) -> list[dict[str, Any]
         row["user"] = attempt.user.get_username() if attempt else None
         row["exam"] = attempt.exam.slug if attempt else None
         row["backlog"] = row["queued"] + row["retrying"]
+        # Seconds (bucket bounds): how long its frames waited, ran, and how old their answers were.
+        for kind in freshness.KINDS:
+            for name, value in times.get(client_id, {}).get(kind, {}).items():
+                row[f"{kind}_{name}"] = value
+            for quantile in freshness.QUANTILES:
+                row.setdefault(f"{kind}_p{round(quantile * 100)}", None)
         rows.append(row)
     return rows
 
@@ -184,6 +211,7 @@ def snapshot(client_limit: int | None = None) -> dict[str, Any]:
     return {
         "generated_at": datetime.now(UTC).isoformat(),
         "queue": queue_figures(),
+        "freshness": freshness.overall(),
         "workers": workers(),
         "throughput": throughput(),
         "clients": clients(limit=client_limit),

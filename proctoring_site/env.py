@@ -55,6 +55,18 @@ class Env:
             return False
         raise ImproperlyConfigured(f"{name} must be a boolean (true/false, 1/0), got {value!r}")
 
+    def choice(
+        self, name: builtins.str, choices: tuple[builtins.str, ...], default: builtins.str
+    ) -> builtins.str:
+        """One of `choices` (compared without case); empty or unset gives `default`."""
+        value = self.raw(name)
+        if value is None or value == "":
+            return default
+        if value.lower() not in choices:
+            shown = ", ".join(repr(choice) for choice in choices if choice)
+            raise ImproperlyConfigured(f"{name} must be one of {shown}, got {value!r}")
+        return value.lower()
+
     def int(
         self,
         name: builtins.str,

@@ -229,6 +229,17 @@ PROCTORING_BREAKER_COOLDOWN = env.int("PROCTORING_BREAKER_COOLDOWN", 10, minimum
 PROCTORING_JOB_LEASE_SECONDS = env.int("PROCTORING_JOB_LEASE_SECONDS", 15, minimum=3, maximum=3600)
 # Jobs one `rqworker proctoring` process runs at once (threads; each mostly waits for the API).
 PROCTORING_WORKER_CONCURRENCY = env.int("PROCTORING_WORKER_CONCURRENCY", 64, minimum=1, maximum=512)
+# The order in which workers take waiting frames: "fair" visits the clients with frames waiting
+# in turn (one frame of each, round-robin), so that a client sending ten frames a second does not
+# delay one sending two; "fifo" takes them in arrival order.
+PROCTORING_QUEUE_ORDER = env.choice("PROCTORING_QUEUE_ORDER", ("fair", "fifo"), "fair")
+# In fair order, a client in its priority window (after a flagged result, see below) gets this
+# many frames per turn instead of one: an open incident is watched more closely.
+PROCTORING_FAIR_FLAGGED_WEIGHT = env.int("PROCTORING_FAIR_FLAGGED_WEIGHT", 2, minimum=1, maximum=20)
+# "latest": a client's new frame takes the place of its oldest frame still waiting in the queue,
+# which is dropped and counted `coalesced` (frames running or waiting to retry are kept): a proctor
+# sees the present when the API falls behind. "" (default): every frame is sent.
+PROCTORING_COALESCE = env.choice("PROCTORING_COALESCE", ("", "latest"), "")
 # For this long after a flagged result (seconds; 0: never), a client's frames are queued ahead
 # of normal ones, so that what follows an incident is seen first.
 PROCTORING_PRIORITY_AFTER_FLAG = env.int("PROCTORING_PRIORITY_AFTER_FLAG", 30, minimum=0, maximum=3600)

@@ -91,11 +91,15 @@ class SentinelGroup:
         return ",".join(f"127.0.0.1:{sentinel.port}" for sentinel in self.sentinels)
 
     def start(self, timeout: float = 30) -> SentinelGroup:
-        for node in self.nodes:
-            node.start()
-        for sentinel in self.sentinels:
-            sentinel.start()
-        wait_until(self._ready, timeout, "replicas in sync and every sentinel seeing them and the others")
+        try:
+            for node in self.nodes:
+                node.start()
+            for sentinel in self.sentinels:
+                sentinel.start()
+            wait_until(self._ready, timeout, "replicas in sync and every sentinel seeing them and the others")
+        except BaseException:
+            self.stop()  # what did start, stopped by its PID
+            raise
         return self
 
     def _ready(self) -> bool:

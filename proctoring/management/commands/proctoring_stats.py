@@ -63,6 +63,12 @@ def render(snapshot: dict[str, Any]) -> str:
         "  ".join(f"{name} {queue[name]}" for name in ("queued", "running", "retrying", "deferred", "failed"))
         + f"  stale dropped {queue['stale_dropped']}"
         + (f"  oldest queued {age:.1f}s" if age is not None else ""),
+        f"order {queue['order']}, latest-frame-wins {queue['coalesce']}, replaced {queue['coalesced']}; "
+        + "  ".join(
+            f"{label} p50/p95/p99 {_secs(queue[f'{kind}_p50_s'])}/{_secs(queue[f'{kind}_p95_s'])}/"
+            f"{_secs(queue[f'{kind}_p99_s'])}"
+            for kind, label in (("wait", "wait"), ("run", "run"), ("age", "answer age"))
+        ),
         "",
         f"workers ({len(snapshot['workers'])})",
     ]
@@ -92,6 +98,10 @@ COLUMNS = (
     "retrying",
     "failed",
     "completed_today",
+    "wait p95",
+    "age p95",
+    "stale",
+    "replaced",
     "last frame",
 )
 
@@ -105,6 +115,10 @@ def _table(rows: list[dict[str, Any]]) -> str:
             row["user"] or "-",
             row["exam"] or "-",
             *(str(row[name]) for name in ("queued", "running", "retrying", "failed", "completed_today")),
+            _secs(row.get("wait_p95")),
+            _secs(row.get("age_p95")),
+            str(row.get("stale", 0)),
+            str(row.get("coalesced", 0)),
             _when(row["last_frame_at"]),
         )
         for row in rows
@@ -113,6 +127,11 @@ def _table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(
         "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)) for line in cells
     )
+
+
+def _secs(value: float | None) -> str:
+    """A percentile in seconds (a bucket bound: "≤"), "-" without data."""
+    return "-" if value is None else f"{value:g}s"
 
 
 def _when(epoch: float | None) -> str:

@@ -1,0 +1,48 @@
+"""The waiting lists and the ring behind fair order (`PROCTORING_QUEUE_ORDER=fair`) and
+latest-frame-wins (`PROCTORING_COALESCE=latest`).
+
+Every frame waiting in the queue is also in its client's waiting list (oldest first), and every
+client with a waiting frame is in the ring, once. The enqueue script adds new frames
+(`proctoring.enqueue_script`); the take script visits the ring round-robin
+(`proctoring.lifecycle`); jobs that come back to the queue through RQ (a retry that is due, an
+abandoned job retried, a failed job requeued) join here, through our queue class.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+
+from proctoring import keys
+
+# KEYS: 1 the client's waiting list, 2 the ring. ARGV: 1 job id, 2 client id, 3 "1" at the
+# front, 4 the list's TTL.
+_JOIN = """
+if ARGV[3] == '1' then
+  redis.call('LPUSH', KEYS[1], ARGV[1])
+else
+  redis.call('RPUSH', KEYS[1], ARGV[1])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+if redis.call('LLEN', KEYS[1]) == 1 then redis.call('RPUSH', KEYS[2], ARGV[2]) end
+"""
+
+_scripts: dict[int, Any] = {}
+
+
+def join(
+    connection: redis.Redis, client_id: str, job_id: str, at_front: bool = False, pipeline: Any = None
+) -> None:
+    """Job `job_id`, back in the queue, joins its client's waiting list (and the client the
+    ring), in `pipeline` when given."""
+    from proctoring.counters import COUNTS_TTL
+
+    script = _scripts.get(id(connection))
+    if script is None:
+        script = _scripts.setdefault(id(connection), connection.register_script(_JOIN))
+    script(
+        keys=[keys.client_waiting(client_id), keys.clients_ring()],
+        args=[job_id, client_id, "1" if at_front else "0", COUNTS_TTL],
+        client=pipeline if pipeline is not None else connection,
+    )

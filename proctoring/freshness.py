@@ -1,0 +1,96 @@
+"""How fresh the frames are that the proctoring sees: per client and overall, how long a frame
+waited in the queue (received → taken by a worker), how long it ran (taken → answered and
+stored), and how old it was when its answer was there (received → answered).
+
+Overall figures are the Prometheus histograms of `proctoring.metrics` (written by every worker
+once a second); per client, the same buckets in one hash per client, written with each delivered
+frame's own bookkeeping (no extra round trip). Percentiles are read from the buckets: "p95 ≤ 0.5 s"
+means 95 % of the frames were in buckets up to 0.5 s.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from proctoring import keys, shards
+from proctoring.connections import get_redis
+
+# Upper bounds, in milliseconds.
+WAIT_BUCKETS_MS = (10, 25, 50, 100, 250, 500, 1000, 2000, 5000, 10000, 30000, 60000)
+RUN_BUCKETS_MS = (25, 50, 100, 200, 300, 500, 1000, 2500, 5000, 10000, 30000)
+KINDS = {"wait": WAIT_BUCKETS_MS, "run": RUN_BUCKETS_MS, "age": WAIT_BUCKETS_MS}
+QUANTILES = (0.5, 0.95, 0.99)
+CLIENT_TIMES_TTL = 8 * 24 * 3600  # as a client's counts
+
+
+def bucket(value_ms: float, buckets: tuple[float, ...]) -> str:
+    """The bucket a value falls in, named by its upper bound ("+Inf" past the last)."""
+    index = bisect.bisect_left(buckets, value_ms)
+    return str(buckets[index]) if index < len(buckets) else "+Inf"
+
+
+def percentiles(counts: Mapping[str, int], buckets: tuple[float, ...]) -> dict[str, float | None]:
+    """p50, p95 and p99 in seconds (each the upper bound of the bucket it falls in; a value past
+    the last bound is given as that bound), None without data."""
+    per_bucket = [int(counts.get(str(bound), 0)) for bound in buckets] + [int(counts.get("+Inf", 0))]
+    total = sum(per_bucket)
+    answer: dict[str, float | None] = {}
+    for quantile in QUANTILES:
+        name = f"p{round(quantile * 100)}"
+        if not total:
+            answer[name] = None
+            continue
+        wanted, running = quantile * total, 0
+        for index, count in enumerate(per_bucket):
+            running += count
+            if running >= wanted:
+                bound = buckets[min(index, len(buckets) - 1)]
+                answer[name] = bound / 1000
+                break
+    return answer
+
+
+def record(pipe: Any, client_id: str, wait_ms: float, run_ms: float, age_ms: float) -> None:
+    """Adds one delivered frame's times to its client's buckets, in `pipe`."""
+    key = keys.client_times(client_id)
+    for kind, value in (("wait", wait_ms), ("run", run_ms), ("age", age_ms)):
+        pipe.hincrby(key, f"{kind}:{bucket(value, KINDS[kind])}", 1)
+    pipe.expire(key, CLIENT_TIMES_TTL)
+
+
+def of_clients(client_ids: list[str]) -> dict[str, dict[str, dict[str, float | None]]]:
+    """Each client's wait, run and age percentiles (on the current shard)."""
+    with get_redis().pipeline(transaction=False) as pipe:
+        for client_id in client_ids:
+            pipe.hgetall(keys.client_times(client_id))
+        answers = pipe.execute()
+    figures = {}
+    for client_id, raw in zip(client_ids, answers, strict=True):
+        fields = {field.decode(): int(value) for field, value in raw.items()}
+        figures[client_id] = {
+            kind: percentiles(
+                {
+                    name.partition(":")[2]: count
+                    for name, count in fields.items()
+                    if name.startswith(f"{kind}:")
+                },
+                buckets,
+            )
+            for kind, buckets in KINDS.items()
+        }
+    return figures
+
+
+def overall() -> dict[str, dict[str, float | None]]:
+    """Wait, run and age percentiles of every frame delivered, over every shard."""
+    figures = {}
+    for kind, buckets in KINDS.items():
+        counts: Counter[str] = Counter()
+        for _ in shards.each():
+            raw: dict[bytes, bytes] = get_redis().hgetall(keys.histogram(kind))  # type: ignore[assignment]
+            counts.update({field.decode(): int(value) for field, value in raw.items()})
+        figures[kind] = percentiles(counts, buckets)
+    return figures

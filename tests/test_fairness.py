@@ -1,0 +1,142 @@
+"""Fair order and latest-frame-wins, with a real `rqworker proctoring` and the suite's Redis: the
+order in which frames reach the API, and what a replaced frame leaves behind (nothing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rq.suspension import resume, suspend
+
+from proctoring import counters, keys, queues
+from proctoring.frames import parse_image
+from tests.support import RecordingApi, jpeg_bytes, wait_until
+
+QUEUE_KEY = "rq:queue:proctoring"
+
+
+def enqueue(client: str, seq: int, **options: Any) -> str:
+    return queues.enqueue_frame(client, client, seq, parse_image(jpeg_bytes(), 1 << 20), **options)
+
+
+def sent_order(api: RecordingApi, count: int) -> list[str]:
+    wait_until(lambda: len(api.calls) >= count, 30, f"{count} frames at the API")
+    return [call.headers["Idempotency-Key"] for call in api.calls]
+
+
+def worker(start_worker: Any, **env: str) -> None:
+    # One thread: the API sees the frames in the order the worker takes them.
+    start_worker(PROCTORING_WORKER_CONCURRENCY="1", PROCTORING_MAX_PENDING_PER_CLIENT="50", **env)
+
+
+@pytest.fixture
+def roomy(settings: Any) -> None:
+    settings.PROCTORING_MAX_PENDING_PER_CLIENT = 50
+
+
+@pytest.mark.slow
+def test_fair_order_takes_one_frame_of_each_waiting_client_in_turn(roomy, api, start_worker, redis_conn):
+    suspend(redis_conn)  # everything waits until all is queued
+    busy = [enqueue("busy", seq) for seq in range(1, 7)]
+    quiet = enqueue("quiet", 1)
+    other = [enqueue("other", seq) for seq in range(1, 3)]
+    assert redis_conn.lrange(keys.clients_ring(), 0, -1) == [b"busy", b"quiet", b"other"]
+    worker(start_worker)
+    resume(redis_conn)
+    # Round-robin: busy's six frames do not hold up quiet's one or other's two.
+    assert sent_order(api, 9) == [busy[0], quiet, other[0], busy[1], other[1], *busy[2:]]
+    assert redis_conn.llen(keys.clients_ring()) == 0
+    assert not redis_conn.exists(keys.client_waiting("busy"))
+
+
+@pytest.mark.slow
+def test_fifo_order_takes_frames_as_they_came(roomy, api, start_worker, redis_conn):
+    suspend(redis_conn)
+    busy = [enqueue("busy", seq) for seq in range(1, 4)]
+    quiet = enqueue("quiet", 1)
+    worker(start_worker, PROCTORING_QUEUE_ORDER="fifo")
+    resume(redis_conn)
+    assert sent_order(api, 4) == [*busy, quiet]
+    # Taken from the queue's head, they left their clients' waiting lists and the ring.
+    wait_until(lambda: redis_conn.llen(keys.clients_ring()) == 0, 10, "the ring empty")
+
+
+@pytest.mark.slow
+def test_a_client_in_its_priority_window_gets_more_per_turn(roomy, api, start_worker, redis_conn):
+    suspend(redis_conn)
+    plain = [enqueue("plain", seq) for seq in range(1, 4)]
+    redis_conn.set(keys.client_priority("flagged"), 1, ex=60)  # as after a flagged result
+    flagged = [enqueue("flagged", seq) for seq in range(1, 6)]
+    worker(start_worker, PROCTORING_FAIR_FLAGGED_WEIGHT="2")
+    resume(redis_conn)
+    # Its frames are priority ones (its turn comes first), and it gets two per turn.
+    expected = [*flagged[0:2], plain[0], *flagged[2:4], plain[1], flagged[4], plain[2]]
+    assert sent_order(api, 8) == expected
+
+
+@pytest.mark.slow
+def test_priority_frames_keep_their_order_among_clients_in_fair_order(roomy, api, start_worker, redis_conn):
+    suspend(redis_conn)
+    normal = [enqueue("a", seq) for seq in (1, 2)]
+    first = enqueue("b", 1, priority=True)
+    second = enqueue("c", 1, priority=True)
+    urgent = enqueue("a", 3, priority=True)
+    worker(start_worker)
+    resume(redis_conn)
+    # b's and c's first frames, then a's priority frame ahead of its normal ones.
+    assert sent_order(api, 5) == [first, second, urgent, *normal]
+
+
+def test_latest_frame_wins_replaces_the_oldest_waiting_frame_in_its_place(roomy, settings, redis_conn):
+    settings.PROCTORING_COALESCE = "latest"
+    suspend(redis_conn)
+    a1 = enqueue("a", 1)
+    b1 = enqueue("b", 1)
+    a2 = enqueue("a", 2)
+    # a2 took a1's place: in the queue (before b1) and in a's waiting list; a1 is gone whole.
+    assert [item.decode() for item in redis_conn.lrange(QUEUE_KEY, 0, -1)] == [a2, b1]
+    assert redis_conn.lrange(keys.client_waiting("a"), 0, -1) == [a2.encode()]
+    assert not redis_conn.exists(f"rq:job:{a1}") and not redis_conn.exists(keys.frame(a1))
+    assert redis_conn.zrange(keys.client_pending("a"), 0, -1) == [a2.encode()]
+    a3 = enqueue("a", 3)
+    figures = counters.read(["a"])["a"]
+    assert figures["queued"] == 1
+    assert redis_conn.hget(keys.client_counts("a"), "coalesced") == b"2"
+    assert redis_conn.hget(keys.totals(), "coalesced") == b"2"
+    assert [item.decode() for item in redis_conn.lrange(QUEUE_KEY, 0, -1)] == [a3, b1]
+
+
+@pytest.mark.slow
+def test_latest_frame_wins_leaves_running_frames_alone_and_the_api_sees_only_the_latest(
+    roomy, settings, api, start_worker, redis_conn
+):
+    settings.PROCTORING_COALESCE = "latest"
+    api.block()
+    running = enqueue("a", 1)
+    worker(start_worker)
+    wait_until(lambda: len(api.calls) == 1, 30, "the first frame at the API")
+    # It is running: the next frames queue behind it and replace each other, not it.
+    replaced = [enqueue("a", seq) for seq in (2, 3, 4)]
+    latest = enqueue("a", 5)
+    assert [item.decode() for item in redis_conn.lrange(QUEUE_KEY, 0, -1)] == [latest]
+    api.release()
+    assert sent_order(api, 2) == [running, latest]
+    wait_until(lambda: counters.read(["a"])["a"]["queued"] == 0, 10, "nothing waiting")
+    assert not any(redis_conn.exists(f"rq:job:{job_id}") for job_id in replaced)
+    assert redis_conn.hget(keys.client_counts("a"), "coalesced") == b"3"
+
+
+def test_the_order_and_coalescing_settings_take_only_known_values():
+    from django.core.exceptions import ImproperlyConfigured
+
+    from proctoring_site.env import Env
+
+    assert Env({}).choice("PROCTORING_QUEUE_ORDER", ("fair", "fifo"), "fair") == "fair"
+    assert (
+        Env({"PROCTORING_QUEUE_ORDER": "FIFO"}).choice("PROCTORING_QUEUE_ORDER", ("fair", "fifo"), "fair")
+        == "fifo"
+    )
+    with pytest.raises(
+        ImproperlyConfigured, match="PROCTORING_COALESCE must be one of 'latest', got 'newest'"
+    ):
+        Env({"PROCTORING_COALESCE": "newest"}).choice("PROCTORING_COALESCE", ("", "latest"), "")
