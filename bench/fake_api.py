@@ -71,6 +71,8 @@ class Tally:
     # Arrival minus the frame's `captured_at` (for binary frames, when the gateway received it):
     # the pipeline's delay from gateway to API.
     frame_ages: list[float] = field(default_factory=list)
+    # Per analysis: arrival, answer, client id, the frame's age on arrival (for bench.fairness).
+    samples: list[tuple[float, float, str, float]] = field(default_factory=list)
     first_request_at: float | None = None
     last_request_at: float | None = None
     last_response_at: float | None = None
@@ -106,6 +108,7 @@ def _age_summary(ages: list[float]) -> dict[str, float | int]:
 
 
 _CAPTURED_AT = re.compile(rb'name="captured_at"\r\n\r\n([^\r]+)\r\n')
+_CLIENT_ID = re.compile(rb'name="client_id"\r\n\r\n([^\r]+)\r\n')
 
 
 def _frame_age(body: bytes, arrived: float) -> float | None:
@@ -166,6 +169,8 @@ class FakeApi:
     async def answer(self, request: Request) -> tuple[int, bytes]:
         if request.method == "GET" and request.path == "/stats":
             return 200, json.dumps(self.tally.as_json()).encode()
+        if request.method == "GET" and request.path == "/samples":
+            return 200, json.dumps(self.tally.samples).encode()
         if request.method == "POST" and request.path == "/reset":
             self.tally = Tally(in_flight=self.tally.in_flight)
             return 200, b"{}"
@@ -196,6 +201,9 @@ class FakeApi:
             tally.in_flight -= 1
         answered = time.time()
         tally.busy_seconds += answered - arrived
+        client = _CLIENT_ID.search(request.body)
+        if age is not None and client is not None:
+            tally.samples.append((arrived, answered, client.group(1).decode(), age))
         tally.last_response_at = answered
         if key is not None:
             tally.keys.add(key)

@@ -68,6 +68,13 @@ class FakeApiProcess:
         """The tally since the last reset (see `bench.fake_api.Tally.as_json`)."""
         return self._call("GET", "/stats")
 
+    def samples(self) -> list[list[Any]]:
+        """Per analysis since the last reset: arrival, answer, client id, frame age on arrival."""
+        request = urllib.request.Request(self.base + "/samples", method="GET")
+        with _DIRECT.open(request, timeout=30) as response:
+            answer: list[list[Any]] = json.loads(response.read())
+            return answer
+
     def reset(self) -> None:
         self._call("POST", "/reset")
 

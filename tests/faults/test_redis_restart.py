@@ -30,6 +30,13 @@ def delivered(api: RecordingApi) -> set[str]:
     return {call.headers["Idempotency-Key"] for call in list(api.calls)}
 
 
+def stop_all(processes: list[Process]) -> None:
+    """Gateways and workers, before the Redis they use: one stopping with its Redis gone waits
+    for it (a worker's last bookkeeping) until the fixture's SIGKILL, 20 s later."""
+    for process in reversed(processes):
+        process.stop()
+
+
 def settle(api: RecordingApi, acked: set[str], server: RedisServer) -> tuple[set[str], list[str]]:
     """Waits until every acked frame reached the API or failed; returns (lost, failed ids)."""
     client = redis.Redis.from_url(server.url, decode_responses=True)
@@ -81,7 +88,7 @@ def settle(api: RecordingApi, acked: set[str], server: RedisServer) -> tuple[set
 
 
 def test_a_graceful_redis_restart_keeps_every_acked_frame_and_both_sides_reconnect(
-    attempt, api, start_daphne, start_worker, tmp_path
+    attempt, api, start_daphne, start_worker, tmp_path, processes
 ):
     server = RedisServer(tmp_path / "redis", appendonly=True).start()
     try:
@@ -102,6 +109,7 @@ def test_a_graceful_redis_restart_keeps_every_acked_frame_and_both_sides_reconne
         api.release()
         lost, failed = settle(api, set(cam.acked), server)
     finally:
+        stop_all(processes)
         server.stop()
     print(
         f"graceful restart: {len(cam.acked)} acked, {len(delivered(api) & set(cam.acked))} delivered, "
@@ -114,7 +122,7 @@ def test_a_graceful_redis_restart_keeps_every_acked_frame_and_both_sides_reconne
 
 @pytest.mark.parametrize("fsync", ["everysec", "always"])
 def test_redis_killed_with_sigkill_mid_stream_loses_no_acked_frame(
-    fsync: str, exam, api, start_daphne, start_worker, tmp_path
+    fsync: str, exam, api, start_daphne, start_worker, tmp_path, processes
 ):
     """kill -9 loses nothing acked: Redis writes a command to the AOF (the OS's page cache)
     before it answers, so only a crash of the whole machine can lose the last fsync window
@@ -181,6 +189,7 @@ def test_redis_killed_with_sigkill_mid_stream_loses_no_acked_frame(
     finally:
         for camera in cameras:
             camera.close()
+        stop_all(processes)
         server.stop()
     unavailable = sum(c.unavailable for c in cameras)
     print(
@@ -229,7 +238,7 @@ def _children(pid: int) -> list[int]:
 
 
 def test_the_scheduler_outlives_a_redis_restart_and_a_dead_scheduler_is_replaced(
-    attempt, api, settings, start_worker, tmp_path
+    attempt, api, settings, start_worker, tmp_path, processes
 ):
     """Retries and delayed frames are queued by the worker's scheduler (a child process). RQ's
     died with the first failed Redis command and came back only at the worker's next maintenance,
@@ -265,6 +274,7 @@ def test_the_scheduler_outlives_a_redis_restart_and_a_dead_scheduler_is_replaced
         delayed_frame_delivered(2)
         assert _children(worker.popen.pid) and _children(worker.popen.pid) != [scheduler]
     finally:
+        stop_all(processes)
         server.stop()
 
 

@@ -27,7 +27,7 @@ NODE_DIRECTIVES = ("--min-replicas-to-write", "1", "--min-replicas-max-lag", "10
 
 @pytest.mark.parametrize("replicas", [2, 1])
 def test_gateways_and_workers_follow_a_failover_and_lose_no_acked_frame(
-    replicas, tmp_path, exam, api, start_daphne, start_worker
+    replicas, tmp_path, exam, api, start_daphne, start_worker, processes
 ):
     """With two replicas the promoted one keeps the other and acks resume at once. With one
     (the issue's smallest setup), the promoted node has no replica left, so with WAIT it acks
@@ -108,6 +108,9 @@ def test_gateways_and_workers_follow_a_failover_and_lose_no_acked_frame(
         stop.set()
         for camera in cameras:
             camera.close()
+        # Gateways and worker first: stopping with their Redis gone, a worker takes its time.
+        for process in reversed(processes):
+            process.stop()
         group.stop()
 
     first_after = [min(at for at in c.acked.values() if at > killed) for c in cameras]
