@@ -7,7 +7,8 @@ clients index, 6 this minute's throughput bucket, 7 RQ's "workers suspended" fla
 9 the client's priority window (set for a while after a flagged result), 10 RQ's scheduled
 registry of the queue, 11 the client's hint (what its latest analysed frame showed), 12 the
 clients' ring (clients with frames waiting, in the order workers visit them), 13 the client's
-waiting list (its frames in the queue, oldest first).
+waiting list (its frames in the queue, oldest first), 14 the ring of clients that have just
+begun to wait (served before the ring; see `proctoring.fairness`).
 ARGV: 1 job id, 2 received at (score), 3 per-client limit, 4 job key prefix, 5 queue limit,
 6 frame envelope, 7 frame key TTL, 8 RQ's timestamp, 9 job description, 10 client id, 11 counts
 TTL, 12 the bucket's TTL, 13 "1" to ask for priority, 14 when a delayed frame is due (epoch
@@ -17,10 +18,11 @@ Returns {verdict, queue length, workers paused, priority, hint or false, the id 
 frame this one replaced or false}: verdict 1 admitted, 0 client full, -1 queue full (nothing
 written for 0 and -1).
 
-Every waiting frame is also in its client's waiting list, and every client with one in the ring
-(`proctoring.lifecycle` takes round-robin from it). With latest-frame-wins, a new frame takes the
-place of its client's oldest waiting frame (in the queue and in the waiting list), which is
-deleted and counted `coalesced`; frames already running or waiting to retry are not touched.
+Every waiting frame is also in its client's waiting list, and every client with one in one of
+the two rings (`proctoring.fairness`; `proctoring.lifecycle` serves them in turn). With
+latest-frame-wins, a new frame takes the place of its client's oldest waiting frame (in the
+queue and in the waiting list), which is deleted and counted `coalesced`; frames already running
+or waiting to retry are not touched.
 """
 
 from __future__ import annotations
@@ -126,22 +128,23 @@ if due == 0 and priority ~= -1 then
       redis.call('RPUSH', KEYS[13], ARGV[1])
     end
     redis.call('LREM', KEYS[12], 0, ARGV[10])
+    redis.call('LREM', KEYS[14], 0, ARGV[10])
     local pivot, last = nil, nil
-    for _, other in ipairs(redis.call('LRANGE', KEYS[12], 0, {PRIORITY_SCAN - 1})) do
+    for _, other in ipairs(redis.call('LRANGE', KEYS[14], 0, {PRIORITY_SCAN - 1})) do
       local head = redis.call('LINDEX', ARGV[15] .. other .. ':waiting', 0)
       if not head or redis.call('HGET', ARGV[4] .. head, 'pri') ~= '1' then pivot = other break end
       last = other
     end
     if pivot then
-      redis.call('LINSERT', KEYS[12], 'BEFORE', pivot, ARGV[10])
-    elseif last and redis.call('LLEN', KEYS[12]) > {PRIORITY_SCAN} then
-      redis.call('LINSERT', KEYS[12], 'AFTER', last, ARGV[10])
+      redis.call('LINSERT', KEYS[14], 'BEFORE', pivot, ARGV[10])
+    elseif last and redis.call('LLEN', KEYS[14]) > {PRIORITY_SCAN} then
+      redis.call('LINSERT', KEYS[14], 'AFTER', last, ARGV[10])
     else
-      redis.call('RPUSH', KEYS[12], ARGV[10])
+      redis.call('RPUSH', KEYS[14], ARGV[10])
     end
   else
     redis.call('RPUSH', KEYS[13], ARGV[1])
-    if redis.call('LLEN', KEYS[13]) == 1 then redis.call('RPUSH', KEYS[12], ARGV[10]) end
+    if redis.call('LLEN', KEYS[13]) == 1 then redis.call('RPUSH', KEYS[14], ARGV[10]) end
   end
 end
 if due == 0 then redis.call('EXPIRE', KEYS[13], ARGV[11]) end

@@ -54,8 +54,9 @@ Write = Callable[[Any], None]  # adds a job's own writes to a pipeline
 # of a client in its priority window (frames per turn), 16.. one execution id per job.
 # KEYS 6-8: the API breaker's open flag, failure count and probe flag (`proctoring.breaker`):
 # while the circuit is open nothing is taken ({-2}); half-open, one job at most ({-3} while it is out).
-# KEY 9: the clients' ring. In fair order, each job is the next waiting frame of the next client
-# in the ring (round-robin; a client in its priority window gets several per turn), taken out of
+# KEYS 9, 10: the clients' ring and the ring of new clients. In fair order, each job is the next
+# waiting frame of the client whose turn it is (new clients first, then round-robin; a client in
+# its priority window gets several per turn; `proctoring.fairness`), taken out of
 # the queue wherever it is; a job that reached the queue without a waiting list (requeued by
 # django-rq's pages) is taken from the queue's head once the ring is empty. In FIFO order, from
 # the head, leaving its client's waiting list.
@@ -92,16 +93,26 @@ local function leave_waiting(id, jkey)
   if not client then return end
   local waiting = CP .. client .. ':waiting'
   redis.call('LREM', waiting, 1, id)
-  if redis.call('LLEN', waiting) == 0 then redis.call('LREM', KEYS[9], 0, client) end
+  if redis.call('LLEN', waiting) == 0 then
+    redis.call('LREM', KEYS[9], 0, client)
+    redis.call('LREM', KEYS[10], 0, client)
+  end
 end
--- The client at the ring's head is the one whose turn it is; how many frames it has had in this
--- turn is kept beside the ring (a turn may span several takes), and the turn passes once it has
--- had its share (more in its priority window) or has nothing left waiting.
+-- The client whose turn it is: the head of the new clients' ring (KEYS[10]) if any, else the
+-- ring's head. How many frames it has had in this turn is kept beside the rings (a turn may span
+-- several takes); the turn passes once it has had its share (more in its priority window) or
+-- has nothing left waiting. A new client that still has frames waiting after its turn goes to
+-- the ring's tail; a client in the ring, back to its tail (see `proctoring.fairness`).
 local TURN = KEYS[9] .. ':turn'
 local function next_fair()
-  local turns = redis.call('LLEN', KEYS[9])
+  local turns = redis.call('LLEN', KEYS[9]) + redis.call('LLEN', KEYS[10])
   while turns > 0 do
-    local client = redis.call('LINDEX', KEYS[9], 0)
+    local ring = KEYS[10]
+    local client = redis.call('LINDEX', ring, 0)
+    if not client then
+      ring = KEYS[9]
+      client = redis.call('LINDEX', ring, 0)
+    end
     if not client then return nil end
     local waiting = CP .. client .. ':waiting'
     local id = redis.call('LPOP', waiting)
@@ -110,11 +121,11 @@ local function next_fair()
     local served = 0
     if id then served = redis.call('HINCRBY', TURN, client, 1) end
     if redis.call('LLEN', waiting) == 0 then
-      redis.call('LPOP', KEYS[9])
+      redis.call('LPOP', ring)
       redis.call('DEL', TURN)
       turns = turns - 1
     elseif served >= share then
-      redis.call('LMOVE', KEYS[9], KEYS[9], 'LEFT', 'RIGHT')
+      redis.call('LMOVE', ring, KEYS[9], 'LEFT', 'RIGHT')
       redis.call('DEL', TURN)
       turns = turns - 1
     end
@@ -219,7 +230,7 @@ def take(
     execution_ids = [uuid4().hex for _ in range(count)]
     answer = connection.eval(
         _TAKE,
-        9,
+        10,
         queue_key,
         started_registry_key,
         worker_key,
@@ -229,6 +240,7 @@ def take(
         keys.api_failures(),
         keys.api_probe(),
         keys.clients_ring(),
+        keys.clients_ring_new(),
         count,
         Job.key_for(""),
         _EXECUTION_PREFIX,

@@ -308,6 +308,7 @@ def _script_args(meta: FrameMeta, job_id: str, frame: Frame, priority: bool) -> 
         keys.client_hint(meta.client_id),
         keys.clients_ring(),
         keys.client_waiting(meta.client_id),
+        keys.clients_ring_new(),
     ]
     # RQ's scheduler reads due times in whole seconds: round to the nearest.
     due = int(meta.received_at.timestamp() + meta.delay + 0.5) if meta.delay else 0

@@ -40,13 +40,30 @@ def test_fair_order_takes_one_frame_of_each_waiting_client_in_turn(roomy, api, s
     busy = [enqueue("busy", seq) for seq in range(1, 7)]
     quiet = enqueue("quiet", 1)
     other = [enqueue("other", seq) for seq in range(1, 3)]
-    assert redis_conn.lrange(keys.clients_ring(), 0, -1) == [b"busy", b"quiet", b"other"]
+    # Each has just begun to wait: new clients, served first, in the order they came.
+    assert redis_conn.lrange(keys.clients_ring_new(), 0, -1) == [b"busy", b"quiet", b"other"]
     worker(start_worker)
     resume(redis_conn)
     # Round-robin: busy's six frames do not hold up quiet's one or other's two.
     assert sent_order(api, 9) == [busy[0], quiet, other[0], busy[1], other[1], *busy[2:]]
-    assert redis_conn.llen(keys.clients_ring()) == 0
+    assert redis_conn.llen(keys.clients_ring()) == redis_conn.llen(keys.clients_ring_new()) == 0
     assert not redis_conn.exists(keys.client_waiting("busy"))
+
+
+@pytest.mark.slow
+def test_a_client_that_begins_to_wait_goes_before_the_backlog_of_one_that_sends_more(
+    roomy, api, start_worker, redis_conn
+):
+    api.block()
+    busy = [enqueue("busy", seq) for seq in range(1, 7)]
+    worker(start_worker)
+    wait_until(lambda: len(api.calls) == 1, 30, "busy's first frame at the API")
+    # busy has had its turn and waits in the ring with five frames; quiet's one frame comes now.
+    assert redis_conn.lrange(keys.clients_ring(), 0, -1) == [b"busy"]
+    quiet = enqueue("quiet", 1)
+    later = enqueue("busy", 7)
+    api.release()
+    assert sent_order(api, 8) == [busy[0], quiet, *busy[1:], later]
 
 
 @pytest.mark.slow
@@ -57,8 +74,12 @@ def test_fifo_order_takes_frames_as_they_came(roomy, api, start_worker, redis_co
     worker(start_worker, PROCTORING_QUEUE_ORDER="fifo")
     resume(redis_conn)
     assert sent_order(api, 4) == [*busy, quiet]
-    # Taken from the queue's head, they left their clients' waiting lists and the ring.
-    wait_until(lambda: redis_conn.llen(keys.clients_ring()) == 0, 10, "the ring empty")
+    # Taken from the queue's head, they left their clients' waiting lists and the rings.
+    wait_until(
+        lambda: redis_conn.llen(keys.clients_ring()) == redis_conn.llen(keys.clients_ring_new()) == 0,
+        10,
+        "the rings empty",
+    )
 
 
 @pytest.mark.slow
