@@ -13,10 +13,12 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from proctoring import keys, shards
 from proctoring.connections import get_redis
+from proctoring.frames import HEADER_MAX_BYTES, unpack_header
 
 # Upper bounds, in milliseconds.
 WAIT_BUCKETS_MS = (10, 25, 50, 100, 250, 500, 1000, 2000, 5000, 10000, 30000, 60000)
@@ -82,6 +84,31 @@ def of_clients(client_ids: list[str]) -> dict[str, dict[str, dict[str, float | N
             for kind, buckets in KINDS.items()
         }
     return figures
+
+
+def oldest_waiting(client_ids: list[str]) -> dict[str, float | None]:
+    """Each client's oldest frame still waiting in the queue: its age in seconds, None when it
+    has none (on the current shard; the head of its waiting list, two reads per client)."""
+    connection = get_redis()
+    with connection.pipeline(transaction=False) as pipe:
+        for client_id in client_ids:
+            pipe.lindex(keys.client_waiting(client_id), 0)
+        heads = pipe.execute()
+    with connection.pipeline(transaction=False) as pipe:
+        for head in heads:
+            pipe.getrange(keys.frame(head.decode()) if head else keys.frame(""), 0, HEADER_MAX_BYTES + 8)
+        envelopes = pipe.execute()
+    now = datetime.now(UTC)
+    ages: dict[str, float | None] = {}
+    for client_id, head, envelope in zip(client_ids, heads, envelopes, strict=True):
+        ages[client_id] = None
+        if head and envelope:
+            try:
+                received = unpack_header(envelope)[0].received_at
+            except (ValueError, KeyError, TypeError):
+                continue
+            ages[client_id] = round((now - received).total_seconds(), 1)
+    return ages
 
 
 def overall() -> dict[str, dict[str, float | None]]:

@@ -152,10 +152,12 @@ def clients(since: float = 0.0, limit: int | None = None) -> list[dict[str, Any]
     with its user and exam when the attempt is known."""
     figures: dict[str, dict[str, Any]] = {}
     times: dict[str, dict[str, dict[str, float | None]]] = {}
+    oldest: dict[str, float | None] = {}
     for _ in shards.each():  # a client's counts are all on its own shard
         ids = counters.clients(since=since)[:limit]
         figures.update(counters.read(ids))
         times.update(freshness.of_clients(ids))
+        oldest.update(freshness.oldest_waiting(ids))
     client_ids = sorted(figures, key=lambda client: -(figures[client]["last_frame_at"] or 0))[:limit]
     attempts = attempts_of(client_ids)
     rows = []
@@ -165,6 +167,7 @@ def clients(since: float = 0.0, limit: int | None = None) -> list[dict[str, Any]
         row["user"] = attempt.user.get_username() if attempt else None
         row["exam"] = attempt.exam.slug if attempt else None
         row["backlog"] = row["queued"] + row["retrying"]
+        row["oldest_waiting_s"] = oldest.get(client_id)
         # Seconds (bucket bounds): how long its frames waited, ran, and how old their answers were.
         for kind in freshness.KINDS:
             for name, value in times.get(client_id, {}).get(kind, {}).items():

@@ -91,6 +91,8 @@ def test_the_waiting_list_shows_the_queue_in_order_and_finds_a_client_or_a_job(
         (2, other, "cam-b"),
         (3, second, "cam-a"),
     ]
+    ages = {row["client"]: row["oldest_waiting_s"] for row in stats.clients()}
+    assert ages["cam-a"] is not None and ages["cam-a"] >= ages["cam-b"] >= 0  # cam-a's first came first
     mine = staff.get(WAITING, {"client": "cam-a"}).context["rows"]
     assert [(row.position, row.job_id) for row in mine] == [(1, first), (3, second)]
     found = staff.get(WAITING, {"q": second}).context["rows"]
