@@ -30,6 +30,10 @@ from __future__ import annotations
 from proctoring import counters
 from proctoring.job_template import JobTemplate
 
+# A client with at most this many frames waiting is sparse: it goes round the ring of new (and
+# sparse) clients, which workers serve first (`proctoring.fairness`).
+SPARSE_BACKLOG = 2
+
 # How far into the queue's head a priority frame looks for the first normal frame; past this
 # many priority frames waiting, a new one goes right after them (still before every normal one).
 PRIORITY_SCAN = 256
@@ -144,7 +148,12 @@ if due == 0 and priority ~= -1 then
     end
   else
     redis.call('RPUSH', KEYS[13], ARGV[1])
-    if redis.call('LLEN', KEYS[13]) == 1 then redis.call('RPUSH', KEYS[14], ARGV[10]) end
+    local waiting = redis.call('LLEN', KEYS[13])
+    if waiting == 1 then
+      redis.call('RPUSH', KEYS[14], ARGV[10])
+    elseif waiting == {SPARSE_BACKLOG + 1} and redis.call('LREM', KEYS[14], 0, ARGV[10]) > 0 then
+      redis.call('RPUSH', KEYS[12], ARGV[10])  -- no longer sparse: the backlogged clients' ring
+    end
   end
 end
 if due == 0 then redis.call('EXPIRE', KEYS[13], ARGV[11]) end

@@ -2,14 +2,16 @@
 latest-frame-wins (`PROCTORING_COALESCE=latest`).
 
 Every frame waiting in the queue is also in its client's waiting list (oldest first), and every
-client with a waiting frame is in one of two rings, once: `new`, the clients that have just
-begun to wait, and the ring proper, those still waiting after a turn. Workers serve the new ones
-first, one turn each (one frame; more in a priority window), then move them to the ring if they
-still have frames waiting, and go round the ring only when no client is new. This is the
-sparse-flow rule of FQ-CoDel (RFC 8290) on top of round-robin: a well-behaved client, sending no
-faster than its share, is served as soon as its frame arrives, however long the backlog of the
-clients that send more; those share what is left, in turn. Without it, a client at 2 frames/s
-waits a whole round of the ring for each frame (measured: p95 2.6 s instead of 0.1 s).
+client with a waiting frame is in one of two rings, once: the sparse ring, clients with at most
+`enqueue_script.SPARSE_BACKLOG` (2) frames waiting, and the backlogged ring, those with more.
+Workers go round the sparse ring, one turn each (one frame; more in a priority window), and round
+the backlogged ring only when no sparse client waits; a client changes rings as its backlog
+crosses the bound. This is FQ-CoDel's sparse-flow rule (RFC 8290) on top of round-robin: a
+well-behaved client, sending no faster than its share, is served as soon as its frame arrives,
+however long the backlog of the clients that send more, and those share what is left, in turn.
+Measured (bench/fairness.py): plain round-robin made a 2 fps client wait a whole round for each
+frame; serving only *newly* waiting clients first left one that fell behind once stuck behind the
+heavy senders (p95 6.7 s); the bound of 2 keeps it among the sparse.
 
 The enqueue script adds new frames (`proctoring.enqueue_script`), the take script serves
 (`proctoring.lifecycle`); jobs that come back to the queue through RQ (a retry that is due, an
@@ -24,7 +26,7 @@ import redis
 
 from proctoring import keys
 
-# KEYS: 1 the client's waiting list, 2 the ring of new clients. ARGV: 1 job id, 2 client id, 3 "1" at the
+# KEYS: 1 the client's waiting list, 2 the sparse clients' ring. ARGV: 1 job id, 2 client id, 3 "1" at the
 # front, 4 the list's TTL.
 _JOIN = """
 if ARGV[3] == '1' then

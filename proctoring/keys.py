@@ -41,8 +41,8 @@ proctoring:client:<id>:times            hash: the client's delivered frames per 
 proctoring:ring                         list: the clients with frames waiting, in the order the
                                         workers visit them (PROCTORING_QUEUE_ORDER=fair); the head's
                                         turn is on: proctoring:ring:turn (hash: frames it has had).
-proctoring:ring:new                     list: clients that have just begun to wait, served before
-                                        the ring (proctoring/fairness.py).
+proctoring:ring:new                     list: clients with at most 2 frames waiting (sparse), served
+                                        before the ring of the others (proctoring/fairness.py).
 proctoring:worker-name:<name>           set for a few seconds while a starting worker takes that
                                         name (proctoring/worker_names.py).
 proctoring:stats:histogram:<name>       hash: a count per bucket (ms upper bound), sum_us, count

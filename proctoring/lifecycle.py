@@ -36,7 +36,7 @@ from rq.results import Result
 from rq.suspension import WORKERS_SUSPENDED
 from rq.utils import str_to_date, utcformat
 
-from proctoring import breaker, counters, keys
+from proctoring import breaker, counters, enqueue_script, keys
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,8 @@ Write = Callable[[Any], None]  # adds a job's own writes to a pipeline
 # 5 frame key prefix, 6 now (epoch seconds), 7 now (RQ's text format), 8 worker name,
 # 9 RQ's default worker TTL, 10 client key prefix (counters), 11 the lease (seconds),
 # 12 the API breaker's threshold, 13 its cooldown, 14 "1" to take in fair order, 15 the weight
-# of a client in its priority window (frames per turn), 16.. one execution id per job.
+# of a client in its priority window (frames per turn), 16 the most frames a sparse client has
+# waiting, 17.. one execution id per job.
 # KEYS 6-8: the API breaker's open flag, failure count and probe flag (`proctoring.breaker`):
 # while the circuit is open nothing is taken ({-2}); half-open, one job at most ({-3} while it is out).
 # KEYS 9, 10: the clients' ring and the ring of new clients. In fair order, each job is the next
@@ -98,12 +99,13 @@ local function leave_waiting(id, jkey)
     redis.call('LREM', KEYS[10], 0, client)
   end
 end
--- The client whose turn it is: the head of the new clients' ring (KEYS[10]) if any, else the
--- ring's head. How many frames it has had in this turn is kept beside the rings (a turn may span
--- several takes); the turn passes once it has had its share (more in its priority window) or
--- has nothing left waiting. A new client that still has frames waiting after its turn goes to
--- the ring's tail; a client in the ring, back to its tail (see `proctoring.fairness`).
+-- The client whose turn it is: the head of the sparse clients' ring (KEYS[10]) if any, else the
+-- backlogged clients' ring's head. How many frames it has had in this turn is kept beside the
+-- rings (a turn may span several takes); the turn passes once it has had its share (more in its
+-- priority window) or has nothing left waiting. Then it goes to the tail of the sparse ring if it
+-- has at most SPARSE frames left, else of the backlogged ring (see `proctoring.fairness`).
 local TURN = KEYS[9] .. ':turn'
+local SPARSE = tonumber(ARGV[16])
 local function next_fair()
   local turns = redis.call('LLEN', KEYS[9]) + redis.call('LLEN', KEYS[10])
   while turns > 0 do
@@ -125,7 +127,10 @@ local function next_fair()
       redis.call('DEL', TURN)
       turns = turns - 1
     elseif served >= share then
-      redis.call('LMOVE', ring, KEYS[9], 'LEFT', 'RIGHT')
+      -- Still sparse (a frame or two left): round the first ring again; else the backlog's.
+      local next_ring = KEYS[9]
+      if redis.call('LLEN', waiting) <= SPARSE then next_ring = KEYS[10] end
+      redis.call('LMOVE', ring, next_ring, 'LEFT', 'RIGHT')
       redis.call('DEL', TURN)
       turns = turns - 1
     end
@@ -148,7 +153,7 @@ for i = 1, take_n do
     local timeout = tonumber(redis.call('HGET', jkey, 'timeout') or '')
     local ttl = default_ttl
     if timeout ~= -1 then ttl = math.floor((timeout ~= 0 and timeout) or default_ttl) + 60 end
-    local eid = ARGV[15 + i]
+    local eid = ARGV[16 + i]
     local composite = id .. ':' .. eid
     local ekey = ARGV[3] .. composite
     redis.call('HSET', ekey, 'id', eid, 'job_id', id, 'created_at', ARGV[6],
@@ -256,6 +261,7 @@ def take(
         settings.PROCTORING_BREAKER_COOLDOWN,
         "1" if settings.PROCTORING_QUEUE_ORDER == "fair" else "0",
         settings.PROCTORING_FAIR_FLAGGED_WEIGHT,
+        enqueue_script.SPARSE_BACKLOG,
         *execution_ids,
     )
     if answer == [-1]:

@@ -40,12 +40,16 @@ def test_fair_order_takes_one_frame_of_each_waiting_client_in_turn(roomy, api, s
     busy = [enqueue("busy", seq) for seq in range(1, 7)]
     quiet = enqueue("quiet", 1)
     other = [enqueue("other", seq) for seq in range(1, 3)]
-    # Each has just begun to wait: new clients, served first, in the order they came.
-    assert redis_conn.lrange(keys.clients_ring_new(), 0, -1) == [b"busy", b"quiet", b"other"]
+    lone = [enqueue("lone", seq) for seq in range(1, 5)]
+    # Sparse clients (two frames waiting at most) go round one ring, the others round another.
+    assert redis_conn.lrange(keys.clients_ring_new(), 0, -1) == [b"quiet", b"other"]
+    assert redis_conn.lrange(keys.clients_ring(), 0, -1) == [b"busy", b"lone"]
     worker(start_worker)
     resume(redis_conn)
-    # Round-robin: busy's six frames do not hold up quiet's one or other's two.
-    assert sent_order(api, 9) == [busy[0], quiet, other[0], busy[1], other[1], *busy[2:]]
+    # The sparse ones first, in turn; then the backlogged ones in turn, each going back among the
+    # sparse once it has two frames left (lone first, which then goes before busy's rest).
+    expected = [quiet, other[0], other[1], busy[0], lone[0], busy[1], lone[1], lone[2], lone[3]]
+    assert sent_order(api, 13) == [*expected, *busy[2:]]
     assert redis_conn.llen(keys.clients_ring()) == redis_conn.llen(keys.clients_ring_new()) == 0
     assert not redis_conn.exists(keys.client_waiting("busy"))
 
@@ -85,14 +89,14 @@ def test_fifo_order_takes_frames_as_they_came(roomy, api, start_worker, redis_co
 @pytest.mark.slow
 def test_a_client_in_its_priority_window_gets_more_per_turn(roomy, api, start_worker, redis_conn):
     suspend(redis_conn)
-    plain = [enqueue("plain", seq) for seq in range(1, 4)]
+    plain = [enqueue("plain", seq) for seq in range(1, 7)]
     redis_conn.set(keys.client_priority("flagged"), 1, ex=60)  # as after a flagged result
-    flagged = [enqueue("flagged", seq) for seq in range(1, 6)]
+    flagged = [enqueue("flagged", seq) for seq in range(1, 8)]
     worker(start_worker, PROCTORING_FAIR_FLAGGED_WEIGHT="2")
     resume(redis_conn)
-    # Its frames are priority ones (its turn comes first), and it gets two per turn.
-    expected = [*flagged[0:2], plain[0], *flagged[2:4], plain[1], flagged[4], plain[2]]
-    assert sent_order(api, 8) == expected
+    # Its frames are priority ones (its turn comes first), and it gets two per turn to plain's one.
+    expected = [*flagged[0:2], plain[0], *flagged[2:4], plain[1], *flagged[4:7], *plain[2:]]
+    assert sent_order(api, 13) == expected
 
 
 @pytest.mark.slow
