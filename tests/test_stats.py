@@ -89,7 +89,8 @@ def test_proctoring_stats_json_and_table(attempt: Any) -> None:
     snapshot = json.loads(out.getvalue())
     assert snapshot["queue"]["queued"] == 1
     assert snapshot["clients"][0]["client"] == str(attempt.pk)
-    assert set(snapshot) == {"generated_at", "queue", "workers", "throughput", "clients"}
+    assert set(snapshot) == {"generated_at", "queue", "freshness", "workers", "throughput", "clients"}
+    assert set(snapshot["freshness"]) == {"wait", "run", "age"}
     table = StringIO()
     call_command("proctoring_stats", stdout=table)
     text = table.getvalue()
