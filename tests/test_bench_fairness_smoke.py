@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 def test_the_fairness_bench_runs_every_mode_and_accounts_for_every_frame():
     command = [sys.executable, "-m", "bench.fairness", "--clients", "6", "--heavy", "2", "--fps", "2"]
     command += ["--heavy-fps", "8", "--latency-ms", "20", "--processes", "1", "--concurrency", "2"]
-    command += ["--seconds", "3", "--json"]
+    command += ["--seconds", "1.5", "--json"]
     done = subprocess.run(
         command, cwd=ROOT, capture_output=True, text=True, timeout=200, stdin=subprocess.DEVNULL
     )
