@@ -13,7 +13,7 @@ import json
 import re
 import time
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -126,20 +126,31 @@ def failed_ids(start: int = 0, stop: int | None = None) -> list[str]:
 
 def summarize(job_ids: Sequence[str]) -> list[Summary]:
     """Client, error kind and failure time of each job, a pipeline per `SCAN_CHUNK` jobs."""
-    queue = queues.get_queue()
-    key = registry().key
     summaries: list[Summary] = []
-    for start in range(0, len(job_ids), SCAN_CHUNK):
-        chunk = job_ids[start : start + SCAN_CHUNK]
-        with queue.connection.pipeline(transaction=False) as pipe:
-            for job_id in chunk:
-                pipe.hmget(Job.key_for(job_id), _SCAN_FIELDS)
-            pipe.zmscore(key, list(chunk))
-            *hashes, scores = pipe.execute()
-        jobs = [_partial_job(job_id, values) for job_id, values in zip(chunk, hashes, strict=True)]
-        errors = _errors([job for job in jobs if job is not None])
+    for chunk, jobs, errors, scores in _scanned(job_ids, with_scores=True):
         summaries += [_summary(*item, errors) for item in zip(chunk, jobs, scores, strict=True)]
     return summaries
+
+
+def _scanned(
+    job_ids: Sequence[str], with_scores: bool = False
+) -> Iterator[tuple[Sequence[str], list[Job | None], dict[str, str], list[float | None]]]:
+    """The jobs, a pipeline per `SCAN_CHUNK`: each chunk's ids, partial jobs (None when gone),
+    last errors, and (`with_scores`) failed-registry scores."""
+    connection = queues.get_queue().connection
+    key = registry().key
+    for start in range(0, len(job_ids), SCAN_CHUNK):
+        chunk = job_ids[start : start + SCAN_CHUNK]
+        with connection.pipeline(transaction=False) as pipe:
+            for job_id in chunk:
+                pipe.hmget(Job.key_for(job_id), _SCAN_FIELDS)
+            if with_scores:
+                pipe.zmscore(key, list(chunk))
+            answers = pipe.execute()
+        scores: list[float | None] = answers.pop() if with_scores else [None] * len(chunk)
+        hashes = answers
+        jobs = [_partial_job(job_id, values) for job_id, values in zip(chunk, hashes, strict=True)]
+        yield chunk, jobs, _errors([job for job in jobs if job is not None]), scores
 
 
 def _summary(job_id: str, job: Job | None, score: float | None, errors: dict[str, str]) -> Summary:
@@ -271,16 +282,8 @@ def _matching(job_ids: Sequence[str], query: str) -> list[str]:
     """The ids among `job_ids` (in their order) that are `query` or whose last error contains
     it, ignoring case."""
     needle = query.strip().lower()
-    connection = queues.get_queue().connection
     found: list[str] = []
-    for start in range(0, len(job_ids), SCAN_CHUNK):
-        chunk = job_ids[start : start + SCAN_CHUNK]
-        with connection.pipeline(transaction=False) as pipe:
-            for job_id in chunk:
-                pipe.hmget(Job.key_for(job_id), _SCAN_FIELDS)
-            hashes = pipe.execute()
-        jobs = [_partial_job(job_id, values) for job_id, values in zip(chunk, hashes, strict=True)]
-        errors = _errors([job for job in jobs if job is not None])
+    for chunk, _, errors, _ in _scanned(job_ids):
         found += [
             job_id for job_id in chunk if job_id.lower() == needle or needle in errors.get(job_id, "").lower()
         ]

@@ -44,10 +44,14 @@ local FAILED_KIND_PREFIX = '{keys.FAILED_KIND_PREFIX}'
 """
     + """
 local PC_FIELDS = {q = 'queued', r = 'running', s = 'retrying'}
-local function pc_move(jkey, id, prefix, to, expire_at, extra)
+-- A frame job's client, from its description; nil for a job gone or not a frame job.
+local function client_of(jkey)
   local description = redis.call('HGET', jkey, 'description')
-  if not description then return 0 end
-  local client = string.match(description, '^frame (.*)#%-?%d+$')
+  if not description then return nil end
+  return string.match(description, '^frame (.*)#%-?%d+$')
+end
+local function pc_move(jkey, id, prefix, to, expire_at, extra)
+  local client = client_of(jkey)
   if not client then return 0 end
   local from = redis.call('HGET', jkey, 'pc')
   if from == to then return 0 end

@@ -111,13 +111,16 @@ def oldest_waiting(client_ids: list[str]) -> dict[str, float | None]:
     return ages
 
 
+def histogram_counts(name: str) -> Counter[str]:
+    """One of `proctoring.metrics`' histograms (count per bucket, sum_us, count), added up over
+    the shards (workers write theirs on their own shard)."""
+    counts: Counter[str] = Counter()
+    for _ in shards.each():
+        raw: dict[bytes, bytes] = get_redis().hgetall(keys.histogram(name))  # type: ignore[assignment]
+        counts.update({field.decode(): int(value) for field, value in raw.items()})
+    return counts
+
+
 def overall() -> dict[str, dict[str, float | None]]:
     """Wait, run and age percentiles of every frame delivered, over every shard."""
-    figures = {}
-    for kind, buckets in KINDS.items():
-        counts: Counter[str] = Counter()
-        for _ in shards.each():
-            raw: dict[bytes, bytes] = get_redis().hgetall(keys.histogram(kind))  # type: ignore[assignment]
-            counts.update({field.decode(): int(value) for field, value in raw.items()})
-        figures[kind] = percentiles(counts, buckets)
-    return figures
+    return {kind: percentiles(histogram_counts(kind), buckets) for kind, buckets in KINDS.items()}

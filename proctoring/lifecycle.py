@@ -84,11 +84,6 @@ local default_ttl = tonumber(ARGV[9])
 local CP = ARGV[10]
 local fair = ARGV[14] == '1'
 local weight = tonumber(ARGV[15])
-local function client_of(jkey)
-  local description = redis.call('HGET', jkey, 'description')
-  if not description then return nil end
-  return string.match(description, '^frame (.*)#%-?%d+$')
-end
 local function leave_waiting(id, jkey)
   local client = client_of(jkey)
   if not client then return end

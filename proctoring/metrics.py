@@ -9,7 +9,6 @@ write them at most once a second, in one pipeline, so a frame costs no extra rou
 
 from __future__ import annotations
 
-import bisect
 import threading
 import time
 from collections import Counter
@@ -39,8 +38,7 @@ class Recorder:
         self._flushed = time.monotonic()
 
     def observe(self, histogram: str, value_ms: float, buckets: tuple[float, ...]) -> None:
-        index = bisect.bisect_left(buckets, value_ms)
-        bucket = str(buckets[index]) if index < len(buckets) else "+Inf"
+        bucket = freshness.bucket(value_ms, buckets)
         with self._lock:
             counts = self._histograms.setdefault(histogram, Counter())
             counts[bucket] += 1
@@ -151,11 +149,8 @@ def _by_prefix(totals: dict[str, int], prefix: str, metric: str, documentation: 
 def _histogram(
     name: str, buckets: tuple[float, ...], metric: str, documentation: str
 ) -> HistogramMetricFamily:
-    """One histogram, added up over the shards (workers write theirs on their own shard)."""
-    counts: Counter[str] = Counter()
-    for _ in shards.each():
-        raw: dict[bytes, bytes] = get_redis().hgetall(keys.histogram(name))  # type: ignore[assignment]
-        counts.update({k.decode(): int(v) for k, v in raw.items()})
+    """One histogram, added up over the shards."""
+    counts = freshness.histogram_counts(name)
     cumulative, running = [], 0
     for bound in buckets:
         running += counts.get(str(bound), 0)

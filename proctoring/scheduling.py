@@ -95,7 +95,7 @@ class ProctoringScheduler(RQScheduler):
         ):
             self._connection = redis.Redis(  # type: ignore[assignment]
                 connection_pool=redis_clients.blocking_pool(
-                    max_connections=8, timeout=30, socket_timeout=10, socket_connect_timeout=5
+                    max_connections=8, **redis_clients.WORKER_POOL_OPTIONS
                 )
             )
         connection: redis.Redis = RQScheduler.connection.fget(self)  # type: ignore[attr-defined]

@@ -55,7 +55,7 @@ def _wait_for_connections(connection: redis.Redis, size: int) -> None:
     if isinstance(old, redis.sentinel.SentinelConnectionPool):
         # Its connections need their Sentinel pool: make another of the same configured Redis.
         connection.connection_pool = redis_clients.blocking_pool(
-            max_connections=size, timeout=30, socket_timeout=10, socket_connect_timeout=5
+            max_connections=size, **redis_clients.WORKER_POOL_OPTIONS
         )
     else:
         connection.connection_pool = redis.BlockingConnectionPool(

@@ -30,6 +30,9 @@ from proctoring_site.redis_config import SentinelConfig, node_kwargs, sentinel_k
 log = logging.getLogger(__name__)
 
 FOLLOW_EVERY = 1.0  # seconds between asking the sentinels where the primary is
+# A worker's (and its scheduler's) own pool, rebuilt under Sentinel: wait up to 30 s for a free
+# connection; a dead primary is noticed within seconds.
+WORKER_POOL_OPTIONS: dict[str, Any] = {"timeout": 30, "socket_timeout": 10, "socket_connect_timeout": 5}
 
 
 class BlockingSentinelPool(redis.sentinel.SentinelConnectionPool, redis.BlockingConnectionPool):
