@@ -1,4 +1,5 @@
-"""The admin's failed jobs list, its actions (retry, delete, clean) and a job's detail page.
+"""The admin's failed jobs list and its actions (retry, delete, clean); a job's own page is
+`proctoring.admin_job`.
 
 Views only parse the request and render; the reading is done by the plain functions below, and
 the acting by `proctoring.failed_jobs`, which keeps the per-client counts right. A page of the
@@ -9,10 +10,8 @@ every failed job. Only "clean older than N" walks them all, in pipelines of `SCA
 
 from __future__ import annotations
 
-import json
 import re
 import time
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,20 +21,17 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
-from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 from rq.results import Result
 
 from exams.models import Attempt
 from proctoring import counters, failed_jobs, keys, queues, shards, stats
-from proctoring.frames import CONTENT_TYPES, FrameMeta
-from proctoring.models import FrameResult
 
 PAGE_SIZE = 50
 SCAN_CHUNK = 1_000
@@ -43,7 +39,6 @@ SEARCH_SCAN = 5_000  # the newest failed jobs a search reads (their errors are r
 GONE = "(job gone)"  # the registry names a job whose hash has expired or was deleted
 UNKNOWN = "(unknown)"
 _SCAN_FIELDS = ("data", "description", "meta", "ended_at", "failure_ttl")
-_JOB_ID = re.compile(r"^[\w-]{1,128}$")
 _ABANDONED = re.compile(r"^Moved to \w+, due to (\w+)")
 _CLASS_LINE = re.compile(r"^([A-Za-z_][\w.]*)(?::|$)")
 
@@ -155,7 +150,7 @@ def _scanned(
 
 def _summary(job_id: str, job: Job | None, score: float | None, errors: dict[str, str]) -> Summary:
     kind = error_kind(errors.get(job_id)) if job else GONE
-    return Summary(job_id, counters.client_of(job) if job else None, kind, _failed_at(job, score))
+    return Summary(job_id, counters.client_of(job) if job else None, kind, failed_at(job, score))
 
 
 def _partial_job(job_id: str, values: list[bytes | None]) -> Job | None:
@@ -185,7 +180,7 @@ def _errors(jobs: Sequence[Job]) -> dict[str, str]:
     return errors
 
 
-def _failed_at(job: Job | None, score: float | None) -> datetime | None:
+def failed_at(job: Job | None, score: float | None) -> datetime | None:
     """When the job failed: RQ's ended_at, else its registry score less its failure TTL."""
     if job is not None and job.ended_at is not None:
         return job.ended_at
@@ -389,84 +384,6 @@ def outcome_message(verb: str, outcome: Outcome) -> str:
     return text
 
 
-def job_context(job_id: str) -> dict[str, Any]:
-    """Everything the detail page shows of a job. Raises Http404 for an unknown job."""
-    queue = queues.get_queue()
-    if not _JOB_ID.match(job_id):
-        raise Http404("no such job")
-    try:
-        job = Job.fetch(job_id, connection=queue.connection, serializer=queue.serializer)
-    except NoSuchJobError:
-        return _delivered_context(job_id)
-    results = job.results()
-    failure = next((result for result in results if result.exc_string), None)
-    traceback = failure.exc_string if failure else _stored_exc_info(job)
-    client = counters.client_of(job)
-    frame = stored_frame_meta(job_id)
-    score = queue.connection.zscore(registry().key, job_id)
-    result_row = FrameResult.objects.filter(job_id=job_id).first()
-    status = job.get_status(refresh=False).value
-    if status == "started" and result_row is not None:
-        status = "delivered"  # answered and stored; RQ's records of it are being removed
-    return {
-        "job": job,
-        "job_id": job_id,
-        "status": status,
-        "in_progress": status in _IN_PROGRESS,
-        "is_failed": score is not None,
-        "failed_at": _failed_at(job, score) if score is not None else None,
-        "client": client,
-        "seq": frame.seq if frame else ref[1] if (ref := counters.frame_of(job)) else None,
-        "attempt": stats.attempts_of([client]).get(client) if client else None,
-        "frame": frame,
-        "retries": retries_label(job.retries_left),
-        "failures": sum(1 for result in results if result.type == Result.Type.FAILED),
-        "last_error": str(job.meta.get("last_error") or ""),
-        "kind": error_kind(str(job.meta.get("last_error") or traceback or "")),
-        "api_status": job.meta.get("api_status"),
-        "api_body": str(job.meta.get("api_body") or ""),
-        "traceback": traceback or "",
-        "result": result_row,
-        "result_json": json.dumps(result_row.result, indent=2) if result_row else "",
-    }
-
-
-_IN_PROGRESS = {"queued", "started", "scheduled", "deferred"}
-
-
-def _delivered_context(job_id: str) -> dict[str, Any]:
-    """A delivered frame's job is deleted at once (kept 0 s); its stored answer remains."""
-    row = FrameResult.objects.filter(job_id=job_id).select_related("attempt__user", "attempt__exam").first()
-    if row is None:
-        raise Http404("no such job (a delivered frame's job is kept only as its result)")
-    return {
-        "job": None,
-        "job_id": job_id,
-        "status": "delivered",
-        "client": str(row.attempt_id),
-        "attempt": row.attempt,
-        "seq": row.seq,
-        "captured_at": row.captured_at,
-        "received_at": row.received_at,
-        "result": row,
-        "result_json": json.dumps(row.result, indent=2),
-    }
-
-
-def _stored_exc_info(job: Job) -> str | None:
-    # RQ 3 deprecates exc_info (it reads the latest result again, then the job hash's own copy).
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return job.exc_info
-
-
-def stored_frame_meta(job_id: str) -> FrameMeta | None:
-    try:
-        return queues.load_frame_meta(job_id)
-    except (ValueError, KeyError, TypeError):  # not a frame envelope
-        return None
-
-
 # --- Views ---------------------------------------------------------------------------------
 
 
@@ -486,10 +403,11 @@ def failed_list(request: HttpRequest) -> HttpResponse:
         context["shard_links"] = [
             (index, count, _query(shard=str(index))) for index, count in enumerate(counts)
         ]
-    return _render(request, "failed_list.html", "Failed jobs", context)
+    return render_page(request, "failed_list.html", "Failed jobs", context)
 
 
-def _render(request: HttpRequest, template: str, crumb: str, context: dict[str, Any]) -> HttpResponse:
+def render_page(request: HttpRequest, template: str, crumb: str, context: dict[str, Any]) -> HttpResponse:
+    """A page under the "Failed jobs" tab: this list and a job's own page (`admin_job`)."""
     return render(
         request,
         f"admin/proctoring/{template}",
@@ -517,30 +435,3 @@ def failed_action(request: HttpRequest) -> HttpResponseRedirect:
         report = messages.success if outcome[0] else messages.warning
         report(request, outcome_message(verb, outcome))
     return HttpResponseRedirect(back)
-
-
-def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
-    with shards.using(shards.of_job(job_id) if _JOB_ID.match(job_id) else shards.current()):
-        context = job_context(job_id)
-    return _render(request, "job_detail.html", f"Job {job_id}", context)
-
-
-def job_frame(request: HttpRequest, job_id: str) -> HttpResponse:
-    """The stored image of a job's frame, as it came from the camera; 404 once it is gone."""
-    try:
-        if _JOB_ID.match(job_id):
-            with shards.using(shards.of_job(job_id)):
-                stored = queues.load_frame(job_id)
-        else:
-            stored = None
-    except (ValueError, KeyError, TypeError):
-        stored = None
-    if stored is None:
-        raise Http404("the frame is no longer stored")
-    meta, image = stored
-    content_type = (
-        meta.content_type if meta.content_type in CONTENT_TYPES.values() else "application/octet-stream"
-    )
-    response = HttpResponse(image, content_type=content_type)
-    response["Cache-Control"] = "private, max-age=300"
-    return response

@@ -1,5 +1,6 @@
-"""The admin's failed jobs list, its actions and a job's detail page (proctoring/admin_failed.py),
-on the real Redis, with failures made by a real worker against the recording API."""
+"""The admin's failed jobs list, its actions (proctoring/admin_failed.py) and a job's detail page
+(proctoring/admin_job.py), on the real Redis, with failures made by a real worker against the
+recording API."""
 
 from __future__ import annotations
 
