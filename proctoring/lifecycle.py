@@ -52,7 +52,8 @@ Write = Callable[[Any], None]  # adds a job's own writes to a pipeline
 # 9 RQ's default worker TTL, 10 client key prefix (counters), 11 the lease (seconds),
 # 12 the API breaker's threshold, 13 its cooldown, 14 "1" to take in fair order, 15 the weight
 # of a client in its priority window (frames per turn), 16 the most frames a sparse client has
-# waiting, 17.. one execution id per job.
+# waiting, 17 the most frames of backlogged clients to take (-1: no limit), 18.. one execution id
+# per job.
 # KEYS 6-8: the API breaker's open flag, failure count and probe flag (`proctoring.breaker`):
 # while the circuit is open nothing is taken ({-2}); half-open, one job at most ({-3} while it is out).
 # KEYS 9, 10: the clients' ring and the ring of new clients. In fair order, each job is the next
@@ -101,12 +102,23 @@ end
 -- has at most SPARSE frames left, else of the backlogged ring (see `proctoring.fairness`).
 local TURN = KEYS[9] .. ':turn'
 local SPARSE = tonumber(ARGV[16])
+-- The worker keeps a few threads for sparse clients under backlog (`proctoring.workers`): it
+-- says how many backlogged frames it may start, and learns whether any were left for that.
+local backlog_left = tonumber(ARGV[17])
+local sparse_taken = 0
+local held_back = 0
+local from_sparse = false
 local function next_fair()
   local turns = redis.call('LLEN', KEYS[9]) + redis.call('LLEN', KEYS[10])
   while turns > 0 do
     local ring = KEYS[10]
     local client = redis.call('LINDEX', ring, 0)
+    from_sparse = client ~= false
     if not client then
+      if backlog_left == 0 then
+        if redis.call('LLEN', KEYS[9]) > 0 then held_back = 1 end
+        return nil
+      end
       ring = KEYS[9]
       client = redis.call('LINDEX', ring, 0)
     end
@@ -134,13 +146,39 @@ local function next_fair()
   end
   return nil
 end
-local taken = {}
+-- A job at the queue's head that is in no waiting list (requeued by RQ's or django-rq's own
+-- code, which does not know of them) goes first: under a lasting backlog the rings never empty,
+-- and it would wait for ever.
+local function orphan_at_head()
+  local head = redis.call('LINDEX', KEYS[1], 0)
+  if not head then return nil end
+  local client = client_of(ARGV[2] .. head)
+  if client and redis.call('LPOS', CP .. client .. ':waiting', head) then return nil end
+  return redis.call('LPOP', KEYS[1])
+end
+local taken = {0, 0}
 for i = 1, take_n do
   local id = nil
-  if fair then id = next_fair() end
+  if fair and backlog_left ~= 0 then id = orphan_at_head() end
+  if id then
+    if backlog_left > 0 then backlog_left = backlog_left - 1 end
+  elseif fair then
+    id = next_fair()
+    if id and from_sparse then sparse_taken = sparse_taken + 1 end
+    if id and not from_sparse and backlog_left > 0 then backlog_left = backlog_left - 1 end
+    if held_back == 1 then break end
+  end
+  if not id and fair and backlog_left == 0 then
+    -- Jobs without a waiting list (requeued by django-rq's pages) count as backlog here.
+    if redis.call('LLEN', KEYS[1]) > 0 then held_back = 1 end
+    break
+  end
   if not id then
     id = redis.call('LPOP', KEYS[1])
-    if id then leave_waiting(id, ARGV[2] .. id) end
+    if id then
+      leave_waiting(id, ARGV[2] .. id)
+      if backlog_left > 0 then backlog_left = backlog_left - 1 end
+    end
   end
   if not id then break end
   local jkey = ARGV[2] .. id
@@ -148,7 +186,7 @@ for i = 1, take_n do
     local timeout = tonumber(redis.call('HGET', jkey, 'timeout') or '')
     local ttl = default_ttl
     if timeout ~= -1 then ttl = math.floor((timeout ~= 0 and timeout) or default_ttl) + 60 end
-    local eid = ARGV[16 + i]
+    local eid = ARGV[17 + i]
     local composite = id .. ':' .. eid
     local ekey = ARGV[3] .. composite
     redis.call('HSET', ekey, 'id', eid, 'job_id', id, 'created_at', ARGV[6],
@@ -171,7 +209,9 @@ for i = 1, take_n do
     taken[#taken + 1] = redis.call('GET', ARGV[5] .. id)
   end
 end
-if #taken > 0 then redis.call('HSET', KEYS[3], 'state', 'busy') end
+if #taken > 2 then redis.call('HSET', KEYS[3], 'state', 'busy') end
+taken[1] = sparse_taken
+taken[2] = held_back
 return taken
 """
 )
@@ -209,6 +249,16 @@ _EXECUTION_PREFIX = _prefix(Execution(id="EXEC", job_id="JOB", connection=None).
 _EXECUTIONS_REGISTRY_PREFIX = _prefix(ExecutionRegistry.key_template.format("JOB"), "JOB")
 
 
+@dataclass
+class Batch:
+    """What one take started, and, in fair order, how many of them were sparse clients' frames
+    and whether backlogged clients' frames were left because of the `backlog` limit."""
+
+    taken: list[Taken]
+    sparse: int = 0
+    held_back: bool = False
+
+
 def take(
     connection: redis.Redis,
     queue_key: str,
@@ -224,8 +274,30 @@ def take(
     Raises:
         Suspended: workers are suspended; nothing was taken.
     """
+    return take_batch(
+        connection, queue_key, started_registry_key, worker_key, worker_name, count, job_class, serializer
+    ).taken
+
+
+def take_batch(
+    connection: redis.Redis,
+    queue_key: str,
+    started_registry_key: str,
+    worker_key: str,
+    worker_name: str,
+    count: int,
+    job_class: type[Job] = Job,
+    serializer: Any = None,
+    backlog: int = -1,
+) -> Batch:
+    """`take`, in fair order starting at most `backlog` frames of backlogged clients (-1: any
+    number), sparse clients' first.
+
+    Raises:
+        Suspended: workers are suspended; nothing was taken.
+    """
     if count < 1:
-        return []
+        return Batch([])
     started = datetime.now(UTC)
     execution_ids = [uuid4().hex for _ in range(count)]
     answer = connection.eval(
@@ -257,6 +329,7 @@ def take(
         "1" if settings.PROCTORING_QUEUE_ORDER == "fair" else "0",
         settings.PROCTORING_FAIR_FLAGGED_WEIGHT,
         enqueue_script.SPARSE_BACKLOG,
+        backlog,
         *execution_ids,
     )
     if answer == [-1]:
@@ -265,8 +338,9 @@ def take(
         raise CircuitOpen()
     if answer == [-3]:
         raise CircuitOpen(probing=True)
+    sparse, held_back = answer[0], answer[1]
     taken: list[Taken] = []
-    for i in range(0, len(answer), 4):
+    for i in range(2, len(answer), 4):
         job_id, execution_id, flat, envelope = answer[i : i + 4]
         job_id = job_id.decode()
         job = job_class(job_id, connection=connection, serializer=serializer)
@@ -281,7 +355,7 @@ def take(
         execution.created_at = execution.last_heartbeat = started
         execution._job = job
         taken.append(Taken(job, execution, envelope if isinstance(envelope, bytes) else None))
-    return taken
+    return Batch(taken, sparse, bool(held_back))
 
 
 # RQ parses these with strptime, which was a tenth of a busy worker's CPU.

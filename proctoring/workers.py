@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -32,7 +31,7 @@ from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 from rq.worker.base import DequeueStrategy
 
-from proctoring import lifecycle, metrics, results, worker_names
+from proctoring import keys, lifecycle, metrics, results, slots, worker_names
 from proctoring.connections import get_redis
 from proctoring.scheduling import ProctoringScheduler
 from proctoring.timeouts import WatchdogDeathPenalty
@@ -64,33 +63,6 @@ def _wait_for_connections(connection: redis.Redis, size: int) -> None:
     old.disconnect()
 
 
-class _Slots:
-    """How many more jobs this worker may run now (one per job thread)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._free = size
-        self._changed = threading.Condition()
-
-    def acquire(self, most: int, timeout: float) -> int:
-        """Waits up to `timeout` for a free slot, then takes as many free ones as it may."""
-        with self._changed:
-            if not self._changed.wait_for(lambda: self._free > 0, timeout):
-                return 0
-            got = min(self._free, most)
-            self._free -= got
-            return got
-
-    def release(self, count: int = 1) -> None:
-        with self._changed:
-            self._free += count
-            self._changed.notify_all()
-
-    @property
-    def busy(self) -> int:
-        return self.size - self._free
-
-
 class ProctoringWorker(SimpleWorker):
     death_penalty_class = WatchdogDeathPenalty
     # Between tries while Redis is away (1, 2, 4, 5, 5… s): RQ's 60 s would leave a worker asleep
@@ -107,7 +79,18 @@ class ProctoringWorker(SimpleWorker):
         super().__init__(*args, **kwargs)
         self.concurrency = concurrency or settings.PROCTORING_WORKER_CONCURRENCY
         _wait_for_connections(self.connection, 2 * self.concurrency + 16)
-        self._slots = _Slots(self.concurrency)
+        self._slots = slots.Slots(self.concurrency)
+        # Threads kept free for sparse clients under backlog (`proctoring.slots`), and the
+        # state of that: when a sparse client's frame was last taken, whether the last take
+        # left backlogged frames for the reserve, and the thread that watches for sparse ones.
+        self._reserve = (
+            slots.reserve_size(self.concurrency, settings.PROCTORING_FAIR_RESERVE_PERCENT)
+            if settings.PROCTORING_QUEUE_ORDER == "fair"
+            else 0
+        )
+        self._sparse_at = float("-inf")
+        self._holding_back = False
+        self._watch: slots.SparseWatch | None = None
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"rq-job-{self.pid}")
         self._finisher: lifecycle.Finisher | None = None
         self._leases: lifecycle.Leases | None = None
@@ -131,6 +114,9 @@ class ProctoringWorker(SimpleWorker):
         self.bootstrap(logging_level, date_format, log_format)
         self._leases = lifecycle.Leases(self.connection)
         self._finisher = lifecycle.Finisher(self.connection, self.key, on_commit=self._committed)
+        if self._reserve:
+            self._sparse_at = time.monotonic()  # kept from the start, until no sparse client comes
+            self._watch = slots.SparseWatch(self.connection, keys.clients_ring_new(), self._slots)
         if with_scheduler:
             self._start_scheduler(burst, logging_level, date_format, log_format)
         self._install_signal_handlers()
@@ -150,14 +136,14 @@ class ProctoringWorker(SimpleWorker):
                     if with_scheduler and not burst:
                         self._keep_scheduler_running()
                     most = TAKE_MAX if max_jobs is None else min(TAKE_MAX, max_jobs - taken)
-                    slots = self._slots.acquire(most, timeout=1.0)
-                    if not slots:
+                    free = self._acquire(most)
+                    if not free:
                         continue
                     if self._stop_requested:  # asked while this loop waited for a free thread
-                        self._slots.release(slots)
+                        self._slots.release(free)
                         continue
                     try:
-                        batch = self._take(slots)
+                        batch = self._take(free)
                     except lifecycle.Suspended:
                         # RQ's wait (a second at a time, heartbeats included) until resumed.
                         self.check_for_suspension(burst)
@@ -184,11 +170,14 @@ class ProctoringWorker(SimpleWorker):
                         if max_jobs is not None and taken >= max_jobs:
                             self.log.info("Worker %s: finished executing %d jobs, quitting", self.name, taken)
                             break
-                        # Fewer jobs than free threads: the queue is empty now, and another
-                        # take would find nothing; wait for the next job instead.
-                        if len(batch) == slots or burst:
+                        # Fewer jobs than free threads: the queue is empty now (unless the
+                        # reserve held frames back), and another take would find nothing; wait
+                        # for the next job instead.
+                        if len(batch) == free or burst or self._holding_back:
                             continue
                         self._wait_for_jobs()
+                        continue
+                    if self._holding_back:  # the queue is not empty: wait for a thread
                         continue
                     if burst:
                         self.log.info("Worker %s: done, quitting", self.name)
@@ -252,33 +241,55 @@ class ProctoringWorker(SimpleWorker):
             )
         self.scheduler.acquire_locks(auto_start=True)
 
-    def _take(self, slots: int) -> list[lifecycle.Taken]:
-        """Starts up to `slots` jobs (from the first queue that has any) on reserved threads;
+    def _reserve_kept(self) -> int:
+        """Threads to keep free for sparse clients now: the reserve, while they come."""
+        if self._reserve and time.monotonic() - self._sparse_at < slots.RESERVE_HOLD:
+            return self._reserve
+        return 0
+
+    def _acquire(self, most: int) -> int:
+        """Waits (up to a second) for free threads and takes them. While the reserve holds
+        backlogged frames back, that is for a thread beyond the reserve, or for a sparse
+        client's frame (then the reserve's threads serve it)."""
+        keep = self._reserve_kept() if self._holding_back else 0
+        if keep and self._watch is not None:
+            self._watch.ask()
+        return self._slots.acquire(most, timeout=1.0, keep=keep)
+
+    def _take(self, count: int) -> list[lifecycle.Taken]:
+        """Starts up to `count` jobs (from the first queue that has any) on reserved threads;
         slots not used are given back."""
         started: list[lifecycle.Taken] = []
+        kept = self._reserve_kept()
+        self._holding_back = False
         try:
             for queue in self._ordered_queues:
-                batch = lifecycle.take(
+                answer = lifecycle.take_batch(
                     self.connection,
                     queue.key,
                     queue.started_job_registry.key,
                     self.key,
                     self.name,
-                    slots - len(started),
+                    count - len(started),
                     job_class=self.job_class,
                     serializer=self.serializer,
+                    backlog=max(0, count - kept) if kept else -1,
                 )
+                batch = answer.taken
+                if answer.sparse:
+                    self._sparse_at = time.monotonic()
+                self._holding_back = self._holding_back or answer.held_back
                 for item in batch:
                     self.executions[item.execution.id] = item.execution
                     if self._leases is not None:
                         self._leases.hold(item.execution.composite_key, queue.started_job_registry.key)
                     self._pool.submit(self._run_job, item, queue)
                 started.extend(batch)
-                if len(started) == slots:
+                if len(started) == count:
                     break
         finally:
-            if len(started) < slots:
-                self._slots.release(slots - len(started))
+            if len(started) < count:
+                self._slots.release(count - len(started))
         if started:
             self._state = WorkerStatus.BUSY
         return started
@@ -404,6 +415,8 @@ class ProctoringWorker(SimpleWorker):
         if in_flight:
             log.info("worker %s: waiting for %d job(s) in flight", self.name, in_flight)
         self._pool.shutdown(wait=True)
+        if self._watch is not None:
+            self._watch.close()
         # Their answers may still be on their way to the database; their successes follow.
         results.wait_written(timeout=lifecycle.WAIT_TIMEOUT)
         if self._finisher is not None:

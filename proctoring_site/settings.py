@@ -236,6 +236,11 @@ PROCTORING_QUEUE_ORDER = env.choice("PROCTORING_QUEUE_ORDER", ("fair", "fifo"), 
 # In fair order, a client in its priority window (after a flagged result, see below) gets this
 # many frames per turn instead of one: an open incident is watched more closely.
 PROCTORING_FAIR_FLAGGED_WEIGHT = env.int("PROCTORING_FAIR_FLAGGED_WEIGHT", 2, minimum=1, maximum=20)
+# In fair order, under backlog, this share of a worker's threads (percent; at least one thread
+# when the worker has 4 or more) is kept free for the clients that are not behind, so that their
+# frames start the moment they arrive instead of when a thread busy with the backlog frees up.
+# It costs that share of the throughput only while both kinds of client are waiting.
+PROCTORING_FAIR_RESERVE_PERCENT = env.int("PROCTORING_FAIR_RESERVE_PERCENT", 10, minimum=0, maximum=50)
 # "latest": a client's new frame takes the place of its oldest frame still waiting in the queue,
 # which is dropped and counted `coalesced` (frames running or waiting to retry are kept): a proctor
 # sees the present when the API falls behind. "" (default): every frame is sent.

@@ -70,6 +70,116 @@ def test_a_client_that_begins_to_wait_goes_before_the_backlog_of_one_that_sends_
     assert sent_order(api, 8) == [busy[0], quiet, *busy[1:], later]
 
 
+def test_a_take_starts_at_most_the_backlog_it_is_allowed_sparse_clients_first(roomy, redis_conn):
+    from proctoring import lifecycle
+
+    busy = [enqueue("busy", seq) for seq in range(1, 5)]
+    quiet = enqueue("quiet", 1)
+
+    def take(count: int, backlog: int) -> tuple[list[str], int, bool]:
+        batch = lifecycle.take_batch(
+            redis_conn, QUEUE_KEY, "rq:wip:proctoring", "rq:worker:w", "w", count, backlog=backlog
+        )
+        return [item.job.id for item in batch.taken], batch.sparse, batch.held_back
+
+    assert take(3, backlog=0) == ([quiet], 1, True)
+    assert take(3, backlog=1) == ([busy[0]], 0, True)
+    assert take(3, backlog=0) == ([], 0, True)  # nothing sparse waits
+    # Once busy is down to two frames it is sparse again, and served as such.
+    assert take(3, backlog=1) == (busy[1:], 2, False)
+    assert take(3, backlog=0) == ([], 0, False)
+
+
+def test_reserve_size_and_slots_that_keep_some_free():
+    from proctoring import slots
+
+    assert [slots.reserve_size(n, 10) for n in (1, 3, 4, 23, 45, 64)] == [0, 0, 1, 2, 4, 6]
+    assert slots.reserve_size(64, 0) == 0
+    pool = slots.Slots(4)
+    assert pool.acquire(4, timeout=0, keep=1) == 4
+    pool.release(1)
+    assert pool.acquire(4, timeout=0, keep=1) == 0  # one free: kept
+    pool.wake()  # a sparse client waits: the kept one may go
+    assert pool.acquire(4, timeout=0, keep=1) == 1
+    pool.release(2)
+    assert pool.acquire(4, timeout=0, keep=1) == 2
+
+
+def test_the_reserve_holds_only_while_sparse_clients_come(redis_conn):
+    import time
+
+    import redis
+    from django.conf import settings as django_settings
+
+    from proctoring import queues, slots
+    from proctoring.workers import ProctoringWorker
+
+    # Its own client: a worker gives its client a pool sized for its threads.
+    connection = redis.Redis.from_url(django_settings.REDIS_URL)
+    worker = ProctoringWorker([queues.get_queue()], connection=connection, concurrency=10)
+    try:
+        assert worker._reserve == 1
+        worker._sparse_at = time.monotonic()
+        assert worker._reserve_kept() == 1
+        # No sparse frame for a while: every client is behind, and every thread serves them.
+        worker._sparse_at = time.monotonic() - slots.RESERVE_HOLD - 1
+        assert worker._reserve_kept() == 0
+    finally:
+        worker._pool.shutdown()
+        connection.connection_pool.disconnect()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("reserve_percent", ["10", "0"])
+def test_a_thread_is_kept_free_for_a_sparse_client_under_backlog(
+    roomy, api, start_worker, redis_conn, reserve_percent
+):
+    # Four threads, 10 % kept: one thread waits for sparse clients while busy's backlog runs.
+    api.block()
+    suspend(redis_conn)
+    busy = [enqueue("busy", seq) for seq in range(1, 9)]
+    start_worker(
+        PROCTORING_WORKER_CONCURRENCY="4",
+        PROCTORING_MAX_PENDING_PER_CLIENT="50",
+        PROCTORING_FAIR_RESERVE_PERCENT=reserve_percent,
+    )
+    resume(redis_conn)
+    # (Frames started together reach the API in any order.)
+    if reserve_percent == "0":
+        # Every thread takes the backlog, and a sparse client's frame waits for one to end.
+        assert set(sent_order(api, 4)) == set(busy[:4])
+        quiet = enqueue("quiet", 1)
+        api.release()
+        assert quiet in sent_order(api, 5)[4:]
+        return
+    assert set(sent_order(api, 3)) == set(busy[:3])
+    # The fourth thread is kept: quiet's frame starts at once, while busy's three still run.
+    quiet = enqueue("quiet", 1)
+    assert sent_order(api, 4)[3] == quiet
+    assert redis_conn.llen(keys.client_waiting("busy")) == 5
+    api.release()
+    assert set(sent_order(api, 9)[4:]) == set(busy[3:])
+
+
+@pytest.mark.slow
+def test_a_job_requeued_by_rq_itself_is_not_left_behind_the_rings(roomy, api, start_worker, redis_conn):
+    # RQ's (and django-rq's) requeue knows nothing of waiting lists: under a lasting backlog the
+    # rings never empty, so such a job at the queue's head goes first.
+    from rq import Queue
+
+    suspend(redis_conn)
+    busy = [enqueue("busy", seq) for seq in range(1, 4)]
+    quiet = enqueue("quiet", 1)
+    orphan = enqueue("lost", 1)
+    redis_conn.lrem(keys.client_waiting("lost"), 0, orphan)
+    redis_conn.lrem(keys.clients_ring_new(), 0, "lost")
+    redis_conn.lrem(QUEUE_KEY, 0, orphan)
+    Queue("proctoring", connection=redis_conn).push_job_id(orphan, at_front=True)
+    worker(start_worker)
+    resume(redis_conn)
+    assert sent_order(api, 5) == [orphan, quiet, *busy]
+
+
 @pytest.mark.slow
 def test_fifo_order_takes_frames_as_they_came(roomy, api, start_worker, redis_conn):
     suspend(redis_conn)
