@@ -43,7 +43,25 @@ PRIORITY_SCAN = 256
 # (failed, finished, stopped, canceled: e.g. a job whose worker died, later failed by RQ's
 # cleanup without our callback) are dropped first, so a slot that was never released cannot
 # block a client.
-_ADMIT = """
+_ADMIT = f"""
+-- Puts `value` in `list` after the priority entries at its head (`is_priority`) and before the
+-- first normal one; past PRIORITY_SCAN priority entries, right after them; at the tail when all
+-- are priority ones. For the queue, the client's waiting list and the sparse ring alike.
+local function after_priority(list, value, is_priority)
+  local pivot, last = nil, nil
+  for _, other in ipairs(redis.call('LRANGE', list, 0, {PRIORITY_SCAN - 1})) do
+    if not is_priority(other) then pivot = other break end
+    last = other
+  end
+  if pivot then
+    redis.call('LINSERT', list, 'BEFORE', pivot, value)
+  elseif last and redis.call('LLEN', list) > {PRIORITY_SCAN} then
+    redis.call('LINSERT', list, 'AFTER', last, value)
+  else
+    redis.call('RPUSH', list, value)
+  end
+end
+local function priority_job(id) return redis.call('HGET', ARGV[4] .. id, 'pri') == '1' end
 local queued = redis.call('LLEN', KEYS[2])
 local due = tonumber(ARGV[14])
 -- Latest-frame-wins: the oldest frame of this client still waiting in the queue (counted
@@ -58,7 +76,7 @@ if ARGV[16] == '1' and due == 0 then
   end
 end
 -- A frame that replaces another does not make the queue longer.
-if not victim and queued >= tonumber(ARGV[5]) then return {-1, queued} end
+if not victim and queued >= tonumber(ARGV[5]) then return {{-1, queued}} end
 if victim then redis.call('ZREM', KEYS[1], victim) end
 local limit = tonumber(ARGV[3])
 if redis.call('ZCARD', KEYS[1]) >= limit then
@@ -69,7 +87,7 @@ if redis.call('ZCARD', KEYS[1]) >= limit then
       redis.call('ZREM', KEYS[1], id)
     end
   end
-  if redis.call('ZCARD', KEYS[1]) >= limit then return {0, queued} end
+  if redis.call('ZCARD', KEYS[1]) >= limit then return {{0, queued}} end
 end
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('SET', KEYS[3], ARGV[6], 'EX', ARGV[7])
@@ -100,19 +118,7 @@ elseif victim and redis.call('LINSERT', KEYS[2], 'BEFORE', victim, ARGV[1]) > 0 
   priority = -1
 elseif priority == 1 then
   redis.call('HSET', jkey, 'pri', '1')
-  local pivot = nil
-  local last = nil
-  for _, other in ipairs(redis.call('LRANGE', KEYS[2], 0, {PRIORITY_SCAN - 1})) do
-    if redis.call('HGET', ARGV[4] .. other, 'pri') ~= '1' then pivot = other break end
-    last = other
-  end
-  if pivot then
-    redis.call('LINSERT', KEYS[2], 'BEFORE', pivot, ARGV[1])
-  elseif last and redis.call('LLEN', KEYS[2]) > {PRIORITY_SCAN} then
-    redis.call('LINSERT', KEYS[2], 'AFTER', last, ARGV[1])
-  else
-    redis.call('RPUSH', KEYS[2], ARGV[1])
-  end
+  after_priority(KEYS[2], ARGV[1], priority_job)
 else
   redis.call('RPUSH', KEYS[2], ARGV[1])
 end
@@ -122,30 +128,13 @@ if due == 0 and priority ~= -1 then
     -- After its client's waiting priority frames, before its normal ones; and its client in
     -- the ring after the clients whose next frame is a priority one, before the others: priority
     -- frames keep their order among themselves, as in the queue.
-    local before = nil
-    for _, other in ipairs(redis.call('LRANGE', KEYS[13], 0, -1)) do
-      if redis.call('HGET', ARGV[4] .. other, 'pri') ~= '1' then before = other break end
-    end
-    if before then
-      redis.call('LINSERT', KEYS[13], 'BEFORE', before, ARGV[1])
-    else
-      redis.call('RPUSH', KEYS[13], ARGV[1])
-    end
+    after_priority(KEYS[13], ARGV[1], priority_job)
     redis.call('LREM', KEYS[12], 0, ARGV[10])
     redis.call('LREM', KEYS[14], 0, ARGV[10])
-    local pivot, last = nil, nil
-    for _, other in ipairs(redis.call('LRANGE', KEYS[14], 0, {PRIORITY_SCAN - 1})) do
+    after_priority(KEYS[14], ARGV[10], function(other)
       local head = redis.call('LINDEX', ARGV[15] .. other .. ':waiting', 0)
-      if not head or redis.call('HGET', ARGV[4] .. head, 'pri') ~= '1' then pivot = other break end
-      last = other
-    end
-    if pivot then
-      redis.call('LINSERT', KEYS[14], 'BEFORE', pivot, ARGV[10])
-    elseif last and redis.call('LLEN', KEYS[14]) > {PRIORITY_SCAN} then
-      redis.call('LINSERT', KEYS[14], 'AFTER', last, ARGV[10])
-    else
-      redis.call('RPUSH', KEYS[14], ARGV[10])
-    end
+      return head and priority_job(head)
+    end)
   else
     redis.call('RPUSH', KEYS[13], ARGV[1])
     local waiting = redis.call('LLEN', KEYS[13])

@@ -91,7 +91,7 @@ class QueueCollector(Collector):
     """Prometheus series read from Redis at each scrape."""
 
     def collect(self) -> Iterator[Any]:
-        figures = stats.queue_figures()
+        figures = stats.queue_figures(with_freshness=False)  # its histograms follow
         depth = GaugeMetricFamily("proctoring_queue_jobs", "Frame jobs by state", labels=["state"])
         for state in ("queued", "running", "retrying", "deferred", "failed"):
             depth.add_metric([state], figures[state])

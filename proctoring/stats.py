@@ -31,12 +31,15 @@ MINUTES = 15  # throughput history shown
 _SUMMED = ("queued", "running", "retrying", "deferred", "failed", "stale_dropped", "coalesced")
 
 
-def queue_figures() -> dict[str, Any]:
+def queue_figures(
+    overall: dict[str, dict[str, float | None]] | None = None, *, with_freshness: bool = True
+) -> dict[str, Any]:
     """Counts per state for the whole queue, the oldest waiting frame's age, and whether
     workers are paused: added up over every shard (`REDIS_SHARDS`), each shard's own under
-    `shards` when there are several."""
+    `shards` when there are several. With the freshness percentiles (`wait_p95_s`...), from
+    `overall` when the caller has read them already (`/metrics` shows the histograms instead)."""
     per_shard = [_shard_figures() for _ in shards.each()]
-    fresh = _freshness_figures()
+    fresh = _freshness_figures(overall) if with_freshness else {}
     if len(per_shard) == 1:
         return {**per_shard[0], **fresh}
     ages = [
@@ -57,12 +60,12 @@ def queue_figures() -> dict[str, Any]:
     }
 
 
-def _freshness_figures() -> dict[str, float | None]:
+def _freshness_figures(overall: dict[str, dict[str, float | None]] | None) -> dict[str, float | None]:
     """The delivered frames' wait, run and answer age (seconds, bucket bounds), flat:
     `wait_p95_s`..."""
     return {
         f"{kind}_{name}_s": value
-        for kind, quantiles in freshness.overall().items()
+        for kind, quantiles in (overall if overall is not None else freshness.overall()).items()
         for name, value in quantiles.items()
     }
 
@@ -211,10 +214,11 @@ def throughput(minutes: int = MINUTES) -> list[dict[str, Any]]:
 
 
 def snapshot(client_limit: int | None = None) -> dict[str, Any]:
+    overall = freshness.overall()
     return {
         "generated_at": datetime.now(UTC).isoformat(),
-        "queue": queue_figures(),
-        "freshness": freshness.overall(),
+        "queue": queue_figures(overall),
+        "freshness": overall,
         "workers": workers(),
         "throughput": throughput(),
         "clients": clients(limit=client_limit),
