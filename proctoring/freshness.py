@@ -4,8 +4,10 @@ stored), and how old it was when its answer was there (received → answered).
 
 Overall figures are the Prometheus histograms of `proctoring.metrics` (written by every worker
 once a second); per client, the same buckets in one hash per client, written with each delivered
-frame's own bookkeeping (no extra round trip). Percentiles are read from the buckets: "p95 ≤ 0.5 s"
-means 95 % of the frames were in buckets up to 0.5 s.
+frame's own bookkeeping (no extra round trip). Percentiles are read from the buckets as
+Prometheus's `histogram_quantile` reads them: found in their bucket, placed in it by linear
+interpolation between its bounds (an estimate, exact at the bounds); past the last bound, given
+as that bound.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from proctoring.connections import get_redis
 from proctoring.frames import HEADER_MAX_BYTES, unpack_header
 
 # Upper bounds, in milliseconds.
-WAIT_BUCKETS_MS = (10, 25, 50, 100, 250, 500, 1000, 2000, 5000, 10000, 30000, 60000)
-RUN_BUCKETS_MS = (25, 50, 100, 200, 300, 500, 1000, 2500, 5000, 10000, 30000)
+WAIT_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000, 10000, 30000, 60000)
+RUN_BUCKETS_MS = (25, 50, 100, 150, 200, 250, 300, 500, 1000, 2500, 5000, 10000, 30000)
 KINDS = {"wait": WAIT_BUCKETS_MS, "run": RUN_BUCKETS_MS, "age": WAIT_BUCKETS_MS}
 QUANTILES = (0.5, 0.95, 0.99)
 CLIENT_TIMES_TTL = 8 * 24 * 3600  # as a client's counts
@@ -35,8 +37,8 @@ def bucket(value_ms: float, buckets: tuple[float, ...]) -> str:
 
 
 def percentiles(counts: Mapping[str, int], buckets: tuple[float, ...]) -> dict[str, float | None]:
-    """p50, p95 and p99 in seconds (each the upper bound of the bucket it falls in; a value past
-    the last bound is given as that bound), None without data."""
+    """p50, p95 and p99 in seconds (interpolated in the bucket each falls in; a value past the
+    last bound is given as that bound), None without data."""
     per_bucket = [int(counts.get(str(bound), 0)) for bound in buckets] + [int(counts.get("+Inf", 0))]
     total = sum(per_bucket)
     answer: dict[str, float | None] = {}
@@ -47,11 +49,15 @@ def percentiles(counts: Mapping[str, int], buckets: tuple[float, ...]) -> dict[s
             continue
         wanted, running = quantile * total, 0
         for index, count in enumerate(per_bucket):
-            running += count
-            if running >= wanted:
-                bound = buckets[min(index, len(buckets) - 1)]
-                answer[name] = bound / 1000
+            if count and running + count >= wanted:
+                if index == len(buckets):  # +Inf: the histogram cannot say more
+                    answer[name] = buckets[-1] / 1000
+                else:
+                    lower = buckets[index - 1] if index else 0
+                    share = (wanted - running) / count
+                    answer[name] = round((lower + (buckets[index] - lower) * share) / 1000, 4)
                 break
+            running += count
     return answer
 
 

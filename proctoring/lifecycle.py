@@ -141,8 +141,12 @@ local function next_fair()
       redis.call('DEL', TURN)
       turns = turns - 1
     end
-    -- An id no longer in the queue (taken from the head, deleted) is only dropped.
-    if id and redis.call('LREM', KEYS[1], 1, id) > 0 then return id end
+    -- An id no longer in the queue (taken from the head, deleted) is only dropped. A sparse
+    -- client's frame is a recent one: looked for from the tail (the backlog's frames, old,
+    -- from the head), so the scan does not cross the whole backlog (~0.3 ms at 20,000).
+    local direction = 1
+    if from_sparse then direction = -1 end
+    if id and redis.call('LREM', KEYS[1], direction, id) > 0 then return id end
   end
   return nil
 end

@@ -61,7 +61,7 @@ def queue_figures(
 
 
 def _freshness_figures(overall: dict[str, dict[str, float | None]] | None) -> dict[str, float | None]:
-    """The delivered frames' wait, run and answer age (seconds, bucket bounds), flat:
+    """The delivered frames' wait, run and answer age (seconds, estimated from histogram buckets), flat:
     `wait_p95_s`..."""
     return {
         f"{kind}_{name}_s": value
@@ -171,7 +171,7 @@ def clients(since: float = 0.0, limit: int | None = None) -> list[dict[str, Any]
         row["exam"] = attempt.exam.slug if attempt else None
         row["backlog"] = row["queued"] + row["retrying"]
         row["oldest_waiting_s"] = oldest.get(client_id)
-        # Seconds (bucket bounds): how long its frames waited, ran, and how old their answers were.
+        # Seconds (estimated from buckets): how long its frames waited, ran, and how old their answers were.
         for kind in freshness.KINDS:
             for name, value in times.get(client_id, {}).get(kind, {}).items():
                 row[f"{kind}_{name}"] = value

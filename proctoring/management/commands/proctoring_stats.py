@@ -130,7 +130,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 
 def _secs(value: float | None) -> str:
-    """A percentile in seconds (a bucket bound: "≤"), "-" without data."""
+    """A percentile in seconds (estimated from histogram buckets), "-" without data."""
     return "-" if value is None else f"{value:g}s"
 
 
