@@ -9,7 +9,8 @@ threads stay free, and a sparse client's frame is started the moment it arrives:
 script serves sparse clients first, and `SparseWatch` wakes the worker's main loop when one is
 waiting (a blocking Redis call on the sparse ring; Redis times out blocking calls only every
 100 ms at its default `hz`, so a short timeout could not do it). The reserve holds only while
-sparse clients come (`RESERVE_HOLD`): when every client is behind, every thread serves them.
+sparse clients come (`PROCTORING_FAIR_RESERVE_HOLD`): when every client is behind, every thread
+serves them.
 Measured (bench/fairness.py, half the issue's size): the well-behaved clients' p95 wait went from
 113 ms to ~10 ms once the backlog had settled.
 """
@@ -23,11 +24,6 @@ import time
 import redis
 
 log = logging.getLogger(__name__)
-
-# Seconds after the last sparse frame taken (or the worker's start) that the reserve is kept: a
-# 2 fps client shows up several times in it; past it, every client is behind, and the reserve's
-# threads serve them too.
-RESERVE_HOLD = 10.0
 
 
 def reserve_size(concurrency: int, percent: int) -> int:

@@ -243,7 +243,7 @@ class ProctoringWorker(SimpleWorker):
 
     def _reserve_kept(self) -> int:
         """Threads to keep free for sparse clients now: the reserve, while they come."""
-        if self._reserve and time.monotonic() - self._sparse_at < slots.RESERVE_HOLD:
+        if self._reserve and time.monotonic() - self._sparse_at < settings.PROCTORING_FAIR_RESERVE_HOLD:
             return self._reserve
         return 0
 

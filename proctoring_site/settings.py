@@ -241,6 +241,10 @@ PROCTORING_FAIR_FLAGGED_WEIGHT = env.int("PROCTORING_FAIR_FLAGGED_WEIGHT", 2, mi
 # frames start the moment they arrive instead of when a thread busy with the backlog frees up.
 # It costs that share of the throughput only while both kinds of client are waiting.
 PROCTORING_FAIR_RESERVE_PERCENT = env.int("PROCTORING_FAIR_RESERVE_PERCENT", 10, minimum=0, maximum=50)
+# The reserve holds for this long (seconds) after the last frame of a client that is not behind
+# (and from a worker's start): past it, every client is behind and every thread serves them.
+# Longer than the gap between two frames of the slowest-sending client.
+PROCTORING_FAIR_RESERVE_HOLD = env.int("PROCTORING_FAIR_RESERVE_HOLD", 2, minimum=1, maximum=600)
 # "latest": a client's new frame takes the place of its oldest frame still waiting in the queue,
 # which is dropped and counted `coalesced` (frames running or waiting to retry are kept): a proctor
 # sees the present when the API falls behind. "" (default): every frame is sent.

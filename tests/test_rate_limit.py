@@ -19,7 +19,8 @@ def test_stuck_api_fills_the_clients_slots_then_refuses(attempt, api, start_work
     client = str(attempt.pk)
     frame = parse_image(jpeg_bytes(), 1 << 20)
     api.block()  # every API call hangs until released
-    start_worker(PROCTORING_WORKER_CONCURRENCY="4")
+    # No thread kept for sparse clients (test_fairness.py): all four go to this one client.
+    start_worker(PROCTORING_WORKER_CONCURRENCY="4", PROCTORING_FAIR_RESERVE_PERCENT="0")
     job_ids = [queues.enqueue_frame(client, client, seq, frame) for seq in range(1, 11)]
     wait_until(lambda: len(api.calls) == 4, 20, "the worker's four threads are inside API calls")
     assert len(StartedJobRegistry("proctoring", connection=redis_conn)) == 4

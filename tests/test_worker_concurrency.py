@@ -27,7 +27,8 @@ def test_worker_runs_up_to_its_concurrency_and_holds_no_extra_job(
 ):
     settings.PROCTORING_MAX_PENDING_PER_CLIENT = 100
     api.block()
-    start_worker(PROCTORING_WORKER_CONCURRENCY="5")
+    # No thread kept for sparse clients (test_fairness.py): all five go to this one client.
+    start_worker(PROCTORING_WORKER_CONCURRENCY="5", PROCTORING_FAIR_RESERVE_PERCENT="0")
     job_ids = enqueue_many(attempt, 8)
     wait_until(lambda: len(api.calls) == 5, 20, "five API calls in flight at once")
     assert len(StartedJobRegistry("proctoring", connection=redis_conn)) == 5
