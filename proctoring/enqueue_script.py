@@ -22,7 +22,8 @@ Every waiting frame is also in its client's waiting list, and every client with 
 the two rings (`proctoring.fairness`; `proctoring.lifecycle` serves them in turn). With
 latest-frame-wins, a new frame takes the place of its client's oldest waiting frame (in the
 queue and in the waiting list), which is deleted and counted `coalesced`; frames already running
-or waiting to retry are not touched.
+or waiting to retry are not touched; the client, sending faster than it is served, goes to the
+backlogged ring for `HASTY_SECONDS`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ from proctoring.job_template import JobTemplate
 # A client with at most this many frames waiting is sparse: it goes round the ring of new (and
 # sparse) clients, which workers serve first (`proctoring.fairness`).
 SPARSE_BACKLOG = 2
+
+# With latest-frame-wins a client never has more than one frame waiting, so the backlog cannot
+# tell a client that sends faster than it is served: one whose frame was replaced is that, and
+# for this long (seconds, renewed with each replacement) its frames go to the backlogged ring.
+HASTY_SECONDS = 2
 
 # How far into the queue's head a priority frame looks for the first normal frame; past this
 # many priority frames waiting, a new one goes right after them (still before every normal one).
@@ -114,6 +120,8 @@ elseif victim and redis.call('LINSERT', KEYS[2], 'BEFORE', victim, ARGV[1]) > 0 
   pc_move(vkey, victim, ARGV[15], 'x', 0, 'coalesced')
   redis.call('DEL', vkey, ARGV[17] .. victim)
   redis.call('HINCRBY', KEYS[8], 'coalesced', 1)
+  redis.call('SET', KEYS[15], 1, 'EX', {HASTY_SECONDS})
+  if redis.call('LREM', KEYS[14], 0, ARGV[10]) > 0 then redis.call('RPUSH', KEYS[12], ARGV[10]) end
   if redis.call('HGET', vkey, 'pri') == '1' then redis.call('HSET', jkey, 'pri', '1') end
   priority = -1
 elseif priority == 1 then
@@ -138,7 +146,9 @@ if due == 0 and priority ~= -1 then
   else
     redis.call('RPUSH', KEYS[13], ARGV[1])
     local waiting = redis.call('LLEN', KEYS[13])
-    if waiting == 1 then
+    if waiting == 1 and ARGV[16] == '1' and redis.call('EXISTS', KEYS[15]) == 1 then
+      redis.call('RPUSH', KEYS[12], ARGV[10])  -- replacing its frames lately: not sparse
+    elseif waiting == 1 then
       redis.call('RPUSH', KEYS[14], ARGV[10])
     elseif waiting == {SPARSE_BACKLOG + 1} and redis.call('LREM', KEYS[14], 0, ARGV[10]) > 0 then
       redis.call('RPUSH', KEYS[12], ARGV[10])  -- no longer sparse: the backlogged clients' ring

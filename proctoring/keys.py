@@ -81,6 +81,11 @@ def client_waiting(client_id: str) -> str:
     return f"{CLIENT_PREFIX}{client_id}:waiting"
 
 
+def client_hasty(client_id: str) -> str:
+    """Set while a client's frames replace each other (latest-frame-wins): it is not sparse."""
+    return f"{CLIENT_PREFIX}{client_id}:hasty"
+
+
 def clients_ring() -> str:
     return f"{PREFIX}:ring"
 

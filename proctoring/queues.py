@@ -309,6 +309,7 @@ def _script_args(meta: FrameMeta, job_id: str, frame: Frame, priority: bool) -> 
         keys.clients_ring(),
         keys.client_waiting(meta.client_id),
         keys.clients_ring_new(),
+        keys.client_hasty(meta.client_id),
     ]
     # RQ's scheduler reads due times in whole seconds: round to the nearest.
     due = int(meta.received_at.timestamp() + meta.delay + 0.5) if meta.delay else 0

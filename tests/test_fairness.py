@@ -111,7 +111,7 @@ def test_the_reserve_holds_only_while_sparse_clients_come(redis_conn):
     import redis
     from django.conf import settings as django_settings
 
-    from proctoring import queues, slots
+    from proctoring import queues
     from proctoring.workers import ProctoringWorker
 
     # Its own client: a worker gives its client a pool sized for its threads.
@@ -122,7 +122,7 @@ def test_the_reserve_holds_only_while_sparse_clients_come(redis_conn):
         worker._sparse_at = time.monotonic()
         assert worker._reserve_kept() == 1
         # No sparse frame for a while: every client is behind, and every thread serves them.
-        worker._sparse_at = time.monotonic() - slots.RESERVE_HOLD - 1
+        worker._sparse_at = time.monotonic() - django_settings.PROCTORING_FAIR_RESERVE_HOLD - 1
         assert worker._reserve_kept() == 0
     finally:
         worker._pool.shutdown()
@@ -142,6 +142,7 @@ def test_a_thread_is_kept_free_for_a_sparse_client_under_backlog(
         PROCTORING_WORKER_CONCURRENCY="4",
         PROCTORING_MAX_PENDING_PER_CLIENT="50",
         PROCTORING_FAIR_RESERVE_PERCENT=reserve_percent,
+        PROCTORING_FAIR_RESERVE_HOLD="60",  # kept from the start whatever this machine's pace
     )
     resume(redis_conn)
     # (Frames started together reach the API in any order.)
@@ -239,6 +240,29 @@ def test_latest_frame_wins_replaces_the_oldest_waiting_frame_in_its_place(roomy,
     assert redis_conn.hget(keys.client_counts("a"), "coalesced") == b"2"
     assert redis_conn.hget(keys.totals(), "coalesced") == b"2"
     assert [item.decode() for item in redis_conn.lrange(QUEUE_KEY, 0, -1)] == [a3, b1]
+
+
+def test_with_latest_frame_wins_a_client_whose_frames_replace_each_other_is_not_sparse(
+    roomy, settings, redis_conn
+):
+    # With one frame waiting at most, the backlog cannot tell who sends faster than served: a
+    # replacement does (and a client not replacing stays sparse, served first).
+    from proctoring import lifecycle
+
+    settings.PROCTORING_COALESCE = "latest"
+    enqueue("a", 1)
+    a2 = enqueue("a", 2)  # replaces a1
+    b1 = enqueue("b", 1)
+    assert redis_conn.lrange(keys.clients_ring_new(), 0, -1) == [b"b"]
+    assert redis_conn.lrange(keys.clients_ring(), 0, -1) == [b"a"]
+    batch = lifecycle.take_batch(redis_conn, QUEUE_KEY, "rq:wip:proctoring", "rq:worker:w", "w", 2, backlog=1)
+    assert [item.job.id for item in batch.taken] == [b1, a2] and batch.sparse == 1
+    # For a while its next frames still go with the backlog, behind the sparse clients'.
+    enqueue("a", 3)
+    enqueue("b", 2)
+    assert redis_conn.lrange(keys.clients_ring(), 0, -1) == [b"a"]
+    assert redis_conn.lrange(keys.clients_ring_new(), 0, -1) == [b"b"]
+    assert 0 < redis_conn.ttl(keys.client_hasty("a")) <= 2 and not redis_conn.exists(keys.client_hasty("b"))
 
 
 @pytest.mark.slow
