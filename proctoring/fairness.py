@@ -11,7 +11,9 @@ well-behaved client, sending no faster than its share, is served as soon as its 
 however long the backlog of the clients that send more, and those share what is left, in turn.
 Measured (bench/fairness.py): plain round-robin made a 2 fps client wait a whole round for each
 frame; serving only *newly* waiting clients first left one that fell behind once stuck behind the
-heavy senders (p95 6.7 s); the bound of 2 keeps it among the sparse.
+heavy senders (p95 6.7 s); the bound of 2 keeps it among the sparse. Under backlog each worker
+keeps a few threads free for the sparse clients (`proctoring.slots`), and with latest-frame-wins
+a client whose frame was replaced counts as backlogged (`enqueue_script.HASTY_SECONDS`).
 
 The enqueue script adds new frames (`proctoring.enqueue_script`), the take script serves
 (`proctoring.lifecycle`); jobs that come back to the queue through RQ (a retry that is due, an
