@@ -1,5 +1,5 @@
-"""The admin's failed jobs list and its actions (retry, delete, clean); a job's own page is
-`proctoring.admin_job`.
+"""The admin's failed jobs list; its actions (retry, delete, clean) are
+`proctoring.admin_failed_actions`, a job's own page is `proctoring.admin_job`.
 
 Views only parse the request and render; the reading is done by the plain functions below, and
 the acting by `proctoring.failed_jobs`, which keeps the per-client counts right. A page of the
@@ -12,26 +12,23 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 from rq.results import Result
 
 from exams.models import Attempt
-from proctoring import counters, failed_jobs, keys, queues, shards, stats
+from proctoring import counters, keys, queues, shards, stats
 
 PAGE_SIZE = 50
 SCAN_CHUNK = 1_000
@@ -63,13 +60,6 @@ class Row(Summary):
     api_status: Any
     api_body: str
     retries: str
-
-
-Outcome = tuple[int, int]  # jobs acted on, jobs skipped as no longer failed
-
-
-class ActionError(ValueError):
-    """A request the actions cannot carry out; its text is shown to the operator."""
 
 
 def registry() -> FailedJobRegistry:
@@ -229,17 +219,17 @@ def list_page(
     chosen: list[str] | None = None
     if query:
         if client and kind:
-            mine = _newest(connection, keys.client_failed(client))
+            mine = newest(connection, keys.client_failed(client))
             scores = connection.zmscore(keys.failed_kind(kind), mine) if mine else []
             candidates = [job_id for job_id, score in zip(mine, scores, strict=True) if score is not None]
         elif client or kind:
-            candidates = _newest(connection, keys.client_failed(client) if client else keys.failed_kind(kind))
+            candidates = newest(connection, keys.client_failed(client) if client else keys.failed_kind(kind))
         else:
             candidates = failed_ids(0, SEARCH_SCAN)
         chosen = _matching(candidates[:SEARCH_SCAN], query)
         total = len(chosen)
     elif client and kind:
-        mine = _newest(connection, keys.client_failed(client))
+        mine = newest(connection, keys.client_failed(client))
         scores = connection.zmscore(keys.failed_kind(kind), mine) if mine else []
         chosen = [job_id for job_id, score in zip(mine, scores, strict=True) if score is not None]
         total = len(chosen)
@@ -253,7 +243,7 @@ def list_page(
     if chosen is not None:
         ids = chosen[start:end]
     elif client or kind:
-        ids = _newest(connection, index, start, end - start)
+        ids = newest(connection, index, start, end - start)
     else:
         ids = failed_ids(start, end)
     kinds = kind_counts(connection, client)
@@ -285,7 +275,7 @@ def _matching(job_ids: Sequence[str], query: str) -> list[str]:
     return found
 
 
-def _newest(connection: Any, index: str, start: int = 0, count: int = -1) -> list[str]:
+def newest(connection: Any, index: str, start: int = 0, count: int = -1) -> list[str]:
     """Ids in a failed-jobs index that have not expired, newest failure first."""
     members = connection.zrevrangebyscore(index, "+inf", time.time(), start=start, num=count)
     return [member.decode() for member in members]
@@ -296,7 +286,7 @@ def kind_counts(connection: Any, client: str = "") -> list[tuple[str, int]]:
     kinds = sorted(member.decode() for member in connection.smembers(keys.FAILED_KINDS))
     now = time.time()
     if client:
-        mine = _newest(connection, keys.client_failed(client))
+        mine = newest(connection, keys.client_failed(client))
         if not mine:
             return []
         with connection.pipeline(transaction=False) as pipe:
@@ -316,72 +306,6 @@ def kind_counts(connection: Any, client: str = "") -> list[tuple[str, int]]:
 
 def _query(**params: str) -> str:
     return "?" + urlencode({name: value for name, value in params.items() if value})
-
-
-def apply_all(operation: Callable[[str], bool], job_ids: Iterable[str]) -> Outcome:
-    results = [operation(job_id) for job_id in dict.fromkeys(job_ids)]
-    return sum(results), len(results) - sum(results)
-
-
-def run_action(post: QueryDict) -> tuple[str, Outcome]:
-    """Carries out a posted action; returns its past-tense verb and outcome.
-
-    action=retry|delete acts on the checked `job_id`s, retry:<id>|delete:<id> on one job,
-    retry-client on every failed job of `client`, clean on those failed over `hours` ago.
-    """
-    verb, _, one = post.get("action", "").partition(":")
-    if verb in ("retry", "delete"):
-        job_ids = [one] if one else post.getlist("job_id")
-        if not job_ids:
-            raise ActionError("Select at least one failed job.")
-        operation = _on_its_shard(failed_jobs.retry if verb == "retry" else failed_jobs.delete)
-        return ("Retried" if verb == "retry" else "Deleted"), apply_all(operation, job_ids)
-    if verb == "retry-client":
-        client = post.get("client", "").strip()
-        if not client:
-            raise ActionError("Give the client whose failed jobs to retry.")
-        with shards.client_shard(client):  # all of a client's jobs are on its shard
-            mine = _newest(queues.get_queue().connection, keys.client_failed(client))
-            return "Retried", apply_all(failed_jobs.retry, mine)
-    if verb == "clean":
-        cutoff = datetime.now(UTC) - timedelta(hours=parse_hours(post.get("hours", "")))
-        done, missed = 0, 0
-        for _ in shards.each():
-            old = [
-                s.job_id for s in summarize(failed_ids()) if s.failed_at is not None and s.failed_at < cutoff
-            ]
-            outcome = apply_all(failed_jobs.delete, old)
-            done, missed = done + outcome[0], missed + outcome[1]
-        return "Deleted", (done, missed)
-    raise ActionError(f"Unknown action {post.get('action', '')!r}.")
-
-
-def _on_its_shard(operation: Callable[[str], bool]) -> Callable[[str], bool]:
-    """`operation` on a job id, run on the shard that holds the job."""
-
-    def run(job_id: str) -> bool:
-        with shards.using(shards.of_job(job_id)):
-            return operation(job_id)
-
-    return run
-
-
-def parse_hours(text: str) -> float:
-    try:
-        hours = float(text)
-    except ValueError:
-        raise ActionError(f"Hours must be a number, not {text!r}.") from None
-    if not 0 <= hours < 1e6:
-        raise ActionError("Hours must be between 0 and 1,000,000.")
-    return hours
-
-
-def outcome_message(verb: str, outcome: Outcome) -> str:
-    done, skipped = outcome
-    text = f"{verb} {done} failed job{'s' if done != 1 else ''}."
-    if skipped:
-        text += f" {skipped} skipped: no longer failed (already retried, deleted or expired)."
-    return text
 
 
 # --- Views ---------------------------------------------------------------------------------
@@ -420,18 +344,3 @@ def render_page(request: HttpRequest, template: str, crumb: str, context: dict[s
             "here": request.get_full_path(),
         },
     )
-
-
-@require_POST
-def failed_action(request: HttpRequest) -> HttpResponseRedirect:
-    back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
-        back = reverse("proctoring-queue-failed")
-    try:
-        verb, outcome = run_action(request.POST)
-    except ActionError as exc:
-        messages.error(request, str(exc))
-    else:
-        report = messages.success if outcome[0] else messages.warning
-        report(request, outcome_message(verb, outcome))
-    return HttpResponseRedirect(back)

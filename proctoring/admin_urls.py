@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib import admin
 from django.urls import URLPattern, path
 
-from proctoring import admin_failed, admin_job, admin_queue, admin_waiting
+from proctoring import admin_failed, admin_failed_actions, admin_job, admin_queue, admin_waiting
 
 
 def staff(route: str, view: Callable[..., Any], name: str) -> URLPattern:
@@ -24,7 +24,7 @@ urlpatterns = [
     staff("test-frame/", admin_queue.send_test_frame, "proctoring-queue-test-frame"),
     staff("waiting/", admin_waiting.waiting_list, "proctoring-queue-waiting"),
     staff("failed/", admin_failed.failed_list, "proctoring-queue-failed"),
-    staff("failed/action/", admin_failed.failed_action, "proctoring-queue-failed-action"),
+    staff("failed/action/", admin_failed_actions.failed_action, "proctoring-queue-failed-action"),
     staff("jobs/<str:job_id>/", admin_job.job_detail, "proctoring-queue-job"),
     staff("jobs/<str:job_id>/frame", admin_job.job_frame, "proctoring-queue-job-frame"),
 ]

@@ -1,6 +1,6 @@
-"""The admin's failed jobs list, its actions (proctoring/admin_failed.py) and a job's detail page
-(proctoring/admin_job.py), on the real Redis, with failures made by a real worker against the
-recording API."""
+"""The admin's failed jobs list (proctoring/admin_failed.py), its actions (admin_failed_actions.py)
+and a job's detail page (proctoring/admin_job.py), on the real Redis, with failures made by a real
+worker against the recording API."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from rq.registry import FailedJobRegistry
 from rq.utils import utcformat
 
 from exams.models import Attempt
-from proctoring import admin_failed, counters, keys, queues
+from proctoring import admin_failed, admin_failed_actions, counters, keys, queues
 from proctoring.frames import parse_image
 from proctoring.models import FrameResult
 from tests.support import RecordingApi, Reply, jpeg_bytes, wait_until
@@ -127,12 +127,13 @@ def test_error_kind_names_the_exception_class(error: str | None, kind: str) -> N
 
 
 def test_outcome_message_and_hours() -> None:
-    assert admin_failed.outcome_message("Retried", (1, 0)) == "Retried 1 failed job."
-    assert admin_failed.outcome_message("Deleted", (0, 2)).startswith("Deleted 0 failed jobs. 2 skipped")
-    assert admin_failed.parse_hours("1.5") == 1.5
+    assert admin_failed_actions.outcome_message("Retried", (1, 0)) == "Retried 1 failed job."
+    deleted = admin_failed_actions.outcome_message("Deleted", (0, 2))
+    assert deleted.startswith("Deleted 0 failed jobs. 2 skipped")
+    assert admin_failed_actions.parse_hours("1.5") == 1.5
     for bad in ("", "x", "-1", "nan", "inf"):
-        with pytest.raises(admin_failed.ActionError):
-            admin_failed.parse_hours(bad)
+        with pytest.raises(admin_failed_actions.ActionError):
+            admin_failed_actions.parse_hours(bad)
 
 
 # --- Without a worker ------------------------------------------------------------------------
