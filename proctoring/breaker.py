@@ -4,7 +4,7 @@ After `PROCTORING_BREAKER_THRESHOLD` consecutive failed calls (the API unreachab
 or answering 5xx), the circuit opens for `PROCTORING_BREAKER_COOLDOWN` seconds: workers take no
 job meanwhile, so frames wait in the queue instead of burning their attempts on a dead API.
 Then one job is let through as a probe: its success closes the circuit, its failure opens it
-again. The take script (`proctoring.lifecycle`) reads the state in the same round trip as the
+again. The take script (`proctoring.take_script`) reads the state in the same round trip as the
 take; a delivered frame's success batch resets the count.
 """
 

@@ -19,7 +19,7 @@ frame this one replaced or false}: verdict 1 admitted, 0 client full, -1 queue f
 written for 0 and -1).
 
 Every waiting frame is also in its client's waiting list, and every client with one in one of
-the two rings (`proctoring.fairness`; `proctoring.lifecycle` serves them in turn). With
+the two rings (`proctoring.fairness`; the take script, `proctoring.take_script`, serves them in turn). With
 latest-frame-wins, a new frame takes the place of its client's oldest waiting frame (in the
 queue and in the waiting list), which is deleted and counted `coalesced`; frames already running
 or waiting to retry are not touched; the client, sending faster than it is served, goes to the

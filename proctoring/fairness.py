@@ -16,7 +16,7 @@ keeps a few threads free for the sparse clients (`proctoring.slots`), and with l
 a client whose frame was replaced counts as backlogged (`enqueue_script.HASTY_SECONDS`).
 
 The enqueue script adds new frames (`proctoring.enqueue_script`), the take script serves
-(`proctoring.lifecycle`); jobs that come back to the queue through RQ (a retry that is due, an
+(`proctoring.take_script`); jobs that come back to the queue through RQ (a retry that is due, an
 abandoned job retried, a failed job requeued) join here, through our queue class.
 """
 
