@@ -97,30 +97,11 @@ def take(
     count: int,
     job_class: type[Job] = Job,
     serializer: Any = None,
-) -> list[Taken]:
-    """Takes up to `count` jobs off the queue and starts an execution of each, as RQ would.
-
-    Raises:
-        Suspended: workers are suspended; nothing was taken.
-    """
-    return take_batch(
-        connection, queue_key, started_registry_key, worker_key, worker_name, count, job_class, serializer
-    ).taken
-
-
-def take_batch(
-    connection: redis.Redis,
-    queue_key: str,
-    started_registry_key: str,
-    worker_key: str,
-    worker_name: str,
-    count: int,
-    job_class: type[Job] = Job,
-    serializer: Any = None,
     backlog: int = -1,
 ) -> Batch:
-    """`take`, in fair order starting at most `backlog` frames of backlogged clients (-1: any
-    number), sparse clients' first.
+    """Takes up to `count` jobs off the queue and starts an execution of each, as RQ would; in
+    fair order, sparse clients' frames first and at most `backlog` of backlogged clients'
+    (-1: any number).
 
     Raises:
         Suspended: workers are suspended; nothing was taken.

@@ -1,5 +1,5 @@
 """The take script: one Lua call takes a batch of jobs off the queue, in fair or FIFO order,
-and writes what RQ's worker would write for each (`proctoring.lifecycle.take_batch` runs it)."""
+and writes what RQ's worker would write for each (`proctoring.lifecycle.take` runs it)."""
 
 from __future__ import annotations
 
@@ -67,13 +67,13 @@ local SPARSE = tonumber(ARGV[16])
 local backlog_left = tonumber(ARGV[17])
 local sparse_taken = 0
 local held_back = 0
-local from_sparse = false
+-- Returns the id and whether it came from the sparse ring.
 local function next_fair()
   local turns = redis.call('LLEN', KEYS[9]) + redis.call('LLEN', KEYS[10])
   while turns > 0 do
     local ring = KEYS[10]
     local client = redis.call('LINDEX', ring, 0)
-    from_sparse = client ~= false
+    local from_sparse = client ~= false
     if not client then
       if backlog_left == 0 then
         if redis.call('LLEN', KEYS[9]) > 0 then held_back = 1 end
@@ -106,7 +106,7 @@ local function next_fair()
     -- from the head), so the scan does not cross the whole backlog (~0.3 ms at 20,000).
     local direction = 1
     if from_sparse then direction = -1 end
-    if id and redis.call('LREM', KEYS[1], direction, id) > 0 then return id end
+    if id and redis.call('LREM', KEYS[1], direction, id) > 0 then return id, from_sparse end
   end
   return nil
 end
@@ -122,14 +122,10 @@ local function orphan_at_head()
 end
 local taken = {0, 0}
 for i = 1, take_n do
-  local id = nil
+  local id, sparse = nil, false
   if fair and backlog_left ~= 0 then id = orphan_at_head() end
-  if id then
-    if backlog_left > 0 then backlog_left = backlog_left - 1 end
-  elseif fair then
-    id = next_fair()
-    if id and from_sparse then sparse_taken = sparse_taken + 1 end
-    if id and not from_sparse and backlog_left > 0 then backlog_left = backlog_left - 1 end
+  if not id and fair then
+    id, sparse = next_fair()
     if held_back == 1 then break end
   end
   if not id and fair and backlog_left == 0 then
@@ -139,12 +135,15 @@ for i = 1, take_n do
   end
   if not id then
     id = redis.call('LPOP', KEYS[1])
-    if id then
-      leave_waiting(id, ARGV[2] .. id)
-      if backlog_left > 0 then backlog_left = backlog_left - 1 end
-    end
+    if id then leave_waiting(id, ARGV[2] .. id) end
   end
   if not id then break end
+  -- Every job but a sparse client's frame counts against the backlog allowed.
+  if sparse then
+    sparse_taken = sparse_taken + 1
+  elseif backlog_left > 0 then
+    backlog_left = backlog_left - 1
+  end
   local jkey = ARGV[2] .. id
   if redis.call('EXISTS', jkey) == 1 then
     local timeout = tonumber(redis.call('HGET', jkey, 'timeout') or '')

@@ -264,7 +264,7 @@ class ProctoringWorker(SimpleWorker):
         self._holding_back = False
         try:
             for queue in self._ordered_queues:
-                answer = lifecycle.take_batch(
+                answer = lifecycle.take(
                     self.connection,
                     queue.key,
                     queue.started_job_registry.key,

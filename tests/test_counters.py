@@ -192,7 +192,7 @@ class InProcessWorker:
             self.worker.key,
             self.worker.name,
             1,
-        )
+        ).taken
         if not taken:
             return False
         finisher = lifecycle.Finisher(self.connection, self.worker.key)

@@ -77,7 +77,7 @@ def test_a_take_starts_at_most_the_backlog_it_is_allowed_sparse_clients_first(ro
     quiet = enqueue("quiet", 1)
 
     def take(count: int, backlog: int) -> tuple[list[str], int, bool]:
-        batch = lifecycle.take_batch(
+        batch = lifecycle.take(
             redis_conn, QUEUE_KEY, "rq:wip:proctoring", "rq:worker:w", "w", count, backlog=backlog
         )
         return [item.job.id for item in batch.taken], batch.sparse, batch.held_back
@@ -255,7 +255,7 @@ def test_with_latest_frame_wins_a_client_whose_frames_replace_each_other_is_not_
     b1 = enqueue("b", 1)
     assert redis_conn.lrange(keys.clients_ring_new(), 0, -1) == [b"b"]
     assert redis_conn.lrange(keys.clients_ring(), 0, -1) == [b"a"]
-    batch = lifecycle.take_batch(redis_conn, QUEUE_KEY, "rq:wip:proctoring", "rq:worker:w", "w", 2, backlog=1)
+    batch = lifecycle.take(redis_conn, QUEUE_KEY, "rq:wip:proctoring", "rq:worker:w", "w", 2, backlog=1)
     assert [item.job.id for item in batch.taken] == [b1, a2] and batch.sparse == 1
     # For a while its next frames still go with the backlog, behind the sparse clients'.
     enqueue("a", 3)

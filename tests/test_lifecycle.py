@@ -43,7 +43,7 @@ def born(queue: Queue, name: str) -> SimpleWorker:
 
 def take(worker: SimpleWorker, queue: Queue, count: int) -> list[lifecycle.Taken]:
     keys_ = (queue.key, queue.started_job_registry.key, worker.key)
-    return lifecycle.take(queue.connection, *keys_, worker.name, count)
+    return lifecycle.take(queue.connection, *keys_, worker.name, count).taken
 
 
 def start_as_rq_does(worker: SimpleWorker, queue: Queue) -> tuple[Job, Execution]:

@@ -70,7 +70,7 @@ def test_a_taken_priority_frame_loses_its_mark(redis_conn):
 
     job_id = enqueue("a", 1, priority=True)
     assert redis_conn.hget(Job.key_for(job_id), "pri") == b"1"
-    [taken] = lifecycle.take(redis_conn, QUEUE_KEY, "rq:wip:proctoring", "rq:worker:w", "w", 1)
+    [taken] = lifecycle.take(redis_conn, QUEUE_KEY, "rq:wip:proctoring", "rq:worker:w", "w", 1).taken
     assert taken.job.id == job_id
     assert redis_conn.hget(Job.key_for(job_id), "pri") is None, "a retry of it is a normal frame"
 
