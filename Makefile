@@ -19,6 +19,7 @@ run: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	DJANGO_DEBUG=true $(BIN)/mypy .
 
 format: install

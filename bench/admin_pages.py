@@ -7,7 +7,7 @@ middleware; no HTTP server in between).
 
 Failed jobs are made the way RQ records a final failure (FailedJobRegistry.add with the
 exception text, status failed) and moved in the per-client counts as the worker's failure path
-moves them; queued frames go through `proctoring.queues.enqueue_frame`.
+moves them; queued frames go through `proctoring.queue.enqueue.enqueue_frame`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.images import make_frame
+from proctoring.queue import enqueue, policy
 from proctoring_site.embedded_redis import RedisServer
 
 PAGES = {
@@ -43,9 +44,9 @@ def fill(queued: int, failed: int, clients: int, progress: bool) -> dict[str, st
     from rq.registry import FailedJobRegistry
 
     from exams.models import Attempt, Exam
-    from proctoring import counters, queues
-    from proctoring.connections import get_redis
-    from proctoring.frames import parse_image
+    from proctoring.core.frames import parse_image
+    from proctoring.queue import counters
+    from proctoring.store.connections import get_redis
 
     user = get_user_model().objects.create_user("taker", password="bench-pass-123")
     exam = Exam.objects.create(slug="bench", title="Bench")
@@ -56,14 +57,14 @@ def fill(queued: int, failed: int, clients: int, progress: bool) -> dict[str, st
     failed_ids: list[str] = []
     for index in range(total):
         client = client_ids[index % clients]
-        job_id = queues.enqueue_frame(client, client, index, frame)
+        job_id = enqueue.enqueue_frame(client, client, index, frame)
         if index >= queued:
             failed_ids.append(job_id)
         if progress and index % 10_000 == 0:
             print(f"[bench] queued {index:,}/{total:,} ({time.monotonic() - started:.0f} s)", file=sys.stderr)
     # Final failures, as RQ records them, for the last F frames (taken off the queue first).
     connection = get_redis()
-    queue = queues.get_queue()
+    queue = policy.get_queue()
     registry = FailedJobRegistry(queue=queue)
     jobs = Job.fetch_many(failed_ids, connection=connection)
     exc = "Traceback (most recent call last):\nproctoring.exceptions.ApiRejected: API answered 422: no face\n"

@@ -84,7 +84,7 @@ def start_workers(env: dict[str, str], mode: Mode, args: argparse.Namespace, wor
         start_process(command, worker_env, workdir / f"worker-{mode.label}-{index}.log")
         for index in range(args.processes)
     ]
-    from proctoring.connections import get_redis
+    from proctoring.store.connections import get_redis
 
     deadline = time.monotonic() + 60
     while get_redis().scard("rq:workers:proctoring") < args.processes:
@@ -98,8 +98,8 @@ def send_load(mode: Mode, args: argparse.Namespace, frame_bytes: bytes) -> int:
     """Sends every client's frames on its schedule for `--seconds`; returns how many were sent."""
     from django.conf import settings
 
-    from proctoring.frames import parse_image
-    from proctoring.queues import enqueue_frame
+    from proctoring.core.frames import parse_image
+    from proctoring.queue.enqueue import enqueue_frame
 
     settings.PROCTORING_COALESCE = mode.coalesce  # the enqueue decides it
     frame = parse_image(frame_bytes, settings.PROCTORING_MAX_FRAME_BYTES)
@@ -178,7 +178,7 @@ def _quantile(ordered: list[float], q: float) -> float:
 def run_mode(
     mode: Mode, args: argparse.Namespace, env: dict[str, str], api: FakeApiProcess, workdir: Path
 ) -> dict[str, Any]:
-    from proctoring.connections import get_redis
+    from proctoring.store.connections import get_redis
 
     get_redis().flushdb()
     workers = start_workers(env, mode, args, workdir)

@@ -39,8 +39,8 @@ def enqueue_frames(attempts: list[str], data: bytes, count: int) -> list[str]:
     """Queues `count` copies of the frame, round robin over the attempts; returns the job ids."""
     from django.conf import settings
 
-    from proctoring.frames import parse_image
-    from proctoring.queues import enqueue_frame
+    from proctoring.core.frames import parse_image
+    from proctoring.queue.enqueue import enqueue_frame
 
     frame = parse_image(data, settings.PROCTORING_MAX_FRAME_BYTES)
     job_ids = []
@@ -57,9 +57,9 @@ def stored_count() -> int:
     from django.conf import settings
     from django.db import connection
 
-    from proctoring import keys
-    from proctoring.connections import get_redis
     from proctoring.models import FrameResult
+    from proctoring.store import keys
+    from proctoring.store.connections import get_redis
 
     if not settings.PROCTORING_STORE_RESULTS:
         return int(get_redis().hget(keys.totals(), "completed") or 0)
@@ -69,9 +69,9 @@ def stored_count() -> int:
 
 
 def clear_results() -> None:
-    from proctoring import keys
-    from proctoring.connections import get_redis
     from proctoring.models import Finding, FrameResult, Incident
+    from proctoring.store import keys
+    from proctoring.store.connections import get_redis
 
     Finding.objects.all().delete()
     Incident.objects.all().delete()
@@ -84,9 +84,9 @@ def queue_state(attempts: list[str]) -> dict[str, int]:
     from rq import Queue
     from rq.registry import FailedJobRegistry, StartedJobRegistry
 
-    from proctoring import keys
-    from proctoring.connections import get_redis
-    from proctoring.queues import QUEUE_NAME
+    from proctoring.queue.policy import QUEUE_NAME
+    from proctoring.store import keys
+    from proctoring.store.connections import get_redis
 
     connection = get_redis()
     return {

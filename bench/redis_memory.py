@@ -1,5 +1,5 @@
 """Redis bytes per queued frame, exactly: N clients each with a full pending set (the per-client
-cap) of real 50 KB frames, enqueued through `proctoring.queues.enqueue_frame` into a private
+cap) of real 50 KB frames, enqueued through `proctoring.queue.enqueue.enqueue_frame` into a private
 redis-server, against a plain SET of the same bytes.
 
     python -m bench.redis_memory [--clients 100] [--frame-kb 50]
@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 from bench.images import make_frame
+from proctoring.queue import enqueue
 from proctoring_site.embedded_redis import RedisServer
 
 
@@ -34,21 +35,20 @@ def measure(clients: int, frame_kb: float, workdir: Path) -> dict[str, float | i
         django.setup()
         from django.conf import settings
 
-        from proctoring import queues
-        from proctoring.connections import get_redis
-        from proctoring.frames import parse_image
+        from proctoring.core.frames import parse_image
+        from proctoring.store.connections import get_redis
 
         data = make_frame(frame_kb)
         frame = parse_image(data, 1 << 21)
         redis = get_redis()
         per_client = settings.PROCTORING_MAX_PENDING_PER_CLIENT
-        queues.enqueue_frame("warm-up", "warm-up", 0, frame)  # the queue's own keys exist before
+        enqueue.enqueue_frame("warm-up", "warm-up", 0, frame)  # the queue's own keys exist before
         before = int(redis.info("memory")["used_memory"])
         job_id = ""
         for _ in range(clients):
             client = str(uuid.uuid4())
             for seq in range(1, per_client + 1):
-                job_id = queues.enqueue_frame(client, client, seq, frame)
+                job_id = enqueue.enqueue_frame(client, client, seq, frame)
         frames = clients * per_client
         per_frame = (int(redis.info("memory")["used_memory"]) - before) / frames
         redis.set("bench:plain", data)

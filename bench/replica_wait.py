@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from proctoring.queue import enqueue
 from proctoring_site.embedded_redis import RedisServer
 from tests.support import wait_until
 
@@ -39,20 +40,19 @@ def _setup(primary: RedisServer, workdir: Path) -> None:
 async def _run(frames: int, concurrency: int, replicas: int) -> tuple[list[float], float]:
     from django.conf import settings
 
-    from proctoring import queues
-    from proctoring.frames import Frame
+    from proctoring.core.frames import Frame
     from tests.support import jpeg_bytes
 
     settings.REDIS_WAIT_REPLICAS = replicas
     image = Frame(data=jpeg_bytes(320, 240), format="JPEG", width=320, height=240)
-    await queues.aprepare()
+    await enqueue.aprepare()
     latencies: list[float] = []
     left = iter(range(frames))
 
     async def camera(index: int) -> None:
         for seq in left:
             started = time.perf_counter()
-            await queues.aenqueue_frame(f"bench-{index}", f"bench-{index}", seq, image)
+            await enqueue.aenqueue_frame(f"bench-{index}", f"bench-{index}", seq, image)
             latencies.append((time.perf_counter() - started) * 1000)
 
     started = time.perf_counter()
@@ -82,7 +82,7 @@ def main() -> None:
                 lambda: client.info("replication")["master_link_status"] == "up", 30, "replica in sync"
             )
         _setup(primary, workdir)
-        from proctoring.connections import get_redis
+        from proctoring.store.connections import get_redis
 
         for concurrency in (1, args.concurrency):
             for replicas in (0, 1):

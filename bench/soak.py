@@ -113,7 +113,7 @@ class Probe:
     """Takes samples: a few /proc reads and two Redis pipelines, so that it costs next to nothing."""
 
     def __init__(self, stack: Stack) -> None:
-        from proctoring import keys
+        from proctoring.store import keys
 
         self.stack = stack
         self.client = redis.Redis.from_url(stack.redis_url)
@@ -135,7 +135,7 @@ class Probe:
 
     def sample(self) -> tuple[Sample, dict[str, int]]:
         """A point of the curve, and the keys by pattern (one SCAN: a few ms at ~2,000 keys)."""
-        from proctoring.stats import queue_figures
+        from proctoring.ops.stats import queue_figures
 
         workers = [tree_memory_kb([pid]) for pid in self.stack.worker_pids]
         with self.client.pipeline(transaction=False) as pipe:
@@ -399,7 +399,7 @@ def start_workers(
     """W `manage.py rqworker proctoring` (with the scheduler); waits until all have registered."""
     from rq.worker import Worker
 
-    from proctoring.queues import get_queue
+    from proctoring.queue.policy import get_queue
 
     worker_env = {**env, "PROCTORING_WORKER_CONCURRENCY": str(args.concurrency)}
     pids = []

@@ -196,7 +196,7 @@ def figures(
     cpu_frames = seen.stored - seen.stored_at_first
     return {
         "label": setting.label,
-        "worker_class": setting.worker_class or "proctoring.workers.ProctoringWorker",
+        "worker_class": setting.worker_class or "proctoring.worker.workers.ProctoringWorker",
         "processes": setting.processes,
         "concurrency": setting.concurrency,
         "frames": n,

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from exams.models import Attempt, Exam
 from exams.services import ExamClosed, give_consent, start_attempt
-from proctoring import protocol
+from proctoring.core import protocol
 
 
 @login_required

@@ -3,8 +3,8 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from proctoring import incidents
 from proctoring.models import Finding, FrameResult, Incident
+from proctoring.results import incidents
 
 
 @admin.register(FrameResult)

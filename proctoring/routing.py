@@ -2,9 +2,9 @@
 
 from django.urls import re_path
 
-from proctoring.consumers import FrameConsumer
-from proctoring.dashboard_stream import DashboardConsumer
-from proctoring.event_stream import JobEventsConsumer
+from proctoring.gateway.consumers import FrameConsumer
+from proctoring.live.consumers import DashboardConsumer
+from proctoring.live.event_stream import JobEventsConsumer
 
 websocket_urlpatterns = [
     # Any id shape routes here, so a bad one gets the protocol's refusal rather than a dropped socket.

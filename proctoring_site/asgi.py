@@ -14,7 +14,6 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-import proctoring.jobs  # noqa: E402, F401  (else the first frame imports it, on the event loop)
 from proctoring.routing import websocket_urlpatterns  # noqa: E402
 from proctoring_site import redis_check  # noqa: E402
 

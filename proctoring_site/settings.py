@@ -164,9 +164,9 @@ RQ_QUEUES = {"proctoring": rq_connection(REDIS_SENTINEL, REDIS_URL, REDIS_TLS_OP
 RQ = {
     # Enqueue at once, never deferred to a DB commit: the gateway acks only what Redis holds.
     "COMMIT_MODE": "auto",
-    # Retries on time (see proctoring/workers.py).
-    "QUEUE_CLASS": "proctoring.scheduling.ProctoringQueue",
-    "WORKER_CLASS": "proctoring.workers.ProctoringWorker",
+    # Retries on time (see proctoring/worker/workers.py).
+    "QUEUE_CLASS": "proctoring.queue.rq_queue.ProctoringQueue",
+    "WORKER_CLASS": "proctoring.worker.workers.ProctoringWorker",
 }
 CHANNEL_LAYERS = {
     "default": {

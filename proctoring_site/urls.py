@@ -5,7 +5,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
-from proctoring import monitoring
+from proctoring.ops import monitoring
 from proctoring_site import health
 
 # The reference API is a development stand-in for the external service (a CPU-heavy face
@@ -22,9 +22,9 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     # Before the admin's own URLs, which would otherwise take every path under admin/.
-    path("admin/proctoring/queue/", include("proctoring.admin_urls")),
+    path("admin/proctoring/queue/", include("proctoring.ops.admin.urls")),
     path("admin/", admin.site.urls),
-    path("proctor/", include("proctoring.dashboard_urls")),
+    path("proctor/", include("proctoring.live.urls")),
     path("metrics", monitoring.metrics, name="metrics"),
     path("proctoring/stats.json", monitoring.stats_json, name="proctoring-stats"),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from exams.models import Attempt, Exam
-from proctoring.connections import get_redis
+from proctoring.store.connections import get_redis
 from tests import redis_plugin
 from tests.support import Process, RecordingApi, child_env, free_port, python, wait_until
 

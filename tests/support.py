@@ -254,3 +254,20 @@ def failure_text(job: Any) -> str:
     result = job.latest_result()
     assert result is not None and result.exc_string, f"job {job.id} has no failure recorded"
     return str(result.exc_string)
+
+
+def stale_count() -> int:
+    """Frames dropped as stale, in all (the counter the worker keeps)."""
+    from proctoring.store import keys
+    from proctoring.store.connections import get_redis
+
+    return int(get_redis().get(keys.stale_count()) or 0)
+
+
+def job_writes(meta: Any, job_id: str, queue: Any) -> list[Any]:
+    """The writes the enqueue script makes for this frame's job, as commands."""
+    from proctoring.queue import enqueue
+
+    if not queue.redis_server_version:
+        queue.get_redis_server_version()
+    return enqueue._template(queue).commands(job_id, enqueue._description(meta), meta.received_at)

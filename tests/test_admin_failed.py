@@ -1,5 +1,5 @@
-"""The admin's failed jobs list (proctoring/admin_failed.py), its actions (admin_failed_actions.py)
-and a job's detail page (proctoring/admin_job.py), on the real Redis, with failures made by a real
+"""The admin's failed jobs list (proctoring/ops/admin/failed.py), its actions (admin_failed_actions.py)
+and a job's detail page (proctoring/ops/admin/job.py), on the real Redis, with failures made by a real
 worker against the recording API."""
 
 from __future__ import annotations
@@ -17,9 +17,13 @@ from rq.registry import FailedJobRegistry
 from rq.utils import utcformat
 
 from exams.models import Attempt
-from proctoring import admin_failed, admin_failed_actions, counters, keys, queues
-from proctoring.frames import parse_image
+from proctoring.core.frames import parse_image
 from proctoring.models import FrameResult
+from proctoring.ops.admin import failed as admin_failed
+from proctoring.ops.admin import failed_actions as admin_failed_actions
+from proctoring.queue import counters, policy
+from proctoring.queue import enqueue as enqueuing
+from proctoring.store import keys
 from tests.support import RecordingApi, Reply, jpeg_bytes, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -39,11 +43,11 @@ def frame_url(job_id: str) -> str:
 
 
 def enqueue(client_id: str, seq: int) -> str:
-    return queues.enqueue_frame(client_id, client_id, seq, parse_image(FRAME, 1 << 20))
+    return enqueuing.enqueue_frame(client_id, client_id, seq, parse_image(FRAME, 1 << 20))
 
 
 def registry() -> FailedJobRegistry:
-    return FailedJobRegistry(queue=queues.get_queue())
+    return FailedJobRegistry(queue=policy.get_queue())
 
 
 def wait_failed(*job_ids: str) -> None:
@@ -159,7 +163,7 @@ def test_empty_list_unknown_job_and_refused_actions(staff_client: Client, attemp
     assert [str(m) for m in staff_client.get(FAILED).context["messages"]] == [
         "Retried 0 failed jobs. 1 skipped: no longer failed (already retried, deleted or expired)."
     ]
-    assert Job.fetch(queued, connection=queues.get_queue().connection).get_status() == "queued"
+    assert Job.fetch(queued, connection=policy.get_queue().connection).get_status() == "queued"
 
 
 # --- With a real worker ----------------------------------------------------------------------
@@ -181,7 +185,7 @@ def test_the_list_shows_filters_and_pages_failed_jobs_whatever_is_missing(
     missing = enqueue(client_id, 4)
     redis_conn.delete(keys.frame(missing))  # its bytes are gone before the worker takes it
     gone = enqueue(client_id, 5)
-    other = queues.get_queue().enqueue("json.loads", "not json")  # not a frame job
+    other = policy.get_queue().enqueue("json.loads", "not json")  # not a frame job
     start_worker()
     wait_failed(*rejected, camera, missing, gone, other.id)
     redis_conn.delete(Job.key_for(gone))  # its job hash expired or was deleted by hand
@@ -251,7 +255,7 @@ def test_retry_keeps_the_job_id_and_delivers_then_counts_are_right(
     # The detail page: metadata, the API's answer, the traceback, and the frame itself.
     detail = page(staff_client, job_url(first))
     assert "Traceback" in detail and "ApiRejected: API answered 422" in detail
-    assert "proctoring.exceptions.ApiRejected" in detail
+    assert "proctoring.core.exceptions.ApiRejected" in detail
     assert "&quot;error&quot;: &quot;not a face&quot;" in detail  # the API body, escaped
     assert f'<img src="{frame_url(first)}"' in detail and attempt.user.username in detail
     assert "<tr><th>Status</th><td>failed " in detail and "Retry this job" in detail

@@ -12,8 +12,9 @@ from django.test import Client
 from rq.suspension import is_suspended
 
 from exams.models import Attempt
-from proctoring import charts, queues
-from proctoring.frames import parse_image
+from proctoring.core.frames import parse_image
+from proctoring.ops import charts
+from proctoring.queue import enqueue as enqueuing
 from tests.support import RecordingApi, jpeg_bytes, wait_until
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +34,7 @@ def staff_client(client: Client) -> Client:
 
 
 def enqueue(client_id: str, seq: int) -> str:
-    return queues.enqueue_frame(client_id, client_id, seq, parse_image(jpeg_bytes(), 1 << 20))
+    return enqueuing.enqueue_frame(client_id, client_id, seq, parse_image(jpeg_bytes(), 1 << 20))
 
 
 @pytest.mark.parametrize("url", PAGES)

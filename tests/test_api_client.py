@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from proctoring import api_client
-from proctoring.exceptions import ApiRejected, ApiUnavailable
-from proctoring.frames import FrameMeta
+from proctoring.core.exceptions import ApiRejected, ApiUnavailable
+from proctoring.core.frames import FrameMeta
+from proctoring.worker import api_client
 from tests.support import RecordingApi, Reply, jpeg_bytes
 
 

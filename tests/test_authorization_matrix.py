@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from exams.models import Attempt
-from proctoring.protocol import CloseCode
+from proctoring.core.protocol import CloseCode
 from tests.support import jpeg_bytes
 from tests.test_protocol import close_code, converse, session_headers
 

@@ -14,7 +14,7 @@ from django.core.management import CommandError, call_command
 
 from exams.models import Attempt, Exam
 from exams.services import end_attempt
-from proctoring.tokens import read_token
+from proctoring.gateway.tokens import read_token
 
 pytestmark = pytest.mark.django_db
 

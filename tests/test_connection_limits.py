@@ -14,9 +14,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from exams.models import Attempt
-from proctoring import connection_limits, keys
-from proctoring.protocol import CloseCode
-from proctoring.tokens import make_token
+from proctoring.core.protocol import CloseCode
+from proctoring.gateway import connection_limits
+from proctoring.gateway.tokens import make_token
+from proctoring.store import keys
 from tests.support import jpeg_bytes, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

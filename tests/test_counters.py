@@ -1,4 +1,4 @@
-"""Per-client counts (proctoring/counters.py) against a scan of RQ's real queue and registries,
+"""Per-client counts (proctoring/queue/counters.py) against a scan of RQ's real queue and registries,
 through every transition a frame job makes: with a real worker process, and as a property over
 random sequences of operations run by the worker's own code in this process."""
 
@@ -18,13 +18,18 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.utils import parse_composite_key
 
 from exams.models import Attempt, Exam
-from proctoring import counters, failed_jobs, keys, lifecycle, queues, results
-from proctoring.connections import get_redis
-from proctoring.exceptions import RateLimited
-from proctoring.frames import parse_image
+from proctoring.core.exceptions import RateLimited
+from proctoring.core.frames import parse_image
 from proctoring.models import FrameResult
-from proctoring.scheduling import ProctoringScheduler
-from proctoring.workers import ProctoringWorker
+from proctoring.ops import failed_jobs
+from proctoring.queue import counters, policy
+from proctoring.queue import enqueue as enqueuing
+from proctoring.results import writer as results
+from proctoring.store import keys
+from proctoring.store.connections import get_redis
+from proctoring.worker import lifecycle
+from proctoring.worker.scheduling import ProctoringScheduler
+from proctoring.worker.workers import ProctoringWorker
 from tests.support import RecordingApi, Reply, jpeg_bytes, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -40,12 +45,12 @@ def clients(user: Any, exam: Exam) -> list[str]:
 
 
 def enqueue(client: str, seq: int) -> str:
-    return queues.enqueue_frame(client, client, seq, parse_image(FRAME, 1 << 20))
+    return enqueuing.enqueue_frame(client, client, seq, parse_image(FRAME, 1 << 20))
 
 
 def scan(connection: redis.Redis) -> dict[str, Counter[str]]:
     """What RQ's own structures say, job by job: the truth the counts must equal."""
-    queue = queues.get_queue()
+    queue = policy.get_queue()
     found: dict[str, list[str]] = {
         "queued": [member.decode() for member in _members(connection.lrange(queue.key, 0, -1))],
         "running": [
@@ -122,7 +127,7 @@ def test_counts_follow_a_real_worker_through_every_transition(
     # An attempt that fails and is retried later: waiting to retry, then delivered.
     api.script(Reply(503, {"error": "busy"}), Reply(200))
     retried = enqueue(a, 10)
-    wait_until(lambda: len(ScheduledJobRegistry(queue=queues.get_queue())) == 1, 20, "retry scheduled")
+    wait_until(lambda: len(ScheduledJobRegistry(queue=policy.get_queue())) == 1, 20, "retry scheduled")
     assert counters.read(clients)[a]["retrying"] == 1
     assert_exact(redis_conn, clients)
     wait_until(lambda: FrameResult.objects.filter(job_id=retried).exists(), 20, "delivered on retry")
@@ -131,7 +136,7 @@ def test_counts_follow_a_real_worker_through_every_transition(
     # A final failure, then our retry (same job id), then RQ's own requeue, then a delete.
     api.script(Reply(422, {"error": "not a face"}))
     failed = enqueue(b, 11)
-    wait_until(lambda: failed in FailedJobRegistry(queue=queues.get_queue()), 20, "failed")
+    wait_until(lambda: failed in FailedJobRegistry(queue=policy.get_queue()), 20, "failed")
     wait_until(lambda: settled(redis_conn, clients), 10, "counts settle")
     assert counters.read(clients)[b]["failed"] == 1
     api.script(Reply(200))
@@ -142,15 +147,15 @@ def test_counts_follow_a_real_worker_through_every_transition(
 
     api.script(Reply(422, {"error": "not a face"}))
     requeued = enqueue(a, 12)
-    wait_until(lambda: requeued in FailedJobRegistry(queue=queues.get_queue()), 20, "failed")
+    wait_until(lambda: requeued in FailedJobRegistry(queue=policy.get_queue()), 20, "failed")
     api.script(Reply(200))
-    FailedJobRegistry(queue=queues.get_queue()).requeue(requeued)  # RQ's own, not ours
+    FailedJobRegistry(queue=policy.get_queue()).requeue(requeued)  # RQ's own, not ours
     wait_until(lambda: FrameResult.objects.filter(job_id=requeued).exists(), 20, "delivered after requeue")
     wait_until(lambda: settled(redis_conn, clients), 10, "counts caught up at the job's next transition")
 
     api.script(Reply(422, {"error": "not a face"}))
     doomed = enqueue(b, 13)
-    wait_until(lambda: doomed in FailedJobRegistry(queue=queues.get_queue()), 20, "failed")
+    wait_until(lambda: doomed in FailedJobRegistry(queue=policy.get_queue()), 20, "failed")
     assert failed_jobs.delete(doomed)
     assert not redis_conn.exists(Job.key_for(doomed), keys.frame(doomed))
     assert_exact(redis_conn, clients)
@@ -180,7 +185,7 @@ class InProcessWorker:
     def __init__(self) -> None:
         # Its own client: a worker gives its client a pool sized for its threads.
         self.connection = redis.Redis.from_url(django_settings.REDIS_URL)
-        self.queue = queues.get_queue()
+        self.queue = policy.get_queue()
         self.worker = ProctoringWorker([self.queue], connection=self.connection, concurrency=1)
         self.worker.register_birth()
 
@@ -254,7 +259,7 @@ def run(
             }
             frame = parse_image(FRAME, 1 << 20)
             try:
-                queues.enqueue_frame(
+                enqueuing.enqueue_frame(
                     clients[client], clients[client], seq, frame, **options.get(operation, {})
                 )
             except RateLimited:
@@ -294,7 +299,7 @@ def run(
 def test_reconcile_ends_a_job_rq_failed_without_us(redis_conn: redis.Redis, clients: list[str]) -> None:
     # A worker killed mid-job: RQ's cleanup fails the job without running our callback.
     job_id = enqueue(clients[0], 1)
-    queue = queues.get_queue()
+    queue = policy.get_queue()
     lifecycle.take(redis_conn, queue.key, queue.started_job_registry.key, "rq:worker:w", "w", 1)
     assert counters.read(clients[:1])[clients[0]]["running"] == 1
     Job.fetch(job_id, connection=redis_conn).set_status(JobStatus.FAILED)

@@ -14,10 +14,11 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from exams.models import Attempt
-from proctoring import queues, results
-from proctoring.frames import FrameMeta, parse_image
+from proctoring.core.frames import FrameMeta, parse_image
+from proctoring.core.protocol import CloseCode
 from proctoring.models import FrameResult, Incident
-from proctoring.protocol import CloseCode
+from proctoring.queue import enqueue
+from proctoring.results import writer as results
 from proctoring_site.asgi import application
 from tests.support import Reply, fixture, jpeg_bytes
 from tests.test_protocol import close_code, session_headers
@@ -81,7 +82,7 @@ def test_the_socket_refuses_anyone_but_staff(user, attempt, staff):
 def test_the_grid_shows_attempts_in_progress_with_their_backlog(staff_client, attempt):
     client_id = str(attempt.pk)
     for seq in (1, 2, 3):
-        queues.enqueue_frame(client_id, client_id, seq, parse_image(jpeg_bytes(), 1 << 20))
+        enqueue.enqueue_frame(client_id, client_id, seq, parse_image(jpeg_bytes(), 1 << 20))
     ended = Attempt.objects.create(user=attempt.user, exam=attempt.exam, ended_at=attempt.started_at)
     page = staff_client.get(f"/proctor/exams/{attempt.exam.slug}/").content.decode()
     assert f'data-attempt="{attempt.pk}"' in page and f'data-attempt="{ended.pk}"' not in page
@@ -127,7 +128,7 @@ def test_the_grid_gets_a_live_update_within_2_s_of_a_job_completing(staff, attem
         assert connected
         try:
             await asyncio.to_thread(
-                queues.enqueue_frame, client_id, client_id, 1, parse_image(fixture("two_faces.jpg"), 1 << 20)
+                enqueue.enqueue_frame, client_id, client_id, 1, parse_image(fixture("two_faces.jpg"), 1 << 20)
             )
             while True:
                 message = await communicator.receive_json_from(timeout=15)
@@ -150,7 +151,7 @@ def test_the_grid_gets_a_live_update_within_2_s_of_a_job_completing(staff, attem
 
 
 def test_the_grid_hears_a_camera_connect_and_disconnect(staff, attempt):
-    from proctoring.tokens import make_token
+    from proctoring.gateway.tokens import make_token
 
     headers = session_headers(staff)
     camera_path = f"/ws/proctoring/{attempt.pk}/?token={make_token(attempt)}"

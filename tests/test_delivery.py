@@ -8,9 +8,10 @@ import pytest
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
-from proctoring import keys, queues
-from proctoring.frames import parse_image
+from proctoring.core.frames import parse_image
 from proctoring.models import FrameResult
+from proctoring.queue import enqueue as enqueuing
+from proctoring.store import keys
 from tests.support import Reply, jpeg_bytes, png_bytes, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -18,7 +19,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 def enqueue(attempt, seq: int, data: bytes, captured_at: datetime | None = None) -> str:
     frame = parse_image(data, 1 << 20, captured_at)
-    return queues.enqueue_frame(str(attempt.pk), str(attempt.pk), seq, frame)
+    return enqueuing.enqueue_frame(str(attempt.pk), str(attempt.pk), seq, frame)
 
 
 def test_frame_is_delivered_intact_with_fields_and_headers(attempt, api, settings, start_worker, redis_conn):

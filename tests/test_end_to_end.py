@@ -14,8 +14,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from websockets.sync.client import connect
 
+from proctoring.gateway.tokens import make_token
 from proctoring.models import Incident
-from proctoring.tokens import make_token
 from tests.support import fixture, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

@@ -11,9 +11,10 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 
-from proctoring import events, queues
-from proctoring.frames import parse_image
-from proctoring.protocol import CloseCode
+from proctoring.core import events
+from proctoring.core.frames import parse_image
+from proctoring.core.protocol import CloseCode
+from proctoring.queue import enqueue as enqueuing
 from proctoring_site.asgi import application
 from tests.support import Reply, jpeg_bytes, wait_until
 from tests.test_protocol import close_code, session_headers
@@ -45,19 +46,19 @@ class Listener:
 
 def enqueue(attempt, seq: int) -> str:
     client = str(attempt.pk)
-    return queues.enqueue_frame(client, client, seq, parse_image(jpeg_bytes(), 1 << 20))
+    return enqueuing.enqueue_frame(client, client, seq, parse_image(jpeg_bytes(), 1 << 20))
 
 
 def test_published_events_reach_the_group_in_batches_and_are_logged(caplog):
     listener = Listener()
-    with caplog.at_level("INFO", logger="proctoring.events"):
+    with caplog.at_level("INFO", logger="proctoring.core.events"):
         for seq in range(1, 4):
             events.publish(events.COMPLETED, f"job{seq}", "client-a", seq, flags=[])
         events.publish(events.FAILED, "job9", "client-a", 9, kind="ApiRejected", error="ApiRejected: 400")
     received = listener.next_events(4)
     assert [item["job_id"] for item in received] == ["job1", "job2", "job3", "job9"]
     assert received[3]["error"] == "ApiRejected: 400" and received[3]["event"] == "failed"
-    lines = [record for record in caplog.records if record.name == "proctoring.events"]
+    lines = [record for record in caplog.records if record.name == "proctoring.core.events"]
     assert [record.levelname for record in lines] == ["INFO"] * 3 + ["ERROR"]
     assert "job job9 failed (client client-a #9): ApiRejected: 400" in lines[3].getMessage()
 

@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from exams.models import Attempt, Exam
-from proctoring import protocol
+from proctoring.core import protocol
 
 pytestmark = pytest.mark.django_db
 

@@ -8,15 +8,17 @@ from typing import Any
 import pytest
 from rq.suspension import resume, suspend
 
-from proctoring import counters, keys, queues
-from proctoring.frames import parse_image
+from proctoring.core.frames import parse_image
+from proctoring.queue import counters, policy
+from proctoring.queue import enqueue as enqueuing
+from proctoring.store import keys
 from tests.support import RecordingApi, jpeg_bytes, wait_until
 
 QUEUE_KEY = "rq:queue:proctoring"
 
 
 def enqueue(client: str, seq: int, **options: Any) -> str:
-    return queues.enqueue_frame(client, client, seq, parse_image(jpeg_bytes(), 1 << 20), **options)
+    return enqueuing.enqueue_frame(client, client, seq, parse_image(jpeg_bytes(), 1 << 20), **options)
 
 
 def sent_order(api: RecordingApi, count: int) -> list[str]:
@@ -71,7 +73,7 @@ def test_a_client_that_begins_to_wait_goes_before_the_backlog_of_one_that_sends_
 
 
 def test_a_take_starts_at_most_the_backlog_it_is_allowed_sparse_clients_first(roomy, redis_conn):
-    from proctoring import lifecycle
+    from proctoring.worker import lifecycle
 
     busy = [enqueue("busy", seq) for seq in range(1, 5)]
     quiet = enqueue("quiet", 1)
@@ -91,7 +93,7 @@ def test_a_take_starts_at_most_the_backlog_it_is_allowed_sparse_clients_first(ro
 
 
 def test_reserve_size_and_slots_that_keep_some_free():
-    from proctoring import slots
+    from proctoring.worker import slots
 
     assert [slots.reserve_size(n, 10) for n in (1, 3, 4, 23, 45, 64)] == [0, 0, 1, 2, 4, 6]
     assert slots.reserve_size(64, 0) == 0
@@ -111,12 +113,11 @@ def test_the_reserve_holds_only_while_sparse_clients_come(redis_conn):
     import redis
     from django.conf import settings as django_settings
 
-    from proctoring import queues
-    from proctoring.workers import ProctoringWorker
+    from proctoring.worker.workers import ProctoringWorker
 
     # Its own client: a worker gives its client a pool sized for its threads.
     connection = redis.Redis.from_url(django_settings.REDIS_URL)
-    worker = ProctoringWorker([queues.get_queue()], connection=connection, concurrency=10)
+    worker = ProctoringWorker([policy.get_queue()], connection=connection, concurrency=10)
     try:
         assert worker._reserve == 1
         worker._sparse_at = time.monotonic()
@@ -247,7 +248,7 @@ def test_with_latest_frame_wins_a_client_whose_frames_replace_each_other_is_not_
 ):
     # With one frame waiting at most, the backlog cannot tell who sends faster than served: a
     # replacement does (and a client not replacing stays sparse, served first).
-    from proctoring import lifecycle
+    from proctoring.worker import lifecycle
 
     settings.PROCTORING_COALESCE = "latest"
     enqueue("a", 1)

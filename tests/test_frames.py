@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from proctoring.exceptions import BadFrame, BadMessage, FrameError, FrameTooLarge
-from proctoring.frames import MAX_SIDE_PIXELS, parse_image, parse_text_message
-from proctoring.protocol import ErrorCode
+from proctoring.core.exceptions import BadFrame, BadMessage, FrameError, FrameTooLarge
+from proctoring.core.frames import MAX_SIDE_PIXELS, parse_image, parse_text_message
+from proctoring.core.protocol import ErrorCode
 from tests.support import jpeg_bytes, png_bytes
 
 LIMIT = 1 << 20

@@ -12,8 +12,10 @@ from django.core.management import call_command
 from django.test import Client
 from rq.suspension import resume, suspend
 
-from proctoring import freshness, queues, stats
-from proctoring.frames import parse_image
+from proctoring.core.frames import parse_image
+from proctoring.ops import stats
+from proctoring.queue import enqueue as enqueuing
+from proctoring.queue import freshness
 from tests.support import RecordingApi, Reply, jpeg_bytes, wait_until
 
 WAITING = "/admin/proctoring/queue/waiting/"
@@ -21,7 +23,7 @@ FAILED = "/admin/proctoring/queue/failed/"
 
 
 def enqueue(client: str, seq: int) -> str:
-    return queues.enqueue_frame(client, client, seq, parse_image(jpeg_bytes(), 1 << 20))
+    return enqueuing.enqueue_frame(client, client, seq, parse_image(jpeg_bytes(), 1 << 20))
 
 
 @pytest.fixture
@@ -67,7 +69,7 @@ def test_delivered_frames_give_wait_run_and_age_figures_everywhere(
     from prometheus_client import generate_latest
     from prometheus_client.core import CollectorRegistry
 
-    from proctoring.metrics import QueueCollector
+    from proctoring.ops.collector import QueueCollector
 
     registry = CollectorRegistry()
     registry.register(QueueCollector())

@@ -13,8 +13,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from websockets.sync.client import connect
 
-from proctoring.protocol import ErrorCode
-from proctoring.tokens import make_token
+from proctoring.core.protocol import ErrorCode
+from proctoring.gateway.tokens import make_token
 from proctoring_site.gateway import daphne_argv
 from tests.support import Process, child_env, free_port, python, wait_until
 

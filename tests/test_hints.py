@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from proctoring import protocol
-from proctoring.hints import HINTS, hint_for
+from proctoring.core import protocol
+from proctoring.core.hints import HINTS, hint_for
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from exams.models import Attempt
-from proctoring import incidents, queues, results, snapshots
-from proctoring.frames import FrameMeta, parse_image
+from proctoring.core.frames import FrameMeta, parse_image
 from proctoring.models import Finding, FrameResult, Incident, Severity
+from proctoring.queue import enqueue
+from proctoring.results import incidents, snapshots
+from proctoring.results import writer as results
 from tests.support import fixture, wait_until
 
 T0 = datetime(2026, 11, 29, 10, 0, 0, tzinfo=UTC)
@@ -129,7 +131,7 @@ def test_a_covered_camera_becomes_a_camera_blocked_incident(attempt, settings, s
     api_url = f"http://127.0.0.1:{port}/reference-api/v1/analyze"
     client = str(attempt.pk)
     for seq, name in enumerate(["one_face.jpg", "covered.jpg", "covered.jpg", "covered.jpg"], start=1):
-        queues.enqueue_frame(client, client, seq, parse_image(fixture(name), 1 << 20))
+        enqueue.enqueue_frame(client, client, seq, parse_image(fixture(name), 1 << 20))
     start_worker(PROCTORING_API_URL=api_url, PROCTORING_WORKER_CONCURRENCY="1")
     wait_until(lambda: FrameResult.objects.filter(attempt=attempt).count() == 4, 30, "four results")
     [incident] = Incident.objects.filter(attempt=attempt)

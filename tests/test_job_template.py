@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from rq.job import Job
 
-from proctoring import job_template, queues
-from proctoring.frames import FrameMeta, parse_image
-from tests.support import jpeg_bytes
+from proctoring.core.frames import FrameMeta, parse_image
+from proctoring.queue import enqueue, job_template, policy
+from tests.support import job_writes, jpeg_bytes
 
 TIME_FIELDS = {"created_at", "enqueued_at"}
 
@@ -41,14 +41,14 @@ def without_times(commands: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
 
 
 def recorded_by_rq(frame: FrameMeta, job_id: str) -> list[tuple[Any, ...]]:
-    return [command for command, _ in queues._job_commands(frame, job_id, queues._recorder())]
+    return [command for command, _ in enqueue._job_commands(frame, job_id, enqueue._recorder())]
 
 
 def test_templated_writes_are_what_rq_records_for_the_same_job() -> None:
     first = meta(seq=1)
-    queues._job_writes(first, "a" * 32, queues._recorder())  # records the template
+    job_writes(first, "a" * 32, enqueue._recorder())  # records the template
     frame = meta(seq=42)
-    templated = queues._job_writes(frame, "b" * 32, queues._recorder())
+    templated = job_writes(frame, "b" * 32, enqueue._recorder())
     assert without_times(templated) == without_times(recorded_by_rq(frame, "b" * 32))
     assert ("RPUSH", "rq:queue:proctoring", "b" * 32) in templated
     stamps = [args[i] for args in templated for i in range(3, len(args), 2) if args[i - 1] in TIME_FIELDS]
@@ -59,8 +59,8 @@ def test_templated_writes_are_what_rq_records_for_the_same_job() -> None:
 
 @pytest.mark.django_db
 def test_a_job_enqueued_from_the_template_reads_back_as_rq_wrote_it() -> None:
-    job_id = queues.enqueue_frame("client-b", "client-b", 3, parse_image(jpeg_bytes(), 1 << 20))
-    job = Job.fetch(job_id, connection=queues.get_queue().connection)
+    job_id = enqueue.enqueue_frame("client-b", "client-b", 3, parse_image(jpeg_bytes(), 1 << 20))
+    job = Job.fetch(job_id, connection=policy.get_queue().connection)
     assert job.func_name == "proctoring.jobs.forward_frame_job"
     assert job.description == "frame client-b#3"
     assert job.get_status() == "queued"
@@ -73,16 +73,16 @@ def test_the_template_follows_the_settings_that_shape_the_job(settings: Any) -> 
     frame = meta()
     settings.PROCTORING_JOB_ATTEMPTS = 1  # no retries
     settings.PROCTORING_API_TIMEOUT = 3
-    templated = queues._job_writes(frame, "c" * 32, queues._recorder())
+    templated = job_writes(frame, "c" * 32, enqueue._recorder())
     assert without_times(templated) == without_times(recorded_by_rq(frame, "c" * 32))
     fields = dict(zip(templated[2][2::2], templated[2][3::2], strict=True))
     assert "retries_left" not in fields
-    assert fields["timeout"] == queues.job_timeout() == 33
+    assert fields["timeout"] == policy.job_timeout() == 33
 
 
 @pytest.mark.django_db
 def test_the_enqueue_script_writes_what_rq_writes_for_the_same_job(redis_conn: Any) -> None:
-    ours = queues.enqueue_frame("client-c", "client-c", 9, parse_image(jpeg_bytes(), 1 << 20))
+    ours = enqueue.enqueue_frame("client-c", "client-c", 9, parse_image(jpeg_bytes(), 1 << 20))
     theirs = "d" * 32
     with redis_conn.pipeline(transaction=False) as pipe:
         for command in recorded_by_rq(meta_for("client-c", 9), theirs):
@@ -91,7 +91,9 @@ def test_the_enqueue_script_writes_what_rq_writes_for_the_same_job(redis_conn: A
     ours_hash, their_hash = redis_conn.hgetall(f"rq:job:{ours}"), redis_conn.hgetall(f"rq:job:{theirs}")
     for stamp in (b"created_at", b"enqueued_at"):
         assert ours_hash.pop(stamp) and their_hash.pop(stamp)
-    assert ours_hash.pop(b"pc") == b"q"  # our counted state (proctoring/counters.py), beside RQ's fields
+    assert (
+        ours_hash.pop(b"pc") == b"q"
+    )  # our counted state (proctoring/queue/counters.py), beside RQ's fields
     assert ours_hash == their_hash
     assert redis_conn.lrange("rq:queue:proctoring", 0, -1) == [ours.encode(), theirs.encode()]
 

@@ -1,4 +1,4 @@
-"""`proctoring.lifecycle` writes, in batches, what RQ's worker writes when it starts a job and when
+"""`proctoring.worker.lifecycle` writes, in batches, what RQ's worker writes when it starts a job and when
 a job kept 0 s succeeds. RQ's own APIs, and a stock `SimpleWorker` doing the same, are the judge."""
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ from rq.registry import FailedJobRegistry, StartedJobRegistry
 from rq.suspension import resume, suspend
 from rq.utils import as_text
 
-from proctoring import keys, lifecycle, queues
-from proctoring.frames import parse_image
-from proctoring.jobs import forward_frame_job
+from proctoring.core.frames import parse_image
 from proctoring.models import FrameResult
+from proctoring.queue import enqueue as enqueuing
+from proctoring.queue import policy
+from proctoring.store import keys
+from proctoring.worker import lifecycle, outcomes
 from tests.support import Process, RecordingApi, Reply, jpeg_bytes, wait_until
 
 LEFTOVER_PATTERNS = ("rq:job:*", "rq:execution:*", "rq:executions:*")
@@ -31,7 +33,7 @@ StartWorker = Callable[..., Process]
 
 def enqueue(client: str, count: int) -> list[str]:
     frame = parse_image(jpeg_bytes(), 1 << 20)
-    return [queues.enqueue_frame(client, client, seq, frame) for seq in range(1, count + 1)]
+    return [enqueuing.enqueue_frame(client, client, seq, frame) for seq in range(1, count + 1)]
 
 
 def born(queue: Queue, name: str) -> SimpleWorker:
@@ -72,7 +74,7 @@ def worker_index(connection: redis.Redis, name: str) -> set[str]:
 @pytest.mark.django_db
 def test_taken_jobs_look_started_to_rq(attempt: Any, redis_conn: redis.Redis) -> None:
     job_ids = enqueue(str(attempt.pk), 3)
-    queue = queues.get_queue()
+    queue = policy.get_queue()
     worker = born(queue, "taker")
     before = time.time()
 
@@ -102,7 +104,7 @@ def test_taken_jobs_look_started_to_rq(attempt: Any, redis_conn: redis.Redis) ->
         assert abs(stored.created_at.timestamp() - before) < 5
         assert abs(stored.created_at - item.execution.created_at) < timedelta(milliseconds=1)
         assert item.envelope == redis_conn.get(keys.frame(job.id)), "the envelope is the frame key's bytes"
-        assert (item.job.func_name, item.job.timeout) == (lifecycle.FRAME_JOB, queues.job_timeout())
+        assert (item.job.func_name, item.job.timeout) == (policy.FRAME_JOB, policy.job_timeout())
 
 
 @pytest.mark.django_db
@@ -112,7 +114,7 @@ def test_take_returns_only_what_is_queued_and_skips_deleted_jobs(
     first, deleted, bare, last = enqueue(str(attempt.pk), 4)
     redis_conn.delete(Job.key_for(deleted))
     redis_conn.delete(keys.frame(bare))
-    queue = queues.get_queue()
+    queue = policy.get_queue()
     worker = born(queue, "taker")
 
     assert take(worker, queue, 0) == []
@@ -133,7 +135,7 @@ def test_take_returns_only_what_is_queued_and_skips_deleted_jobs(
 @pytest.mark.django_db
 def test_take_takes_nothing_while_workers_are_suspended(attempt: Any, redis_conn: redis.Redis) -> None:
     job_ids = enqueue(str(attempt.pk), 2)
-    queue = queues.get_queue()
+    queue = policy.get_queue()
     worker = born(queue, "taker")
     suspend(redis_conn)
     with pytest.raises(lifecycle.Suspended):
@@ -147,7 +149,7 @@ def test_take_takes_nothing_while_workers_are_suspended(attempt: Any, redis_conn
 @pytest.mark.django_db
 def test_take_writes_what_a_stock_simple_worker_writes(attempt: Any, redis_conn: redis.Redis) -> None:
     ours_id, theirs_id = enqueue(str(attempt.pk), 2)
-    queue = queues.get_queue()
+    queue = policy.get_queue()
     [ours] = take(born(queue, "taker"), queue, 1)
     theirs, their_execution = start_as_rq_does(born(queue, "reference"), queue)
     assert theirs.id == theirs_id
@@ -167,7 +169,7 @@ def test_take_writes_what_a_stock_simple_worker_writes(attempt: Any, redis_conn:
     for execution in (our_exec, their_exec):
         # Every record's lifetime derives from the execution's TTL exactly as in RQ's code.
         ttl = redis_conn.ttl(execution.key)
-        assert ttl > queues.job_timeout(), "the execution outlives the job's timeout"
+        assert ttl > policy.job_timeout(), "the execution outlives the job's timeout"
         executions_key = ExecutionRegistry(execution.job_id, connection=redis_conn).key
         assert abs(redis_conn.ttl(executions_key) - (ttl + 60)) <= 2
         score = redis_conn.zscore(executions_key, execution.id)
@@ -188,11 +190,11 @@ def test_a_taken_job_is_held_for_its_lease_renewed_by_its_worker_and_its_executi
 ) -> None:
     settings.PROCTORING_API_TIMEOUT = 120  # job timeout 150 s
     enqueue(str(attempt.pk), 2)
-    queue = queues.get_queue()
+    queue = policy.get_queue()
     reference = born(queue, "reference")
     [ours] = take(born(queue, "taker"), queue, 1)
     theirs, their_execution = start_as_rq_does(reference, queue)
-    timeout = queues.job_timeout()
+    timeout = policy.job_timeout()
     assert ours.job.timeout == theirs.timeout == timeout == 150
     within_timeout = time.time() + timeout - 5
     registry = StartedJobRegistry(queue=queue)
@@ -218,7 +220,7 @@ def test_a_taken_job_is_held_for_its_lease_renewed_by_its_worker_and_its_executi
 def test_finisher_removes_a_batch_of_successes_as_rq_does(attempt: Any, redis_conn: redis.Redis) -> None:
     client = str(attempt.pk)
     job_ids = enqueue(client, 4)
-    queue = queues.get_queue()
+    queue = policy.get_queue()
     worker, reference = born(queue, "taker"), born(queue, "reference")
     taken = take(worker, queue, 3)
     theirs, their_execution = start_as_rq_does(reference, queue)
@@ -226,8 +228,8 @@ def test_finisher_removes_a_batch_of_successes_as_rq_does(attempt: Any, redis_co
     finisher = lifecycle.Finisher(redis_conn, worker.key)
     for item in taken:
         lifecycle.begin_job(item.job.id, item.envelope)
-        assert queues.load_frame(item.job.id) is not None
-        queues.finish_delivered(client, item.job.id)
+        assert outcomes.load_frame(item.job.id) is not None
+        outcomes.finish_delivered(client, item.job.id)
         writes = lifecycle.end_job()
         assert redis_conn.exists(keys.frame(item.job.id)), "the job's own writes wait for its success"
         assert item.job.started_at is not None
@@ -278,10 +280,10 @@ def test_finisher_removes_a_batch_of_successes_as_rq_does(attempt: Any, redis_co
 def test_is_batchable(
     redis_conn: redis.Redis, changes: dict[str, Any], return_value: Any, batchable: bool
 ) -> None:
-    queue = queues.get_queue()
+    queue = policy.get_queue()
     options: dict[str, Any] = {"result_ttl": 0, "timeout": 40, "on_failure": Callback("os.getpid")}
     options.update(changes)
-    job = queue.create_job(options.pop("func", forward_frame_job), **options)
+    job = queue.create_job(options.pop("func", policy.FRAME_JOB), **options)
     job.save()
     stored = Job.fetch(job.id, connection=redis_conn)  # restored from Redis, as `take` does
     assert lifecycle.is_batchable(stored, return_value) is batchable
@@ -305,7 +307,7 @@ def test_the_worker_leaves_nothing_of_delivered_frames(
     client = str(attempt.pk)
     process = start_worker(PROCTORING_WORKER_CONCURRENCY="4")
     job_ids = enqueue(client, 12)
-    queue = queues.get_queue()
+    queue = policy.get_queue()
 
     wait_until(lambda: FrameResult.objects.count() == 12, 30, "all twelve delivered")
     wait_until(lambda: workers_counts(queue) == (12, 0), 10, "twelve successes booked")
@@ -330,7 +332,7 @@ def test_a_failed_frame_goes_through_rqs_failure_path(
     api.script(Reply(422, {"error": "rejected"}))
     [job_id] = enqueue(str(attempt.pk), 1)
     start_worker()
-    queue = queues.get_queue()
+    queue = policy.get_queue()
     wait_until(lambda: job_id in FailedJobRegistry(queue=queue), 30, "job failed")
     wait_until(lambda: workers_counts(queue) == (0, 1), 10, "the failure booked")
     assert Job.fetch(job_id, connection=redis_conn).get_status() == JobStatus.FAILED

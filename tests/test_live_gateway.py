@@ -9,9 +9,9 @@ from rq.job import Job
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from proctoring.core.protocol import CloseCode, ErrorCode
+from proctoring.gateway.tokens import make_token
 from proctoring.models import FrameResult
-from proctoring.protocol import CloseCode, ErrorCode
-from proctoring.tokens import make_token
 from tests.support import jpeg_bytes, noise_jpeg, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

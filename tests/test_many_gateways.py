@@ -20,9 +20,9 @@ from django.test import Client
 from websockets.sync.client import ClientConnection, connect
 
 from exams.models import Attempt
-from proctoring import counters
-from proctoring.protocol import ErrorCode
-from proctoring.tokens import make_token
+from proctoring.core.protocol import ErrorCode
+from proctoring.gateway.tokens import make_token
+from proctoring.queue import counters
 from tests.support import Process, RecordingApi, jpeg_bytes, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

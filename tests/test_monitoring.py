@@ -12,9 +12,9 @@ from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from exams.models import Attempt
-from proctoring import metrics
-from proctoring.connections import get_redis
 from proctoring.models import FrameResult
+from proctoring.queue import metrics
+from proctoring.store.connections import get_redis
 from tests.support import RecordingApi, Reply, jpeg_bytes, wait_until
 from tests.test_protocol import converse, token_path
 

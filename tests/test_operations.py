@@ -8,8 +8,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from proctoring import queues
-from proctoring.frames import parse_image
+from proctoring.core.frames import parse_image
+from proctoring.queue import enqueue
 from tests.support import jpeg_bytes
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 def test_rqstats_json_counts_the_proctoring_queue(attempt, capsys):
     frame = parse_image(jpeg_bytes(), 1 << 20)
     for seq in (1, 2):
-        queues.enqueue_frame(str(attempt.pk), str(attempt.pk), seq, frame)
+        enqueue.enqueue_frame(str(attempt.pk), str(attempt.pk), seq, frame)
     call_command("rqstats", "--json")  # django-rq's command prints with print()
     [queue] = json.loads(capsys.readouterr().out)["queues"]
     assert queue["name"] == "proctoring"
@@ -26,7 +26,7 @@ def test_rqstats_json_counts_the_proctoring_queue(attempt, capsys):
 
 
 def test_staff_sees_django_rq_dashboard_and_others_do_not(client, attempt):
-    queues.enqueue_frame(str(attempt.pk), str(attempt.pk), 1, parse_image(jpeg_bytes(), 1 << 20))
+    enqueue.enqueue_frame(str(attempt.pk), str(attempt.pk), 1, parse_image(jpeg_bytes(), 1 << 20))
     assert client.get("/admin/django_rq/dashboard/").status_code == 302  # to the admin login
     staff = get_user_model().objects.create_user(
         "ops", password="ops-pass-123", is_staff=True, is_superuser=True

@@ -12,14 +12,16 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 
-from proctoring import keys, queues
-from proctoring.frames import pack_frame, parse_image
+from proctoring.core.frames import pack_frame, parse_image
+from proctoring.core.protocol import ErrorCode
+from proctoring.gateway.throttle import MIN_FPS, recommended_fps
+from proctoring.gateway.tokens import make_token
 from proctoring.models import FrameResult
-from proctoring.protocol import ErrorCode
-from proctoring.throttle import MIN_FPS, recommended_fps
-from proctoring.tokens import make_token
+from proctoring.queue import enqueue
+from proctoring.store import keys
+from proctoring.worker import outcomes
 from proctoring_site.asgi import application
-from tests.support import jpeg_bytes, wait_until
+from tests.support import jpeg_bytes, stale_count, wait_until
 
 
 @pytest.mark.parametrize(
@@ -88,21 +90,21 @@ def test_throttle_is_lifted_when_the_queue_drains(attempt, settings, redis_conn)
 def test_frame_older_than_the_limit_is_dropped_at_dequeue_and_counted(attempt, api, start_worker, redis_conn):
     client = str(attempt.pk)
     frame = parse_image(jpeg_bytes(), 1 << 20)
-    old_id = queues.enqueue_frame(client, client, 1, frame)
-    stored = queues.load_frame(old_id)
+    old_id = enqueue.enqueue_frame(client, client, 1, frame)
+    stored = outcomes.load_frame(old_id)
     assert stored is not None
     meta, image = stored
     aged = dataclasses.replace(meta, received_at=meta.received_at - timedelta(seconds=60))
     redis_conn.set(keys.frame(old_id), pack_frame(aged, image), keepttl=True)
-    fresh_id = queues.enqueue_frame(client, client, 2, frame)
+    fresh_id = enqueue.enqueue_frame(client, client, 2, frame)
 
     start_worker(PROCTORING_MAX_FRAME_AGE="30")
     wait_until(lambda: FrameResult.objects.filter(job_id=fresh_id).exists(), 30, "the fresh frame delivered")
-    wait_until(lambda: queues.stale_count() == 1, 10, "the old frame counted as stale")
+    wait_until(lambda: stale_count() == 1, 10, "the old frame counted as stale")
     assert [call.headers["Idempotency-Key"] for call in api.calls] == [fresh_id], (
         "the stale one was never sent"
     )
     assert not redis_conn.exists(keys.frame(old_id))
     # The delivered frame's slot is freed when its success is recorded, just after its result.
     wait_until(lambda: redis_conn.zcard(keys.client_pending(client)) == 0, 10, "slots freed")
-    assert json.loads(json.dumps(queues.stale_count())) == 1
+    assert json.loads(json.dumps(stale_count())) == 1

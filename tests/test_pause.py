@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 from rq.suspension import resume, suspend
 
-from proctoring import protocol, queues, stats
-from proctoring.frames import parse_image
+from proctoring.core import protocol
+from proctoring.core.frames import parse_image
 from proctoring.models import FrameResult
+from proctoring.ops import stats
+from proctoring.queue import enqueue as enqueuing
 from tests.support import RecordingApi, jpeg_bytes, wait_until
 
 FRAME = parse_image(jpeg_bytes(), 1 << 20)
@@ -25,8 +27,8 @@ def test_an_ack_says_paused_only_when_workers_are_paused() -> None:
 
 @pytest.mark.django_db
 def test_the_gateways_enqueue_reports_a_pause(redis_conn: Any) -> None:
-    async def enqueue(seq: int) -> queues.Enqueued:
-        return await queues.aenqueue_frame("client-p", "client-p", seq, FRAME)
+    async def enqueue(seq: int) -> enqueuing.Enqueued:
+        return await enqueuing.aenqueue_frame("client-p", "client-p", seq, FRAME)
 
     assert asyncio.run(enqueue(1)).paused is False
     suspend(redis_conn)
@@ -44,7 +46,7 @@ def test_a_paused_worker_takes_nothing_until_resumed(
     start_worker()
     suspend(redis_conn)
     client = str(attempt.pk)
-    job_ids = [queues.enqueue_frame(client, client, seq, FRAME) for seq in range(3)]
+    job_ids = [enqueuing.enqueue_frame(client, client, seq, FRAME) for seq in range(3)]
     # The worker notices the pause when it next tries to take a job, and says so in its state.
     wait_until(lambda: any(w["state"] == "suspended" for w in stats.workers()), 15, "worker suspended")
     assert api.calls == [] and stats.queue_figures()["queued"] == 3

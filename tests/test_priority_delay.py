@@ -11,10 +11,12 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from exams.models import Attempt
-from proctoring import counters, enqueue_script, keys, queues
-from proctoring.frames import parse_image
+from proctoring.core.frames import parse_image
 from proctoring.models import FrameResult
-from tests.support import Reply, jpeg_bytes, wait_until
+from proctoring.queue import counters, enqueue_script, policy
+from proctoring.queue import enqueue as enqueuing
+from proctoring.store import keys
+from tests.support import Reply, jpeg_bytes, stale_count, wait_until
 
 QUEUE_KEY = "rq:queue:proctoring"
 
@@ -24,7 +26,7 @@ def frame():
 
 
 def enqueue(client: str, seq: int, **options) -> str:
-    return queues.enqueue_frame(client, client, seq, frame(), **options)
+    return enqueuing.enqueue_frame(client, client, seq, frame(), **options)
 
 
 def queue_order(redis_conn) -> list[str]:
@@ -66,7 +68,7 @@ def test_a_flagged_result_gives_the_client_priority_for_a_while(redis_conn, sett
 
 
 def test_a_taken_priority_frame_loses_its_mark(redis_conn):
-    from proctoring import lifecycle
+    from proctoring.worker import lifecycle
 
     job_id = enqueue("a", 1, priority=True)
     assert redis_conn.hget(Job.key_for(job_id), "pri") == b"1"
@@ -89,7 +91,7 @@ def test_a_delayed_frame_waits_in_rqs_scheduled_registry_counted_as_waiting(redi
     assert (figures["queued"], figures["retrying"]) == (0, 1)
 
 
-@pytest.mark.parametrize("delay", [-1, queues.MAX_DELAY + 1])
+@pytest.mark.parametrize("delay", [-1, policy.MAX_DELAY + 1])
 def test_a_delay_out_of_range_is_refused_and_nothing_is_written(redis_conn, delay):
     with pytest.raises(ValueError, match="delay"):
         enqueue("a", 1, delay=delay)
@@ -100,8 +102,8 @@ def test_a_delay_out_of_range_is_refused_and_nothing_is_written(redis_conn, dela
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_sends_priority_frames_first(attempt, api, start_worker):
     client = str(attempt.pk)
-    normal = [queues.enqueue_frame(client, client, seq, frame()) for seq in (1, 2, 3)]
-    urgent = [queues.enqueue_frame(client, client, seq, frame(), priority=True) for seq in (4, 5)]
+    normal = [enqueuing.enqueue_frame(client, client, seq, frame()) for seq in (1, 2, 3)]
+    urgent = [enqueuing.enqueue_frame(client, client, seq, frame(), priority=True) for seq in (4, 5)]
     start_worker(PROCTORING_WORKER_CONCURRENCY="1")
     wait_until(lambda: FrameResult.objects.count() == 5, 30, "five results")
     sent = [call.headers["Idempotency-Key"] for call in api.calls]
@@ -115,16 +117,16 @@ def test_a_flagged_result_puts_the_clients_next_frames_first(attempt, exam, api,
     other_user = get_user_model().objects.create_user("other", password="other-pass-123")
     other = str(Attempt.objects.create(user=other_user, exam=exam).pk)
     api.script(Reply(200, {"flags": ["too_dark"]}), Reply(200, {"flags": []}))
-    flagged = queues.enqueue_frame(flagged_client, flagged_client, 1, frame())
+    flagged = enqueuing.enqueue_frame(flagged_client, flagged_client, 1, frame())
     start_worker(PROCTORING_WORKER_CONCURRENCY="1", PROCTORING_PRIORITY_AFTER_FLAG="60")
     wait_until(lambda: redis_conn.exists(keys.client_priority(flagged_client)), 30, "priority window")
     assert 0 < redis_conn.ttl(keys.client_priority(flagged_client)) <= 60
     # The worker's only thread is held by another client's frame, so the next two wait.
     api.block()
-    queues.enqueue_frame(other, other, 1, frame())
+    enqueuing.enqueue_frame(other, other, 1, frame())
     wait_until(lambda: len(api.calls) == 2, 30, "the other client's frame in flight")
-    waiting = queues.enqueue_frame(other, other, 2, frame())
-    after_flag = queues.enqueue_frame(flagged_client, flagged_client, 2, frame())
+    waiting = enqueuing.enqueue_frame(other, other, 2, frame())
+    after_flag = enqueuing.enqueue_frame(flagged_client, flagged_client, 2, frame())
     assert queue_order(redis_conn) == [after_flag, waiting]
     api.release()
     wait_until(lambda: FrameResult.objects.count() == 4, 30, "four results")
@@ -138,15 +140,15 @@ def test_a_real_worker_sends_a_delayed_frame_when_it_is_due_and_not_as_stale(att
     client = str(attempt.pk)
     start_worker(PROCTORING_WORKER_CONCURRENCY="1", PROCTORING_MAX_FRAME_AGE="1")
     enqueued_at = time.monotonic()
-    delayed = queues.enqueue_frame(client, client, 1, frame(), delay=2)
-    prompt = [queues.enqueue_frame(client, client, seq, frame()) for seq in (2, 3)]
+    delayed = enqueuing.enqueue_frame(client, client, 1, frame(), delay=2)
+    prompt = [enqueuing.enqueue_frame(client, client, seq, frame()) for seq in (2, 3)]
     wait_until(lambda: FrameResult.objects.count() == 3, 30, "three results")
     sent = [call.headers["Idempotency-Key"] for call in api.calls]
     assert sent == [*prompt, delayed]
     # RQ keeps due times in whole seconds (rounded to the nearest): at least 1.5 s of the 2.
     assert api.calls[-1].at - enqueued_at >= 1.5
     wait_until(lambda: counters.read([client])[client]["retrying"] == 0, 10, "counted out of waiting")
-    assert queues.stale_count() == 0, "held back on purpose is not stale"
+    assert stale_count() == 0, "held back on purpose is not stale"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -16,9 +16,11 @@ from django.utils import timezone
 from rq.job import Job, JobStatus
 
 from exams.models import Attempt
-from proctoring import keys, queues
-from proctoring.protocol import CloseCode, ErrorCode
-from proctoring.tokens import make_token
+from proctoring.core.protocol import CloseCode, ErrorCode
+from proctoring.gateway.tokens import make_token
+from proctoring.queue import envelopes
+from proctoring.store import keys
+from proctoring.worker import outcomes
 from proctoring_site.asgi import application
 from tests.support import jpeg_bytes, noise_jpeg, png_bytes
 
@@ -81,7 +83,7 @@ def test_binary_jpeg_is_acked_after_the_job_is_in_redis(attempt, redis_conn):
     assert reply["type"] == "ack" and reply["seq"] == 1
     job = Job.fetch(reply["job_id"], connection=redis_conn)
     assert job.get_status() == "queued"
-    stored = queues.load_frame(reply["job_id"])
+    stored = outcomes.load_frame(reply["job_id"])
     assert stored is not None
     meta, image = stored
     assert image == jpeg_bytes(), "frame bytes are stored as bytes, intact"
@@ -119,8 +121,8 @@ def test_json_frames_with_base64_or_data_url_are_accepted(attempt, redis_conn):
         ],
     )
     assert [r["type"] for r in replies] == ["ack", "ack"]
-    assert queues.load_frame(replies[1]["job_id"]) == (
-        queues.load_frame_meta(replies[1]["job_id"]),
+    assert outcomes.load_frame(replies[1]["job_id"]) == (
+        envelopes.read_meta(replies[1]["job_id"]),
         jpeg_bytes(),
     )
 
@@ -293,11 +295,11 @@ def test_the_ack_carries_the_calm_hint_of_the_latest_analysed_frame(attempt, red
     image = {"bytes_data": jpeg_bytes()}
     [plain] = converse(token_path(attempt), [image])
     assert "hint" not in plain
-    queues.finish_delivered(str(attempt.pk), "0" * 32, flagged=True, hint="face_not_visible")
+    outcomes.finish_delivered(str(attempt.pk), "0" * 32, flagged=True, hint="face_not_visible")
     [hinted] = converse(token_path(attempt), [image])
     assert hinted["hint"] == "face_not_visible"
-    assert 0 < redis_conn.ttl(keys.client_hint(str(attempt.pk))) <= queues.HINT_TTL
-    queues.finish_delivered(str(attempt.pk), "1" * 32)  # a clean frame clears it
+    assert 0 < redis_conn.ttl(keys.client_hint(str(attempt.pk))) <= outcomes.HINT_TTL
+    outcomes.finish_delivered(str(attempt.pk), "1" * 32)  # a clean frame clears it
     [calm] = converse(token_path(attempt), [image])
     assert "hint" not in calm
 

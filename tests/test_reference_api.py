@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from proctoring.api_client import analyze_frame
-from proctoring.exceptions import ApiRejected
-from proctoring.frames import FrameMeta
+from proctoring.core.exceptions import ApiRejected
+from proctoring.core.frames import FrameMeta
+from proctoring.worker.api_client import analyze_frame
 from tests.support import fixture, jpeg_bytes, png_bytes
 
 URL = "/reference-api/v1/analyze"

@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from proctoring.frames import FrameMeta
+from proctoring.core.frames import FrameMeta
 from proctoring.models import FrameResult
-from proctoring.results import store_result
+from proctoring.queue import enqueue
+from proctoring.results.writer import store_result
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,7 +41,7 @@ def test_a_repeated_job_keeps_one_row_and_its_first_answer(attempt):
 def test_a_row_that_cannot_be_stored_fails_alone_and_the_others_are_committed(attempt):
     import uuid
 
-    from proctoring.results import _writer
+    from proctoring.results.writer import _writer
 
     now = datetime.now(UTC)
     gone = FrameMeta(str(uuid.uuid4()), str(uuid.uuid4()), 1, now, now, "image/jpeg")
@@ -60,13 +61,13 @@ def test_a_worker_fails_a_job_whose_answer_cannot_be_stored_through_rqs_failure_
 
     from rq.registry import FailedJobRegistry
 
-    from proctoring import counters, queues
-    from proctoring.frames import parse_image
+    from proctoring.core.frames import parse_image
+    from proctoring.queue import counters
     from tests.support import jpeg_bytes, wait_until
 
     settings.PROCTORING_JOB_ATTEMPTS = 1  # the retry policy is written into the job at enqueue
     client = str(uuid.uuid4())  # no such attempt: its result row cannot be stored
-    job_id = queues.enqueue_frame(client, client, 1, parse_image(jpeg_bytes(), 1 << 20))
+    job_id = enqueue.enqueue_frame(client, client, 1, parse_image(jpeg_bytes(), 1 << 20))
     worker = start_worker()
     registry = FailedJobRegistry("proctoring", connection=redis_conn)
     wait_until(lambda: job_id in registry.get_job_ids(cleanup=False), 30, "failed, not lost")

@@ -12,8 +12,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 
-from proctoring import retention, snapshots
 from proctoring.models import Finding, FrameResult, Incident
+from proctoring.results import retention, snapshots
 
 pytestmark = pytest.mark.django_db
 

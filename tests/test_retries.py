@@ -7,16 +7,19 @@ import pytest
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
-from proctoring import keys, queues
-from proctoring.frames import parse_image
+from proctoring.core.frames import parse_image
 from proctoring.models import FrameResult
+from proctoring.queue import enqueue as enqueuing
+from proctoring.queue import envelopes, policy
+from proctoring.store import keys
+from proctoring.worker import outcomes
 from tests.support import Reply, failure_text, free_port, jpeg_bytes, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def enqueue(attempt, seq: int = 1) -> str:
-    return queues.enqueue_frame(str(attempt.pk), str(attempt.pk), seq, parse_image(jpeg_bytes(), 1 << 20))
+    return enqueuing.enqueue_frame(str(attempt.pk), str(attempt.pk), seq, parse_image(jpeg_bytes(), 1 << 20))
 
 
 def failed_for_good(redis_conn, job_id: str) -> Job:
@@ -47,7 +50,7 @@ def test_three_attempts_back_off_2s_then_4s_and_keep_the_failure(
     text = failure_text(job)
     assert "Traceback" in text
     assert "ApiUnavailable: API answered 503" in text and "try later" in text
-    assert queues.load_frame(job_id) == (queues.load_frame_meta(job_id), jpeg_bytes()), "the frame is kept"
+    assert outcomes.load_frame(job_id) == (envelopes.read_meta(job_id), jpeg_bytes()), "the frame is kept"
     frame_ttl = redis_conn.ttl(keys.frame(job_id))
     assert 0 < frame_ttl <= settings.PROCTORING_FAILED_TTL, "as long as the failed job, no longer"
     assert redis_conn.zcard(keys.client_pending(str(attempt.pk))) == 0, "a failed frame frees its slot"
@@ -126,12 +129,12 @@ def test_connection_refused_is_retried_then_failed(attempt, start_worker, redis_
 def test_retry_policy_follows_attempts_and_backoff(settings, attempts, backoff, intervals):
     settings.PROCTORING_JOB_ATTEMPTS = attempts
     settings.PROCTORING_BACKOFF_SECONDS = backoff
-    policy = queues.retry_policy()
+    retry = policy.retry_policy()
     if intervals is None:
-        assert policy is None
+        assert retry is None
     else:
-        assert policy is not None
-        assert (policy.max, list(policy.intervals)) == (attempts - 1, intervals)
+        assert retry is not None
+        assert (retry.max, list(retry.intervals)) == (attempts - 1, intervals)
 
 
 def test_a_frame_whose_bytes_are_gone_fails_at_once_without_calling_the_api(

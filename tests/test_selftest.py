@@ -14,8 +14,9 @@ from django.test import Client
 from rq.registry import ScheduledJobRegistry
 
 from exams.models import Attempt
-from proctoring import queues, selftest
 from proctoring.models import FrameResult
+from proctoring.ops import selftest
+from proctoring.queue import enqueue
 from tests.support import Reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -130,12 +131,12 @@ def test_an_unknown_job_is_still_a_404(staff_client: Client) -> None:
 
 def test_a_full_queue_is_reported_on_the_overview(staff_client: Client, settings) -> None:
     settings.PROCTORING_MAX_QUEUED = 1
-    queues.enqueue_frame("someone", "someone", 1, queues_frame())
+    enqueue.enqueue_frame("someone", "someone", 1, queues_frame())
     response = staff_client.post("/admin/proctoring/queue/test-frame/", follow=True)
     assert "The test frame was not queued" in response.content.decode()
 
 
 def queues_frame():
-    from proctoring.frames import parse_image
+    from proctoring.core.frames import parse_image
 
     return parse_image(selftest.selftest_image(), 1 << 20)

@@ -430,7 +430,7 @@ PRINT_TLS_CLIENTS = """
 import json
 import django_rq
 from django.conf import settings
-from proctoring.connections import get_redis
+from proctoring.store.connections import get_redis
 def tls(kwargs):
     return [kwargs.get("ssl_ca_certs"), kwargs.get("ssl_cert_reqs"), kwargs.get("ssl_check_hostname")]
 host = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]

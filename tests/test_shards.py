@@ -15,8 +15,11 @@ from django.utils import timezone
 from websockets.sync.client import connect
 
 from exams.models import Attempt
-from proctoring import dashboard, keys, metrics, shards, stats
-from proctoring.tokens import make_token
+from proctoring.gateway.tokens import make_token
+from proctoring.live import dashboard
+from proctoring.ops import collector, stats
+from proctoring.queue import enqueue, policy
+from proctoring.store import keys, shards
 from proctoring_site.embedded_redis import RedisServer
 from tests.support import jpeg_bytes, wait_until
 
@@ -116,7 +119,7 @@ def test_two_shards_each_client_on_its_own_and_the_figures_add_up(
     assert sum(minute["received"] for minute in stats.throughput()) == total
     completed = next(
         sample.value
-        for family in metrics.QueueCollector().collect()
+        for family in collector.QueueCollector().collect()
         if family.name == "proctoring_frames"
         for sample in family.samples
         if sample.labels.get("outcome") == "completed"
@@ -135,8 +138,7 @@ def test_the_failed_jobs_pages_find_and_retry_a_job_on_another_shard(
 ):
     from rq.registry import FailedJobRegistry
 
-    from proctoring import queues
-    from proctoring.frames import parse_image
+    from proctoring.core.frames import parse_image
     from tests.support import Reply
 
     urls = [server.url for server in two_shards]
@@ -145,13 +147,13 @@ def test_the_failed_jobs_pages_find_and_retry_a_job_on_another_shard(
     client_id = next(f"camera-{i}" for i in range(100) if shards.index_of(f"camera-{i}") == 1)
     api.script(Reply(422, {"error": "not a face"}))
     with shards.client_shard(client_id):
-        job_id = queues.enqueue_frame(client_id, client_id, 1, parse_image(jpeg_bytes(), 1 << 20))
+        job_id = enqueue.enqueue_frame(client_id, client_id, 1, parse_image(jpeg_bytes(), 1 << 20))
     with two_shards[1].client() as watch:
         start_worker(watch=watch, REDIS_URL="", REDIS_SHARDS=",".join(urls), REDIS_SHARD="1")
 
     def failed_on_shard_1() -> list[str]:
         with shards.using(urls[1]):
-            return [str(i) for i in FailedJobRegistry(queue=queues.get_queue()).get_job_ids(cleanup=False)]
+            return [str(i) for i in FailedJobRegistry(queue=policy.get_queue()).get_job_ids(cleanup=False)]
 
     wait_until(lambda: job_id in failed_on_shard_1(), 30, "the job failed on shard 1")
     staff = get_user_model().objects.create_user("ops", is_staff=True)

@@ -1,4 +1,4 @@
-"""The queue's figures (proctoring/stats.py) and `proctoring_stats`, on the real Redis."""
+"""The queue's figures (proctoring/ops/stats.py) and `proctoring_stats`, on the real Redis."""
 
 from __future__ import annotations
 
@@ -12,16 +12,19 @@ from django.core.management import CommandError, call_command
 from rq.registry import FailedJobRegistry
 from rq.suspension import resume, suspend
 
-from proctoring import counters, keys, queues, stats
-from proctoring.frames import parse_image
+from proctoring.core.frames import parse_image
 from proctoring.models import FrameResult
+from proctoring.ops import stats
+from proctoring.queue import counters, policy
+from proctoring.queue import enqueue as enqueuing
+from proctoring.store import keys
 from tests.support import RecordingApi, Reply, jpeg_bytes, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def enqueue(attempt: Any, seq: int) -> str:
-    return queues.enqueue_frame(str(attempt.pk), str(attempt.pk), seq, parse_image(jpeg_bytes(), 1 << 20))
+    return enqueuing.enqueue_frame(str(attempt.pk), str(attempt.pk), seq, parse_image(jpeg_bytes(), 1 << 20))
 
 
 def test_queue_figures_count_each_state_and_the_oldest_frame(attempt: Any, redis_conn: Any) -> None:
@@ -53,7 +56,7 @@ def test_client_rows_name_the_attempt_and_its_counts(attempt: Any) -> None:
 
 
 def test_a_client_that_is_not_an_attempt_still_gets_a_row() -> None:
-    queues.enqueue_frame("camera-7", "camera-7", 1, parse_image(jpeg_bytes(), 1 << 20))
+    enqueuing.enqueue_frame("camera-7", "camera-7", 1, parse_image(jpeg_bytes(), 1 << 20))
     [row] = stats.clients()
     assert (row["client"], row["user"], row["exam"], row["queued"]) == ("camera-7", None, None, 1)
 
@@ -67,7 +70,7 @@ def test_throughput_and_workers_follow_a_real_worker(
         enqueue(attempt, seq)
     start_worker()
     wait_until(lambda: FrameResult.objects.count() == 2, 30, "two delivered")
-    wait_until(lambda: len(FailedJobRegistry(queue=queues.get_queue())) == 1, 30, "one failed")
+    wait_until(lambda: len(FailedJobRegistry(queue=policy.get_queue())) == 1, 30, "one failed")
     wait_until(
         lambda: stats.throughput()[-1]["completed"] + stats.throughput()[-2]["completed"] == 2, 10, "counted"
     )

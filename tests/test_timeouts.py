@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 from rq.timeouts import BaseTimeoutException, JobTimeoutException
 
-from proctoring.timeouts import WatchdogDeathPenalty
+from proctoring.worker.timeouts import WatchdogDeathPenalty
 
 BUSY_LIMIT = 5.0  # no busy loop in these tests runs longer than this, interrupted or not
 

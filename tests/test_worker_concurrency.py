@@ -8,9 +8,9 @@ import signal
 import pytest
 from rq.registry import StartedJobRegistry
 
-from proctoring import queues
-from proctoring.frames import parse_image
+from proctoring.core.frames import parse_image
 from proctoring.models import FrameResult
+from proctoring.queue import enqueue
 from tests.support import jpeg_bytes, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 def enqueue_many(attempt, count: int) -> list[str]:
     frame = parse_image(jpeg_bytes(), 1 << 20)
     client = str(attempt.pk)
-    return [queues.enqueue_frame(client, client, seq, frame) for seq in range(1, count + 1)]
+    return [enqueue.enqueue_frame(client, client, seq, frame) for seq in range(1, count + 1)]
 
 
 def test_worker_runs_up_to_its_concurrency_and_holds_no_extra_job(

@@ -13,8 +13,10 @@ import redis
 from django.conf import settings as django_settings
 from rq.worker import Worker
 
-from proctoring import keys, queues, worker_names
-from proctoring.workers import ProctoringWorker
+from proctoring.queue import policy
+from proctoring.store import keys
+from proctoring.worker import names as worker_names
+from proctoring.worker.workers import ProctoringWorker
 from tests.support import wait_until
 
 
@@ -70,7 +72,7 @@ def make_worker() -> Iterator[Any]:
 
     def make(**kwargs: Any) -> ProctoringWorker:
         connection = redis.Redis.from_url(django_settings.REDIS_URL)
-        worker = ProctoringWorker([queues.get_queue()], connection=connection, concurrency=1, **kwargs)
+        worker = ProctoringWorker([policy.get_queue()], connection=connection, concurrency=1, **kwargs)
         made.append(worker)
         return worker
 
@@ -90,7 +92,7 @@ def test_a_worker_is_named_host_and_pid_and_a_second_one_of_that_name_still_star
     second = make_worker()  # same host, same pid, the first one still registered
     assert second.name == f"{worker_names.base_name()}.2"
     second.register_birth()  # RQ would raise "There exists an active worker named ..." on a clash
-    assert {w.name for w in Worker.all(queue=queues.get_queue())} == {first.name, second.name}
+    assert {w.name for w in Worker.all(queue=policy.get_queue())} == {first.name, second.name}
 
 
 def test_a_name_given_with_name_is_kept(make_worker: Any) -> None:
@@ -103,7 +105,7 @@ def test_rqworker_names_its_worker_host_and_pid_unless_given_a_name(start_worker
     named = start_worker("--name", "night-shift")
     plain = start_worker()
     host = socket.gethostname().split(".")[0]
-    workers = wait_until(lambda: Worker.all(queue=queues.get_queue()), 10, "workers listed")
+    workers = wait_until(lambda: Worker.all(queue=policy.get_queue()), 10, "workers listed")
     assert {(w.name, w.pid) for w in workers} == {
         ("night-shift", named.popen.pid),
         (f"{host}.{plain.popen.pid}", plain.popen.pid),

@@ -11,8 +11,8 @@ from playwright.sync_api import expect
 from rq.registry import FailedJobRegistry
 
 from exams.models import Attempt
-from proctoring import queues
-from proctoring.frames import parse_image
+from proctoring.core.frames import parse_image
+from proctoring.queue import enqueue, policy
 from tests.e2e.conftest import PROCTOR
 from tests.e2e.pages import log_in, screenshot
 from tests.support import RecordingApi, Reply, jpeg_bytes, wait_until
@@ -39,11 +39,11 @@ def test_staff_see_counts_clients_and_a_failed_job_with_its_traceback_and_retry_
     attempt = Attempt.objects.create(user=user, exam=exam, consented_at=timezone.now())
     client = str(attempt.pk)
     frame = parse_image(jpeg_bytes(), settings.PROCTORING_MAX_FRAME_BYTES)
-    failed = queues.enqueue_frame(client, client, 1, frame)
-    registry = FailedJobRegistry(queue=queues.get_queue())
+    failed = enqueue.enqueue_frame(client, client, 1, frame)
+    registry = FailedJobRegistry(queue=policy.get_queue())
     wait_until(lambda: failed in registry.get_job_ids(cleanup=False), 20, "the first frame failed")
     for seq in (2, 3):
-        queues.enqueue_frame(client, client, seq, frame)
+        enqueue.enqueue_frame(client, client, seq, frame)
     wait_until(lambda: len(api.calls) == 3, 20, "two more frames delivered")
 
     page = open_page(viewport={"width": 1280, "height": 900})

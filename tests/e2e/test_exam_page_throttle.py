@@ -9,8 +9,8 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from proctoring import queues
-from proctoring.frames import parse_image
+from proctoring.core.frames import parse_image
+from proctoring.queue import enqueue, envelopes, policy
 from tests.e2e.conftest import TAKER
 from tests.e2e.pages import screenshot, take_exam
 from tests.support import jpeg_bytes, wait_until
@@ -22,7 +22,7 @@ MAX_QUEUED = 100
 
 def arrivals(client_id: str, after: float = 0) -> list[float]:
     """When the gateway received each of the client's frames still queued (epoch seconds)."""
-    metas = (queues.load_frame_meta(job_id) for job_id in queues.get_queue().get_job_ids())
+    metas = (envelopes.read_meta(job_id) for job_id in policy.get_queue().get_job_ids())
     times = (meta.received_at.timestamp() for meta in metas if meta and meta.client_id == client_id)
     return sorted(moment for moment in times if moment > after)
 
@@ -58,7 +58,7 @@ def test_a_throttled_page_sends_at_the_rate_the_gateway_asks_for(
     other = str(uuid.uuid4())
     frame = parse_image(jpeg_bytes(), settings.PROCTORING_MAX_FRAME_BYTES)
     for seq in range(1, MAX_QUEUED // 2 + 1):
-        queues.enqueue_frame(other, other, seq, frame)
+        enqueue.enqueue_frame(other, other, seq, frame)
     expect(rate).to_have_text("1 frames/s")
     told = arrivals(attempt_id)[-1]
     after = wait_for_arrivals(attempt_id, 6, after=told)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from proctoring.hints import HINTS
+from proctoring.core.hints import HINTS
 from proctoring.models import Incident
 from tests.e2e.conftest import PROCTOR, TAKER
 from tests.e2e.pages import log_in, screenshot, take_exam

@@ -13,9 +13,9 @@ from django.test import Client
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
-from proctoring import breaker, counters, queues
-from proctoring.frames import parse_image
+from proctoring.core.frames import parse_image
 from proctoring.models import FrameResult
+from proctoring.queue import breaker, counters, enqueue
 from tests.support import RecordingApi, Reply, failure_text, jpeg_bytes, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -33,7 +33,8 @@ def test_a_dead_api_opens_the_circuit_and_frames_wait_then_go_through(
     api.script(Reply(503, {"error": "down"}))
     client = str(attempt.pk)
     job_ids = [
-        queues.enqueue_frame(client, client, seq, parse_image(jpeg_bytes(), 1 << 20)) for seq in range(FRAMES)
+        enqueue.enqueue_frame(client, client, seq, parse_image(jpeg_bytes(), 1 << 20))
+        for seq in range(FRAMES)
     ]
     start_worker(
         PROCTORING_WORKER_CONCURRENCY="2",
@@ -110,7 +111,7 @@ def test_every_frame_of_an_outage_ends_delivered_failed_with_its_reason_or_count
         until = time.monotonic() + seconds
         while time.monotonic() < until:
             seq += 1
-            acked.append(queues.enqueue_frame(client, client, seq, parse_image(jpeg_bytes(), 1 << 20)))
+            acked.append(enqueue.enqueue_frame(client, client, seq, parse_image(jpeg_bytes(), 1 << 20)))
             time.sleep(0.5)  # the camera's pace: 2 frames/s
 
     try:

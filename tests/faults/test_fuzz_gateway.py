@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from proctoring.connections import get_redis
-from proctoring.protocol import ErrorCode
-from proctoring.tokens import make_token
+from proctoring.core.protocol import ErrorCode
+from proctoring.gateway.tokens import make_token
+from proctoring.store.connections import get_redis
 from proctoring_site.asgi import application
 from tests.support import jpeg_bytes
 

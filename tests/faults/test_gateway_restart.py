@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from exams.models import Attempt
-from proctoring.tokens import make_token
+from proctoring.gateway.tokens import make_token
 from tests.faults.camera import Camera
 from tests.support import RecordingApi, free_port, wait_until
 

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 from websockets.sync.client import connect
 
+from proctoring.gateway.tokens import make_token
 from proctoring.models import FrameResult
-from proctoring.tokens import make_token
 from tests.support import Reply, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

@@ -12,7 +12,7 @@ import pytest
 import redis
 from websockets.sync.client import connect
 
-from proctoring.tokens import make_token
+from proctoring.gateway.tokens import make_token
 from proctoring_site.embedded_redis import RedisServer
 from tests.support import jpeg_bytes
 

@@ -16,7 +16,8 @@ import pytest
 import redis
 from rq.registry import FailedJobRegistry
 
-from proctoring.tokens import make_token
+from proctoring.gateway.tokens import make_token
+from proctoring.queue import enqueue
 from proctoring_site.embedded_redis import RedisServer
 from tests.faults.camera import Camera
 from tests.support import Process, RecordingApi, Reply, child_env, python, wait_until
@@ -243,8 +244,7 @@ def test_the_scheduler_outlives_a_redis_restart_and_a_dead_scheduler_is_replaced
     """Retries and delayed frames are queued by the worker's scheduler (a child process). RQ's
     died with the first failed Redis command and came back only at the worker's next maintenance,
     ten minutes later: a Redis restart stalled every retry that long."""
-    from proctoring import queues
-    from proctoring.frames import parse_image
+    from proctoring.core.frames import parse_image
     from tests.support import jpeg_bytes
 
     server = RedisServer(tmp_path / "redis", appendonly=True).start()
@@ -255,7 +255,7 @@ def test_the_scheduler_outlives_a_redis_restart_and_a_dead_scheduler_is_replaced
         client = str(attempt.pk)
 
         def delayed_frame_delivered(seq: int) -> None:
-            job_id = queues.enqueue_frame(client, client, seq, parse_image(jpeg_bytes(), 1 << 20), delay=1)
+            job_id = enqueue.enqueue_frame(client, client, seq, parse_image(jpeg_bytes(), 1 << 20), delay=1)
             wait_until(lambda: job_id in delivered(api), 30, "the delayed frame queued and delivered")
 
         assert server.process is not None

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from proctoring.tokens import make_token
+from proctoring.gateway.tokens import make_token
 from tests.faults.camera import Camera
 from tests.faults.test_redis_restart import delivered, settle
 from tests.sentinel_support import MASTER, SentinelGroup

@@ -25,7 +25,7 @@ from redis.retry import Retry
 from websockets.sync.client import connect
 
 from exams.models import Attempt
-from proctoring.tokens import make_token
+from proctoring.gateway.tokens import make_token
 from proctoring_site.embedded_redis import RedisServer, TlsFiles, find_redis_server, supports_tls
 from proctoring_site.redis_check import refusal
 from tests.support import Process, RecordingApi, child_env, free_port, jpeg_bytes, python, wait_until

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from proctoring import counters, queues
-from proctoring.frames import parse_image
+from proctoring.core.frames import parse_image
 from proctoring.models import FrameResult
+from proctoring.queue import counters, enqueue
 from tests.support import jpeg_bytes, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -24,7 +24,7 @@ def test_a_job_whose_worker_was_killed_mid_call_is_retried_within_its_lease_and_
 ):
     client = str(attempt.pk)
     api.block()  # the victim's call hangs at the API
-    job_id = queues.enqueue_frame(client, client, 1, parse_image(jpeg_bytes(), 1 << 20))
+    job_id = enqueue.enqueue_frame(client, client, 1, parse_image(jpeg_bytes(), 1 << 20))
     victim = start_worker(
         "--without-scheduler", PROCTORING_WORKER_CONCURRENCY="1", PROCTORING_JOB_LEASE_SECONDS=str(LEASE)
     )
@@ -53,7 +53,7 @@ def test_a_live_worker_keeps_its_long_job_past_the_lease(attempt, api, settings,
     settings.PROCTORING_API_TIMEOUT = 60  # the call outlasts three leases without timing out
     client = str(attempt.pk)
     api.block()
-    queues.enqueue_frame(client, client, 1, parse_image(jpeg_bytes(), 1 << 20))
+    enqueue.enqueue_frame(client, client, 1, parse_image(jpeg_bytes(), 1 << 20))
     start_worker(PROCTORING_WORKER_CONCURRENCY="1", PROCTORING_JOB_LEASE_SECONDS=str(LEASE))
     wait_until(lambda: len(api.calls) == 1, 30, "in flight")
     # Three leases long: a worker that renews keeps it (no second call, no abandonment).

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from proctoring import retention
+from proctoring.results import retention
 
 
 class Command(BaseCommand):

@@ -11,7 +11,7 @@ from typing import Any
 import redis
 from django.core.management.base import BaseCommand, CommandError
 
-from proctoring import stats
+from proctoring.ops import stats
 
 
 class Command(BaseCommand):

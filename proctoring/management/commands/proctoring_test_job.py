@@ -9,8 +9,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from proctoring import selftest
-from proctoring.exceptions import AdmissionError
+from proctoring.core.exceptions import AdmissionError
+from proctoring.ops import selftest
 
 
 class Command(BaseCommand):

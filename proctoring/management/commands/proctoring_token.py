@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from exams.models import Exam
 from exams.services import ExamClosed, start_attempt
-from proctoring.tokens import make_token
+from proctoring.gateway.tokens import make_token
 
 
 class Command(BaseCommand):

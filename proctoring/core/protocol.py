@@ -1,0 +1,77 @@
+"""The WebSocket protocol as data: message types, error codes and close codes.
+
+The consumer, the exam page (rendered into it as JSON), docs/protocol.md and the tests all use
+these names; change them here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any
+
+from proctoring.core.hints import HINTS
+
+
+class MessageType(StrEnum):
+    FRAME = "frame"  # client -> server (JSON form; a binary message is a frame too)
+    ACK = "ack"  # server -> client
+    ERROR = "error"  # server -> client
+    THROTTLE = "throttle"  # server -> client: send at most `fps` frames per second from now on
+
+
+class ErrorCode(StrEnum):
+    BAD_MESSAGE = "bad_message"  # text that is not a known JSON message
+    BAD_FRAME = "bad_frame"  # not a decodable JPEG or PNG
+    FRAME_TOO_LARGE = "frame_too_large"  # above PROCTORING_MAX_FRAME_BYTES
+    RATE_LIMITED = "rate_limited"  # the client already has its maximum of frames pending
+    UNAVAILABLE = "unavailable"  # the queue (Redis) could not take the frame; send it again later
+    QUEUE_FULL = "queue_full"  # PROCTORING_MAX_QUEUED frames wait already (all clients): overload
+
+
+class CloseCode:
+    UNAUTHENTICATED = 4401  # no session and no valid token
+    FORBIDDEN = 4403  # not this user's attempt, no such attempt, ended attempt, foreign origin
+    IDLE = 4408  # nothing received for PROCTORING_IDLE_TIMEOUT seconds (reconnect to go on)
+    # PROCTORING_MAX_CONNECTIONS_PER_IP or _PER_ATTEMPT sockets are open already (retry later)
+    TOO_MANY_CONNECTIONS = 4429
+
+
+def ack(
+    seq: int, job_id: str, paused: bool = False, hint: str | None = None, replaced: str | None = None
+) -> str:
+    """The frame is queued; `paused` says workers are paused, so it waits until they resume;
+    `hint` is what the latest analysed frame showed of the camera (`hints.HINTS`); `replaced`,
+    the job id of this client's older frame that this one took the place of (latest-frame-wins:
+    that one will not be analysed)."""
+    message: dict[str, Any] = {"type": MessageType.ACK.value, "seq": seq, "job_id": job_id}
+    if paused:
+        message["paused"] = True
+    if hint:
+        message["hint"] = hint
+    if replaced:
+        message["replaced"] = replaced
+    return json.dumps(message)
+
+
+def error(seq: int, code: ErrorCode, detail: str) -> str:
+    return json.dumps({"type": MessageType.ERROR.value, "seq": seq, "code": code.value, "detail": detail})
+
+
+def throttle(fps: float) -> str:
+    return json.dumps({"type": MessageType.THROTTLE.value, "fps": fps})
+
+
+def as_json_data() -> dict[str, Any]:
+    """What the exam page needs to know of the protocol."""
+    return {
+        "types": {m.name: m.value for m in MessageType},
+        "errors": {c.name: c.value for c in ErrorCode},
+        "close": {
+            "UNAUTHENTICATED": CloseCode.UNAUTHENTICATED,
+            "FORBIDDEN": CloseCode.FORBIDDEN,
+            "IDLE": CloseCode.IDLE,
+            "TOO_MANY_CONNECTIONS": CloseCode.TOO_MANY_CONNECTIONS,
+        },
+        "hints": dict(HINTS),
+    }

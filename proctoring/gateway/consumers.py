@@ -1,0 +1,198 @@
+"""The camera WebSocket: authenticate once, then validate and enqueue each frame, and say so.
+
+Nothing else happens here: no API calls, no database on the frame path, no blocking I/O on
+the event loop (the enqueue uses an asyncio Redis client; the ack waits for Redis's answer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from typing import Any
+from urllib.parse import parse_qs
+
+import redis
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from proctoring.core import events, protocol
+from proctoring.core.access import StreamRefused, scope_header
+from proctoring.core.exceptions import AdmissionError, FrameError, QueueFull, QueueUnavailable
+from proctoring.core.frames import Frame, parse_image, parse_text_message
+from proctoring.core.protocol import CloseCode, ErrorCode
+from proctoring.gateway import connection_limits
+from proctoring.gateway.auth import StreamIdentity, authorize
+from proctoring.gateway.throttle import MIN_FPS, recommended_fps
+from proctoring.queue import enqueue, metrics
+from proctoring.store import shards
+from proctoring.store.connections import get_async_redis
+
+log = logging.getLogger(__name__)
+
+
+class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
+    # A camera socket receives nothing over the channel layer (it only publishes its connection
+    # events), so it does not listen on one: Channels closes a consumer whose layer read fails
+    # (every camera would drop with 1011 while Redis restarts, instead of hearing `unavailable`),
+    # and a thousand cameras would hold a thousand blocking reads on Redis for nothing.
+    channel_layer_alias = "camera sockets listen on no channel layer"
+    identity: StreamIdentity | None = None
+    seq = 0
+    fps_told: float | None = None  # the rate this client was last asked for
+    heard_at = 0.0  # when the client last sent anything (monotonic)
+    idle_watch: asyncio.Task[None] | None = None
+    slot: connection_limits.Slot | None = None  # its place under the connection limits
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels runs `close_old_connections` in a thread before every message (a thread hop
+        # per frame). Frames never touch the database, so only other messages pay for it.
+        if message["type"] == "websocket.receive" and self.identity is not None:
+            await self.websocket_receive(message)
+            return
+        await super().dispatch(message)
+
+    async def connect(self) -> None:
+        attempt_id = str(self.scope["url_route"]["kwargs"]["attempt_id"])
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        token = (query.get("token") or [None])[0]
+        origin = scope_header(self.scope, b"origin")
+        try:
+            self.identity = await database_sync_to_async(authorize)(
+                attempt_id, self.scope.get("user"), token, origin
+            )
+        except StreamRefused as refused:
+            log.info("refused stream for attempt %s: %s", attempt_id, refused.reason)
+            # Accept first so that the client sees why: a refused handshake carries no code.
+            await self.accept()
+            await self.close(code=refused.close_code, reason=refused.reason)
+            return
+        client = self.scope.get("client") or (None, None)
+        try:
+            self.slot = await connection_limits.admit(client[0], self.identity.attempt_id)
+        except connection_limits.TooManyConnections as too_many:
+            log.info("refused stream for attempt %s from %s: %s", attempt_id, client[0], too_many.reason)
+            self.identity = None
+            await self.accept()
+            await self.close(code=CloseCode.TOO_MANY_CONNECTIONS, reason=too_many.reason)
+            return
+        try:
+            with shards.client_shard(self.identity.client_id):
+                await enqueue.aprepare()
+        except QueueUnavailable as exc:
+            log.warning("client %s connected while the queue is unavailable: %s", attempt_id, exc)
+        await self.accept()
+        _keep_writing_metrics()
+        self.heard_at = time.monotonic()
+        if settings.PROCTORING_IDLE_TIMEOUT:
+            self.idle_watch = asyncio.create_task(self._close_when_idle(settings.PROCTORING_IDLE_TIMEOUT))
+        await events.apublish_connection(get_channel_layer(), events.CONNECTED, self.identity.client_id)
+
+    async def disconnect(self, code: int) -> None:
+        if self.idle_watch is not None:
+            self.idle_watch.cancel()
+        await connection_limits.release(self.slot)
+        self.slot = None
+        if self.identity is not None:
+            await events.apublish_connection(
+                get_channel_layer(), events.DISCONNECTED, self.identity.client_id
+            )
+
+    async def _close_when_idle(self, timeout: float) -> None:
+        """A socket that sends nothing for `timeout` seconds holds a connection for nobody (a
+        closed laptop, a dead client behind a proxy): it is closed, and a live page reconnects."""
+        while True:
+            left = self.heard_at + timeout - time.monotonic()
+            if left <= 0:
+                log.info(
+                    "closing the idle stream of client %s", self.identity.client_id if self.identity else "?"
+                )
+                await self.close(code=CloseCode.IDLE, reason=f"nothing received for {timeout:g} s")
+                return
+            await asyncio.sleep(left)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.identity is None:
+            return
+        self.heard_at = time.monotonic()
+        self.seq += 1
+        seq = self.seq
+        try:
+            frame = self._parse(text_data, bytes_data)
+            started = time.perf_counter()
+            # A connection's first frame jumps the queue: the proctor sees a new (or
+            # reconnected) exam taker at once, whatever the backlog.
+            with shards.client_shard(self.identity.client_id):
+                enqueued = await enqueue.aenqueue_frame(
+                    self.identity.client_id, self.identity.attempt_id, seq, frame, priority=seq == 1
+                )
+            metrics.recorder.observe(
+                "enqueue", (time.perf_counter() - started) * 1000, metrics.ENQUEUE_BUCKETS_MS
+            )
+        except (FrameError, AdmissionError) as exc:
+            metrics.recorder.count(f"rejected:{exc.code.value}")
+            await self.send(text_data=protocol.error(seq, exc.code, str(exc)))
+            if isinstance(exc, QueueFull):
+                await self._tell_rate(MIN_FPS)
+            return
+        except Exception:
+            log.exception("frame %s of client %s could not be queued", seq, self.identity.client_id)
+            await self.send(
+                text_data=protocol.error(seq, ErrorCode.UNAVAILABLE, "internal error; send the frame again")
+            )
+            return
+        await self.send(
+            text_data=protocol.ack(
+                seq, enqueued.job_id, paused=enqueued.paused, hint=enqueued.hint, replaced=enqueued.replaced
+            )
+        )
+        await self._tell_rate(
+            recommended_fps(enqueued.queued, settings.PROCTORING_MAX_QUEUED, settings.PROCTORING_CLIENT_FPS)
+        )
+
+    async def _tell_rate(self, fps: float) -> None:
+        """Asks the client to send at `fps` when that differs from what it was last told."""
+        if fps == (self.fps_told or settings.PROCTORING_CLIENT_FPS):
+            return
+        self.fps_told = fps
+        await self.send(text_data=protocol.throttle(fps))
+
+    def _parse(self, text_data: str | None, bytes_data: bytes | None) -> Frame:
+        limit = settings.PROCTORING_MAX_FRAME_BYTES
+        if bytes_data is not None:
+            return parse_image(bytes_data, limit)
+        return parse_text_message(text_data or "", limit)
+
+
+# The task writing this process's figures, per event loop (daphne runs one).
+_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _keep_writing_metrics() -> None:
+    """Starts, once per event loop, the task that writes the gateway's figures to Redis every
+    `metrics.FLUSH_EVERY` seconds while it has any. (Written after acks only, a refusal waited
+    for the gateway's next ack: one that refused everything, a full queue's very case, never
+    reported its refusals, and their alert could not fire.)"""
+    loop = asyncio.get_running_loop()
+    writer = _writers.get(loop)
+    if writer is None or writer.done():
+        _writers[loop] = loop.create_task(_write_metrics_every(metrics.FLUSH_EVERY))
+
+
+async def _write_metrics_every(seconds: float) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        if metrics.recorder.pending():
+            await _flush_metrics()
+
+
+async def _flush_metrics() -> None:
+    try:
+        await metrics.recorder.aflush(get_async_redis())
+    except redis.RedisError as exc:  # figures only: the frames are answered already
+        log.warning("could not write the gateway's metrics: %s", exc)

@@ -1,0 +1,60 @@
+"""Acting on failed frame jobs: retry (same job id, so the API sees the same idempotency key)
+and delete, keeping the per-client counts and pending sets right. The admin's actions and
+commands call these; django-rq's own requeue also works, and the counts catch up with it when
+the worker takes the job.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.registry import FailedJobRegistry
+
+from proctoring.queue import counters, policy
+from proctoring.store import keys
+from proctoring.store.connections import get_redis
+
+log = logging.getLogger(__name__)
+
+
+def retry(job_id: str) -> bool:
+    """Puts failed job `job_id` back on the queue with a fresh set of retries; False if it is
+    not in the failed registry (already retried, deleted or expired)."""
+    queue = policy.get_queue()
+    connection = queue.connection
+    try:
+        job = Job.fetch(job_id, connection=connection)
+    except NoSuchJobError:
+        return False
+    if not connection.zrem(FailedJobRegistry(queue=queue).key, job_id):
+        return False
+    retry = policy.retry_policy()
+    job.retries_left = retry.max if retry else None
+    job.started_at = job.ended_at = None
+    with connection.pipeline() as pipe:
+        pipe.expire(keys.frame(job_id), policy.frame_key_ttl())
+        # Our queue class moves the counts and gives the frame its pending slot back.
+        queue._enqueue_job(job, pipeline=pipe)
+        pipe.execute()
+    log.info("failed job %s retried (client %s)", job_id, counters.client_of(job))
+    return True
+
+
+def delete(job_id: str) -> bool:
+    """Deletes failed job `job_id` and its frame; False if it is not a failed job."""
+    connection = get_redis()
+    queue = policy.get_queue()
+    if connection.zscore(FailedJobRegistry(queue=queue).key, job_id) is None:
+        return False
+    with connection.pipeline() as pipe:
+        counters.move(job_id, counters.DONE, pipeline=pipe, connection=connection)
+        pipe.delete(keys.frame(job_id))
+        pipe.execute()
+    try:
+        Job.fetch(job_id, connection=connection).delete()
+    except NoSuchJobError:
+        connection.zrem(FailedJobRegistry(queue=queue).key, job_id)
+    log.info("failed job %s deleted", job_id)
+    return True

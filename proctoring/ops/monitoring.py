@@ -1,0 +1,54 @@
+"""Machine-readable figures: Prometheus's /metrics and the JSON stats, for staff or a monitoring
+system holding PROCTORING_STATS_TOKEN."""
+
+from __future__ import annotations
+
+import hmac
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from proctoring.ops import charts, stats
+from proctoring.ops.collector import QueueCollector
+
+
+def allowed(request: HttpRequest) -> bool:
+    user = getattr(request, "user", None)
+    if user is not None and user.is_active and user.is_staff:
+        return True
+    token = settings.PROCTORING_STATS_TOKEN
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
+
+
+def _refused() -> HttpResponse:
+    response = HttpResponse("staff login or a bearer token required\n", status=401, content_type="text/plain")
+    response["WWW-Authenticate"] = 'Bearer realm="proctoring"'
+    return response
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    if not allowed(request):
+        return _refused()
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(QueueCollector())
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+def stats_json(request: HttpRequest) -> HttpResponse:
+    if not allowed(request):
+        return _refused()
+    return snapshot_response(request, default_clients=100)
+
+
+def snapshot_response(request: HttpRequest, default_clients: int, chart: bool = False) -> JsonResponse:
+    """`stats.snapshot` as JSON, with `?clients=N` client rows (and the chart's points)."""
+    try:
+        client_limit = max(0, int(request.GET.get("clients", str(default_clients))))
+    except ValueError:
+        return JsonResponse({"error": "clients must be a whole number"}, status=400)
+    snapshot = stats.snapshot(client_limit=client_limit)
+    if chart:
+        snapshot["chart"] = charts.throughput_chart(snapshot["throughput"])
+    return JsonResponse(snapshot)

@@ -1,0 +1,128 @@
+"""How fresh the frames are that the proctoring sees: per client and overall, how long a frame
+waited in the queue (received → taken by a worker), how long it ran (taken → answered and
+stored), and how old it was when its answer was there (received → answered).
+
+Overall figures are the Prometheus histograms of `proctoring.queue.metrics` (written by every worker
+once a second); per client, the same buckets in one hash per client, written with each delivered
+frame's own bookkeeping (no extra round trip). Percentiles are read from the buckets as
+Prometheus's `histogram_quantile` reads them: found in their bucket, placed in it by linear
+interpolation between its bounds (an estimate, exact at the bounds); past the last bound, given
+as that bound.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from proctoring.queue import envelopes
+from proctoring.store import keys, shards
+from proctoring.store.connections import get_redis
+
+# Upper bounds, in milliseconds.
+WAIT_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000, 10000, 30000, 60000)
+RUN_BUCKETS_MS = (25, 50, 100, 150, 200, 250, 300, 500, 1000, 2500, 5000, 10000, 30000)
+KINDS = {"wait": WAIT_BUCKETS_MS, "run": RUN_BUCKETS_MS, "age": WAIT_BUCKETS_MS}
+QUANTILES = (0.5, 0.95, 0.99)
+CLIENT_TIMES_TTL = 8 * 24 * 3600  # as a client's counts
+
+
+def bucket(value_ms: float, buckets: tuple[float, ...]) -> str:
+    """The bucket a value falls in, named by its upper bound ("+Inf" past the last)."""
+    index = bisect.bisect_left(buckets, value_ms)
+    return str(buckets[index]) if index < len(buckets) else "+Inf"
+
+
+def percentiles(counts: Mapping[str, int], buckets: tuple[float, ...]) -> dict[str, float | None]:
+    """p50, p95 and p99 in seconds (interpolated in the bucket each falls in; a value past the
+    last bound is given as that bound), None without data."""
+    per_bucket = [int(counts.get(str(bound), 0)) for bound in buckets] + [int(counts.get("+Inf", 0))]
+    total = sum(per_bucket)
+    answer: dict[str, float | None] = {}
+    for quantile in QUANTILES:
+        name = f"p{round(quantile * 100)}"
+        if not total:
+            answer[name] = None
+            continue
+        wanted, running = quantile * total, 0
+        for index, count in enumerate(per_bucket):
+            if count and running + count >= wanted:
+                if index == len(buckets):  # +Inf: the histogram cannot say more
+                    answer[name] = buckets[-1] / 1000
+                else:
+                    lower = buckets[index - 1] if index else 0
+                    share = (wanted - running) / count
+                    answer[name] = round((lower + (buckets[index] - lower) * share) / 1000, 4)
+                break
+            running += count
+    return answer
+
+
+def record(pipe: Any, client_id: str, wait_ms: float, run_ms: float, age_ms: float) -> None:
+    """Adds one delivered frame's times to its client's buckets, in `pipe`."""
+    key = keys.client_times(client_id)
+    for kind, value in (("wait", wait_ms), ("run", run_ms), ("age", age_ms)):
+        pipe.hincrby(key, f"{kind}:{bucket(value, KINDS[kind])}", 1)
+    pipe.expire(key, CLIENT_TIMES_TTL)
+
+
+def of_clients(client_ids: list[str]) -> dict[str, dict[str, dict[str, float | None]]]:
+    """Each client's wait, run and age percentiles (on the current shard)."""
+    with get_redis().pipeline(transaction=False) as pipe:
+        for client_id in client_ids:
+            pipe.hgetall(keys.client_times(client_id))
+        answers = pipe.execute()
+    figures = {}
+    for client_id, raw in zip(client_ids, answers, strict=True):
+        fields = {field.decode(): int(value) for field, value in raw.items()}
+        figures[client_id] = {
+            kind: percentiles(
+                {
+                    name.partition(":")[2]: count
+                    for name, count in fields.items()
+                    if name.startswith(f"{kind}:")
+                },
+                buckets,
+            )
+            for kind, buckets in KINDS.items()
+        }
+    return figures
+
+
+def oldest_waiting(client_ids: list[str]) -> dict[str, float | None]:
+    """Each client's oldest frame still waiting in the queue: its age in seconds, None when it
+    has none (on the current shard; the head of its waiting list, two reads per client)."""
+    connection = get_redis()
+    with connection.pipeline(transaction=False) as pipe:
+        for client_id in client_ids:
+            pipe.lindex(keys.client_waiting(client_id), 0)
+        heads = pipe.execute()
+    with connection.pipeline(transaction=False) as pipe:
+        for head in heads:
+            envelopes.fetch_head(pipe, keys.frame(head.decode() if head else ""))
+        metas = [envelopes.meta_of(envelope) for envelope in pipe.execute()]
+    now = datetime.now(UTC)
+    ages: dict[str, float | None] = {}
+    for client_id, head, meta in zip(client_ids, heads, metas, strict=True):
+        ages[client_id] = None
+        if head and meta is not None:
+            ages[client_id] = round((now - meta.received_at).total_seconds(), 1)
+    return ages
+
+
+def histogram_counts(name: str) -> Counter[str]:
+    """One of `proctoring.queue.metrics`' histograms (count per bucket, sum_us, count), added up over
+    the shards (workers write theirs on their own shard)."""
+    counts: Counter[str] = Counter()
+    for _ in shards.each():
+        raw: dict[bytes, bytes] = get_redis().hgetall(keys.histogram(name))  # type: ignore[assignment]
+        counts.update({field.decode(): int(value) for field, value in raw.items()})
+    return counts
+
+
+def overall() -> dict[str, dict[str, float | None]]:
+    """Wait, run and age percentiles of every frame delivered, over every shard."""
+    return {kind: percentiles(histogram_counts(kind), buckets) for kind, buckets in KINDS.items()}

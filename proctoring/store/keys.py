@@ -1,0 +1,158 @@
+"""Every Redis key this project writes (besides RQ's own), built in one place.
+
+proctoring:client:<client_id>:pending   sorted set of job ids (score: enqueue time) that are
+                                        queued, running or waiting to retry for one client;
+                                        its size is the per-client admission limit.
+proctoring:client:<client_id>:counts    hash: queued, running, retrying (frames now in each
+                                        state), completed:<UTC date>, stale, last_frame_at
+                                        (proctoring/queue/counters.py).
+proctoring:client:<client_id>:failed    sorted set of the client's failed job ids, scored by
+                                        when RQ's failed registry lets them expire.
+proctoring:client:<client_id>:priority  set for PROCTORING_PRIORITY_AFTER_FLAG seconds after a
+                                        flagged result: the client's frames jump the queue.
+proctoring:client:<client_id>:latest    the envelope of a recent delivered frame (every 4th, and
+                                        every flagged one), kept 60 s: the proctor dashboard's
+                                        live thumbnail; never persisted.
+proctoring:client:<client_id>:hint      what the exam taker's page should say of the latest
+                                        analysed frame (face_not_visible, camera_blocked,
+                                        too_dark), 10 s; read by the enqueue, sent in acks.
+proctoring:api:failures                 consecutive failed API calls (proctoring/queue/breaker.py).
+proctoring:api:open                     set while the API's circuit is open (TTL: the cooldown).
+proctoring:api:probe                    set while one probe job is let through a half-open circuit.
+proctoring:clients                      sorted set of client ids by their last frame's time.
+proctoring:failed:kind:<kind>           sorted set of failed job ids whose last error is of
+                                        that kind (exception class), scored like the client's.
+proctoring:failed:kinds                 set of the kinds seen.
+proctoring:frame:<job_id>               a frame's envelope (header and image bytes).
+proctoring:stats:stale                  frames dropped as stale, in all.
+proctoring:stats:minute:<epoch minute>  hash: received, completed, failed in that minute (UTC);
+                                        kept an hour, for the admin's throughput chart.
+proctoring:stats:totals                 hash: received, completed, failed, retried,
+                                        rejected:<code>, api_status:<status> since the start.
+proctoring:connections:ip:<address>    sorted set of the open camera sockets from one IP address
+                                        (scored by when their lease runs out; renewed by the
+                                        gateway holding them): proctoring/gateway/connection_limits.py.
+proctoring:connections:attempt:<id>     the same, for one attempt's sockets.
+proctoring:selftest:seq                 the last seq of the test client's frames.
+proctoring:client:<id>:waiting          list: the client's frames waiting in the queue, oldest
+                                        first (priority ones first): proctoring/queue/enqueue_script.py.
+proctoring:client:<id>:times            hash: the client's delivered frames per wait, run and age
+                                        bucket ("wait:250": count), proctoring/queue/freshness.py.
+proctoring:ring                         list: the clients with frames waiting, in the order the
+                                        workers visit them (PROCTORING_QUEUE_ORDER=fair); the head's
+                                        turn is on: proctoring:ring:turn (hash: frames it has had).
+proctoring:ring:new                     list: clients with at most 2 frames waiting (sparse), served
+                                        before the ring of the others (proctoring/queue/fairness.py).
+proctoring:worker-name:<name>           set for a few seconds while a starting worker takes that
+                                        name (proctoring/worker/names.py).
+proctoring:stats:histogram:<name>       hash: a count per bucket (ms upper bound), sum_us, count
+                                        (enqueue, api), for /metrics (proctoring/queue/metrics.py).
+"""
+
+from __future__ import annotations
+
+PREFIX = "proctoring"
+CLIENT_PREFIX = f"{PREFIX}:client:"
+FAILED_KIND_PREFIX = f"{PREFIX}:failed:kind:"
+FAILED_KINDS = f"{PREFIX}:failed:kinds"
+
+
+def client_pending(client_id: str) -> str:
+    return f"{CLIENT_PREFIX}{client_id}:pending"
+
+
+def client_counts(client_id: str) -> str:
+    return f"{CLIENT_PREFIX}{client_id}:counts"
+
+
+def client_failed(client_id: str) -> str:
+    return f"{CLIENT_PREFIX}{client_id}:failed"
+
+
+def client_priority(client_id: str) -> str:
+    return f"{CLIENT_PREFIX}{client_id}:priority"
+
+
+def client_latest(client_id: str) -> str:
+    return f"{CLIENT_PREFIX}{client_id}:latest"
+
+
+def client_waiting(client_id: str) -> str:
+    return f"{CLIENT_PREFIX}{client_id}:waiting"
+
+
+def client_hasty(client_id: str) -> str:
+    """Set while a client's frames replace each other (latest-frame-wins): it is not sparse."""
+    return f"{CLIENT_PREFIX}{client_id}:hasty"
+
+
+def clients_ring() -> str:
+    return f"{PREFIX}:ring"
+
+
+def clients_ring_new() -> str:
+    return f"{PREFIX}:ring:new"
+
+
+def client_times(client_id: str) -> str:
+    return f"{CLIENT_PREFIX}{client_id}:times"
+
+
+def client_hint(client_id: str) -> str:
+    return f"{CLIENT_PREFIX}{client_id}:hint"
+
+
+def clients_index() -> str:
+    return f"{PREFIX}:clients"
+
+
+def frame(job_id: str) -> str:
+    return f"{PREFIX}:frame:{job_id}"
+
+
+def stale_count() -> str:
+    return f"{PREFIX}:stats:stale"
+
+
+def minute(epoch_minute: int) -> str:
+    return f"{PREFIX}:stats:minute:{epoch_minute}"
+
+
+def totals() -> str:
+    return f"{PREFIX}:stats:totals"
+
+
+def histogram(name: str) -> str:
+    return f"{PREFIX}:stats:histogram:{name}"
+
+
+def failed_kind(kind: str) -> str:
+    return f"{FAILED_KIND_PREFIX}{kind}"
+
+
+def selftest_seq() -> str:
+    return f"{PREFIX}:selftest:seq"
+
+
+def api_failures() -> str:
+    return f"{PREFIX}:api:failures"
+
+
+def api_circuit_open() -> str:
+    return f"{PREFIX}:api:open"
+
+
+def api_probe() -> str:
+    return f"{PREFIX}:api:probe"
+
+
+def connections_of_ip(ip: str) -> str:
+    return f"{PREFIX}:connections:ip:{ip}"
+
+
+def connections_of_attempt(attempt_id: str) -> str:
+    return f"{PREFIX}:connections:attempt:{attempt_id}"
+
+
+def worker_name_claim(name: str) -> str:
+    return f"{PREFIX}:worker-name:{name}"

@@ -1,0 +1,127 @@
+"""The worker's entry points: each loads its inputs and calls one function."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+from django.conf import settings
+from rq import get_current_job
+from rq.job import Job
+
+from proctoring.core import events, hints
+from proctoring.core.exceptions import ApiError, ApiUnavailable, FrameMissing
+from proctoring.core.frames import FrameMeta
+from proctoring.queue import breaker, counters, freshness, metrics
+from proctoring.results import writer as results
+from proctoring.worker import api_client, lifecycle, outcomes
+
+log = logging.getLogger(__name__)
+
+
+def forward_frame_job(meta: FrameMeta | None = None, image: bytes | None = None) -> None:
+    """Sends one frame to the proctoring API, keeps its answer and frees the client's slot.
+
+    The frame and its metadata are read from the frame's stored envelope (jobs enqueued with
+    them as arguments, as before the envelope existed, are served too).
+    """
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("forward_frame_job must run inside an RQ job")
+    if meta is None or image is None:
+        stored = outcomes.load_frame(job.id)
+        if stored is None:
+            raise FrameMissing(f"the bytes of frame job {job.id} are gone (expired or deleted)")
+        meta, image = stored
+    # A frame held back on purpose (a delayed enqueue) is as old as the time since it was due.
+    age = (datetime.now(UTC) - meta.received_at).total_seconds() - meta.delay
+    if settings.PROCTORING_MAX_FRAME_AGE and age > settings.PROCTORING_MAX_FRAME_AGE:
+        outcomes.drop_stale(meta.client_id, job.id)
+        events.publish(events.STALE, job.id, meta.client_id, meta.seq, age_s=round(age, 1))
+        return
+    answer = api_client.analyze_frame(meta, image, idempotency_key=job.id)
+    flags = answer.get("flags")
+    flags = flags if isinstance(flags, list) else []
+
+    job_id, client_id, seq = job.id, meta.client_id, meta.seq
+
+    def tell(saved: Future[None] | None = None) -> None:
+        if saved is None or saved.exception() is None:
+            events.publish(events.COMPLETED, job_id, client_id, seq, flags=flags)
+
+    if settings.PROCTORING_STORE_RESULTS:
+        saved = results.store_result(meta, job.id, answer, image)
+        # A batching worker frees this job's slot now and records its success once the answer
+        # is committed; any other waits here. Watchers hear of it once it is stored.
+        if not lifecycle.defer_success_until(saved):
+            saved.result(timeout=results.COMMIT_TIMEOUT)
+        saved.add_done_callback(tell)
+    else:
+        tell()
+    # The dashboard's thumbnail: every 4th frame (2 s at 2 fps) and every flagged one.
+    keep_latest = bool(flags) or meta.seq % 4 == 1
+    outcomes.finish_delivered(
+        meta.client_id,
+        job.id,
+        flagged=bool(flags),
+        keep_latest=keep_latest,
+        hint=hints.hint_for(flags),
+        times=_times(job, meta),
+    )
+
+
+def _times(job: Job, meta: FrameMeta) -> tuple[float, float, float]:
+    """The frame's wait (received → taken, less a delay asked for), run (taken → answered) and
+    age (received → answered), in ms, also counted in the overall histograms."""
+    now = datetime.now(UTC)
+    started = job.started_at or now
+    held = meta.delay * 1000
+    wait = max(0.0, (started - meta.received_at).total_seconds() * 1000 - held)
+    run = max(0.0, (now - started).total_seconds() * 1000)
+    age = max(0.0, (now - meta.received_at).total_seconds() * 1000 - held)
+    for kind, value in (("wait", wait), ("run", run), ("age", age)):
+        metrics.recorder.observe(kind, value, freshness.KINDS[kind])
+    return wait, run, age
+
+
+def on_forward_failure(
+    job: Job,
+    connection: Any,
+    exc_type: type[BaseException] | None,
+    exc: BaseException | None,
+    traceback: TracebackType | None,
+) -> None:
+    """Runs after every failed attempt, before RQ decides on a retry.
+
+    A rejection (4xx) or a missing frame cannot be fixed by retrying, so it ends the job now.
+    When no attempt is left, the frame is finally failed: it stays in the failed registry with
+    its bytes, and its slot is freed.
+    """
+    if isinstance(exc, ApiError):
+        job.meta["api_status"] = exc.status
+        job.meta["api_body"] = exc.body
+    job.meta["last_error"] = f"{exc_type.__name__ if exc_type else 'Error'}: {exc}"
+    if getattr(exc, "retryable", True) is False:
+        job.retries_left = 0
+    if isinstance(exc, ApiUnavailable) and breaker.record_failure(connection):
+        log.error(
+            "the proctoring API failed %d times in a row: circuit open, workers wait",
+            settings.PROCTORING_BREAKER_THRESHOLD,
+        )
+    job.save_meta()
+    if job.should_retry:
+        log.warning("job %s: attempt failed, will retry: %s", job.id, exc)
+        metrics.recorder.count("retried")
+        return
+    # The job's description names its client even when the frame's bytes are gone.
+    ref = counters.frame_of(job)
+    if ref:
+        client_id, seq = ref
+        kind = exc_type.__name__ if exc_type else "Error"
+        outcomes.finish_failed(client_id, job.id, kind=kind)
+        events.publish(events.FAILED, job.id, client_id, seq, kind=kind, error=job.meta["last_error"])
+    else:
+        log.error("job %s failed for good: %s", job.id, exc)

@@ -1,0 +1,95 @@
+"""What becomes of a frame the worker took: delivered, dropped as stale, or finally failed; each
+outcome frees its client's slot and is counted, in one pipeline (or in the job's success batch,
+under a batching worker). And reading a taken frame's envelope back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+from proctoring.core.frames import FrameMeta
+from proctoring.queue import breaker, counters, envelopes, freshness
+from proctoring.store import keys
+from proctoring.store.connections import get_redis
+from proctoring.worker import lifecycle
+
+LATEST_TTL = 60  # seconds the dashboard's live thumbnail outlives its client's last frame
+HINT_TTL = 10  # seconds a hint outlives the frame that caused it (a camera that stops sending)
+
+
+def finish_delivered(
+    client_id: str,
+    job_id: str,
+    flagged: bool = False,
+    keep_latest: bool = False,
+    hint: str | None = None,
+    times: tuple[float, float, float] | None = None,
+) -> None:
+    """A delivered frame: its bytes go, its client's slot is free, it counts as completed (with
+    the job's own success bookkeeping, in one batch, when a batching worker runs the job).
+    After a `flagged` result, the client's next frames are queued with priority for a while.
+    With `keep_latest`, the frame becomes its client's live thumbnail for a minute (copied in
+    Redis, not sent back and forth). `hint` (or its absence) is what the exam taker's page is
+    told in its next acks. `times` (wait, run, age in ms) go to the client's freshness figures."""
+    window = settings.PROCTORING_PRIORITY_AFTER_FLAG
+
+    def write(pipe: Any) -> None:
+        breaker.record_success(pipe)
+        if hint:
+            pipe.set(keys.client_hint(client_id), hint, ex=HINT_TTL)
+        else:
+            pipe.delete(keys.client_hint(client_id))
+        if flagged and window:
+            pipe.set(keys.client_priority(client_id), 1, ex=window)
+        if keep_latest:
+            pipe.copy(keys.frame(job_id), keys.client_latest(client_id), replace=True)
+            pipe.expire(keys.client_latest(client_id), LATEST_TTL)
+        counters.move(job_id, counters.DONE, pipeline=pipe, extra=counters.completed_field())
+        counters.count_minute(pipe, "completed")
+        pipe.hincrby(keys.totals(), "completed", 1)
+        pipe.delete(keys.frame(job_id))
+        pipe.zrem(keys.client_pending(client_id), job_id)
+        if times is not None:
+            freshness.record(pipe, client_id, *times)
+
+    if lifecycle.defer_on_success(write):
+        return
+    with get_redis().pipeline() as pipe:
+        write(pipe)
+        pipe.execute()
+
+
+def drop_stale(client_id: str, job_id: str) -> None:
+    """A frame too old to be worth sending: its bytes go, its slot is free, and it is counted."""
+    with get_redis().pipeline() as pipe:
+        counters.move(job_id, counters.DONE, pipeline=pipe, extra="stale")
+        pipe.delete(keys.frame(job_id))
+        pipe.zrem(keys.client_pending(client_id), job_id)
+        pipe.incr(keys.stale_count())
+        # It may have been taken as the half-open circuit's probe: it tested nothing, so let
+        # the next job probe at once (else a backlog of stale frames after an outage spends
+        # one cooldown each, and the circuit stays half-open while fresh frames wait).
+        breaker.release_probe(pipe)
+        pipe.execute()
+
+
+def finish_failed(client_id: str, job_id: str, kind: str = "") -> None:
+    """A finally failed frame: its bytes stay as long as its failed job, its client's slot is
+    free, and it counts as failed (and as failed of `kind`, its error's exception class) until
+    RQ lets the failed job expire."""
+    with get_redis().pipeline() as pipe:
+        counters.move(
+            job_id, counters.FAILED, pipeline=pipe, failed_ttl=settings.PROCTORING_FAILED_TTL, extra=kind
+        )
+        counters.count_minute(pipe, "failed")
+        pipe.hincrby(keys.totals(), "failed", 1)
+        pipe.expire(keys.frame(job_id), settings.PROCTORING_FAILED_TTL)
+        pipe.zrem(keys.client_pending(client_id), job_id)
+        pipe.execute()
+
+
+def load_frame(job_id: str) -> tuple[FrameMeta, bytes] | None:
+    """A taken frame's metadata and image bytes (read along with its job when the worker did),
+    or None when they are gone."""
+    return envelopes.read_frame(job_id, lifecycle.prefetched_envelope(job_id))

@@ -1,0 +1,459 @@
+"""The worker class behind `rqworker proctoring`: RQ's, with many jobs at once.
+
+Concurrency: a stock RQ worker runs one job at a time, and a job spends nearly all its time
+waiting for the API (3-4 frames/s per process at 200 ms). `ProctoringWorker` runs up to
+`PROCTORING_WORKER_CONCURRENCY` jobs at once in threads of one process. Its main thread takes as
+many jobs as there are free threads in one round trip, and a frame job's success is recorded in
+batches (`proctoring.worker.lifecycle`), in RQ's own keys and shapes; failures, retries, callbacks and
+the failed registry go through RQ's own code. A worker never holds a job it is not running. A
+warm shutdown (SIGTERM, Ctrl-C) stops taking jobs and waits for the jobs in flight to finish and
+be recorded. Job timeouts come from one watchdog thread (`proctoring.worker.timeouts`), because SIGALRM
+only reaches the main thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import redis
+import redis.sentinel
+from django.conf import settings
+from rq import SimpleWorker
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
+from rq.exceptions import StopRequested
+from rq.queue import Queue
+from rq.timeouts import JobTimeoutException
+from rq.utils import now as rq_now
+from rq.worker import WorkerStatus
+from rq.worker.base import DequeueStrategy
+
+from proctoring.queue import metrics
+from proctoring.results import writer as results
+from proctoring.store import keys
+from proctoring.store.connections import get_redis
+from proctoring.worker import lifecycle, slots
+from proctoring.worker import names as worker_names
+from proctoring.worker.scheduling import ProctoringScheduler
+from proctoring.worker.timeouts import WatchdogDeathPenalty
+from proctoring_site import redis_check, redis_clients
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_EVERY = 1.0  # seconds
+REPORT_EVERY = 10.0  # seconds between progress lines in the log
+TAKE_MAX = 64  # jobs taken per round trip at most
+TAKE_LINGER = 0.01  # seconds a worker waits after the first job of a trickle, for more
+SCHEDULER_CHECK_SECONDS = 5.0  # how often a worker makes sure a scheduler runs
+
+
+def _wait_for_connections(connection: redis.Redis, size: int) -> None:
+    """Gives the worker's Redis client (shared with its queues) a pool that waits for a free
+    connection: redis-py's default pool fails past its limit, and dozens of job threads each
+    holding one or two connections reach it."""
+    old = connection.connection_pool
+    if isinstance(old, redis.sentinel.SentinelConnectionPool):
+        # Its connections need their Sentinel pool: make another of the same configured Redis.
+        connection.connection_pool = redis_clients.blocking_pool(
+            max_connections=size, **redis_clients.WORKER_POOL_OPTIONS
+        )
+    else:
+        connection.connection_pool = redis.BlockingConnectionPool(
+            connection_class=old.connection_class, max_connections=size, timeout=30, **old.connection_kwargs
+        )
+    old.disconnect()
+
+
+class ProctoringWorker(SimpleWorker):
+    death_penalty_class = WatchdogDeathPenalty
+    # Between tries while Redis is away (1, 2, 4, 5, 5… s): RQ's 60 s would leave a worker asleep
+    # for up to a minute after Redis is back, during a live exam.
+    max_connection_wait_time = 5.0
+
+    def __init__(self, *args: Any, concurrency: int | None = None, **kwargs: Any) -> None:
+        # Before RQ's own first command (CLIENT SETNAME, in its __init__): a wrong password or CA
+        # stops the worker with a clear line; a Redis that is down does not.
+        redis_check.exit_if_refused("worker")
+        redis_check.wait_until_reachable("worker")
+        if not kwargs.get("name") and len(args) < 2:  # no --name: `<short hostname>.<pid>`
+            kwargs["name"] = worker_names.unique_name(kwargs.get("connection") or get_redis())
+        super().__init__(*args, **kwargs)
+        self.concurrency = concurrency or settings.PROCTORING_WORKER_CONCURRENCY
+        _wait_for_connections(self.connection, 2 * self.concurrency + 16)
+        self._slots = slots.Slots(self.concurrency)
+        # Threads kept free for sparse clients under backlog (`proctoring.worker.slots`), and the
+        # state of that: when a sparse client's frame was last taken, whether the last take
+        # left backlogged frames for the reserve, and the thread that watches for sparse ones.
+        self._reserve = (
+            slots.reserve_size(self.concurrency, settings.PROCTORING_FAIR_RESERVE_PERCENT)
+            if settings.PROCTORING_QUEUE_ORDER == "fair"
+            else 0
+        )
+        self._sparse_at = float("-inf")
+        self._holding_back = False
+        self._watch: slots.SparseWatch | None = None
+        self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"rq-job-{self.pid}")
+        self._finisher: lifecycle.Finisher | None = None
+        self._leases: lifecycle.Leases | None = None
+        self._circuit_open = False
+        self._reported = (time.monotonic(), 0)
+        self._next_scheduler_check = time.monotonic() + SCHEDULER_CHECK_SECONDS
+
+    def work(
+        self,
+        burst: bool = False,
+        logging_level: str | None = None,
+        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
+        log_format: str = DEFAULT_LOGGING_FORMAT,
+        max_jobs: int | None = None,
+        max_idle_time: int | None = None,
+        with_scheduler: bool = False,
+        dequeue_strategy: DequeueStrategy = DequeueStrategy.DEFAULT,
+    ) -> bool:
+        """RQ's work loop (suspension, maintenance, scheduler, heartbeats, warm shutdown), but
+        taking as many jobs per round trip as there are free threads to run them."""
+        self.bootstrap(logging_level, date_format, log_format)
+        self._leases = lifecycle.Leases(self.connection)
+        self._finisher = lifecycle.Finisher(self.connection, self.key, on_commit=self._committed)
+        if self._reserve:
+            self._sparse_at = time.monotonic()  # kept from the start, until no sparse client comes
+            self._watch = slots.SparseWatch(self.connection, keys.clients_ring_new(), self._slots)
+        if with_scheduler:
+            self._start_scheduler(burst, logging_level, date_format, log_format)
+        self._install_signal_handlers()
+        taken = 0
+        idle_since = time.monotonic()
+        connection_wait = 1.0
+        try:
+            while True:
+                try:
+                    if self.should_run_maintenance_tasks:
+                        self.run_maintenance_tasks()
+                    if self._stop_requested:
+                        self.log.info("Worker %s: stopping on request", self.name)
+                        break
+                    self.heartbeat()
+                    self._report()
+                    if with_scheduler and not burst:
+                        self._keep_scheduler_running()
+                    most = TAKE_MAX if max_jobs is None else min(TAKE_MAX, max_jobs - taken)
+                    free = self._acquire(most)
+                    if not free:
+                        continue
+                    if self._stop_requested:  # asked while this loop waited for a free thread
+                        self._slots.release(free)
+                        continue
+                    try:
+                        batch = self._take(free)
+                    except lifecycle.Suspended:
+                        # RQ's wait (a second at a time, heartbeats included) until resumed.
+                        self.check_for_suspension(burst)
+                        continue
+                    except lifecycle.CircuitOpen as circuit:
+                        # The API is down: jobs wait in the queue rather than burn attempts.
+                        if not self._circuit_open:
+                            self.log.warning(
+                                "Worker %s: the API's circuit is open; taking nothing", self.name
+                            )
+                            self._circuit_open = True
+                        # While a probe is out, look often: a probe that was a stale frame
+                        # ends at once and hands the probe on (a backlog of them after an
+                        # outage must drain fast, or the fresh frames behind it go stale too).
+                        time.sleep(0.02 if circuit.probing else 0.5)
+                        continue
+                    if self._circuit_open:
+                        self.log.info("Worker %s: taking jobs again", self.name)
+                        self._circuit_open = False
+                    connection_wait = 1.0
+                    if batch:
+                        idle_since = time.monotonic()
+                        taken += len(batch)
+                        if max_jobs is not None and taken >= max_jobs:
+                            self.log.info("Worker %s: finished executing %d jobs, quitting", self.name, taken)
+                            break
+                        # Fewer jobs than free threads: the queue is empty now (unless the
+                        # reserve held frames back), and another take would find nothing; wait
+                        # for the next job instead.
+                        if len(batch) == free or burst or self._holding_back:
+                            continue
+                        self._wait_for_jobs()
+                        continue
+                    if self._holding_back:  # the queue is not empty: wait for a thread
+                        continue
+                    if burst:
+                        self.log.info("Worker %s: done, quitting", self.name)
+                        break
+                    if max_idle_time is not None and time.monotonic() - idle_since > max_idle_time:
+                        self.log.info("Worker %s: idle for %d seconds, quitting", self.name, max_idle_time)
+                        break
+                    self._wait_for_jobs()
+                except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+                    self.log.error(
+                        "Worker %s: could not reach Redis (%s); retrying in %.0f s",
+                        self.name,
+                        exc,
+                        connection_wait,
+                    )
+                    time.sleep(connection_wait)
+                    connection_wait = min(connection_wait * 2, self.max_connection_wait_time)
+                except redis.exceptions.ResponseError as exc:
+                    if not redis_check.refusing_for_now(exc):
+                        self.log.error(
+                            "Worker %s: found an unhandled exception, quitting...", self.name, exc_info=True
+                        )
+                        break
+                    # A primary short of replicas, out of memory, mid-failover: wait as for an
+                    # outage (the worker used to quit here, and with it its scheduler).
+                    self.log.error(
+                        "Worker %s: Redis refuses writes for now (%s); retrying in %.0f s",
+                        self.name,
+                        exc,
+                        connection_wait,
+                    )
+                    time.sleep(connection_wait)
+                    connection_wait = min(connection_wait * 2, self.max_connection_wait_time)
+                except StopRequested:
+                    break
+                except SystemExit:
+                    raise
+                except Exception:
+                    self.log.error(
+                        "Worker %s: found an unhandled exception, quitting...", self.name, exc_info=True
+                    )
+                    break
+        finally:
+            self.teardown()
+        return bool(taken)
+
+    def _keep_scheduler_running(self) -> None:
+        """Every few seconds: starts a scheduler again if ours stopped, or takes over the queue's
+        lock when the worker that held it is gone (RQ looks only every 10 minutes, and until
+        then no retry is queued and no abandoned job is taken up again)."""
+        now = time.monotonic()
+        if self.scheduler is None or now < self._next_scheduler_check:
+            return
+        self._next_scheduler_check = now + SCHEDULER_CHECK_SECONDS
+        process = self.scheduler._process
+        if process is not None and process.is_alive():
+            return
+        if process is not None:
+            self.log.warning(
+                "Worker %s: its scheduler (pid %s) stopped; starting another", self.name, process.pid
+            )
+        self.scheduler.acquire_locks(auto_start=True)
+
+    def _reserve_kept(self) -> int:
+        """Threads to keep free for sparse clients now: the reserve, while they come."""
+        if self._reserve and time.monotonic() - self._sparse_at < settings.PROCTORING_FAIR_RESERVE_HOLD:
+            return self._reserve
+        return 0
+
+    def _acquire(self, most: int) -> int:
+        """Waits (up to a second) for free threads and takes them. While the reserve holds
+        backlogged frames back, that is for a thread beyond the reserve, or for a sparse
+        client's frame (then the reserve's threads serve it)."""
+        keep = self._reserve_kept() if self._holding_back else 0
+        if keep and self._watch is not None:
+            self._watch.ask()
+        return self._slots.acquire(most, timeout=1.0, keep=keep)
+
+    def _take(self, count: int) -> list[lifecycle.Taken]:
+        """Starts up to `count` jobs (from the first queue that has any) on reserved threads;
+        slots not used are given back."""
+        started: list[lifecycle.Taken] = []
+        kept = self._reserve_kept()
+        self._holding_back = False
+        try:
+            for queue in self._ordered_queues:
+                answer = lifecycle.take(
+                    self.connection,
+                    queue.key,
+                    queue.started_job_registry.key,
+                    self.key,
+                    self.name,
+                    count - len(started),
+                    job_class=self.job_class,
+                    serializer=self.serializer,
+                    backlog=max(0, count - kept) if kept else -1,
+                )
+                batch = answer.taken
+                if answer.sparse:
+                    self._sparse_at = time.monotonic()
+                self._holding_back = self._holding_back or answer.held_back
+                for item in batch:
+                    self.executions[item.execution.id] = item.execution
+                    if self._leases is not None:
+                        self._leases.hold(item.execution.composite_key, queue.started_job_registry.key)
+                    self._pool.submit(self._run_job, item, queue)
+                started.extend(batch)
+                if len(started) == count:
+                    break
+        finally:
+            if len(started) < count:
+                self._slots.release(count - len(started))
+        if started:
+            self._state = WorkerStatus.BUSY
+        return started
+
+    def _wait_for_jobs(self) -> None:
+        """Blocks (up to a second, so that heartbeats and stop requests go on) until a queue
+        has a job. BLMOVE of a list onto itself, head to head, changes nothing."""
+        if self._slots.busy == 0 and self._state != WorkerStatus.IDLE:
+            self.set_state(WorkerStatus.IDLE)
+        if len(self._ordered_queues) == 1:
+            key = self._ordered_queues[0].key
+            if self.connection.blmove(key, key, 1, "LEFT", "LEFT") is not None:
+                # A job came: give it a moment's company, so that a trickle of frames is
+                # taken a few per round trip rather than one (the take is most of a worker's
+                # own CPU per frame at 2 frames/s per taker).
+                time.sleep(TAKE_LINGER)
+        else:
+            time.sleep(0.05)
+
+    def _run_job(self, item: lifecycle.Taken, queue: Queue) -> None:
+        job, execution = item.job, item.execution
+        lifecycle.begin_job(job.id, item.envelope)
+        handed_over = False  # to the finisher, which ends the lease once the success is recorded
+        try:
+            job.started_at = rq_now()
+            timeout = job.timeout or self.queue_class.DEFAULT_TIMEOUT
+            with self.death_penalty_class(timeout, JobTimeoutException, job_id=job.id):
+                return_value = job.perform()
+            writes, waits = lifecycle.end_job(), lifecycle.end_waits()
+            if lifecycle.is_batchable(job, return_value) and self._finisher is not None:
+                job.ended_at = rq_now()
+                self.executions.pop(execution.id, None)
+                succeeded = lifecycle.Succeeded(job, execution, queue.started_job_registry.key, writes)
+
+                def store_failed(error: BaseException) -> None:
+                    self._fail_late(job, queue, execution, error)
+
+                self._finisher.add_when(succeeded, waits, store_failed)
+                handed_over = True
+                log.debug("Worker %s: job %s OK", self.name, job.id)
+            else:
+                for done in waits:
+                    done.result(timeout=lifecycle.WAIT_TIMEOUT)
+                self._write_now(writes)
+                self._finalize_success(job, queue, execution, return_value)
+        except BaseException:
+            lifecycle.end_job()  # a failed job's deferred writes are dropped: it may run again
+            lifecycle.end_waits()
+            try:
+                self._finalize_failure(job, queue, execution, sys.exc_info())
+            except BaseException:
+                # RQ's own failure bookkeeping failing (Redis gone): RQ's cleanup will find the
+                # job abandoned in the started registry.
+                log.exception("worker thread could not record the failure of job %s", job.id)
+        finally:
+            if not handed_over:
+                self._release_lease(execution)
+            self._slots.release()
+
+    def _committed(self, batch: list[lifecycle.Succeeded]) -> None:
+        if self._leases is not None:
+            self._leases.release([item.execution.composite_key for item in batch])
+
+    def _release_lease(self, execution: Any) -> None:
+        if self._leases is not None:
+            self._leases.release([execution.composite_key])
+
+    def _fail_late(self, job: Any, queue: Queue, execution: Any, error: BaseException) -> None:
+        """A job whose slot is already free failed after all (its answer could not be stored):
+        RQ's failure handling, with its retries, as if the job had raised the error."""
+        log.error("job %s: its answer could not be stored: %s", job.id, error)
+        try:
+            self._finalize_failure(job, queue, execution, (type(error), error, error.__traceback__))
+        except BaseException:
+            log.exception("could not record the failure of job %s; RQ's cleanup will find it", job.id)
+        finally:
+            self._release_lease(execution)
+
+    def _write_now(self, writes: list[lifecycle.Write]) -> None:
+        if not writes:
+            return
+        with self.connection.pipeline(transaction=False) as pipe:
+            for write in writes:
+                write(pipe)
+            pipe.execute()
+
+    def _report(self) -> None:
+        """One line every ten seconds instead of one per job; the metrics once a second."""
+        if metrics.recorder.due():
+            try:
+                metrics.recorder.flush(self.connection)
+            except redis.RedisError as exc:
+                log.warning("could not write the worker's metrics: %s", exc)
+        at, count = self._reported
+        elapsed = time.monotonic() - at
+        if elapsed < REPORT_EVERY or self._finisher is None:
+            return
+        done = self._finisher.completed
+        if done != count:
+            self.log.info(
+                "Worker %s: %d job(s) completed in %.0f s (%.1f/s), %d running",
+                self.name,
+                done - count,
+                elapsed,
+                (done - count) / elapsed,
+                self._slots.busy,
+            )
+        self._reported = (time.monotonic(), done)
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        """RQ beats after every dequeue and every job, three round trips each time; with many
+        jobs a second that is most of a process's work. Its TTL is minutes, so one beat a
+        second is plenty (beats inside a pipeline, with other writes, always go)."""
+        if pipeline is None and timeout is None and self.last_heartbeat is not None:
+            if (rq_now() - self.last_heartbeat).total_seconds() < HEARTBEAT_EVERY:
+                return
+        super().heartbeat(timeout, pipeline)
+
+    def teardown(self) -> None:
+        # Warm shutdown: the jobs in flight finish (each is bounded by its timeout), their
+        # successes are recorded, then the worker unregisters.
+        in_flight = self._slots.busy
+        if in_flight:
+            log.info("worker %s: waiting for %d job(s) in flight", self.name, in_flight)
+        self._pool.shutdown(wait=True)
+        if self._watch is not None:
+            self._watch.close()
+        # Their answers may still be on their way to the database; their successes follow.
+        results.wait_written(timeout=lifecycle.WAIT_TIMEOUT)
+        if self._finisher is not None:
+            self._finisher.close()
+        if self._leases is not None:
+            self._leases.close()
+        super().teardown()
+
+    def _start_scheduler(
+        self,
+        burst: bool = False,
+        logging_level: str | None = "INFO",
+        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
+        log_format: str = DEFAULT_LOGGING_FORMAT,
+    ) -> None:
+        """RQ's own `_start_scheduler` (rq 3.0), with our scheduler class."""
+        self.scheduler = ProctoringScheduler(
+            self.queues,
+            connection=self.connection,
+            logging_level=logging_level if logging_level is not None else self.log.level,
+            date_format=date_format,
+            log_format=log_format,
+            serializer=self.serializer,
+        )
+        self.scheduler.acquire_locks()
+        if not self.scheduler.acquired_locks:
+            return
+        if burst:
+            try:
+                self.scheduler.register_birth()
+                self.scheduler.enqueue_scheduled_jobs()
+            finally:
+                self.scheduler.release_locks()
+                self.scheduler.register_death()
+        else:
+            self.scheduler.start()
