@@ -1,0 +1,1 @@
+"""Tests of proctoring.core: no Redis, no database, no process (see tests/unit/__init__.py)."""

@@ -1,0 +1,1 @@
+"""Tests of proctoring.reference_api (the stand-in proctoring API): no Redis, no database, no process (see tests/unit/__init__.py)."""
