@@ -1,0 +1,1 @@
+"""Tests of the exams app: the private Redis and the test database, no process (see tests/integration/__init__.py)."""
