@@ -20,8 +20,8 @@ from proctoring.models import FrameResult, Incident
 from proctoring.queue import enqueue
 from proctoring.results import writer as results
 from proctoring_site.asgi import application
+from tests.communicators import close_code, session_headers
 from tests.support import Reply, fixture, jpeg_bytes
-from tests.test_protocol import close_code, session_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

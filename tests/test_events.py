@@ -16,8 +16,8 @@ from proctoring.core.frames import parse_image
 from proctoring.core.protocol import CloseCode
 from proctoring.queue import enqueue as enqueuing
 from proctoring_site.asgi import application
+from tests.communicators import close_code, session_headers
 from tests.support import Reply, jpeg_bytes, wait_until
-from tests.test_protocol import close_code, session_headers
 
 EVENTS_PATH = "/ws/admin/proctoring/events/"
 

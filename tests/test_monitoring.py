@@ -15,8 +15,8 @@ from exams.models import Attempt
 from proctoring.models import FrameResult
 from proctoring.queue import metrics
 from proctoring.store.connections import get_redis
+from tests.communicators import converse, token_path
 from tests.support import RecordingApi, Reply, jpeg_bytes, wait_until
-from tests.test_protocol import converse, token_path
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TOKEN = "monitoring-token-0123456789"

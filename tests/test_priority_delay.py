@@ -153,7 +153,7 @@ def test_a_real_worker_sends_a_delayed_frame_when_it_is_due_and_not_as_stale(att
 
 @pytest.mark.django_db(transaction=True)
 def test_the_first_frame_of_each_connection_jumps_the_queue(attempt, redis_conn):
-    from tests.test_protocol import converse, token_path
+    from tests.communicators import converse, token_path
 
     waiting = enqueue("someone-else", 1)
     image = {"bytes_data": jpeg_bytes()}

@@ -1,1 +1,2 @@
-"""Tests of the exams app: the private Redis and the test database, no process (see tests/integration/__init__.py)."""
+"""Tests of the exams app, at their folder's cost:
+the private Redis and the test database, no process (see tests/integration/__init__.py)."""

@@ -1,1 +1,2 @@
-"""Tests of proctoring.gateway: the private Redis and the test database, no process (see tests/integration/__init__.py)."""
+"""Tests of proctoring.gateway, at their folder's cost:
+the private Redis and the test database, no process (see tests/integration/__init__.py)."""

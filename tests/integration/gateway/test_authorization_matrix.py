@@ -13,8 +13,8 @@ from django.test import Client
 
 from exams.models import Attempt
 from proctoring.core.protocol import CloseCode
+from tests.communicators import close_code, converse, session_headers
 from tests.support import jpeg_bytes
-from tests.test_protocol import close_code, converse, session_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

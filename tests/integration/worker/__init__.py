@@ -1,1 +1,2 @@
-"""Tests of proctoring.worker: the private Redis and the test database, no process (see tests/integration/__init__.py)."""
+"""Tests of proctoring.worker, at their folder's cost:
+the private Redis and the test database, no process (see tests/integration/__init__.py)."""

@@ -1,1 +1,2 @@
-"""Tests of proctoring.queue: real child processes (see tests/processes/__init__.py)."""
+"""Tests of proctoring.queue, at their folder's cost:
+real child processes (see tests/processes/__init__.py)."""

@@ -1,1 +1,2 @@
-"""Tests of proctoring.results: real child processes (see tests/processes/__init__.py)."""
+"""Tests of proctoring.results, at their folder's cost:
+real child processes (see tests/processes/__init__.py)."""

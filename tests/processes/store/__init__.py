@@ -1,1 +1,2 @@
-"""Tests of proctoring.store: real child processes (see tests/processes/__init__.py)."""
+"""Tests of proctoring.store, at their folder's cost:
+real child processes (see tests/processes/__init__.py)."""

@@ -1,1 +1,2 @@
-"""Tests of proctoring.reference_api (the stand-in proctoring API): no Redis, no database, no process (see tests/unit/__init__.py)."""
+"""Tests of proctoring.reference_api (the stand-in proctoring API), at their folder's cost:
+no Redis, no database, no process (see tests/unit/__init__.py)."""

@@ -1,1 +1,2 @@
-"""Tests of proctoring.store: no Redis, no database, no process (see tests/unit/__init__.py)."""
+"""Tests of proctoring.store, at their folder's cost:
+no Redis, no database, no process (see tests/unit/__init__.py)."""
