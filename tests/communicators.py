@@ -1,15 +1,18 @@
 """WebSocket conversations in process, through Channels' WebsocketCommunicator and the real ASGI
-application: a camera's token path, a logged-in user's session headers, replies and close codes."""
+application: a camera's token path, a logged-in user's session headers, replies and close codes; and
+a listener on the real channel layer's events group."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from exams.models import Attempt
+from proctoring.core import events
 from proctoring.gateway.tokens import make_token
 from proctoring_site.asgi import application
 
@@ -60,3 +63,25 @@ def close_code(path: str, headers: list[tuple[bytes, bytes]] | None = None) -> i
         return int(output["code"]) if output["type"] == "websocket.close" else None
 
     return async_to_sync(run)()
+
+
+class Listener:
+    """A channel in the events group, as a watcher's consumer would have."""
+
+    def __init__(self) -> None:
+        self.layer = get_channel_layer()
+        self.channel = async_to_sync(self.layer.new_channel)()
+        async_to_sync(self.layer.group_add)(events.GROUP, self.channel)
+
+    def next_events(self, count: int, timeout: float = 15) -> list[dict[str, Any]]:
+        async def run() -> list[dict[str, Any]]:
+            import asyncio
+
+            received: list[dict[str, Any]] = []
+            while len(received) < count:
+                message = await asyncio.wait_for(self.layer.receive(self.channel), timeout)
+                assert message["type"] == events.MESSAGE_TYPE
+                received.extend(message["events"])
+            return received
+
+        return async_to_sync(run)()

@@ -120,3 +120,11 @@ def start_daphne(processes: list[Process], tmp_path: Path) -> Callable[..., tupl
 @pytest.fixture
 def plugin_workdir() -> Path:
     return redis_plugin.workdir()
+
+
+@pytest.fixture
+def staff_client(client: Any) -> Any:
+    """Django's test client, logged in as a staff member ("ops")."""
+    staff = get_user_model().objects.create_user("ops", password="ops-pass-123", is_staff=True)
+    client.force_login(staff)
+    return client

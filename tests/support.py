@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -31,6 +31,27 @@ def jpeg_bytes(width: int = 64, height: int = 48, color: tuple[int, int, int] = 
 
 
 FIXTURES = BASE_DIR / "tests" / "fixtures"
+
+
+def start_django(
+    changes: Mapping[str, str | None], code: str = "", setup: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Runs `django.setup()` (unless not `setup`), then `code`, in a new interpreter; a change of
+    None unsets the variable."""
+    environment = dict(os.environ, DJANGO_SETTINGS_MODULE="proctoring_site.settings")
+    for name, value in changes.items():
+        if value is None:
+            environment.pop(name, None)
+        else:
+            environment[name] = value
+    return subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup()\n{code}" if setup else code],
+        cwd=BASE_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def fixture(name: str) -> bytes:

@@ -1,0 +1,142 @@
+"""The proctor dashboard: staff only, its pages, reviews, and its live socket updated by a real
+worker's job events over the real channel layer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from exams.models import Attempt
+from proctoring.core.frames import FrameMeta, parse_image
+from proctoring.core.protocol import CloseCode
+from proctoring.models import FrameResult, Incident
+from proctoring.queue import enqueue
+from proctoring.results import writer as results
+from proctoring_site.asgi import application
+from tests.communicators import close_code, session_headers
+from tests.support import fixture, jpeg_bytes
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def staff(db: None) -> Any:
+    return get_user_model().objects.create_user("proctor", password="proctor-pass-123", is_staff=True)
+
+
+@pytest.fixture
+def staff_client(client: Client, staff: Any) -> Client:
+    client.force_login(staff)
+    return client
+
+
+def flagged_frame(attempt: Attempt, seq: int, flags: list[str], image: bytes) -> FrameResult:
+    meta = FrameMeta(
+        client_id=str(attempt.pk), attempt_id=str(attempt.pk), seq=seq,
+        captured_at=attempt.started_at, received_at=attempt.started_at, content_type="image/jpeg",
+    )  # fmt: skip
+    job_id = f"{seq:032d}"
+    results.store_result(meta, job_id, {"flags": flags}, image).result(timeout=30)
+    return FrameResult.objects.get(job_id=job_id)
+
+
+def pages(attempt: Attempt, frame: FrameResult, incident: Incident) -> list[tuple[str, str]]:
+    return [
+        ("get", "/proctor/"),
+        ("get", f"/proctor/exams/{attempt.exam.slug}/"),
+        ("get", f"/proctor/attempts/{attempt.pk}/"),
+        ("get", f"/proctor/attempts/{attempt.pk}/latest"),
+        ("get", f"/proctor/frames/{frame.pk}/snapshot"),
+        ("post", f"/proctor/incidents/{incident.pk}/review/"),
+    ]
+
+
+def test_only_staff_see_the_dashboard_and_exam_takers_see_nothing_of_it(client, user, attempt, staff):
+    frame = flagged_frame(attempt, 1, ["no_face"], fixture("covered.jpg"))
+    incident = Incident.objects.get()
+    for who in (None, user):
+        if who is not None:
+            client.force_login(who)
+        for method, url in pages(attempt, frame, incident):
+            response = getattr(client, method)(url, {"status": "dismissed"} if method == "post" else None)
+            assert response.status_code == 302 and "/admin/login/" in response["Location"], (who, url)
+    incident.refresh_from_db()
+    assert incident.review_status == "pending", "an exam taker's POST changed nothing"
+
+
+def test_the_socket_refuses_anyone_but_staff(user, attempt, staff):
+    path = f"/ws/proctor/exams/{attempt.exam.slug}/"
+    assert close_code(path, [(b"origin", b"http://testserver")]) == CloseCode.UNAUTHENTICATED
+    assert close_code(path, session_headers(user)) == CloseCode.FORBIDDEN
+    assert close_code(path, session_headers(staff, "http://evil.example")) == CloseCode.FORBIDDEN
+    assert close_code("/ws/proctor/exams/no-such-exam/", session_headers(staff)) == CloseCode.FORBIDDEN
+
+
+def test_the_grid_shows_attempts_in_progress_with_their_backlog(staff_client, attempt):
+    client_id = str(attempt.pk)
+    for seq in (1, 2, 3):
+        enqueue.enqueue_frame(client_id, client_id, seq, parse_image(jpeg_bytes(), 1 << 20))
+    ended = Attempt.objects.create(user=attempt.user, exam=attempt.exam, ended_at=attempt.started_at)
+    page = staff_client.get(f"/proctor/exams/{attempt.exam.slug}/").content.decode()
+    assert f'data-attempt="{attempt.pk}"' in page and f'data-attempt="{ended.pk}"' not in page
+    assert '<dd data-field="backlog">3</dd>' in page
+    assert '<dd data-field="state">streaming</dd>' in page
+    assert "proctor/exams/" in page and f'data-socket-path="/ws/proctor/exams/{attempt.exam.slug}/"' in page
+
+
+def test_the_timeline_shows_incidents_with_snapshots_and_records_reviews(staff_client, staff, attempt):
+    frame = flagged_frame(attempt, 1, ["camera_blocked"], fixture("covered.jpg"))
+    flagged_frame(attempt, 2, [], b"clean")
+    incident = Incident.objects.get()
+    page = staff_client.get(f"/proctor/attempts/{attempt.pk}/").content.decode()
+    assert f'id="incident-{incident.pk}"' in page and "camera_blocked" in page
+    assert f'src="/proctor/frames/{frame.pk}/snapshot"' in page
+    assert "Risk summary" in page
+    snapshot = staff_client.get(f"/proctor/frames/{frame.pk}/snapshot")
+    assert snapshot.status_code == 200 and snapshot.content == fixture("covered.jpg")
+    assert snapshot["Cache-Control"] == "private, no-store"
+    response = staff_client.post(
+        f"/proctor/incidents/{incident.pk}/review/", {"status": "reviewed", "comment": "hand over the lens"}
+    )
+    assert response["Location"] == f"/proctor/attempts/{attempt.pk}/#incident-{incident.pk}"
+    incident.refresh_from_db()
+    assert (incident.review_status, incident.reviewed_by, incident.review_comment) == (
+        "reviewed", staff, "hand over the lens",
+    )  # fmt: skip
+    filtered = staff_client.get(f"/proctor/attempts/{attempt.pk}/?kind=no_face").content.decode()
+    assert f'id="incident-{incident.pk}"' not in filtered
+
+
+def test_the_grid_hears_a_camera_connect_and_disconnect(staff, attempt):
+    from proctoring.gateway.tokens import make_token
+
+    headers = session_headers(staff)
+    camera_path = f"/ws/proctoring/{attempt.pk}/?token={make_token(attempt)}"
+
+    async def run() -> list[dict[str, Any]]:
+        dashboard = WebsocketCommunicator(application, f"/ws/proctor/exams/{attempt.exam.slug}/", headers)
+        assert (await dashboard.connect(timeout=5))[0]
+        camera = WebsocketCommunicator(application, camera_path)
+        assert (await camera.connect(timeout=5))[0]
+        heard: list[dict[str, Any]] = []
+        try:
+            while len([m for m in heard if m["type"] == "events"]) < 1:
+                heard.append(await dashboard.receive_json_from(timeout=10))
+            await camera.disconnect()
+            while len([m for m in heard if m["type"] == "events"]) < 2:
+                heard.append(await dashboard.receive_json_from(timeout=10))
+        finally:
+            await dashboard.disconnect()
+        return heard
+
+    heard = async_to_sync(run)()
+    events = [item for message in heard if message["type"] == "events" for item in message["events"]]
+    assert [(item["event"], item["client_id"]) for item in events] == [
+        ("connected", str(attempt.pk)),
+        ("disconnected", str(attempt.pk)),
+    ]

@@ -1,0 +1,110 @@
+"""The admin's queue overview, per-client page, their JSON and pause/resume (staff only)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.test import Client
+from rq.suspension import is_suspended
+
+from exams.models import Attempt
+from proctoring.core.frames import parse_image
+from proctoring.ops import charts
+from proctoring.queue import enqueue as enqueuing
+from tests.support import jpeg_bytes
+
+pytestmark = pytest.mark.django_db
+
+PAGES = [
+    "/admin/proctoring/queue/",
+    "/admin/proctoring/queue/stats.json",
+    "/admin/proctoring/queue/clients/",
+]
+
+
+def enqueue(client_id: str, seq: int) -> str:
+    return enqueuing.enqueue_frame(client_id, client_id, seq, parse_image(jpeg_bytes(), 1 << 20))
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_anonymous_and_non_staff_are_sent_to_the_admin_login(client: Client, user: Any, url: str) -> None:
+    response = client.get(url)
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    client.force_login(user)  # an exam taker
+    response = client.get(url)
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_pause_and_resume_need_staff_and_post(client: Client, user: Any, redis_conn: Any) -> None:
+    client.force_login(user)
+    client.post("/admin/proctoring/queue/pause/")
+    assert not is_suspended(redis_conn)
+
+
+def test_the_admin_index_links_to_the_queue_pages(staff_client: Client) -> None:
+    page = staff_client.get("/admin/").content.decode()
+    for url in (
+        "/admin/proctoring/queue/",
+        "/admin/proctoring/queue/clients/",
+        "/admin/proctoring/queue/failed/",
+    ):
+        assert f'href="{url}"' in page
+
+
+def test_overview_shows_counts_and_its_json_matches(staff_client: Client, attempt: Attempt) -> None:
+    for seq in range(3):
+        enqueue(str(attempt.pk), seq)
+    page = staff_client.get("/admin/proctoring/queue/").content.decode()
+    assert '<span class="value" data-figure="queued">3</span>' in page
+    assert "No worker is running" in page
+    assert 'data-series="received"' in page
+    data = json.loads(staff_client.get("/admin/proctoring/queue/stats.json").content)
+    assert data["queue"]["queued"] == 3
+    assert sum(row["received"] for row in data["throughput"]) == 3
+    assert data["clients"] == []  # only with ?clients=N
+    with_clients = json.loads(staff_client.get("/admin/proctoring/queue/stats.json?clients=5").content)
+    assert with_clients["clients"][0]["client"] == str(attempt.pk)
+    assert staff_client.get("/admin/proctoring/queue/stats.json?clients=x").status_code == 400
+
+
+def test_pause_then_resume(staff_client: Client, redis_conn: Any) -> None:
+    assert staff_client.get("/admin/proctoring/queue/pause/").status_code == 405
+    response = staff_client.post("/admin/proctoring/queue/pause/", follow=True)
+    assert is_suspended(redis_conn)
+    page = response.content.decode()
+    assert "Workers are paused" in page and "Resume workers" in page
+    staff_client.post("/admin/proctoring/queue/resume/")
+    assert not is_suspended(redis_conn)
+
+
+def test_per_client_rows_sort_and_a_backlogged_client_stands_out(
+    staff_client: Client, user: Any, attempt: Attempt, settings: Any
+) -> None:
+    settings.PROCTORING_MAX_PENDING_PER_CLIENT = 6  # stands out at 3 waiting
+    quiet = Attempt.objects.create(user=user, exam=attempt.exam)
+    for seq in range(4):
+        enqueue(str(attempt.pk), seq)
+    enqueue(str(quiet.pk), 0)
+    page = staff_client.get("/admin/proctoring/queue/clients/").content.decode()
+    busy_at, quiet_at = page.index(str(attempt.pk)), page.index(str(quiet.pk))
+    assert busy_at < quiet_at, "sorted by backlog, largest first"
+    busy_row = page[page.rindex("<tr", 0, busy_at) : busy_at]
+    quiet_row = page[page.rindex("<tr", 0, quiet_at) : quiet_at]
+    assert 'class="backlog"' in busy_row and 'class="backlog"' not in quiet_row
+    ascending = staff_client.get("/admin/proctoring/queue/clients/?sort=backlog&dir=asc").content.decode()
+    assert ascending.index(str(quiet.pk)) < ascending.index(str(attempt.pk))
+    assert staff_client.get("/admin/proctoring/queue/clients/?sort=nonsense").status_code == 200
+
+
+def test_chart_points_scale_to_the_largest_value() -> None:
+    rows = [
+        {"minute": "2026-11-29T07:00:00+00:00", "received": 0, "completed": 0, "failed": 0},
+        {"minute": "2026-11-29T07:01:00+00:00", "received": 10, "completed": 5, "failed": 0},
+    ]
+    chart = charts.throughput_chart(rows, width=124, height=148)
+    assert chart["max"] == 10
+    assert chart["points"]["received"] == "24.0,124.0 100.0,24.0"
+    assert chart["points"]["completed"] == "24.0,124.0 100.0,74.0"
+    assert (chart["first"], chart["last"]) == ("07:00", "07:01")

@@ -1,0 +1,52 @@
+"""Results are committed in batches by one writer per process; each job learns of its own row."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import pytest
+
+from proctoring.core.frames import FrameMeta
+from proctoring.models import FrameResult
+from proctoring.results.writer import store_result
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def meta_for(attempt, seq: int) -> FrameMeta:
+    moment = datetime(2026, 11, 29, 9, 0, seq % 60, tzinfo=UTC)
+    return FrameMeta(str(attempt.pk), str(attempt.pk), seq, moment, moment, "image/jpeg")
+
+
+def test_many_threads_each_find_their_row_committed_when_store_returns(attempt):
+    def store(seq: int) -> bool:
+        store_result(meta_for(attempt, seq), f"job-{seq}", {"seq": seq}).result(timeout=30)
+        return FrameResult.objects.filter(job_id=f"job-{seq}").exists()  # committed, visible
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        seen = list(pool.map(store, range(1, 201)))
+    assert all(seen)
+    assert FrameResult.objects.count() == 200
+    assert FrameResult.objects.get(job_id="job-17").result == {"seq": 17}
+
+
+def test_a_repeated_job_keeps_one_row_and_its_first_answer(attempt):
+    store_result(meta_for(attempt, 1), "job-x", {"answer": "first"}).result(timeout=30)
+    store_result(meta_for(attempt, 1), "job-x", {"answer": "again"}).result(timeout=30)
+    assert list(FrameResult.objects.values_list("job_id", "result")) == [("job-x", {"answer": "first"})]
+
+
+def test_a_row_that_cannot_be_stored_fails_alone_and_the_others_are_committed(attempt):
+    import uuid
+
+    from proctoring.results.writer import _writer
+
+    now = datetime.now(UTC)
+    gone = FrameMeta(str(uuid.uuid4()), str(uuid.uuid4()), 1, now, now, "image/jpeg")
+    # Submitted together, so that they share a batch.
+    futures = [store_result(meta_for(attempt, seq), f"good-{seq}", {}) for seq in (1, 2)]
+    futures.insert(1, store_result(gone, "orphan", {}))
+    _writer.wait_written(60)
+    assert [future.exception() is None for future in futures] == [True, False, True]
+    assert set(FrameResult.objects.values_list("job_id", flat=True)) == {"good-1", "good-2"}

@@ -1,0 +1,35 @@
+"""Pausing the workers (RQ's suspension, the admin's Pause): they take nothing new, the gateway
+still accepts frames and says so in its acks, and everything waiting goes once resumed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rq.suspension import resume, suspend
+
+from proctoring.core.frames import parse_image
+from proctoring.models import FrameResult
+from proctoring.ops import stats
+from proctoring.queue import enqueue as enqueuing
+from tests.support import RecordingApi, jpeg_bytes, wait_until
+
+FRAME = parse_image(jpeg_bytes(), 1 << 20)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_paused_worker_takes_nothing_until_resumed(
+    attempt: Any, api: RecordingApi, start_worker: Any, redis_conn: Any
+) -> None:
+    start_worker()
+    suspend(redis_conn)
+    client = str(attempt.pk)
+    job_ids = [enqueuing.enqueue_frame(client, client, seq, FRAME) for seq in range(3)]
+    # The worker notices the pause when it next tries to take a job, and says so in its state.
+    wait_until(lambda: any(w["state"] == "suspended" for w in stats.workers()), 15, "worker suspended")
+    assert api.calls == [] and stats.queue_figures()["queued"] == 3
+    resume(redis_conn)
+    wait_until(
+        lambda: FrameResult.objects.filter(job_id__in=job_ids).count() == 3, 20, "delivered after resume"
+    )
