@@ -1,10 +1,11 @@
 # Two commands: `make run` and `make test`. Everything installs into .venv.
+# `make test-fast`: the unit and integration tests alone (no process started), in about a minute.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test test-fast lint format bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +29,9 @@ format: install
 
 test: install lint
 	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest tests/unit tests/integration
 
 bench: install
 	$(BIN)/python bench/gateway_load.py
