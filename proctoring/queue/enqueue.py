@@ -30,8 +30,8 @@ from rq.utils import utcformat
 
 from proctoring.core.exceptions import QueueFull, QueueUnavailable, RateLimited
 from proctoring.core.frames import Frame, FrameMeta, pack_frame
-from proctoring.queue import counters, enqueue_script, job_template, policy
-from proctoring.store import keys
+from proctoring.queue import counters, fairness, job_template, policy
+from proctoring.store import keys, scripts
 from proctoring.store.connections import get_async_redis, get_redis
 
 log = logging.getLogger(__name__)
@@ -73,18 +73,17 @@ def enqueue_frame(
         recorder = _recorder()
         if not recorder.redis_server_version:
             recorder.get_redis_server_version()
-        script = _script(connection, recorder)
-        args = _script_args(meta, job_id, frame, priority)
+        job_writes = _job_writes(recorder)
         replicas = settings.REDIS_WAIT_REPLICAS
         if replicas:
             with connection.pipeline(transaction=False) as pipe:
-                script(**args, client=pipe)
+                _run_script(pipe, job_writes, meta, job_id, frame, priority)
                 pipe.wait(replicas, _wait_milliseconds())
                 answer, confirmed = pipe.execute()
             _check_admission(answer)
             _check_replicated(confirmed)
         else:
-            _check_admission(script(**args))
+            _check_admission(_run_script(connection, job_writes, meta, job_id, frame, priority))
     except redis.RedisError as exc:
         raise QueueUnavailable(f"queue unavailable: {exc}") from exc
     return job_id
@@ -104,7 +103,7 @@ async def aprepare() -> None:
         await connection.ping()
     except redis.RedisError as exc:
         raise QueueUnavailable(f"queue unavailable: {exc}") from exc
-    _script(connection, recorder)
+    _job_writes(recorder)
 
 
 async def aenqueue_frame(
@@ -115,16 +114,15 @@ async def aenqueue_frame(
     connection = get_async_redis()
     job_id, meta = _new_job(client_id, attempt_id, seq, frame)
     try:
-        script = _script(connection, await _arecorder(connection))
-        args = _script_args(meta, job_id, frame, priority)
+        job_writes = _job_writes(await _arecorder(connection))
         replicas = settings.REDIS_WAIT_REPLICAS
         if replicas:
             async with connection.pipeline(transaction=False) as pipe:
-                await script(**args, client=pipe)
+                await _run_script(pipe, job_writes, meta, job_id, frame, priority)
                 pipe.wait(replicas, _wait_milliseconds())
                 answer, confirmed = await pipe.execute()
         else:
-            answer = await script(**args)
+            answer = await _run_script(connection, job_writes, meta, job_id, frame, priority)
         queued = _check_admission(answer)
         if replicas:
             _check_replicated(confirmed)
@@ -163,47 +161,71 @@ def _new_job(
     return uuid.uuid4().hex, meta
 
 
-def _script_args(meta: FrameMeta, job_id: str, frame: Frame, priority: bool) -> dict[str, list[Any]]:
-    """KEYS and ARGV of the enqueue script (see `proctoring.queue.enqueue_script`)."""
-    script_keys = [
-        keys.client_pending(meta.client_id),
-        Queue.redis_queue_namespace_prefix + policy.QUEUE_NAME,
-        keys.frame(job_id),
-        keys.client_counts(meta.client_id),
-        keys.clients_index(),
-        counters.minute_key(meta.received_at.timestamp()),
-        WORKERS_SUSPENDED,
-        keys.totals(),
-        keys.client_priority(meta.client_id),
-        ScheduledJobRegistry.key_template.format(policy.QUEUE_NAME),
-        keys.client_hint(meta.client_id),
-        keys.clients_ring(),
-        keys.client_waiting(meta.client_id),
-        keys.clients_ring_new(),
-        keys.client_hasty(meta.client_id),
-    ]
+def _run_script(
+    client: redis.Redis | redis.asyncio.Redis,
+    job_writes: str,
+    meta: FrameMeta,
+    job_id: str,
+    frame: Frame,
+    priority: bool,
+) -> Any:
+    """The enqueue script for this frame on `client` (an awaitable on an asyncio client; queued
+    on a pipeline)."""
+    client_id = meta.client_id
+    received_at = meta.received_at.timestamp()
     # RQ's scheduler reads due times in whole seconds: round to the nearest.
-    due = int(meta.received_at.timestamp() + meta.delay + 0.5) if meta.delay else 0
-    argv = [
-        job_id,
-        meta.received_at.timestamp(),
-        settings.PROCTORING_MAX_PENDING_PER_CLIENT,
-        Job.key_for(""),
-        settings.PROCTORING_MAX_QUEUED,
-        pack_frame(meta, frame.data),
-        policy.frame_key_ttl(),
-        utcformat(meta.received_at),
-        _description(meta),
-        meta.client_id,
-        counters.COUNTS_TTL,
-        counters.MINUTE_TTL,
-        "1" if priority else "0",
-        due,
-        keys.CLIENT_PREFIX,
-        "1" if settings.PROCTORING_COALESCE == "latest" else "0",
-        keys.frame(""),
-    ]
-    return {"keys": script_keys, "args": argv}
+    due = int(received_at + meta.delay + 0.5) if meta.delay else 0
+    return scripts.enqueue(
+        client,
+        job_writes=job_writes,
+        pending=keys.client_pending(client_id),
+        queue=_QUEUE_KEY,
+        frame=keys.frame(job_id),
+        counts=keys.client_counts(client_id),
+        clients=keys.clients_index(),
+        minute=counters.minute_key(received_at),
+        suspended=WORKERS_SUSPENDED,
+        totals=keys.totals(),
+        priority_window=keys.client_priority(client_id),
+        scheduled=_SCHEDULED_KEY,
+        hint=keys.client_hint(client_id),
+        ring=keys.clients_ring(),
+        waiting=keys.client_waiting(client_id),
+        ring_new=keys.clients_ring_new(),
+        hasty=keys.client_hasty(client_id),
+        job=Job.key_for(job_id),
+        failed_kinds=keys.FAILED_KINDS,
+        job_id=job_id,
+        received_at=received_at,
+        client_limit=settings.PROCTORING_MAX_PENDING_PER_CLIENT,
+        queue_limit=settings.PROCTORING_MAX_QUEUED,
+        envelope=pack_frame(meta, frame.data),
+        frame_ttl=policy.frame_key_ttl(),
+        stamp=utcformat(meta.received_at),
+        description=_description(meta),
+        client_id=client_id,
+        counts_ttl=counters.COUNTS_TTL,
+        minute_ttl=counters.MINUTE_TTL,
+        want_priority=priority,
+        due=due,
+        coalesce=settings.PROCTORING_COALESCE == "latest",
+        priority_scan=fairness.PRIORITY_SCAN,
+        sparse_backlog=fairness.SPARSE_BACKLOG,
+        hasty_seconds=fairness.HASTY_SECONDS,
+        job_template=_JOB_TEMPLATE,
+        frame_template=_FRAME_TEMPLATE,
+        waiting_template=_WAITING_TEMPLATE,
+        counts_template=counters.COUNTS_TEMPLATE,
+        failed_template=counters.FAILED_TEMPLATE,
+        kind_template=counters.KIND_TEMPLATE,
+    )
+
+
+_QUEUE_KEY = Queue.redis_queue_namespace_prefix + policy.QUEUE_NAME
+_SCHEDULED_KEY = ScheduledJobRegistry.key_template.format(policy.QUEUE_NAME)
+_JOB_TEMPLATE = keys.template(Job.key_for)
+_FRAME_TEMPLATE = keys.template(keys.frame)
+_WAITING_TEMPLATE = keys.template(keys.client_waiting)
 
 
 def _check_admission(answer: list[int]) -> int:
@@ -265,20 +287,26 @@ def _template(queue: Queue) -> job_template.JobTemplate:
     return job_template.cached(_template_key(queue), record)
 
 
-_scripts_lock = threading.Lock()
-_scripts: dict[tuple[Any, ...], Any] = {}
+_job_writes_lock = threading.Lock()
+_job_writes_lua: dict[tuple[Any, ...], str] = {}
 
 
-def _script(connection: redis.Redis | redis.asyncio.Redis, queue: Queue) -> Any:
-    """The enqueue script for the current job configuration, registered on `connection`
-    (called by hash, with its text sent again only if Redis has lost it)."""
-    key = (id(connection), _template_key(queue))
-    script = _scripts.get(key)
-    if script is None:
-        text = enqueue_script.text(_template(queue))
-        with _scripts_lock:
-            script = _scripts.setdefault(key, connection.register_script(text))
-    return script
+def _job_writes(queue: Queue) -> str:
+    """RQ's writes for a frame job of the current configuration, as the Lua that fills the enqueue
+    script's `job_writes` part (made once per configuration)."""
+    key = _template_key(queue)
+    lua = _job_writes_lua.get(key)
+    if lua is None:
+        lua = _template(queue).lua(
+            "job_id",
+            "stamp",
+            "description",
+            push="push()",
+            named={Job.key_for(job_template.MARKER): "job_key"},
+        )
+        with _job_writes_lock:
+            lua = _job_writes_lua.setdefault(key, lua)
+    return lua
 
 
 def _description(meta: FrameMeta) -> str:

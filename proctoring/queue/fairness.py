@@ -3,7 +3,7 @@ latest-frame-wins (`PROCTORING_COALESCE=latest`).
 
 Every frame waiting in the queue is also in its client's waiting list (oldest first), and every
 client with a waiting frame is in one of two rings, once: the sparse ring, clients with at most
-`enqueue_script.SPARSE_BACKLOG` (2) frames waiting, and the backlogged ring, those with more.
+`SPARSE_BACKLOG` (2) frames waiting, and the backlogged ring, those with more.
 Workers go round the sparse ring, one turn each (one frame; more in a priority window), and round
 the backlogged ring only when no sparse client waits; a client changes rings as its backlog
 crosses the bound. This is FQ-CoDel's sparse-flow rule (RFC 8290) on top of round-robin: a
@@ -11,12 +11,12 @@ well-behaved client, sending no faster than its share, is served as soon as its 
 however long the backlog of the clients that send more, and those share what is left, in turn.
 Measured (bench/fairness.py): plain round-robin made a 2 fps client wait a whole round for each
 frame; serving only *newly* waiting clients first left one that fell behind once stuck behind the
-heavy senders (p95 6.7 s); the bound of 2 keeps it among the sparse. Under backlog each worker
+heavy senders; the bound of 2 keeps it among the sparse. Under backlog each worker
 keeps a few threads free for the sparse clients (`proctoring.worker.slots`), and with latest-frame-wins
-a client whose frame was replaced counts as backlogged (`enqueue_script.HASTY_SECONDS`).
+a client whose frame was replaced counts as backlogged (`HASTY_SECONDS`).
 
-The enqueue script adds new frames (`proctoring.queue.enqueue_script`), the take script serves
-(`proctoring.worker.take_script`); jobs that come back to the queue through RQ (a retry that is due, an
+The enqueue script adds new frames (proctoring/store/scripts/enqueue.lua), the take script serves
+them (take.lua beside it); jobs that come back to the queue through RQ (a retry that is due, an
 abandoned job retried, a failed job requeued) join here, through our queue class.
 """
 
@@ -26,21 +26,20 @@ from typing import Any
 
 import redis
 
-from proctoring.store import keys
+from proctoring.store import keys, scripts
 
-# KEYS: 1 the client's waiting list, 2 the sparse clients' ring. ARGV: 1 job id, 2 client id, 3 "1" at the
-# front, 4 the list's TTL.
-_JOIN = """
-if ARGV[3] == '1' then
-  redis.call('LPUSH', KEYS[1], ARGV[1])
-else
-  redis.call('RPUSH', KEYS[1], ARGV[1])
-end
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-if redis.call('LLEN', KEYS[1]) == 1 then redis.call('RPUSH', KEYS[2], ARGV[2]) end
-"""
+# A client with at most this many frames waiting is sparse: it goes round the ring of new (and
+# sparse) clients, which workers serve first.
+SPARSE_BACKLOG = 2
 
-_scripts: dict[int, Any] = {}
+# With latest-frame-wins a client never has more than one frame waiting, so the backlog cannot
+# tell a client that sends faster than it is served: one whose frame was replaced is that, and
+# for this long (seconds, renewed with each replacement) its frames go to the backlogged ring.
+HASTY_SECONDS = 2
+
+# How far into the queue's head a priority frame looks for the first normal frame; past this
+# many priority frames waiting, a new one goes right after them (still before every normal one).
+PRIORITY_SCAN = 256
 
 
 def join(
@@ -50,11 +49,12 @@ def join(
     ring), in `pipeline` when given."""
     from proctoring.queue.counters import COUNTS_TTL
 
-    script = _scripts.get(id(connection))
-    if script is None:
-        script = _scripts.setdefault(id(connection), connection.register_script(_JOIN))
-    script(
-        keys=[keys.client_waiting(client_id), keys.clients_ring_new()],
-        args=[job_id, client_id, "1" if at_front else "0", COUNTS_TTL],
-        client=pipeline if pipeline is not None else connection,
+    scripts.fairness_join(
+        pipeline if pipeline is not None else connection,
+        waiting=keys.client_waiting(client_id),
+        ring_new=keys.clients_ring_new(),
+        job_id=job_id,
+        client_id=client_id,
+        at_front=at_front,
+        ttl=COUNTS_TTL,
     )

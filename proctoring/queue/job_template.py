@@ -13,7 +13,7 @@ script's hash instead of its text (packing the arguments was the gateway's large
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,12 +44,22 @@ class JobTemplate:
             for command, slots in self._parts
         ]
 
-    def lua(self, job_id: str, stamp: str, description: str, push: str | None = None) -> str:
+    def lua(
+        self,
+        job_id: str,
+        stamp: str,
+        description: str,
+        push: str | None = None,
+        named: Mapping[str, str] | None = None,
+    ) -> str:
         """The same commands as Lua statements, for a script that is given the job id, RQ's
         timestamp and the description as the Lua expressions `job_id`, `stamp` and
         `description` (e.g. "ARGV[1]"); everything else is a literal in the script. `push`,
-        if given, is Lua that replaces RQ's RPUSH of the job onto its queue."""
+        if given, is Lua that replaces RQ's RPUSH of the job onto its queue. `named` maps
+        arguments holding the marker id (e.g. `Job.key_for(MARKER)`) to the Lua expression the
+        script already has for them (e.g. a key it is given), used instead of building them."""
         values = {"time": stamp, "description": description}
+        named = named or {}
         lines = []
         for command, slots in self._parts:
             if push is not None and command[0] == "RPUSH":
@@ -58,7 +68,9 @@ class JobTemplate:
             args = []
             for index, arg in enumerate(command):
                 kind = slots.get(index)
-                if kind == "id":
+                if kind == "id" and arg in named:
+                    args.append(named[arg])
+                elif kind == "id":
                     before, _, after = str(arg).partition(MARKER)
                     pieces = [lua_literal(before)] if before else []
                     pieces.append(job_id)

@@ -35,7 +35,7 @@ proctoring:connections:ip:<address>    sorted set of the open camera sockets fro
 proctoring:connections:attempt:<id>     the same, for one attempt's sockets.
 proctoring:selftest:seq                 the last seq of the test client's frames.
 proctoring:client:<id>:waiting          list: the client's frames waiting in the queue, oldest
-                                        first (priority ones first): proctoring/queue/enqueue_script.py.
+                                        first (priority ones first): proctoring/store/scripts/enqueue.lua.
 proctoring:client:<id>:times            hash: the client's delivered frames per wait, run and age
                                         bucket ("wait:250": count), proctoring/queue/freshness.py.
 proctoring:ring                         list: the clients with frames waiting, in the order the
@@ -47,14 +47,28 @@ proctoring:worker-name:<name>           set for a few seconds while a starting w
                                         name (proctoring/worker/names.py).
 proctoring:stats:histogram:<name>       hash: a count per bucket (ms upper bound), sum_us, count
                                         (enqueue, api), for /metrics (proctoring/queue/metrics.py).
+
+Lua scripts (proctoring/store/scripts/) are given every key Python can name as KEYS. A key of a
+client or job that a script only discovers while it runs (walking the rings, reconciling a
+client's jobs) is passed as a template, `template(client_waiting)`: the key with `PLACEHOLDER`
+where the id goes, expanded by the one Lua helper `key_for` (scripts/includes/key_for.lua).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 PREFIX = "proctoring"
 CLIENT_PREFIX = f"{PREFIX}:client:"
 FAILED_KIND_PREFIX = f"{PREFIX}:failed:kind:"
 FAILED_KINDS = f"{PREFIX}:failed:kinds"
+PLACEHOLDER = "{}"
+
+
+def template(key_for: Callable[[str], str]) -> str:
+    """The key `key_for` builds, with `PLACEHOLDER` where its id goes, for a Lua script to fill
+    in with `key_for(template, id)` (e.g. `template(client_waiting)`)."""
+    return key_for(PLACEHOLDER)
 
 
 def client_pending(client_id: str) -> str:
@@ -88,6 +102,11 @@ def client_hasty(client_id: str) -> str:
 
 def clients_ring() -> str:
     return f"{PREFIX}:ring"
+
+
+def clients_ring_turn() -> str:
+    """Hash: how many frames the client at the head of a ring has had in its current turn."""
+    return f"{PREFIX}:ring:turn"
 
 
 def clients_ring_new() -> str:

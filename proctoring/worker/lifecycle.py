@@ -36,9 +36,8 @@ from rq.results import Result
 from rq.suspension import WORKERS_SUSPENDED
 from rq.utils import str_to_date, utcformat
 
-from proctoring.queue import enqueue_script, policy
-from proctoring.store import keys
-from proctoring.worker import take_script
+from proctoring.queue import counters, fairness, policy
+from proctoring.store import keys, scripts
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +88,15 @@ class Batch:
     held_back: bool = False
 
 
+# The keys of the jobs and clients the take script finds as it goes (`keys.template`).
+_JOB_TEMPLATE = keys.template(Job.key_for)
+_EXECUTION_TEMPLATE = _EXECUTION_PREFIX + keys.PLACEHOLDER  # by "<job id>:<execution id>"
+_EXECUTIONS_TEMPLATE = _EXECUTIONS_REGISTRY_PREFIX + keys.PLACEHOLDER
+_FRAME_TEMPLATE = keys.template(keys.frame)
+_WAITING_TEMPLATE = keys.template(keys.client_waiting)
+_PRIORITY_TEMPLATE = keys.template(keys.client_priority)
+
+
 def take(
     connection: redis.Redis,
     queue_key: str,
@@ -111,37 +119,42 @@ def take(
         return Batch([])
     started = datetime.now(UTC)
     execution_ids = [uuid4().hex for _ in range(count)]
-    answer = connection.eval(
-        take_script.TEXT,
-        10,
-        queue_key,
-        started_registry_key,
-        worker_key,
-        WORKER_EXECUTIONS_KEY_TEMPLATE.format(worker_name),
-        WORKERS_SUSPENDED,
-        keys.api_circuit_open(),
-        keys.api_failures(),
-        keys.api_probe(),
-        keys.clients_ring(),
-        keys.clients_ring_new(),
-        count,
-        Job.key_for(""),
-        _EXECUTION_PREFIX,
-        _EXECUTIONS_REGISTRY_PREFIX,
-        keys.frame(""),
-        repr(started.timestamp()),
-        utcformat(started),
-        worker_name,
-        DEFAULT_WORKER_TTL,
-        keys.CLIENT_PREFIX,
-        lease_seconds(),
-        settings.PROCTORING_BREAKER_THRESHOLD,
-        settings.PROCTORING_BREAKER_COOLDOWN,
-        "1" if settings.PROCTORING_QUEUE_ORDER == "fair" else "0",
-        settings.PROCTORING_FAIR_FLAGGED_WEIGHT,
-        enqueue_script.SPARSE_BACKLOG,
-        backlog,
-        *execution_ids,
+    answer = scripts.take(
+        connection,
+        queue=queue_key,
+        started_registry=started_registry_key,
+        worker=worker_key,
+        worker_executions=WORKER_EXECUTIONS_KEY_TEMPLATE.format(worker_name),
+        suspended=WORKERS_SUSPENDED,
+        circuit_open=keys.api_circuit_open(),
+        api_failures=keys.api_failures(),
+        api_probe=keys.api_probe(),
+        ring=keys.clients_ring(),
+        ring_new=keys.clients_ring_new(),
+        ring_turn=keys.clients_ring_turn(),
+        failed_kinds=keys.FAILED_KINDS,
+        n=count,
+        now=repr(started.timestamp()),
+        stamp=utcformat(started),
+        worker_name=worker_name,
+        worker_ttl=DEFAULT_WORKER_TTL,
+        lease=lease_seconds(),
+        breaker_threshold=settings.PROCTORING_BREAKER_THRESHOLD,
+        breaker_cooldown=settings.PROCTORING_BREAKER_COOLDOWN,
+        fair=settings.PROCTORING_QUEUE_ORDER == "fair",
+        flagged_weight=settings.PROCTORING_FAIR_FLAGGED_WEIGHT,
+        sparse_backlog=fairness.SPARSE_BACKLOG,
+        backlog=backlog,
+        job_template=_JOB_TEMPLATE,
+        execution_template=_EXECUTION_TEMPLATE,
+        executions_template=_EXECUTIONS_TEMPLATE,
+        frame_template=_FRAME_TEMPLATE,
+        waiting_template=_WAITING_TEMPLATE,
+        priority_template=_PRIORITY_TEMPLATE,
+        counts_template=counters.COUNTS_TEMPLATE,
+        failed_template=counters.FAILED_TEMPLATE,
+        kind_template=counters.KIND_TEMPLATE,
+        execution_ids=execution_ids,
     )
     if answer == [-1]:
         raise Suspended()

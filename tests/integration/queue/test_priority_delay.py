@@ -10,7 +10,7 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from proctoring.core.frames import parse_image
-from proctoring.queue import counters, enqueue_script, policy
+from proctoring.queue import counters, fairness, policy
 from proctoring.queue import enqueue as enqueuing
 from proctoring.store import keys
 from tests.support import jpeg_bytes
@@ -48,12 +48,12 @@ def test_priority_frame_in_an_empty_queue_or_behind_only_priority_frames(redis_c
 def test_past_the_scan_limit_a_priority_frame_still_goes_before_every_normal_one(redis_conn, settings):
     settings.PROCTORING_MAX_PENDING_PER_CLIENT = 1000
     normal = enqueue("n", 1)
-    ahead = [enqueue("p", seq, priority=True) for seq in range(enqueue_script.PRIORITY_SCAN + 5)]
+    ahead = [enqueue("p", seq, priority=True) for seq in range(fairness.PRIORITY_SCAN + 5)]
     newest = enqueue("p", 9999, priority=True)
     order = queue_order(redis_conn)
     assert order[-1] == normal, "the normal frame is still last"
     assert set(order[:-1]) == {*ahead, newest}
-    assert order[: enqueue_script.PRIORITY_SCAN] == ahead[: enqueue_script.PRIORITY_SCAN]
+    assert order[: fairness.PRIORITY_SCAN] == ahead[: fairness.PRIORITY_SCAN]
 
 
 def test_a_flagged_result_gives_the_client_priority_for_a_while(redis_conn, settings):

@@ -1,0 +1,214 @@
+"""One typed call per Lua script in this folder: its keys and arguments by name, in the order of
+the script's header (tests/unit/test_lua_scripts.py holds each call against its header).
+
+Keys come from `proctoring.store.keys` (and RQ's own key functions); a `*_template` argument is
+`keys.template(...)` of a key the script only discovers while it runs. Each call runs its script
+by SHA (`proctoring.store.lua`); given a pipeline, it queues the call there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+import redis.asyncio
+
+from proctoring.store import lua
+
+
+def enqueue(
+    client: redis.Redis | redis.asyncio.Redis,
+    *,
+    job_writes: str,
+    pending: str,
+    queue: str,
+    frame: str,
+    counts: str,
+    clients: str,
+    minute: str,
+    suspended: str,
+    totals: str,
+    priority_window: str,
+    scheduled: str,
+    hint: str,
+    ring: str,
+    waiting: str,
+    ring_new: str,
+    hasty: str,
+    job: str,
+    failed_kinds: str,
+    job_id: str,
+    received_at: float,
+    client_limit: int,
+    queue_limit: int,
+    envelope: bytes,
+    frame_ttl: int,
+    stamp: str,
+    description: str,
+    client_id: str,
+    counts_ttl: int,
+    minute_ttl: int,
+    want_priority: bool,
+    due: int,
+    coalesce: bool,
+    priority_scan: int,
+    sparse_backlog: int,
+    hasty_seconds: int,
+    job_template: str,
+    frame_template: str,
+    waiting_template: str,
+    counts_template: str,
+    failed_template: str,
+    kind_template: str,
+) -> Any:
+    """Admits and enqueues one frame (enqueue.lua); `job_writes` is RQ's writes for its job as
+    Lua (`JobTemplate.lua`).
+
+    Returns:
+        {verdict, queue length, paused, priority, hint, replaced id} (see the script); on an
+        asyncio client an awaitable of it, on a pipeline the pipeline.
+    """
+    return lua.script("enqueue.lua", job_writes=job_writes)(
+        client,
+        [pending, queue, frame, counts, clients, minute, suspended, totals, priority_window,
+         scheduled, hint, ring, waiting, ring_new, hasty, job, failed_kinds],
+        [job_id, received_at, client_limit, queue_limit, envelope, frame_ttl, stamp, description,
+         client_id, counts_ttl, minute_ttl, "1" if want_priority else "0", due,
+         "1" if coalesce else "0", priority_scan, sparse_backlog, hasty_seconds, job_template,
+         frame_template, waiting_template, counts_template, failed_template, kind_template],
+    )  # fmt: skip
+
+
+def take(
+    client: redis.Redis,
+    *,
+    queue: str,
+    started_registry: str,
+    worker: str,
+    worker_executions: str,
+    suspended: str,
+    circuit_open: str,
+    api_failures: str,
+    api_probe: str,
+    ring: str,
+    ring_new: str,
+    ring_turn: str,
+    failed_kinds: str,
+    n: int,
+    now: str,
+    stamp: str,
+    worker_name: str,
+    worker_ttl: int,
+    lease: int,
+    breaker_threshold: int,
+    breaker_cooldown: int,
+    fair: bool,
+    flagged_weight: int,
+    sparse_backlog: int,
+    backlog: int,
+    job_template: str,
+    execution_template: str,
+    executions_template: str,
+    frame_template: str,
+    waiting_template: str,
+    priority_template: str,
+    counts_template: str,
+    failed_template: str,
+    kind_template: str,
+    execution_ids: Sequence[str],
+) -> list[Any]:
+    """Takes up to `n` jobs and starts an execution of each (take.lua); `execution_ids` holds
+    `n` new ids.
+
+    Returns:
+        [-1] suspended, [-2] circuit open, [-3] probe out; else [sparse frames taken, held back
+        (0/1), then id, execution id, job hash (flat), envelope or None per job].
+    """
+    answer: list[Any] = lua.script("take.lua")(
+        client,
+        [queue, started_registry, worker, worker_executions, suspended, circuit_open, api_failures,
+         api_probe, ring, ring_new, ring_turn, failed_kinds],
+        [n, now, stamp, worker_name, worker_ttl, lease, breaker_threshold, breaker_cooldown,
+         "1" if fair else "0", flagged_weight, sparse_backlog, backlog, job_template,
+         execution_template, executions_template, frame_template, waiting_template,
+         priority_template, counts_template, failed_template, kind_template, *execution_ids],
+    )  # fmt: skip
+    return answer
+
+
+def counts_move(
+    client: redis.Redis,
+    *,
+    job: str,
+    failed_kinds: str,
+    job_id: str,
+    to: str,
+    expire_at: str,
+    extra: str,
+    counts_template: str,
+    failed_template: str,
+    kind_template: str,
+) -> Any:
+    """Moves job `job_id` to state `to` in its client's counts (counts_move.lua).
+
+    Returns:
+        1 if it moved, else 0; on a pipeline, the pipeline.
+    """
+    return lua.script("counts_move.lua")(
+        client,
+        [job, failed_kinds],
+        [job_id, to, expire_at, extra, counts_template, failed_template, kind_template],
+    )
+
+
+def counts_reconcile(
+    client: redis.Redis,
+    *,
+    failed_kinds: str,
+    now: str,
+    job_template: str,
+    pending_template: str,
+    counts_template: str,
+    failed_template: str,
+    kind_template: str,
+    client_ids: Sequence[str],
+) -> int:
+    """Puts right the counts of `client_ids` from their jobs (counts_reconcile.lua).
+
+    Returns:
+        How many clients' counts were changed.
+    """
+    changed = lua.script("counts_reconcile.lua")(
+        client,
+        [failed_kinds],
+        [now, job_template, pending_template, counts_template, failed_template, kind_template, *client_ids],
+    )
+    return int(changed)
+
+
+def breaker_failure(
+    client: redis.Redis, *, api_failures: str, circuit_open: str, threshold: int, cooldown: int, now: float
+) -> bool:
+    """Counts one failed API call (breaker_failure.lua).
+
+    Returns:
+        Whether this failure opened the circuit.
+    """
+    opened = lua.script("breaker_failure.lua")(
+        client, [api_failures, circuit_open], [threshold, cooldown, now]
+    )
+    return bool(opened)
+
+
+def fairness_join(
+    client: redis.Redis, *, waiting: str, ring_new: str, job_id: str, client_id: str, at_front: bool, ttl: int
+) -> Any:
+    """Job `job_id`, back in the queue, joins its client's waiting list (fairness_join.lua).
+
+    Returns:
+        None; on a pipeline, the pipeline.
+    """
+    return lua.script("fairness_join.lua")(
+        client, [waiting, ring_new], [job_id, client_id, "1" if at_front else "0", ttl]
+    )
