@@ -76,6 +76,13 @@ def test_wheel_carries_every_module_and_migration(wheel):
     assert modules <= names
 
 
+def test_wheel_carries_every_lua_script_and_include(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    scripts = files_under("proctoring/store/scripts", suffix=".lua")
+    assert {"proctoring/store/scripts/take.lua", "proctoring/store/scripts/includes/key_for.lua"} <= scripts
+    assert scripts <= names
+
+
 FIND_EVERYTHING = """
 import json
 import django
