@@ -1,5 +1,5 @@
 """Settings a deployment sets: secrets read from files (`<NAME>_FILE`), a PostgreSQL DATABASE_URL,
-DJANGO_STATIC_ROOT, and the reference API mounted only where asked for. (tests/test_settings.py
+DJANGO_STATIC_ROOT, and the reference API mounted only where asked for. (test_settings.py beside it
 has the typed readers and Redis; it is long enough.)"""
 
 from __future__ import annotations
