@@ -1,5 +1,8 @@
 """Overload: a global cap on the backlog, throttle messages as the queue fills, and stale frames
-dropped at dequeue instead of being sent late."""
+dropped at dequeue instead of being sent late.
+
+Here the tests that need no process;
+the others are in tests/processes/gateway/test_overload.py."""
 
 from __future__ import annotations
 

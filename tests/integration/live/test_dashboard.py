@@ -1,5 +1,8 @@
 """The proctor dashboard: staff only, its pages, reviews, and its live socket updated by a real
-worker's job events over the real channel layer."""
+worker's job events over the real channel layer.
+
+Here the tests that need no process;
+the others are in tests/processes/live/test_dashboard.py."""
 
 from __future__ import annotations
 

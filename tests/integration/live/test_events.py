@@ -1,5 +1,8 @@
 """Job events: published on the real channel layer by a real worker, logged, and passed on to
-staff over the events WebSocket (and to no one else)."""
+staff over the events WebSocket (and to no one else).
+
+Here the tests that need no process;
+the others are in tests/processes/live/test_events.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The admin's queue overview, per-client page, their JSON and pause/resume (staff only)."""
+"""The admin's queue overview, per-client page, their JSON and pause/resume (staff only).
+
+Here the tests that need no process;
+the others are in tests/processes/ops/test_admin_queue.py."""
 
 from __future__ import annotations
 

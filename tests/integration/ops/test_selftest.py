@@ -1,5 +1,8 @@
 """Test frames: `manage.py proctoring_test_job` and the admin's "Send a test frame", through a
-real queue, a real worker and a recording API."""
+real queue, a real worker and a recording API.
+
+Here the tests that need no process;
+the others are in tests/processes/ops/test_selftest.py."""
 
 from __future__ import annotations
 

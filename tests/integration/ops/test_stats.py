@@ -1,4 +1,7 @@
-"""The queue's figures (proctoring/ops/stats.py) and `proctoring_stats`, on the real Redis."""
+"""The queue's figures (proctoring/ops/stats.py) and `proctoring_stats`, on the real Redis.
+
+Here the tests that need no process;
+the others are in tests/processes/ops/test_stats.py."""
 
 from __future__ import annotations
 

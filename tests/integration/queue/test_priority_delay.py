@@ -1,5 +1,8 @@
 """Priority and delayed frames: where the enqueue puts them in Redis, and the order in which a
-real `rqworker proctoring` sends them to the API."""
+real `rqworker proctoring` sends them to the API.
+
+Here the tests that need no process;
+the others are in tests/processes/queue/test_priority_delay.py."""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
 """From flags to incidents: the grouping rule as plain functions, the writer's findings,
 incidents and snapshots in the database, the risk summary, and the whole path through a real
-worker and the reference API's real face detector."""
+worker and the reference API's real face detector.
+
+Here the tests that need no process;
+the others are in tests/processes/results/test_incidents.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Results are committed in batches by one writer per process; each job learns of its own row."""
+"""Results are committed in batches by one writer per process; each job learns of its own row.
+
+Here the tests that need no process;
+the others are in tests/processes/results/test_results.py."""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """`proctoring.worker.lifecycle` writes, in batches, what RQ's worker writes when it starts a job and when
-a job kept 0 s succeeds. RQ's own APIs, and a stock `SimpleWorker` doing the same, are the judge."""
+a job kept 0 s succeeds. RQ's own APIs, and a stock `SimpleWorker` doing the same, are the judge.
+
+Here the tests that need no process;
+the others are in tests/processes/worker/test_lifecycle.py."""
 
 from __future__ import annotations
 

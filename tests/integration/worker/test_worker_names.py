@@ -1,5 +1,8 @@
 """Workers are named `<short hostname>.<pid>`, with a suffix when a live worker holds that name
-(RQ would refuse to start a second one), and `--name` wins."""
+(RQ would refuse to start a second one), and `--name` wins.
+
+Here the tests that need no process;
+the others are in tests/processes/worker/test_worker_names.py."""
 
 from __future__ import annotations
 

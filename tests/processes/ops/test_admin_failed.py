@@ -1,6 +1,9 @@
 """The admin's failed jobs list (proctoring/ops/admin/failed.py), its actions (admin_failed_actions.py)
 and a job's detail page (proctoring/ops/admin/job.py), on the real Redis, with failures made by a real
-worker against the recording API."""
+worker against the recording API.
+
+Here the tests that start real processes;
+the others are in tests/integration/ops/test_admin_failed.py."""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Pausing the workers (RQ's suspension, the admin's Pause): they take nothing new, the gateway
-still accepts frames and says so in its acks, and everything waiting goes once resumed."""
+still accepts frames and says so in its acks, and everything waiting goes once resumed.
+
+Here the tests that start real processes;
+the others are in tests/integration/ops/test_pause.py."""
 
 from __future__ import annotations
 

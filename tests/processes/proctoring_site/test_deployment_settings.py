@@ -1,6 +1,9 @@
 """Settings a deployment sets: secrets read from files (`<NAME>_FILE`), a PostgreSQL DATABASE_URL,
 DJANGO_STATIC_ROOT, and the reference API mounted only where asked for. (test_settings.py beside it
-has the typed readers and Redis; it is long enough.)"""
+has the typed readers and Redis; it is long enough.)
+
+Here the tests that start real processes;
+the others are in tests/unit/proctoring_site/test_deployment_settings.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The private redis-server `make run` starts: found without a system Redis, and persistent."""
+"""The private redis-server `make run` starts: found without a system Redis, and persistent.
+
+Here the tests that start real processes;
+the others are in tests/unit/proctoring_site/test_embedded_redis.py."""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """`manage.py rungateway`: one command that starts a gateway with the WebSocket caps the settings
-compute, instead of a number copied by hand into every unit file."""
+compute, instead of a number copied by hand into every unit file.
+
+Here the tests that start real processes;
+the others are in tests/unit/proctoring_site/test_gateway_command.py."""
 
 from __future__ import annotations
 

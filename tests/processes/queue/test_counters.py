@@ -1,6 +1,9 @@
 """Per-client counts (proctoring/queue/counters.py) against a scan of RQ's real queue and registries,
 through every transition a frame job makes: with a real worker process, and as a property over
-random sequences of operations run by the worker's own code in this process."""
+random sequences of operations run by the worker's own code in this process.
+
+Here the tests that start real processes;
+the others are in tests/integration/queue/test_counters.py."""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
 """Fair order and latest-frame-wins, with a real `rqworker proctoring` and the suite's Redis: the
-order in which frames reach the API, and what a replaced frame leaves behind (nothing)."""
+order in which frames reach the API, and what a replaced frame leaves behind (nothing).
+
+Here the tests that start real processes;
+the others are in tests/integration/queue/test_fairness.py."""
 
 from __future__ import annotations
 

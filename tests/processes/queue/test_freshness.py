@@ -1,5 +1,8 @@
 """Freshness figures (wait, run, answer age per client and overall) in the stats, /metrics and
-`proctoring_stats`, and the admin's waiting list and failed-jobs search."""
+`proctoring_stats`, and the admin's waiting list and failed-jobs search.
+
+Here the tests that start real processes;
+the others are in tests/integration/queue/test_freshness.py."""
 
 from __future__ import annotations
 

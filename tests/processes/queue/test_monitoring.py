@@ -1,5 +1,8 @@
 """/metrics (Prometheus) and /proctoring/stats.json: who may read them, and that the series
-follow what really happened (frames through the real consumer, a real worker)."""
+follow what really happened (frames through the real consumer, a real worker).
+
+Here the tests that start real processes;
+the others are in tests/integration/queue/test_monitoring.py."""
 
 from __future__ import annotations
 

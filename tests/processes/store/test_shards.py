@@ -1,6 +1,9 @@
 """Clients spread over two independent Redis primaries (`REDIS_SHARDS`): the gateway puts each
 client's frames on its own shard, one worker per shard delivers them, and the figures of the
-admin pages, `proctoring_stats` and /metrics add both shards up."""
+admin pages, `proctoring_stats` and /metrics add both shards up.
+
+Here the tests that start real processes;
+the others are in tests/unit/store/test_shards.py."""
 
 from __future__ import annotations
 

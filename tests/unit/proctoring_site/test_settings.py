@@ -1,4 +1,7 @@
-"""Settings from the environment: typed readers, the one Redis address, start-up that stops when wrong."""
+"""Settings from the environment: typed readers, the one Redis address, start-up that stops when wrong.
+
+Here the tests that need no Redis, no database and no process;
+the others are in tests/processes/proctoring_site/test_settings.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The reference proctoring API (`POST /reference-api/v1/analyze`), and the API client against it."""
+"""The reference proctoring API (`POST /reference-api/v1/analyze`), and the API client against it.
+
+Here the tests that need no Redis, no database and no process;
+the others are in tests/processes/reference_api/test_reference_api.py."""
 
 from __future__ import annotations
 
