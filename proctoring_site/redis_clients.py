@@ -105,6 +105,21 @@ def client(**options: Any) -> redis.Redis:
     return primary
 
 
+def use_blocking_pool(connection: redis.Redis, size: int) -> None:
+    """Gives a worker's Redis client (shared with its queues) a pool of `size` that waits for a
+    free connection: redis-py's default pool fails past its limit, and dozens of job threads
+    each holding one or two connections reach it."""
+    old = connection.connection_pool
+    if isinstance(old, redis.sentinel.SentinelConnectionPool):
+        # Its connections need their Sentinel pool: make another of the same configured Redis.
+        connection.connection_pool = blocking_pool(max_connections=size, **WORKER_POOL_OPTIONS)
+    else:
+        connection.connection_pool = redis.BlockingConnectionPool(  # type: ignore[no-untyped-call]
+            connection_class=old.connection_class, max_connections=size, timeout=30, **old.connection_kwargs
+        )
+    old.disconnect()
+
+
 _followed: weakref.WeakSet[BlockingSentinelPool] = weakref.WeakSet()
 _follower_pid = 0
 _follower_lock = threading.Lock()

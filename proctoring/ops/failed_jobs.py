@@ -36,7 +36,7 @@ def retry(job_id: str) -> bool:
     with connection.pipeline() as pipe:
         pipe.expire(keys.frame(job_id), policy.frame_key_ttl())
         # Our queue class moves the counts and gives the frame its pending slot back.
-        queue._enqueue_job(job, pipeline=pipe)
+        queue.enqueue_job(job, pipeline=pipe)
         pipe.execute()
     log.info("failed job %s retried (client %s)", job_id, counters.client_of(job))
     return True

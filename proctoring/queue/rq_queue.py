@@ -9,17 +9,17 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from django_rq.queues import DjangoRQ
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
 from proctoring.queue import counters, fairness, policy
 from proctoring.store import keys
+from proctoring.store.rq_internals import QueueBase
 
 _COMING_BACK = {JobStatus.SCHEDULED, JobStatus.FAILED, JobStatus.STARTED, JobStatus.STOPPED}
 
 
-class ProctoringQueue(DjangoRQ):
+class ProctoringQueue(QueueBase):
     """RQ's queue, rounding retry times to the nearest second and keeping the per-client
     counts (`proctoring.queue.counters`) of frame jobs that RQ moves: to waiting-to-retry, and back
     to the queue (a retry that is due, or a failed job requeued)."""
@@ -31,14 +31,12 @@ class ProctoringQueue(DjangoRQ):
             counters.move(job.id, counters.RETRYING, pipeline=pipeline, connection=self.connection)
         return scheduled
 
-    def _enqueue_job(
-        self, job: Job, pipeline: Any = None, at_front: bool = False, unique: bool = False
-    ) -> Job:
+    def job_enqueued(
+        self, job: Job, status_before: JobStatus | None, pipeline: Any = None, at_front: bool = False
+    ) -> None:
         # A new job is counted by the enqueue script; only a job coming back (a retry that is
         # due, a failed job requeued) moves here.
-        coming_back = job.get_status(refresh=False) in _COMING_BACK
-        enqueued: Job = super()._enqueue_job(job, pipeline=pipeline, at_front=at_front, unique=unique)
-        client_id = counters.client_of(job) if coming_back else None
+        client_id = counters.client_of(job) if status_before in _COMING_BACK else None
         if client_id is not None:
             target = pipeline if pipeline is not None else self.connection
             counters.move(job.id, counters.QUEUED, pipeline=pipeline, connection=self.connection)
@@ -46,7 +44,6 @@ class ProctoringQueue(DjangoRQ):
             target.zadd(keys.client_pending(client_id), {job.id: time.time()}, nx=True)
             # And waits its client's turn in fair order.
             fairness.join(self.connection, client_id, job.id, at_front=at_front, pipeline=pipeline)
-        return enqueued
 
 
 class ProctoringStartedJobRegistry(StartedJobRegistry):

@@ -30,14 +30,14 @@ from uuid import uuid4
 import redis
 from django.conf import settings
 from rq.defaults import DEFAULT_WORKER_TTL
-from rq.executions import WORKER_EXECUTIONS_KEY_TEMPLATE, Execution, ExecutionRegistry
+from rq.executions import WORKER_EXECUTIONS_KEY_TEMPLATE, Execution
 from rq.job import Job
 from rq.results import Result
 from rq.suspension import WORKERS_SUSPENDED
 from rq.utils import str_to_date, utcformat
 
 from proctoring.queue import counters, fairness, policy
-from proctoring.store import keys, scripts
+from proctoring.store import keys, rq_internals, scripts
 
 log = logging.getLogger(__name__)
 
@@ -66,16 +66,9 @@ class CircuitOpen(Exception):
         self.probing = probing
 
 
-def _prefix(key: str, placeholder: str) -> str:
-    head, sep, _ = key.partition(placeholder)
-    if not sep:
-        raise RuntimeError(f"unexpected RQ key layout: {key!r}")
-    return head
-
-
 # RQ's execution and executions-registry key prefixes (the job id follows them).
-_EXECUTION_PREFIX = _prefix(Execution(id="EXEC", job_id="JOB", connection=None).key, "JOB")  # type: ignore[arg-type]
-_EXECUTIONS_REGISTRY_PREFIX = _prefix(ExecutionRegistry.key_template.format("JOB"), "JOB")
+_EXECUTION_PREFIX = rq_internals.EXECUTION_KEY_PREFIX
+_EXECUTIONS_REGISTRY_PREFIX = rq_internals.EXECUTIONS_REGISTRY_KEY_PREFIX
 
 
 @dataclass
@@ -177,7 +170,7 @@ def take(
             id=execution_id.decode(), job_id=job_id, connection=connection, worker_name=worker_name
         )
         execution.created_at = execution.last_heartbeat = started
-        execution._job = job
+        rq_internals.set_execution_job(execution, job)
         taken.append(Taken(job, execution, envelope if isinstance(envelope, bytes) else None))
     return Batch(taken, sparse, bool(held_back))
 
@@ -201,12 +194,12 @@ def is_batchable(job: Job, return_value: Any) -> bool:
         return_value is None
         and job.func_name == policy.FRAME_JOB
         and job.result_ttl == 0
-        and job._success_callback_name is None
+        and job.success_callback is None
         and not job.webhooks
         and job.repeats_left is None
         and not job.group_id
         and not job.has_rate_limit
-        and not job._dependency_ids
+        and not rq_internals.has_dependencies(job)
     )
 
 
@@ -402,7 +395,7 @@ def _write_success(pipe: Any, item: Succeeded) -> None:
         job.dependencies_key,
         Result.get_key(job.id),
         execution.key,
-        ExecutionRegistry.key_template.format(job.id),
+        rq_internals.executions_registry_key(job.id),
     )
     pipe.zrem(item.started_registry_key, execution.composite_key)
     pipe.srem(execution.worker_executions_key, execution.composite_key)

@@ -11,23 +11,25 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import time
+from typing import Any
 
 import redis
 import redis.sentinel
 from django.conf import settings
-from rq.job import Job
-from rq.scheduler import RQScheduler
-from rq.utils import current_timestamp
+from rq.worker import BaseWorker
 
 from proctoring.queue import counters
 from proctoring.queue.rq_queue import ProctoringQueue, ProctoringStartedJobRegistry
+from proctoring.store import rq_internals
+from proctoring.store.rq_internals import SchedulerBase
 from proctoring_site import redis_check, redis_clients
 
 log = logging.getLogger(__name__)
 
 
-class ProctoringScheduler(RQScheduler):
+class ProctoringScheduler(SchedulerBase):
     """RQ's scheduler, polling every `tick` seconds instead of every second; the one that holds
     the queue's lock also puts the per-client counts right every `PROCTORING_RECONCILE_SECONDS`
     (`counters.reconcile`: jobs deleted or ended behind our back).
@@ -35,37 +37,35 @@ class ProctoringScheduler(RQScheduler):
     `interval` stays 1: RQ derives its lock TTLs from it and Redis wants whole seconds there.
     """
 
+    queue_class = ProctoringQueue  # due retries move with their counts
     tick = 0.25
     _next_reconcile = 0.0
     _next_cleanup = 0.0
+    _stopping = False  # asked to stop (SIGTERM from its worker, or Ctrl-C)
     cleanup_every = 2.0  # seconds between looks for abandoned jobs (leases run out)
 
-    @property
-    def connection(self) -> redis.Redis:
+    def own_connection(self, pool_connection_class: type) -> redis.Redis | None:
         """RQ rebuilds the worker's client from its pool's settings in the scheduler's process,
         which a Sentinel pool's connections cannot be made from: make one of the configured
         Redis instead."""
-        if (
-            self._connection is None
-            and isinstance(self._pool_class, type)
-            and issubclass(self._pool_class, redis.sentinel.SentinelManagedConnection)
+        if isinstance(pool_connection_class, type) and issubclass(
+            pool_connection_class, redis.sentinel.SentinelManagedConnection
         ):
-            self._connection = redis.Redis(  # type: ignore[assignment]
+            return redis.Redis(
                 connection_pool=redis_clients.blocking_pool(
                     max_connections=8, **redis_clients.WORKER_POOL_OPTIONS
                 )
             )
-        connection: redis.Redis = RQScheduler.connection.fget(self)  # type: ignore[attr-defined]
-        return connection
+        return None
 
     def clean_abandoned(self) -> None:
         """RQ's cleanup of the started registry (abandoned jobs are retried, or failed), run
         every few seconds rather than RQ's ten minutes: with leases (`PROCTORING_JOB_LEASE_SECONDS`)
         a job whose worker died is taken up again within the lease and a few seconds."""
-        if not self._acquired_locks or time.monotonic() < self._next_cleanup:
+        if not self.acquired_locks or time.monotonic() < self._next_cleanup:
             return
         self._next_cleanup = time.monotonic() + self.cleanup_every
-        for name in self._acquired_locks:
+        for name in self.acquired_locks:
             try:
                 ProctoringStartedJobRegistry(
                     name, connection=self.connection, serializer=self.serializer
@@ -75,7 +75,7 @@ class ProctoringScheduler(RQScheduler):
 
     def reconcile_counts(self) -> None:
         every = settings.PROCTORING_RECONCILE_SECONDS
-        if not self._acquired_locks or time.monotonic() < self._next_reconcile:
+        if not self.acquired_locks or time.monotonic() < self._next_reconcile:
             return
         self._next_reconcile = time.monotonic() + every
         try:
@@ -86,42 +86,20 @@ class ProctoringScheduler(RQScheduler):
         if changed:
             log.warning("per-client counts of %d client(s) had drifted and were put right", changed)
 
-    def enqueue_scheduled_jobs(self) -> None:
-        """RQ's, moving due jobs with our queue class, so that their counts move with them."""
-        self._status = self.Status.WORKING
-        if not self._scheduled_job_registries and self._acquired_locks:
-            self.prepare_registries()
-        for registry in self._scheduled_job_registries:
-            job_ids = registry.get_jobs_to_schedule(current_timestamp())
-            if not job_ids:
-                continue
-            queue = ProctoringQueue(registry.name, connection=self.connection, serializer=self.serializer)
-            jobs = Job.fetch_many(job_ids, connection=self.connection, serializer=self.serializer)
-            rate_limited = [job for job in jobs if job is not None and job.has_rate_limit]
-            with self.connection.pipeline() as pipeline:
-                for job_id, job in zip(job_ids, jobs, strict=True):
-                    if job is not None and job.has_rate_limit:
-                        continue
-                    if job is not None:
-                        queue._enqueue_job(job, pipeline=pipeline, at_front=job.should_enqueue_at_front())
-                    registry.remove(job_id, pipeline=pipeline)
-                pipeline.execute()
-            for job in rate_limited:
-                with self.connection.pipeline() as pipeline:
-                    registry.remove(job.id, pipeline=pipeline)
-                    queue._enqueue_rate_limited_job(
-                        job, pipeline=pipeline, at_front=job.should_enqueue_at_front()
-                    )
-                    pipeline.execute()
-        self._status = self.Status.STARTED
+    def request_stop(self, signum: Any = None, frame: Any = None) -> None:
+        super().request_stop(signum, frame)
+        self._stopping = True
 
     def work(self) -> None:
-        self._install_signal_handlers()
+        """RQ's scheduler loop, at `tick`, with the abandoned-job cleanup and the counts' repair,
+        riding out Redis outages and ending with its worker."""
+        signal.signal(signal.SIGINT, self.request_stop)
+        signal.signal(signal.SIGTERM, self.request_stop)
         self.register_birth()
         wait = self.tick
         parent = os.getppid()
         while True:
-            if self._stop_requested:
+            if self._stopping:
                 self.stop()
                 break
             if os.getppid() != parent:
@@ -146,3 +124,20 @@ class ProctoringScheduler(RQScheduler):
                 wait = min(max(wait * 2, 0.5), 5.0)
                 log.warning("scheduler: Redis unavailable (%s); trying again in %.1f s", exc, wait)
             time.sleep(wait)
+
+
+def restart_if_stopped(worker: BaseWorker) -> None:
+    """Starts `worker`'s scheduler again if it stopped, or takes over the queue's lock when the
+    worker that held it is gone: RQ looks only at its maintenance, every ten minutes, and until
+    then no retry is queued and no abandoned job is taken up again."""
+    scheduler = worker.scheduler
+    if scheduler is None:
+        return
+    process = rq_internals.scheduler_process(scheduler)
+    if process is not None and process.is_alive():
+        return
+    if process is not None:
+        worker.log.warning(
+            "Worker %s: its scheduler (pid %s) stopped; starting another", worker.name, process.pid
+        )
+    scheduler.acquire_locks(auto_start=True)

@@ -104,14 +104,17 @@ class WatchdogDeathPenalty(BaseDeathPenalty):
 
     def __init__(self, timeout: float, exception: type[BaseException] = JobTimeoutException, **kwargs: Any):
         super().__init__(timeout, exception, **kwargs)  # type: ignore[no-untyped-call]
+        # Kept here too: RQ's copies (`_timeout`, `_exception`) are private.
+        self._seconds = timeout
+        self._exception_class = exception
         self._thread_id = threading.get_ident()
         self._token: int | None = None
 
     def setup_death_penalty(self) -> None:
-        if self._timeout <= 0:
+        if self._seconds <= 0:
             return
-        exception = _timeout_exception(self._exception, self._timeout)
-        self._token = _watchdog.watch(self._timeout, self._thread_id, exception)
+        exception = _timeout_exception(self._exception_class, self._seconds)
+        self._token = _watchdog.watch(self._seconds, self._thread_id, exception)
 
     def cancel_death_penalty(self) -> None:
         if self._token is not None:

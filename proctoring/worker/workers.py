@@ -14,13 +14,13 @@ only reaches the main thread.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import redis
-import redis.sentinel
 from django.conf import settings
 from rq import SimpleWorker
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
@@ -33,11 +33,10 @@ from rq.worker.base import DequeueStrategy
 
 from proctoring.queue import metrics
 from proctoring.results import writer as results
-from proctoring.store import keys
+from proctoring.store import keys, rq_internals
 from proctoring.store.connections import get_redis
-from proctoring.worker import lifecycle, slots
+from proctoring.worker import lifecycle, scheduling, slots
 from proctoring.worker import names as worker_names
-from proctoring.worker.scheduling import ProctoringScheduler
 from proctoring.worker.timeouts import WatchdogDeathPenalty
 from proctoring_site import redis_check, redis_clients
 
@@ -48,23 +47,6 @@ REPORT_EVERY = 10.0  # seconds between progress lines in the log
 TAKE_MAX = 64  # jobs taken per round trip at most
 TAKE_LINGER = 0.01  # seconds a worker waits after the first job of a trickle, for more
 SCHEDULER_CHECK_SECONDS = 5.0  # how often a worker makes sure a scheduler runs
-
-
-def _wait_for_connections(connection: redis.Redis, size: int) -> None:
-    """Gives the worker's Redis client (shared with its queues) a pool that waits for a free
-    connection: redis-py's default pool fails past its limit, and dozens of job threads each
-    holding one or two connections reach it."""
-    old = connection.connection_pool
-    if isinstance(old, redis.sentinel.SentinelConnectionPool):
-        # Its connections need their Sentinel pool: make another of the same configured Redis.
-        connection.connection_pool = redis_clients.blocking_pool(
-            max_connections=size, **redis_clients.WORKER_POOL_OPTIONS
-        )
-    else:
-        connection.connection_pool = redis.BlockingConnectionPool(
-            connection_class=old.connection_class, max_connections=size, timeout=30, **old.connection_kwargs
-        )
-    old.disconnect()
 
 
 class ProctoringWorker(SimpleWorker):
@@ -82,7 +64,7 @@ class ProctoringWorker(SimpleWorker):
             kwargs["name"] = worker_names.unique_name(kwargs.get("connection") or get_redis())
         super().__init__(*args, **kwargs)
         self.concurrency = concurrency or settings.PROCTORING_WORKER_CONCURRENCY
-        _wait_for_connections(self.connection, 2 * self.concurrency + 16)
+        redis_clients.use_blocking_pool(self.connection, 2 * self.concurrency + 16)
         self._slots = slots.Slots(self.concurrency)
         # Threads kept free for sparse clients under backlog (`proctoring.worker.slots`), and the
         # state of that: when a sparse client's frame was last taken, whether the last take
@@ -99,6 +81,7 @@ class ProctoringWorker(SimpleWorker):
         self._finisher: lifecycle.Finisher | None = None
         self._leases: lifecycle.Leases | None = None
         self._circuit_open = False
+        self._stopping = False  # a warm shutdown was asked for
         self._reported = (time.monotonic(), 0)
         self._next_scheduler_check = time.monotonic() + SCHEDULER_CHECK_SECONDS
 
@@ -122,8 +105,12 @@ class ProctoringWorker(SimpleWorker):
             self._sparse_at = time.monotonic()  # kept from the start, until no sparse client comes
             self._watch = slots.SparseWatch(self.connection, keys.clients_ring_new(), self._slots)
         if with_scheduler:
-            self._start_scheduler(burst, logging_level, date_format, log_format)
-        self._install_signal_handlers()
+            rq_internals.start_scheduler(
+                self, scheduling.ProctoringScheduler, burst, logging_level, date_format, log_format
+            )
+        # RQ's handlers: the first SIGINT or SIGTERM asks for a warm shutdown, the next for a cold one.
+        signal.signal(signal.SIGINT, self.request_stop)
+        signal.signal(signal.SIGTERM, self.request_stop)
         taken = 0
         idle_since = time.monotonic()
         connection_wait = 1.0
@@ -132,18 +119,19 @@ class ProctoringWorker(SimpleWorker):
                 try:
                     if self.should_run_maintenance_tasks:
                         self.run_maintenance_tasks()
-                    if self._stop_requested:
+                    if self._stopping:
                         self.log.info("Worker %s: stopping on request", self.name)
                         break
                     self.heartbeat()
                     self._report()
-                    if with_scheduler and not burst:
-                        self._keep_scheduler_running()
+                    if with_scheduler and not burst and time.monotonic() >= self._next_scheduler_check:
+                        self._next_scheduler_check = time.monotonic() + SCHEDULER_CHECK_SECONDS
+                        scheduling.restart_if_stopped(self)
                     most = TAKE_MAX if max_jobs is None else min(TAKE_MAX, max_jobs - taken)
                     free = self._acquire(most)
                     if not free:
                         continue
-                    if self._stop_requested:  # asked while this loop waited for a free thread
+                    if self._stopping:  # asked while this loop waited for a free thread
                         self._slots.release(free)
                         continue
                     try:
@@ -190,26 +178,19 @@ class ProctoringWorker(SimpleWorker):
                         self.log.info("Worker %s: idle for %d seconds, quitting", self.name, max_idle_time)
                         break
                     self._wait_for_jobs()
-                except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-                    self.log.error(
-                        "Worker %s: could not reach Redis (%s); retrying in %.0f s",
-                        self.name,
-                        exc,
-                        connection_wait,
-                    )
-                    time.sleep(connection_wait)
-                    connection_wait = min(connection_wait * 2, self.max_connection_wait_time)
-                except redis.exceptions.ResponseError as exc:
-                    if not redis_check.refusing_for_now(exc):
+                except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError) as exc:
+                    refused = isinstance(exc, redis.ResponseError)
+                    if refused and not redis_check.refusing_for_now(exc):
                         self.log.error(
                             "Worker %s: found an unhandled exception, quitting...", self.name, exc_info=True
                         )
                         break
-                    # A primary short of replicas, out of memory, mid-failover: wait as for an
-                    # outage (the worker used to quit here, and with it its scheduler).
+                    # Redis away, or a primary short of replicas, out of memory, mid-failover:
+                    # wait for it, the scheduler with it, rather than quit.
                     self.log.error(
-                        "Worker %s: Redis refuses writes for now (%s); retrying in %.0f s",
+                        "Worker %s: %s (%s); retrying in %.0f s",
                         self.name,
+                        "Redis refuses writes for now" if refused else "could not reach Redis",
                         exc,
                         connection_wait,
                     )
@@ -227,23 +208,6 @@ class ProctoringWorker(SimpleWorker):
         finally:
             self.teardown()
         return bool(taken)
-
-    def _keep_scheduler_running(self) -> None:
-        """Every few seconds: starts a scheduler again if ours stopped, or takes over the queue's
-        lock when the worker that held it is gone (RQ looks only every 10 minutes, and until
-        then no retry is queued and no abandoned job is taken up again)."""
-        now = time.monotonic()
-        if self.scheduler is None or now < self._next_scheduler_check:
-            return
-        self._next_scheduler_check = now + SCHEDULER_CHECK_SECONDS
-        process = self.scheduler._process
-        if process is not None and process.is_alive():
-            return
-        if process is not None:
-            self.log.warning(
-                "Worker %s: its scheduler (pid %s) stopped; starting another", self.name, process.pid
-            )
-        self.scheduler.acquire_locks(auto_start=True)
 
     def _reserve_kept(self) -> int:
         """Threads to keep free for sparse clients now: the reserve, while they come."""
@@ -267,7 +231,7 @@ class ProctoringWorker(SimpleWorker):
         kept = self._reserve_kept()
         self._holding_back = False
         try:
-            for queue in self._ordered_queues:
+            for queue in self.queues:
                 answer = lifecycle.take(
                     self.connection,
                     queue.key,
@@ -295,16 +259,16 @@ class ProctoringWorker(SimpleWorker):
             if len(started) < count:
                 self._slots.release(count - len(started))
         if started:
-            self._state = WorkerStatus.BUSY
+            rq_internals.mark_busy(self)
         return started
 
     def _wait_for_jobs(self) -> None:
         """Blocks (up to a second, so that heartbeats and stop requests go on) until a queue
         has a job. BLMOVE of a list onto itself, head to head, changes nothing."""
-        if self._slots.busy == 0 and self._state != WorkerStatus.IDLE:
+        if self._slots.busy == 0 and self.get_state() != WorkerStatus.IDLE:
             self.set_state(WorkerStatus.IDLE)
-        if len(self._ordered_queues) == 1:
-            key = self._ordered_queues[0].key
+        if len(self.queues) == 1:
+            key = self.queues[0].key
             if self.connection.blmove(key, key, 1, "LEFT", "LEFT") is not None:
                 # A job came: give it a moment's company, so that a trickle of frames is
                 # taken a few per round trip rather than one (the take is most of a worker's
@@ -338,12 +302,12 @@ class ProctoringWorker(SimpleWorker):
                 for done in waits:
                     done.result(timeout=lifecycle.WAIT_TIMEOUT)
                 self._write_now(writes)
-                self._finalize_success(job, queue, execution, return_value)
+                rq_internals.finalize_success(self, job, queue, execution, return_value)
         except BaseException:
             lifecycle.end_job()  # a failed job's deferred writes are dropped: it may run again
             lifecycle.end_waits()
             try:
-                self._finalize_failure(job, queue, execution, sys.exc_info())
+                rq_internals.finalize_failure(self, job, queue, execution, sys.exc_info())
             except BaseException:
                 # RQ's own failure bookkeeping failing (Redis gone): RQ's cleanup will find the
                 # job abandoned in the started registry.
@@ -354,19 +318,20 @@ class ProctoringWorker(SimpleWorker):
             self._slots.release()
 
     def _committed(self, batch: list[lifecycle.Succeeded]) -> None:
-        if self._leases is not None:
-            self._leases.release([item.execution.composite_key for item in batch])
+        self._release_lease(*(item.execution for item in batch))
 
-    def _release_lease(self, execution: Any) -> None:
+    def _release_lease(self, *executions: Any) -> None:
         if self._leases is not None:
-            self._leases.release([execution.composite_key])
+            self._leases.release([execution.composite_key for execution in executions])
 
     def _fail_late(self, job: Any, queue: Queue, execution: Any, error: BaseException) -> None:
         """A job whose slot is already free failed after all (its answer could not be stored):
         RQ's failure handling, with its retries, as if the job had raised the error."""
         log.error("job %s: its answer could not be stored: %s", job.id, error)
         try:
-            self._finalize_failure(job, queue, execution, (type(error), error, error.__traceback__))
+            rq_internals.finalize_failure(
+                self, job, queue, execution, (type(error), error, error.__traceback__)
+            )
         except BaseException:
             log.exception("could not record the failure of job %s; RQ's cleanup will find it", job.id)
         finally:
@@ -412,6 +377,10 @@ class ProctoringWorker(SimpleWorker):
                 return
         super().heartbeat(timeout, pipeline)
 
+    def handle_warm_shutdown_request(self) -> None:
+        super().handle_warm_shutdown_request()
+        self._stopping = True
+
     def teardown(self) -> None:
         # Warm shutdown: the jobs in flight finish (each is bounded by its timeout), their
         # successes are recorded, then the worker unregisters.
@@ -428,32 +397,3 @@ class ProctoringWorker(SimpleWorker):
         if self._leases is not None:
             self._leases.close()
         super().teardown()
-
-    def _start_scheduler(
-        self,
-        burst: bool = False,
-        logging_level: str | None = "INFO",
-        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
-        log_format: str = DEFAULT_LOGGING_FORMAT,
-    ) -> None:
-        """RQ's own `_start_scheduler` (rq 3.0), with our scheduler class."""
-        self.scheduler = ProctoringScheduler(
-            self.queues,
-            connection=self.connection,
-            logging_level=logging_level if logging_level is not None else self.log.level,
-            date_format=date_format,
-            log_format=log_format,
-            serializer=self.serializer,
-        )
-        self.scheduler.acquire_locks()
-        if not self.scheduler.acquired_locks:
-            return
-        if burst:
-            try:
-                self.scheduler.register_birth()
-                self.scheduler.enqueue_scheduled_jobs()
-            finally:
-                self.scheduler.release_locks()
-                self.scheduler.register_death()
-        else:
-            self.scheduler.start()
