@@ -1,0 +1,1 @@
+"""Integration tests of proctoring/store: a private Redis, no process."""
