@@ -34,6 +34,9 @@ def retry(job_id: str) -> bool:
     job.retries_left = retry.max if retry else None
     job.started_at = job.ended_at = None
     with connection.pipeline() as pipe:
+        # RQ's enqueue_job switches a caller's pipeline to MULTI itself, which fails once
+        # commands are queued on it: switch first.
+        pipe.multi()
         pipe.expire(keys.frame(job_id), policy.frame_key_ttl())
         # Our queue class moves the counts and gives the frame its pending slot back.
         queue.enqueue_job(job, pipeline=pipe)
