@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from bench.images import make_frame
-from proctoring.queue import enqueue, policy
 from proctoring_site.embedded_redis import RedisServer
 
 PAGES = {
@@ -45,7 +44,7 @@ def fill(queued: int, failed: int, clients: int, progress: bool) -> dict[str, st
 
     from exams.models import Attempt, Exam
     from proctoring.core.frames import parse_image
-    from proctoring.queue import counters
+    from proctoring.queue import counters, enqueue, policy
     from proctoring.store.connections import get_redis
 
     user = get_user_model().objects.create_user("taker", password="bench-pass-123")

@@ -16,7 +16,6 @@ import uuid
 from pathlib import Path
 
 from bench.images import make_frame
-from proctoring.queue import enqueue
 from proctoring_site.embedded_redis import RedisServer
 
 
@@ -36,6 +35,7 @@ def measure(clients: int, frame_kb: float, workdir: Path) -> dict[str, float | i
         from django.conf import settings
 
         from proctoring.core.frames import parse_image
+        from proctoring.queue import enqueue
         from proctoring.store.connections import get_redis
 
         data = make_frame(frame_kb)

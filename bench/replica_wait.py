@@ -16,7 +16,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from proctoring.queue import enqueue
 from proctoring_site.embedded_redis import RedisServer
 from tests.support import wait_until
 
@@ -41,6 +40,7 @@ async def _run(frames: int, concurrency: int, replicas: int) -> tuple[list[float
     from django.conf import settings
 
     from proctoring.core.frames import Frame
+    from proctoring.queue import enqueue
     from tests.support import jpeg_bytes
 
     settings.REDIS_WAIT_REPLICAS = replicas
