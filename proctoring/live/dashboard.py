@@ -1,6 +1,6 @@
 """The proctor dashboard's data: attempts in progress for an exam, as rows a live grid shows, and
 one attempt's timeline. Plain functions over the database and the per-client counts; the views
-(`dashboard_views`) and the live socket (`dashboard_stream`) only call them."""
+(`proctoring.live.views`) and the live socket (`proctoring.live.consumers`) only call them."""
 
 from __future__ import annotations
 
