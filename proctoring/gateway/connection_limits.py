@@ -24,29 +24,12 @@ import redis
 import redis.asyncio
 from django.conf import settings
 
-from proctoring.store import keys
+from proctoring.store import keys, scripts
 from proctoring.store.connections import get_async_redis
 
 log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 90
-
-# KEYS: the IP's set, the attempt's set. ARGV: now, lease end, member, IP limit, attempt limit,
-# lease seconds. Returns 0 (admitted), 1 (the IP is at its limit) or 2 (the attempt is).
-_ADMIT = """
-local now = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-local ip_limit = tonumber(ARGV[4])
-local attempt_limit = tonumber(ARGV[5])
-if ip_limit > 0 and redis.call('ZCARD', KEYS[1]) >= ip_limit then return 1 end
-if attempt_limit > 0 and redis.call('ZCARD', KEYS[2]) >= attempt_limit then return 2 end
-for i = 1, 2 do
-  redis.call('ZADD', KEYS[i], ARGV[2], ARGV[3])
-  redis.call('EXPIRE', KEYS[i], ARGV[6])
-end
-return 0
-"""
 
 
 class TooManyConnections(Exception):
@@ -83,10 +66,17 @@ async def admit(ip: str | None, attempt_id: str) -> Slot | None:
     )
     now = time.time()
     try:
-        verdict = await get_async_redis().eval(
-            _ADMIT, 2, slot.ip_key, slot.attempt_key,
-            now, now + LEASE_SECONDS, slot.member, ip_limit, attempt_limit, LEASE_SECONDS,
-        )  # fmt: skip
+        verdict = await scripts.connection_admit(
+            get_async_redis(),
+            ip_sockets=slot.ip_key,
+            attempt_sockets=slot.attempt_key,
+            now=now,
+            lease_end=now + LEASE_SECONDS,
+            member=slot.member,
+            ip_limit=ip_limit,
+            attempt_limit=attempt_limit,
+            lease=LEASE_SECONDS,
+        )
     except redis.RedisError as exc:
         log.warning("connection limits not checked for attempt %s (Redis: %s)", attempt_id, exc)
         return None

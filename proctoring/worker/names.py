@@ -21,21 +21,10 @@ import socket
 import redis
 from rq.worker import Worker
 
-from proctoring.store import keys
+from proctoring.store import keys, scripts
 
 CLAIM_SECONDS = 10  # from choosing a name to registering it (RQ's register_birth) takes far less
 SUFFIXES = 20  # `.2` to `.20` tried in turn, then a random one
-
-# KEYS: 1 RQ's worker key of the name, 2 the name's claim. ARGV: 1 claim TTL (s), 2 claimer.
-# Free unless a worker of that name is registered and has not died (RQ's own test in
-# `register_birth`) or someone else claimed the name moments ago.
-_CLAIM = """
-if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('HEXISTS', KEYS[1], 'death') == 0 then
-  return 0
-end
-if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'EX', ARGV[1]) then return 1 end
-return 0
-"""
 
 
 def base_name(hostname: str | None = None, pid: int | None = None) -> str:
@@ -52,11 +41,13 @@ def unique_name(connection: redis.Redis, base: str | None = None) -> str:
         redis.RedisError: Redis could not be asked.
     """
     base = base or base_name()
-    claim = connection.register_script(_CLAIM)
     claimer = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
     candidates = [base, *(f"{base}.{n}" for n in range(2, SUFFIXES + 1))]
     for name in candidates:
         worker_key = Worker.redis_worker_namespace_prefix + name
-        if claim(keys=[worker_key, keys.worker_name_claim(name)], args=[CLAIM_SECONDS, claimer]):
+        claim = keys.worker_name_claim(name)
+        if scripts.worker_name_claim(
+            connection, worker=worker_key, claim=claim, ttl=CLAIM_SECONDS, claimer=claimer
+        ):
             return name
     return f"{base}.{secrets.token_hex(3)}"

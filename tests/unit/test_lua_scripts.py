@@ -65,7 +65,7 @@ def calls() -> dict[str, Call]:
     tree = ast.parse(Path(inspect.getfile(scripts)).read_text())
     found: dict[str, Call] = {}
     for function in tree.body:
-        if not isinstance(function, ast.FunctionDef):
+        if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
             continue
         params = [arg.arg for arg in function.args.kwonlyargs]
         for node in ast.walk(function):

@@ -212,3 +212,37 @@ def fairness_join(
     return lua.script("fairness_join.lua")(
         client, [waiting, ring_new], [job_id, client_id, "1" if at_front else "0", ttl]
     )
+
+
+async def connection_admit(
+    client: redis.asyncio.Redis,
+    *,
+    ip_sockets: str,
+    attempt_sockets: str,
+    now: float,
+    lease_end: float,
+    member: str,
+    ip_limit: int,
+    attempt_limit: int,
+    lease: int,
+) -> int:
+    """Takes a place for a new camera socket (connection_admit.lua).
+
+    Returns:
+        0 admitted, 1 the IP address is at its limit, 2 the attempt is.
+    """
+    verdict = await lua.script("connection_admit.lua")(
+        client,
+        [ip_sockets, attempt_sockets],
+        [now, lease_end, member, ip_limit, attempt_limit, lease],
+    )
+    return int(verdict)
+
+
+def worker_name_claim(client: redis.Redis, *, worker: str, claim: str, ttl: int, claimer: str) -> bool:
+    """Claims a worker name for `ttl` seconds (worker_name_claim.lua).
+
+    Returns:
+        Whether the name is now `claimer`'s.
+    """
+    return bool(lua.script("worker_name_claim.lua")(client, [worker, claim], [ttl, claimer]))
