@@ -154,7 +154,7 @@ def store_result(meta: FrameMeta, job_id: str, answer: dict[str, Any], image: by
     The image is kept only as the snapshot of an incident it opens.
 
     Returns at once: the future is done when the row is committed. Under a batching worker the
-    job's success is recorded only after that (`lifecycle.defer_success_until`), and the job's
+    job's success is recorded only after that (`job_context.defer_success_until`), and the job's
     slot is free meanwhile; elsewhere, wait for it (`.result()`).
     """
     row = FrameResult(

@@ -17,7 +17,7 @@ from proctoring.core.exceptions import ApiError, ApiUnavailable, FrameMissing
 from proctoring.core.frames import FrameMeta
 from proctoring.queue import breaker, counters, freshness, metrics
 from proctoring.results import writer as results
-from proctoring.worker import api_client, lifecycle, outcomes
+from proctoring.worker import api_client, job_context, outcomes
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def forward_frame_job(meta: FrameMeta | None = None, image: bytes | None = None)
         saved = results.store_result(meta, job.id, answer, image)
         # A batching worker frees this job's slot now and records its success once the answer
         # is committed; any other waits here. Watchers hear of it once it is stored.
-        if not lifecycle.defer_success_until(saved):
+        if not job_context.defer_success_until(saved):
             saved.result(timeout=results.COMMIT_TIMEOUT)
         saved.add_done_callback(tell)
     else:

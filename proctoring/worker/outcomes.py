@@ -12,7 +12,7 @@ from proctoring.core.frames import FrameMeta
 from proctoring.queue import breaker, counters, envelopes, freshness
 from proctoring.store import keys
 from proctoring.store.connections import get_redis
-from proctoring.worker import lifecycle
+from proctoring.worker import job_context
 
 LATEST_TTL = 60  # seconds the dashboard's live thumbnail outlives its client's last frame
 HINT_TTL = 10  # seconds a hint outlives the frame that caused it (a camera that stops sending)
@@ -53,7 +53,7 @@ def finish_delivered(
         if times is not None:
             freshness.record(pipe, client_id, *times)
 
-    if lifecycle.defer_on_success(write):
+    if job_context.defer_on_success(write):
         return
     with get_redis().pipeline() as pipe:
         write(pipe)
@@ -92,4 +92,4 @@ def finish_failed(client_id: str, job_id: str, kind: str = "") -> None:
 def load_frame(job_id: str) -> tuple[FrameMeta, bytes] | None:
     """A taken frame's metadata and image bytes (read along with its job when the worker did),
     or None when they are gone."""
-    return envelopes.read_frame(job_id, lifecycle.prefetched_envelope(job_id))
+    return envelopes.read_frame(job_id, job_context.prefetched_envelope(job_id))

@@ -1,14 +1,14 @@
 """The worker class behind `rqworker proctoring`: RQ's, with many jobs at once.
 
 Concurrency: a stock RQ worker runs one job at a time, and a job spends nearly all its time
-waiting for the API (3-4 frames/s per process at 200 ms). `ProctoringWorker` runs up to
+waiting for the API, so one job at a time leaves a process idle. `ProctoringWorker` runs up to
 `PROCTORING_WORKER_CONCURRENCY` jobs at once in threads of one process. Its main thread takes as
-many jobs as there are free threads in one round trip, and a frame job's success is recorded in
-batches (`proctoring.worker.lifecycle`), in RQ's own keys and shapes; failures, retries, callbacks and
-the failed registry go through RQ's own code. A worker never holds a job it is not running. A
-warm shutdown (SIGTERM, Ctrl-C) stops taking jobs and waits for the jobs in flight to finish and
-be recorded. Job timeouts come from one watchdog thread (`proctoring.worker.timeouts`), because SIGALRM
-only reaches the main thread.
+many jobs as there are free threads in one round trip (`proctoring.worker.intake`), and a frame
+job's success is recorded in batches (`proctoring.worker.successes`), in RQ's own keys and
+shapes; failures, retries, callbacks and the failed registry go through RQ's own code. A worker
+never holds a job it is not running. A warm shutdown (SIGTERM, Ctrl-C) stops taking jobs and
+waits for the jobs in flight to finish and be recorded. Job timeouts come from one watchdog
+thread (`proctoring.worker.timeouts`), because SIGALRM only reaches the main thread.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from proctoring.queue import metrics
 from proctoring.results import writer as results
 from proctoring.store import keys, rq_internals
 from proctoring.store.connections import get_redis
-from proctoring.worker import lifecycle, scheduling, slots
+from proctoring.worker import intake, job_context, leases, scheduling, slots, successes
 from proctoring.worker import names as worker_names
 from proctoring.worker.timeouts import WatchdogDeathPenalty
 from proctoring_site import redis_check, redis_clients
@@ -78,8 +78,8 @@ class ProctoringWorker(SimpleWorker):
         self._holding_back = False
         self._watch: slots.SparseWatch | None = None
         self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=f"rq-job-{self.pid}")
-        self._finisher: lifecycle.Finisher | None = None
-        self._leases: lifecycle.Leases | None = None
+        self._finisher: successes.Finisher | None = None
+        self._leases: leases.Leases | None = None
         self._circuit_open = False
         self._stopping = False  # a warm shutdown was asked for
         self._reported = (time.monotonic(), 0)
@@ -99,8 +99,8 @@ class ProctoringWorker(SimpleWorker):
         """RQ's work loop (suspension, maintenance, scheduler, heartbeats, warm shutdown), but
         taking as many jobs per round trip as there are free threads to run them."""
         self.bootstrap(logging_level, date_format, log_format)
-        self._leases = lifecycle.Leases(self.connection)
-        self._finisher = lifecycle.Finisher(self.connection, self.key, on_commit=self._committed)
+        self._leases = leases.Leases(self.connection)
+        self._finisher = successes.Finisher(self.connection, self.key, on_commit=self._committed)
         if self._reserve:
             self._sparse_at = time.monotonic()  # kept from the start, until no sparse client comes
             self._watch = slots.SparseWatch(self.connection, keys.clients_ring_new(), self._slots)
@@ -136,11 +136,11 @@ class ProctoringWorker(SimpleWorker):
                         continue
                     try:
                         batch = self._take(free)
-                    except lifecycle.Suspended:
+                    except intake.Suspended:
                         # RQ's wait (a second at a time, heartbeats included) until resumed.
                         self.check_for_suspension(burst)
                         continue
-                    except lifecycle.CircuitOpen as circuit:
+                    except intake.CircuitOpen as circuit:
                         # The API is down: jobs wait in the queue rather than burn attempts.
                         if not self._circuit_open:
                             self.log.warning(
@@ -224,15 +224,15 @@ class ProctoringWorker(SimpleWorker):
             self._watch.ask()
         return self._slots.acquire(most, timeout=1.0, keep=keep)
 
-    def _take(self, count: int) -> list[lifecycle.Taken]:
+    def _take(self, count: int) -> list[intake.Taken]:
         """Starts up to `count` jobs (from the first queue that has any) on reserved threads;
         slots not used are given back."""
-        started: list[lifecycle.Taken] = []
+        started: list[intake.Taken] = []
         kept = self._reserve_kept()
         self._holding_back = False
         try:
             for queue in self.queues:
-                answer = lifecycle.take(
+                answer = intake.take(
                     self.connection,
                     queue.key,
                     queue.started_job_registry.key,
@@ -277,20 +277,20 @@ class ProctoringWorker(SimpleWorker):
         else:
             time.sleep(0.05)
 
-    def _run_job(self, item: lifecycle.Taken, queue: Queue) -> None:
+    def _run_job(self, item: intake.Taken, queue: Queue) -> None:
         job, execution = item.job, item.execution
-        lifecycle.begin_job(job.id, item.envelope)
+        job_context.begin_job(job.id, item.envelope)
         handed_over = False  # to the finisher, which ends the lease once the success is recorded
         try:
             job.started_at = rq_now()
             timeout = job.timeout or self.queue_class.DEFAULT_TIMEOUT
             with self.death_penalty_class(timeout, JobTimeoutException, job_id=job.id):
                 return_value = job.perform()
-            writes, waits = lifecycle.end_job(), lifecycle.end_waits()
-            if lifecycle.is_batchable(job, return_value) and self._finisher is not None:
+            writes, waits = job_context.end_job(), job_context.end_waits()
+            if successes.is_batchable(job, return_value) and self._finisher is not None:
                 job.ended_at = rq_now()
                 self.executions.pop(execution.id, None)
-                succeeded = lifecycle.Succeeded(job, execution, queue.started_job_registry.key, writes)
+                succeeded = successes.Succeeded(job, execution, queue.started_job_registry.key, writes)
 
                 def store_failed(error: BaseException) -> None:
                     self._fail_late(job, queue, execution, error)
@@ -300,12 +300,12 @@ class ProctoringWorker(SimpleWorker):
                 log.debug("Worker %s: job %s OK", self.name, job.id)
             else:
                 for done in waits:
-                    done.result(timeout=lifecycle.WAIT_TIMEOUT)
+                    done.result(timeout=successes.WAIT_TIMEOUT)
                 self._write_now(writes)
                 rq_internals.finalize_success(self, job, queue, execution, return_value)
         except BaseException:
-            lifecycle.end_job()  # a failed job's deferred writes are dropped: it may run again
-            lifecycle.end_waits()
+            job_context.end_job()  # a failed job's deferred writes are dropped: it may run again
+            job_context.end_waits()
             try:
                 rq_internals.finalize_failure(self, job, queue, execution, sys.exc_info())
             except BaseException:
@@ -317,7 +317,7 @@ class ProctoringWorker(SimpleWorker):
                 self._release_lease(execution)
             self._slots.release()
 
-    def _committed(self, batch: list[lifecycle.Succeeded]) -> None:
+    def _committed(self, batch: list[successes.Succeeded]) -> None:
         self._release_lease(*(item.execution for item in batch))
 
     def _release_lease(self, *executions: Any) -> None:
@@ -337,7 +337,7 @@ class ProctoringWorker(SimpleWorker):
         finally:
             self._release_lease(execution)
 
-    def _write_now(self, writes: list[lifecycle.Write]) -> None:
+    def _write_now(self, writes: list[job_context.Write]) -> None:
         if not writes:
             return
         with self.connection.pipeline(transaction=False) as pipe:
@@ -391,7 +391,7 @@ class ProctoringWorker(SimpleWorker):
         if self._watch is not None:
             self._watch.close()
         # Their answers may still be on their way to the database; their successes follow.
-        results.wait_written(timeout=lifecycle.WAIT_TIMEOUT)
+        results.wait_written(timeout=successes.WAIT_TIMEOUT)
         if self._finisher is not None:
             self._finisher.close()
         if self._leases is not None:

@@ -18,7 +18,7 @@ from proctoring.core.frames import parse_image
 from proctoring.queue import counters, policy
 from proctoring.queue import enqueue as enqueuing
 from proctoring.store import keys
-from proctoring.worker import lifecycle
+from proctoring.worker import intake
 from tests.support import jpeg_bytes
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -40,7 +40,7 @@ def test_reconcile_ends_a_job_rq_failed_without_us(redis_conn: redis.Redis, clie
     # A worker killed mid-job: RQ's cleanup fails the job without running our callback.
     job_id = enqueue(clients[0], 1)
     queue = policy.get_queue()
-    lifecycle.take(redis_conn, queue.key, queue.started_job_registry.key, "rq:worker:w", "w", 1)
+    intake.take(redis_conn, queue.key, queue.started_job_registry.key, "rq:worker:w", "w", 1)
     assert counters.read(clients[:1])[clients[0]]["running"] == 1
     Job.fetch(job_id, connection=redis_conn).set_status(JobStatus.FAILED)
     assert counters.reconcile(clients) == 1

@@ -30,13 +30,13 @@ def roomy(settings: Any) -> None:
 
 
 def test_a_take_starts_at_most_the_backlog_it_is_allowed_sparse_clients_first(roomy, redis_conn):
-    from proctoring.worker import lifecycle
+    from proctoring.worker import intake
 
     busy = [enqueue("busy", seq) for seq in range(1, 5)]
     quiet = enqueue("quiet", 1)
 
     def take(count: int, backlog: int) -> tuple[list[str], int, bool]:
-        batch = lifecycle.take(
+        batch = intake.take(
             redis_conn, QUEUE_KEY, "rq:wip:proctoring", "rq:worker:w", "w", count, backlog=backlog
         )
         return [item.job.id for item in batch.taken], batch.sparse, batch.held_back
@@ -111,7 +111,7 @@ def test_with_latest_frame_wins_a_client_whose_frames_replace_each_other_is_not_
 ):
     # With one frame waiting at most, the backlog cannot tell who sends faster than served: a
     # replacement does (and a client not replacing stays sparse, served first).
-    from proctoring.worker import lifecycle
+    from proctoring.worker import intake
 
     settings.PROCTORING_COALESCE = "latest"
     enqueue("a", 1)
@@ -119,7 +119,7 @@ def test_with_latest_frame_wins_a_client_whose_frames_replace_each_other_is_not_
     b1 = enqueue("b", 1)
     assert redis_conn.lrange(keys.clients_ring_new(), 0, -1) == [b"b"]
     assert redis_conn.lrange(keys.clients_ring(), 0, -1) == [b"a"]
-    batch = lifecycle.take(redis_conn, QUEUE_KEY, "rq:wip:proctoring", "rq:worker:w", "w", 2, backlog=1)
+    batch = intake.take(redis_conn, QUEUE_KEY, "rq:wip:proctoring", "rq:worker:w", "w", 2, backlog=1)
     assert [item.job.id for item in batch.taken] == [b1, a2] and batch.sparse == 1
     # For a while its next frames still go with the backlog, behind the sparse clients'.
     enqueue("a", 3)

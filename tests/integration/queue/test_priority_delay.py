@@ -68,11 +68,11 @@ def test_a_flagged_result_gives_the_client_priority_for_a_while(redis_conn, sett
 
 
 def test_a_taken_priority_frame_loses_its_mark(redis_conn):
-    from proctoring.worker import lifecycle
+    from proctoring.worker import intake
 
     job_id = enqueue("a", 1, priority=True)
     assert redis_conn.hget(Job.key_for(job_id), "pri") == b"1"
-    [taken] = lifecycle.take(redis_conn, QUEUE_KEY, "rq:wip:proctoring", "rq:worker:w", "w", 1).taken
+    [taken] = intake.take(redis_conn, QUEUE_KEY, "rq:wip:proctoring", "rq:worker:w", "w", 1).taken
     assert taken.job.id == job_id
     assert redis_conn.hget(Job.key_for(job_id), "pri") is None, "a retry of it is a normal frame"
 

@@ -1,5 +1,6 @@
-"""`proctoring.worker.lifecycle` writes, in batches, what RQ's worker writes when it starts a job and when
-a job kept 0 s succeeds. RQ's own APIs, and a stock `SimpleWorker` doing the same, are the judge.
+"""`proctoring.worker.intake` and `proctoring.worker.successes` write, in batches, what RQ's worker
+writes when it starts a job and when a job kept 0 s succeeds. RQ's own APIs, and a stock
+`SimpleWorker` doing the same, are the judge.
 
 Here the tests that need no process;
 the others are in tests/processes/worker/test_lifecycle.py."""
@@ -25,7 +26,7 @@ from proctoring.core.frames import parse_image
 from proctoring.queue import enqueue as enqueuing
 from proctoring.queue import policy
 from proctoring.store import keys
-from proctoring.worker import lifecycle, outcomes
+from proctoring.worker import intake, job_context, leases, outcomes, successes
 from tests.support import jpeg_bytes
 
 LEFTOVER_PATTERNS = ("rq:job:*", "rq:execution:*", "rq:executions:*")
@@ -43,9 +44,9 @@ def born(queue: Queue, name: str) -> SimpleWorker:
     return worker
 
 
-def take(worker: SimpleWorker, queue: Queue, count: int) -> list[lifecycle.Taken]:
+def take(worker: SimpleWorker, queue: Queue, count: int) -> list[intake.Taken]:
     keys_ = (queue.key, queue.started_job_registry.key, worker.key)
-    return lifecycle.take(queue.connection, *keys_, worker.name, count).taken
+    return intake.take(queue.connection, *keys_, worker.name, count).taken
 
 
 def start_as_rq_does(worker: SimpleWorker, queue: Queue) -> tuple[Job, Execution]:
@@ -138,7 +139,7 @@ def test_take_takes_nothing_while_workers_are_suspended(attempt: Any, redis_conn
     queue = policy.get_queue()
     worker = born(queue, "taker")
     suspend(redis_conn)
-    with pytest.raises(lifecycle.Suspended):
+    with pytest.raises(intake.Suspended):
         take(worker, queue, 2)
     assert queue.get_job_ids() == job_ids
     assert StartedJobRegistry(queue=queue).get_job_ids() == []
@@ -176,7 +177,7 @@ def test_take_writes_what_a_stock_simple_worker_writes(attempt: Any, redis_conn:
         assert score is not None and abs(score - (now + ttl + 60)) <= 2
         # RQ holds a job in the started registry for its execution's TTL; we for its lease,
         # which its worker renews while it runs (so a dead worker's job is retried sooner).
-        held = lifecycle.lease_seconds() if execution is our_exec else ttl
+        held = leases.lease_seconds() if execution is our_exec else ttl
         score = redis_conn.zscore(started, execution.composite_key)
         assert score is not None and abs(score - (now + held)) <= 2
         assert execution.composite_key in worker_index(redis_conn, execution.worker_name)
@@ -201,16 +202,16 @@ def test_a_taken_job_is_held_for_its_lease_renewed_by_its_worker_and_its_executi
     assert theirs.id not in registry.get_expired_job_ids(within_timeout), "the stock worker's job"
     assert redis_conn.ttl(their_execution.key) == reference.get_heartbeat_ttl(theirs)
 
-    lease = lifecycle.lease_seconds()
+    lease = leases.lease_seconds()
     assert ours.job.id not in registry.get_expired_job_ids(time.time() + lease - 2), "abandoned too soon"
     assert ours.job.id in registry.get_expired_job_ids(time.time() + lease + 2), "held past its lease"
-    leases = lifecycle.Leases(redis_conn)
+    held = leases.Leases(redis_conn)
     try:
-        leases.hold(ours.execution.composite_key, registry.key)
+        held.hold(ours.execution.composite_key, registry.key)
         redis_conn.zadd(registry.key, {ours.execution.composite_key: 1})  # as if about to run out
-        leases.renew()
+        held.renew()
     finally:
-        leases.close()
+        held.close()
     assert ours.job.id not in registry.get_expired_job_ids(time.time() + lease - 2), "renewed"
     our_ttl, stock_ttl = redis_conn.ttl(ours.execution.key), reference.get_heartbeat_ttl(ours.job)
     assert our_ttl >= stock_ttl - 2, f"execution kept {our_ttl} s, a stock SimpleWorker keeps {stock_ttl} s"
@@ -225,17 +226,17 @@ def test_finisher_removes_a_batch_of_successes_as_rq_does(attempt: Any, redis_co
     taken = take(worker, queue, 3)
     theirs, their_execution = start_as_rq_does(reference, queue)
 
-    finisher = lifecycle.Finisher(redis_conn, worker.key)
+    finisher = successes.Finisher(redis_conn, worker.key)
     for item in taken:
-        lifecycle.begin_job(item.job.id, item.envelope)
+        job_context.begin_job(item.job.id, item.envelope)
         assert outcomes.load_frame(item.job.id) is not None
         outcomes.finish_delivered(client, item.job.id)
-        writes = lifecycle.end_job()
+        writes = job_context.end_job()
         assert redis_conn.exists(keys.frame(item.job.id)), "the job's own writes wait for its success"
         assert item.job.started_at is not None
         item.job.ended_at = item.job.started_at + timedelta(seconds=0.5)
-        assert lifecycle.is_batchable(item.job, None)
-        finisher.add(lifecycle.Succeeded(item.job, item.execution, queue.started_job_registry.key, writes))
+        assert successes.is_batchable(item.job, None)
+        finisher.add(successes.Succeeded(item.job, item.execution, queue.started_job_registry.key, writes))
     # The same success, recorded by RQ's own code for the fourth job.
     assert theirs.started_at is not None
     theirs.ended_at = theirs.started_at + timedelta(seconds=0.5)
@@ -286,4 +287,4 @@ def test_is_batchable(
     job = queue.create_job(options.pop("func", policy.FRAME_JOB), **options)
     job.save()
     stored = Job.fetch(job.id, connection=redis_conn)  # restored from Redis, as `take` does
-    assert lifecycle.is_batchable(stored, return_value) is batchable
+    assert successes.is_batchable(stored, return_value) is batchable

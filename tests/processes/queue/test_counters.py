@@ -30,7 +30,7 @@ from proctoring.queue import enqueue as enqueuing
 from proctoring.results import writer as results
 from proctoring.store import keys
 from proctoring.store.connections import get_redis
-from proctoring.worker import lifecycle
+from proctoring.worker import intake, successes
 from proctoring.worker.scheduling import ProctoringScheduler
 from proctoring.worker.workers import ProctoringWorker
 from tests.support import RecordingApi, Reply, jpeg_bytes, wait_until
@@ -193,7 +193,7 @@ class InProcessWorker:
         self.worker.register_birth()
 
     def run_one(self) -> bool:
-        taken = lifecycle.take(
+        taken = intake.take(
             self.connection,
             self.queue.key,
             self.queue.started_job_registry.key,
@@ -203,7 +203,7 @@ class InProcessWorker:
         ).taken
         if not taken:
             return False
-        finisher = lifecycle.Finisher(self.connection, self.worker.key)
+        finisher = successes.Finisher(self.connection, self.worker.key)
         self.worker._finisher = finisher
         self.worker._run_job(taken[0], self.queue)
         results.wait_written(30)  # a success is handed to the finisher once its answer is stored

@@ -1,5 +1,6 @@
-"""`proctoring.worker.lifecycle` writes, in batches, what RQ's worker writes when it starts a job and when
-a job kept 0 s succeeds. RQ's own APIs, and a stock `SimpleWorker` doing the same, are the judge.
+"""`proctoring.worker.intake` and `proctoring.worker.successes` write, in batches, what RQ's worker
+writes when it starts a job and when a job kept 0 s succeeds. RQ's own APIs, and a stock
+`SimpleWorker` doing the same, are the judge.
 
 Here the tests that start real processes;
 the others are in tests/integration/worker/test_lifecycle.py."""
