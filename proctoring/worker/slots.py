@@ -2,17 +2,15 @@
 
 Why a reserve: under backlog every thread is busy with backlogged clients' frames, and with an
 API whose answers take about as long each time, threads started together end together, so they
-free up in bursts one API answer apart. A well-behaved client's frame arriving between two bursts
-waited for the next one (bench/fairness.py: p95 113 ms against 13 ms unloaded, at half the
-issue's size). With a reserve, backlogged frames are started only while more than `reserve`
+free up in bursts one API answer apart, each burst refilled at once from the backlog. A
+well-behaved client's frame arriving between two bursts would wait for the next one, up to an
+API answer. With a reserve, backlogged frames are started only while more than `reserve`
 threads stay free, and a sparse client's frame is started the moment it arrives: the take
 script serves sparse clients first, and `SparseWatch` wakes the worker's main loop when one is
 waiting (a blocking Redis call on the sparse ring; Redis times out blocking calls only every
 100 ms at its default `hz`, so a short timeout could not do it). The reserve holds only while
 sparse clients come (`PROCTORING_FAIR_RESERVE_HOLD`): when every client is behind, every thread
-serves them.
-Measured (bench/fairness.py, half the issue's size): the well-behaved clients' p95 wait went from
-113 ms to ~10 ms once the backlog had settled.
+serves them. What the reserve buys is in bench/README.md (`fairness.py`).
 """
 
 from __future__ import annotations
