@@ -9,9 +9,9 @@ the backlogged ring only when no sparse client waits; a client changes rings as 
 crosses the bound. This is FQ-CoDel's sparse-flow rule (RFC 8290) on top of round-robin: a
 well-behaved client, sending no faster than its share, is served as soon as its frame arrives,
 however long the backlog of the clients that send more, and those share what is left, in turn.
-Measured (bench/fairness.py): plain round-robin made a 2 fps client wait a whole round for each
-frame; serving only *newly* waiting clients first left one that fell behind once stuck behind the
-heavy senders; the bound of 2 keeps it among the sparse. Under backlog each worker
+Round-robin alone would make a well-behaved client wait a whole round for each frame; and a
+client that falls behind once must not stay behind the heavy senders, which a bound on the
+backlog (rather than "newly waiting clients first") ensures. Under backlog each worker
 keeps a few threads free for the sparse clients (`proctoring.worker.slots`), and with latest-frame-wins
 a client whose frame was replaced counts as backlogged (`HASTY_SECONDS`).
 
