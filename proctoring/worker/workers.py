@@ -271,8 +271,8 @@ class ProctoringWorker(SimpleWorker):
             key = self.queues[0].key
             if self.connection.blmove(key, key, 1, "LEFT", "LEFT") is not None:
                 # A job came: give it a moment's company, so that a trickle of frames is
-                # taken a few per round trip rather than one (the take is most of a worker's
-                # own CPU per frame at 2 frames/s per taker).
+                # taken a few per round trip rather than one (a take costs about as much for
+                # one job as for several, and is most of what a worker itself does per frame).
                 time.sleep(TAKE_LINGER)
         else:
             time.sleep(0.05)
