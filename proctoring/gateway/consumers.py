@@ -175,9 +175,9 @@ _writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None
 
 def _keep_writing_metrics() -> None:
     """Starts, once per event loop, the task that writes the gateway's figures to Redis every
-    `metrics.FLUSH_EVERY` seconds while it has any. (Written after acks only, a refusal waited
-    for the gateway's next ack: one that refused everything, a full queue's very case, never
-    reported its refusals, and their alert could not fire.)"""
+    `metrics.FLUSH_EVERY` seconds while it has any. A timer, not a write after each ack: a
+    gateway that refuses everything (a full queue's very case) sends no ack, and its refusals
+    must still reach Redis for their alert to fire."""
     loop = asyncio.get_running_loop()
     writer = _writers.get(loop)
     if writer is None or writer.done():
