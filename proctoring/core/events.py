@@ -88,9 +88,9 @@ class Publisher:
         layer = get_channel_layer()
         while True:
             batch = [self._events.get()]
-            # Gather for a moment: at a trickle (a few hundred frames a second spread over the
-            # workers) each event would otherwise be its own channel-layer send, the costliest
-            # part of a frame's CPU on the worker. Watchers see events 50 ms later at most.
+            # Gather for a moment: at a trickle (frames spread over many workers and threads)
+            # each event would otherwise be its own channel-layer send, the costliest part of a
+            # frame's CPU on the worker. Watchers see events `LINGER` later at most.
             until = time.monotonic() + LINGER
             while len(batch) < MAX_BATCH:
                 left = until - time.monotonic()

@@ -2,12 +2,13 @@
 
 The enqueue script (`proctoring.queue.enqueue`) runs, once a frame is admitted, exactly the commands
 RQ's `Queue.enqueue_job` would send for the frame's job. Recording them means building an RQ
-`Job`, pickling and compressing its function reference and recording a pipeline: about a tenth
-of the gateway's CPU per frame, for commands that differ from frame to frame only in the job id,
-two timestamps and the description. So they are recorded once per configuration, with a marker
-id, and written into the enqueue script as Lua statements with those four values left as
-script arguments: a frame's enqueue then sends a dozen arguments instead of fifty and the
-script's hash instead of its text (packing the arguments was the gateway's largest cost).
+`Job`, pickling and compressing its function reference and recording a pipeline: work the
+gateway would otherwise repeat for every frame, for commands that differ from frame to frame
+only in the job id, two timestamps and the description. So they are recorded once per
+configuration, with a marker id, and written into the enqueue script as Lua statements with
+those four values left as script arguments: a frame's enqueue then sends a dozen arguments
+instead of fifty and the script's hash instead of its text, since packing each command's
+arguments is paid on the event loop, per frame.
 """
 
 from __future__ import annotations
