@@ -40,9 +40,9 @@ def _client() -> _Client:
         client.session.close()
     session = requests.Session()
     # requests reads the proxy variables, the CA bundle variables and ~/.netrc again on every
-    # call, and merges and prepares every request from scratch (together about a third of a
-    # worker's CPU at hundreds of calls a second). Read the environment once per session and
-    # prepare the request once; each call copies it and sets its own headers and body.
+    # call, and merges and prepares every request from scratch: work that gives the same answer
+    # on every call, paid per frame. Read the environment once per session and prepare the
+    # request once; each call copies it and sets its own headers and body.
     session.trust_env = False
     session.proxies = requests.utils.get_environ_proxies(key[0])
     session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True

@@ -1,8 +1,8 @@
 """Job timeouts for a worker that runs jobs in threads, from one watchdog thread.
 
 SIGALRM (RQ's default) only reaches the main thread, and RQ's `TimerDeathPenalty` starts a new
-thread per job to raise the timeout in the job's thread, a measurable cost at hundreds of jobs a
-second. Here one thread per process keeps every running job's deadline and raises
+thread per job to raise the timeout in the job's thread: a thread started and stopped for every
+frame. Here one thread per process keeps every running job's deadline and raises
 `JobTimeoutException` in the job's thread when it passes, the same way (an asynchronous
 exception, which lands at the job's next Python bytecode: a job blocked in a C call, such as a
 socket read, is stopped once that call returns, so the API call keeps its own timeout).
