@@ -318,7 +318,7 @@ def _job_commands(meta: FrameMeta, job_id: str, queue: Queue) -> Sequence[Comman
     """The writes RQ makes to enqueue this frame's job, recorded instead of executed."""
     # No arguments and no meta: everything about the frame is in its stored envelope. Every
     # field of the job hash then stays under Redis's 64-byte listpack limit, so the hash is
-    # stored compactly (about 0.5 KB instead of 2 KB per queued frame).
+    # stored compactly (a listpack) rather than as a hash table.
     job = queue.create_job(
         policy.FRAME_JOB,
         job_id=job_id,

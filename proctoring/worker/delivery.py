@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 def forward_frame_job(meta: FrameMeta | None = None, image: bytes | None = None) -> None:
     """Sends one frame to the proctoring API, keeps its answer and frees the client's slot.
 
-    The frame and its metadata are read from the frame's stored envelope (jobs enqueued with
-    them as arguments, as before the envelope existed, are served too).
+    The frame and its metadata are read from the frame's stored envelope; `meta` and `image`
+    serve jobs that carry them as arguments instead (enqueued by a release without envelopes and
+    still in the queue when this one starts).
     """
     job = get_current_job()
     if job is None:
