@@ -25,7 +25,7 @@ def retry(job_id: str) -> bool:
     queue = policy.get_queue()
     connection = queue.connection
     try:
-        job = Job.fetch(job_id, connection=connection)
+        job = counters.FrameJob.fetch(job_id, connection=connection)
     except NoSuchJobError:
         return False
     if not connection.zrem(FailedJobRegistry(queue=queue).key, job_id):

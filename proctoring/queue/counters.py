@@ -11,8 +11,8 @@ right at the job's next transition instead of leaving the counts off for ever. F
 a sorted set per client scored by when RQ's failed registry lets them expire, so the failed count
 follows RQ's expiry by itself.
 
-A frame job's client is read from its description, which the enqueue writes as
-"frame <client id>#<seq>" (`queues._description`).
+A frame job's hash names its frame beside RQ's fields: `client` and `seq`, written by the
+enqueue script (`frame_of` reads them back).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import redis
 from rq.job import Job
@@ -67,19 +67,41 @@ def move(
     )
 
 
+FRAME_FIELDS = (b"client", b"seq")  # the job hash's fields that name its frame
 _DESCRIPTION = re.compile(r"^frame (.*)#(-?\d+)$")
 
 
+class FrameJob(Job):
+    """RQ's job, keeping the fields that name its frame, which RQ's `restore` drops: a page of
+    jobs fetched as `FrameJob.fetch_many` knows their frames without reading their hashes again."""
+
+    frame_fields: tuple[bytes | None, bytes | None] | None = None  # set by restore
+
+    def restore(self, raw_data: Any) -> Any:
+        restored = super().restore(raw_data)
+        self.frame_fields = (raw_data.get(FRAME_FIELDS[0]), raw_data.get(FRAME_FIELDS[1]))
+        return restored
+
+
 def frame_of(job: Job) -> tuple[str, int] | None:
-    """The client and seq of a frame job (from its description), None for any other job."""
-    if job.func_name != policy.FRAME_JOB or not job.description:
+    """The client and seq of a frame job, None for any other job: from a `FrameJob`'s fields, or
+    for any other job read from its hash (one HMGET)."""
+    if job.func_name != policy.FRAME_JOB:
         return None
-    match = _DESCRIPTION.match(job.description)
+    if isinstance(job, FrameJob) and job.frame_fields is not None:
+        client, seq = job.frame_fields
+    else:
+        client, seq = cast(list[bytes | None], job.connection.hmget(job.key, FRAME_FIELDS))
+    if client is not None and seq is not None:
+        return client.decode(), int(seq)
+    # Jobs enqueued before the `client` and `seq` fields existed name their frame only in their
+    # description, "frame <client id>#<seq>".
+    match = _DESCRIPTION.match(job.description or "")
     return (match.group(1), int(match.group(2))) if match else None
 
 
 def client_of(job: Job) -> str | None:
-    """The client of a frame job (from its description), None for any other job."""
+    """The client of a frame job, None for any other job (see `frame_of`)."""
     ref = frame_of(job)
     return ref[0] if ref else None
 

@@ -218,6 +218,7 @@ def _run_script(
         counts_template=counters.COUNTS_TEMPLATE,
         failed_template=counters.FAILED_TEMPLATE,
         kind_template=counters.KIND_TEMPLATE,
+        seq=meta.seq,
     )
 
 

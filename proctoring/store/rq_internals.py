@@ -129,10 +129,12 @@ def scheduler_process(scheduler: RQScheduler) -> Any:
 
 
 class SchedulerBase(RQScheduler):
-    """RQ's scheduler with two public-named hooks: `queue_class`, the class due jobs are put
-    back on the queue with, and `own_connection`, a client of our making for its process."""
+    """RQ's scheduler with three public-named hooks: `queue_class`, the class due jobs are put
+    back on the queue with, `job_class`, the class they are fetched as, and `own_connection`, a
+    client of our making for its process."""
 
     queue_class: type[Queue] = Queue
+    job_class: type[Job] = Job
 
     def own_connection(self, pool_connection_class: type) -> redis.Redis | None:
         """A client for this scheduler to use instead of the one RQ rebuilds from the worker's
@@ -148,7 +150,7 @@ class SchedulerBase(RQScheduler):
 
     def enqueue_scheduled_jobs(self) -> None:
         """RQ's `RQScheduler.enqueue_scheduled_jobs` (rq 3.0.0), putting due jobs back with
-        `queue_class` instead of RQ's `Queue`."""
+        `queue_class` and `job_class` instead of RQ's `Queue` and `Job`."""
         self._status = self.Status.WORKING
         if not self._scheduled_job_registries and self._acquired_locks:
             self.prepare_registries()
@@ -157,7 +159,7 @@ class SchedulerBase(RQScheduler):
             if not job_ids:
                 continue
             queue = self.queue_class(registry.name, connection=self.connection, serializer=self.serializer)
-            jobs = Job.fetch_many(job_ids, connection=self.connection, serializer=self.serializer)
+            jobs = self.job_class.fetch_many(job_ids, connection=self.connection, serializer=self.serializer)
             normal_jobs = []
             jobs_with_rate_limit = []
             missing_job_ids = []

@@ -117,7 +117,7 @@ def on_forward_failure(
         log.warning("job %s: attempt failed, will retry: %s", job.id, exc)
         metrics.recorder.count("retried")
         return
-    # The job's description names its client even when the frame's bytes are gone.
+    # The job's hash names its client and seq even when the frame's bytes are gone.
     ref = counters.frame_of(job)
     if ref:
         client_id, seq = ref

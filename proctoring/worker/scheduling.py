@@ -38,6 +38,7 @@ class ProctoringScheduler(SchedulerBase):
     """
 
     queue_class = ProctoringQueue  # due retries move with their counts
+    job_class = counters.FrameJob  # which knows its client without reading its hash again
     tick = 0.25
     _next_reconcile = 0.0
     _next_cleanup = 0.0

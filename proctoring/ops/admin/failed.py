@@ -3,7 +3,7 @@
 
 Views only parse the request and render; the reading is done by the plain functions below, and
 the acting by `proctoring.ops.failed_jobs`, which keeps the per-client counts right. A page of the
-list fetches only its own jobs (`Job.fetch_many`, one round trip); the filters read the
+list fetches only its own jobs (`FrameJob.fetch_many`, one round trip); the filters read the
 per-client and per-kind indexes of failed frame jobs (`proctoring.queue.counters`), so no page reads
 every failed job. Only "clean older than N" walks them all, in pipelines of `SCAN_CHUNK`.
 """
@@ -37,7 +37,7 @@ SCAN_CHUNK = 1_000
 SEARCH_SCAN = 5_000  # the newest failed jobs a search reads (their errors are read to match)
 GONE = "(job gone)"  # the registry names a job whose hash has expired or was deleted
 UNKNOWN = "(unknown)"
-_SCAN_FIELDS = ("data", "description", "meta", "ended_at", "failure_ttl")
+_SCAN_FIELDS = (b"data", b"description", b"meta", b"ended_at", b"failure_ttl", *counters.FRAME_FIELDS)
 _ABANDONED = re.compile(r"^Moved to \w+, due to (\w+)")
 _CLASS_LINE = re.compile(r"^([A-Za-z_][\w.]*)(?::|$)")
 
@@ -147,10 +147,10 @@ def _summary(job_id: str, job: Job | None, score: float | None, errors: dict[str
 
 def _partial_job(job_id: str, values: list[bytes | None]) -> Job | None:
     fields = {name: value for name, value in zip(_SCAN_FIELDS, values, strict=True) if value is not None}
-    if "data" not in fields:
+    if b"data" not in fields:
         return None
     queue = policy.get_queue()
-    job = Job(job_id, connection=queue.connection, serializer=queue.serializer)
+    job = counters.FrameJob(job_id, connection=queue.connection, serializer=queue.serializer)
     job.restore(fields)
     return job
 
@@ -183,10 +183,10 @@ def failed_at(job: Job | None, score: float | None) -> datetime | None:
 
 
 def rows(job_ids: Sequence[str]) -> list[Row]:
-    """The rows of one page: one round trip for its jobs (`Job.fetch_many`), one for their
+    """The rows of one page: one round trip for its jobs (`FrameJob.fetch_many`), one for their
     failure times, one more only for jobs without our `last_error`, and one query."""
     queue = policy.get_queue()
-    jobs = Job.fetch_many(job_ids, connection=queue.connection, serializer=queue.serializer)
+    jobs = counters.FrameJob.fetch_many(job_ids, connection=queue.connection, serializer=queue.serializer)
     scores = queue.connection.zmscore(registry().key, list(job_ids)) if job_ids else []
     errors = _errors([job for job in jobs if job is not None])
     summaries = [_summary(*item, errors) for item in zip(job_ids, jobs, scores, strict=True)]

@@ -28,7 +28,7 @@ def job_context(job_id: str) -> dict[str, Any]:
     if not _JOB_ID.match(job_id):
         raise Http404("no such job")
     try:
-        job = Job.fetch(job_id, connection=queue.connection, serializer=queue.serializer)
+        job = counters.FrameJob.fetch(job_id, connection=queue.connection, serializer=queue.serializer)
     except NoSuchJobError:
         return _delivered_context(job_id)
     results = job.results()

@@ -61,6 +61,7 @@ def enqueue(
     counts_template: str,
     failed_template: str,
     kind_template: str,
+    seq: int,
 ) -> Any:
     """Admits and enqueues one frame (enqueue.lua); `job_writes` is RQ's writes for its job as
     Lua (`JobTemplate.lua`).
@@ -76,7 +77,7 @@ def enqueue(
         [job_id, received_at, client_limit, queue_limit, envelope, frame_ttl, stamp, description,
          client_id, counts_ttl, minute_ttl, "1" if want_priority else "0", due,
          "1" if coalesce else "0", priority_scan, sparse_backlog, hasty_seconds, job_template,
-         frame_template, waiting_template, counts_template, failed_template, kind_template],
+         frame_template, waiting_template, counts_template, failed_template, kind_template, seq],
     )  # fmt: skip
 
 

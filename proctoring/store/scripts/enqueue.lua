@@ -58,6 +58,7 @@
     ARGV[21] counts_template  template of a client's counts hash
     ARGV[22] failed_template  template of a client's failed set
     ARGV[23] kind_template    template of a failed kind's set
+    ARGV[24] seq              the frame's number in its connection
 
   Output:
     {verdict, queue length, workers paused, priority, hint or false, the id of the waiting frame
@@ -192,10 +193,12 @@ end
 --- @generated job_writes
 
 -- The job is counted in its client's counts (proctoring/queue/counters.py): as queued, or,
--- delayed, as waiting (with the retries: both are RQ's scheduled registry).
+-- delayed, as waiting (with the retries: both are RQ's scheduled registry). Beside RQ's fields,
+-- its hash names its frame, `client` and `seq`, read by client_of (includes/pc_move.lua) and
+-- counters.frame_of.
 local pc, pc_field = 'q', 'queued'
 if due > 0 then pc, pc_field = 's', 'retrying' end
-redis.call('HSET', job_key, 'pc', pc)
+redis.call('HSET', job_key, 'pc', pc, 'client', client_id, 'seq', ARGV[24])
 redis.call('HINCRBY', counts_key, pc_field, 1)
 redis.call('HSET', counts_key, 'last_frame_at', received_at)
 redis.call('EXPIRE', counts_key, counts_ttl)

@@ -91,9 +91,9 @@ def test_the_enqueue_script_writes_what_rq_writes_for_the_same_job(redis_conn: A
     ours_hash, their_hash = redis_conn.hgetall(f"rq:job:{ours}"), redis_conn.hgetall(f"rq:job:{theirs}")
     for stamp in (b"created_at", b"enqueued_at"):
         assert ours_hash.pop(stamp) and their_hash.pop(stamp)
-    assert (
-        ours_hash.pop(b"pc") == b"q"
-    )  # our counted state (proctoring/queue/counters.py), beside RQ's fields
+    # Beside RQ's fields, ours (proctoring/queue/counters.py): the counted state and the frame.
+    assert ours_hash.pop(b"pc") == b"q"
+    assert (ours_hash.pop(b"client"), ours_hash.pop(b"seq")) == (b"client-c", b"9")
     assert ours_hash == their_hash
     assert redis_conn.lrange("rq:queue:proctoring", 0, -1) == [ours.encode(), theirs.encode()]
 

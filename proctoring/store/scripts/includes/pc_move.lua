@@ -1,7 +1,7 @@
 --[[
   Per-client counts of frames by state (proctoring/queue/counters.py).
 
-  client_of(job_key): a frame job's client, from its description ("frame <client id>#<seq>");
+  client_of(job_key): a frame job's client, from its hash's `client` (enqueue.lua writes it);
   nil for a job gone or not a frame job.
 
   pc_move(count_keys, job_key, id, to, expire_at, extra): moves job `id` from the state it is
@@ -16,6 +16,10 @@
 --- @include "key_for.lua"
 local PC_FIELDS = {q = 'queued', r = 'running', s = 'retrying'}
 local function client_of(job_key)
+  local client = redis.call('HGET', job_key, 'client')
+  if client then return client end
+  -- Jobs enqueued before the `client` field existed name their client only in their
+  -- description, "frame <client id>#<seq>".
   local description = redis.call('HGET', job_key, 'description')
   if not description then return nil end
   return string.match(description, '^frame (.*)#%-?%d+$')
