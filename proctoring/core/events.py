@@ -47,7 +47,6 @@ class Publisher:
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._warned_at = 0.0
-        self.sent = 0  # events handed to the channel layer (for tests and the log)
 
     def publish(self, item: dict[str, Any]) -> None:
         """Logs `item` and queues it for the watchers; never blocks."""
@@ -102,7 +101,6 @@ class Publisher:
                 continue
             try:
                 loop.run_until_complete(layer.group_send(GROUP, {"type": MESSAGE_TYPE, "events": batch}))
-                self.sent += len(batch)
             except Exception as exc:  # notices only: the jobs are done whatever happens here
                 now = time.monotonic()
                 if now - self._warned_at > _WARN_EVERY:

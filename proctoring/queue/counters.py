@@ -30,7 +30,6 @@ from proctoring.store import keys, scripts
 from proctoring.store.connections import get_redis
 
 QUEUED, RUNNING, RETRYING, FAILED, DONE = "q", "r", "s", "f", "x"
-FIELDS = {QUEUED: "queued", RUNNING: "running", RETRYING: "retrying"}
 COUNTS_TTL = 8 * 24 * 3600  # a client's counts outlive a week of silence (refreshed by each frame)
 MINUTE_TTL = 3700  # per-minute throughput buckets are kept a little over an hour
 # The keys the counts scripts find by a job's client (proctoring/store/scripts/includes/pc_move.lua).

@@ -2,13 +2,13 @@
 for one attempt that are close in time are one incident (open, extended, closed by a gap), and
 each attempt gets a risk summary.
 
-The grouping rule is a plain function (`joins`, `group`) that the tests call directly; `record`
-applies it to a batch of stored frames inside the result writer's transaction.
+The grouping rule is a plain function (`joins`) that the tests call directly; `record` applies
+it to a batch of stored frames inside the result writer's transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,28 +46,6 @@ def joins(first_seen: datetime, last_seen: datetime, at: datetime, within: timed
     it is no further than `within` from it on either side (frames of one attempt can be
     analysed out of order, so a late one may fall before `last_seen`)."""
     return first_seen - within <= at <= last_seen + within
-
-
-@dataclass
-class Span:
-    first_seen: datetime
-    last_seen: datetime
-    frames: int = 1
-
-
-def group(times: Iterable[datetime], within: timedelta) -> list[Span]:
-    """The incidents that flagged frames captured at `times` (one kind, one attempt, in the
-    order they were analysed) make: each frame extends the latest incident it joins, or opens
-    a new one."""
-    spans: list[Span] = []
-    for at in times:
-        span = next((s for s in reversed(spans) if joins(s.first_seen, s.last_seen, at, within)), None)
-        if span is None:
-            spans.append(Span(at, at))
-        else:
-            span.first_seen, span.last_seen = min(span.first_seen, at), max(span.last_seen, at)
-            span.frames += 1
-    return spans
 
 
 def confidence(answer: dict[str, Any], kind: str) -> float | None:

@@ -22,21 +22,19 @@ from proctoring.worker import api_client, job_context, outcomes
 log = logging.getLogger(__name__)
 
 
-def forward_frame_job(meta: FrameMeta | None = None, image: bytes | None = None) -> None:
+def forward_frame_job() -> None:
     """Sends one frame to the proctoring API, keeps its answer and frees the client's slot.
 
-    The frame and its metadata are read from the frame's stored envelope; `meta` and `image`
-    serve jobs that carry them as arguments instead (enqueued by a release without envelopes and
-    still in the queue when this one starts).
+    The job has no arguments: the frame and its metadata are read from the frame's stored
+    envelope.
     """
     job = get_current_job()
     if job is None:
         raise RuntimeError("forward_frame_job must run inside an RQ job")
-    if meta is None or image is None:
-        stored = outcomes.load_frame(job.id)
-        if stored is None:
-            raise FrameMissing(f"the bytes of frame job {job.id} are gone (expired or deleted)")
-        meta, image = stored
+    stored = outcomes.load_frame(job.id)
+    if stored is None:
+        raise FrameMissing(f"the bytes of frame job {job.id} are gone (expired or deleted)")
+    meta, image = stored
     # A frame held back on purpose (a delayed enqueue) is as old as the time since it was due.
     age = (datetime.now(UTC) - meta.received_at).total_seconds() - meta.delay
     if settings.PROCTORING_MAX_FRAME_AGE and age > settings.PROCTORING_MAX_FRAME_AGE:
