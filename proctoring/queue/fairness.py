@@ -28,8 +28,8 @@ import redis
 
 from proctoring.store import keys, scripts
 
-# A client with at most this many frames waiting is sparse: it goes round the ring of new (and
-# sparse) clients, which workers serve first.
+# A client with at most this many frames waiting is sparse: it goes round the sparse ring, which
+# workers serve first.
 SPARSE_BACKLOG = 2
 
 # With latest-frame-wins a client never has more than one frame waiting, so the backlog cannot
@@ -46,13 +46,13 @@ def join(
     connection: redis.Redis, client_id: str, job_id: str, at_front: bool = False, pipeline: Any = None
 ) -> None:
     """Job `job_id`, back in the queue, joins its client's waiting list (and the client the
-    ring), in `pipeline` when given."""
+    sparse ring, if the job is its only one waiting), in `pipeline` when given."""
     from proctoring.queue.counters import COUNTS_TTL
 
     scripts.fairness_join(
         pipeline if pipeline is not None else connection,
         waiting=keys.client_waiting(client_id),
-        ring_new=keys.clients_ring_new(),
+        sparse_ring=keys.clients_ring_sparse(),
         job_id=job_id,
         client_id=client_id,
         at_front=at_front,

@@ -38,11 +38,12 @@ proctoring:client:<id>:waiting          list: the client's frames waiting in the
                                         first (priority ones first): proctoring/store/scripts/enqueue.lua.
 proctoring:client:<id>:times            hash: the client's delivered frames per wait, run and age
                                         bucket ("wait:250": count), proctoring/queue/freshness.py.
-proctoring:ring                         list: the clients with frames waiting, in the order the
-                                        workers visit them (PROCTORING_QUEUE_ORDER=fair); the head's
-                                        turn is on: proctoring:ring:turn (hash: frames it has had).
-proctoring:ring:new                     list: clients with at most 2 frames waiting (sparse), served
-                                        before the ring of the others (proctoring/queue/fairness.py).
+proctoring:ring                         list: the backlogged ring, clients with more than 2
+                                        frames waiting, in the order the workers visit them
+                                        (PROCTORING_QUEUE_ORDER=fair; proctoring/queue/fairness.py).
+proctoring:ring:new                     list: the sparse ring, clients with at most 2 frames
+                                        waiting, served before the backlogged ring.
+proctoring:ring:turn                    hash: frames the client at a ring's head has had in its turn.
 proctoring:worker-name:<name>           set for a few seconds while a starting worker takes that
                                         name (proctoring/worker/names.py).
 proctoring:stats:histogram:<name>       hash: a count per bucket (ms upper bound), sum_us, count
@@ -52,6 +53,10 @@ Lua scripts (proctoring/store/scripts/) are given every key Python can name as K
 client or job that a script only discovers while it runs (walking the rings, reconciling a
 client's jobs) is passed as a template, `template(client_waiting)`: the key with `PLACEHOLDER`
 where the id goes, expanded by the one Lua helper `key_for` (scripts/includes/key_for.lua).
+
+The fair-order rings are named for what they hold, sparse and backlogged (`clients_ring_sparse`,
+`clients_ring_backlogged`), but their keys keep the names they were created with (`ring:new`,
+`ring`): a Redis with clients waiting in them keeps being served.
 """
 
 from __future__ import annotations
@@ -100,7 +105,8 @@ def client_hasty(client_id: str) -> str:
     return f"{CLIENT_PREFIX}{client_id}:hasty"
 
 
-def clients_ring() -> str:
+def clients_ring_backlogged() -> str:
+    """List: the backlogged ring (clients with more than `fairness.SPARSE_BACKLOG` frames waiting)."""
     return f"{PREFIX}:ring"
 
 
@@ -109,7 +115,8 @@ def clients_ring_turn() -> str:
     return f"{PREFIX}:ring:turn"
 
 
-def clients_ring_new() -> str:
+def clients_ring_sparse() -> str:
+    """List: the sparse ring (clients with at most `fairness.SPARSE_BACKLOG` frames waiting)."""
     return f"{PREFIX}:ring:new"
 
 

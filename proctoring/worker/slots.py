@@ -72,12 +72,12 @@ class Slots:
 
 
 class SparseWatch:
-    """A thread that, when asked, blocks on the sparse clients' ring until a client is in it,
+    """A thread that, when asked, blocks on the sparse ring until a client is in it,
     then wakes `slots` (BLMOVE of the list onto itself, head to head, changes nothing)."""
 
-    def __init__(self, connection: redis.Redis, ring_key: str, slots: Slots) -> None:
+    def __init__(self, connection: redis.Redis, sparse_ring_key: str, slots: Slots) -> None:
         self._connection = connection
-        self._ring_key = ring_key
+        self._sparse_ring_key = sparse_ring_key
         self._slots = slots
         self._asked = threading.Event()
         self._stopped = threading.Event()
@@ -97,7 +97,9 @@ class SparseWatch:
             if not self._asked.wait(timeout=1.0) or self._stopped.is_set():
                 continue
             try:
-                found = self._connection.blmove(self._ring_key, self._ring_key, 1, "LEFT", "LEFT")
+                found = self._connection.blmove(
+                    self._sparse_ring_key, self._sparse_ring_key, 1, "LEFT", "LEFT"
+                )
             except redis.RedisError as exc:
                 # The main loop meets the same Redis and says so; let it try rather than wait.
                 log.debug("sparse watch: %s", exc)

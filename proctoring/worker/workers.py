@@ -103,7 +103,7 @@ class ProctoringWorker(SimpleWorker):
         self._finisher = successes.Finisher(self.connection, self.key, on_commit=self._committed)
         if self._reserve:
             self._sparse_at = time.monotonic()  # kept from the start, until no sparse client comes
-            self._watch = slots.SparseWatch(self.connection, keys.clients_ring_new(), self._slots)
+            self._watch = slots.SparseWatch(self.connection, keys.clients_ring_sparse(), self._slots)
         if with_scheduler:
             rq_internals.start_scheduler(
                 self, scheduling.ProctoringScheduler, burst, logging_level, date_format, log_format

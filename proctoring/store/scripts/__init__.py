@@ -32,9 +32,9 @@ def enqueue(
     priority_window: str,
     scheduled: str,
     hint: str,
-    ring: str,
+    backlogged_ring: str,
     waiting: str,
-    ring_new: str,
+    sparse_ring: str,
     hasty: str,
     job: str,
     failed_kinds: str,
@@ -73,7 +73,7 @@ def enqueue(
     return lua.script("enqueue.lua", job_writes=job_writes)(
         client,
         [pending, queue, frame, counts, clients, minute, suspended, totals, priority_window,
-         scheduled, hint, ring, waiting, ring_new, hasty, job, failed_kinds],
+         scheduled, hint, backlogged_ring, waiting, sparse_ring, hasty, job, failed_kinds],
         [job_id, received_at, client_limit, queue_limit, envelope, frame_ttl, stamp, description,
          client_id, counts_ttl, minute_ttl, "1" if want_priority else "0", due,
          "1" if coalesce else "0", priority_scan, sparse_backlog, hasty_seconds, job_template,
@@ -92,8 +92,8 @@ def take(
     circuit_open: str,
     api_failures: str,
     api_probe: str,
-    ring: str,
-    ring_new: str,
+    backlogged_ring: str,
+    sparse_ring: str,
     ring_turn: str,
     failed_kinds: str,
     n: int,
@@ -129,7 +129,7 @@ def take(
     answer: list[Any] = lua.script("take.lua")(
         client,
         [queue, started_registry, worker, worker_executions, suspended, circuit_open, api_failures,
-         api_probe, ring, ring_new, ring_turn, failed_kinds],
+         api_probe, backlogged_ring, sparse_ring, ring_turn, failed_kinds],
         [n, now, stamp, worker_name, worker_ttl, lease, breaker_threshold, breaker_cooldown,
          "1" if fair else "0", flagged_weight, sparse_backlog, backlog, job_template,
          execution_template, executions_template, frame_template, waiting_template,
@@ -203,7 +203,14 @@ def breaker_failure(
 
 
 def fairness_join(
-    client: redis.Redis, *, waiting: str, ring_new: str, job_id: str, client_id: str, at_front: bool, ttl: int
+    client: redis.Redis,
+    *,
+    waiting: str,
+    sparse_ring: str,
+    job_id: str,
+    client_id: str,
+    at_front: bool,
+    ttl: int,
 ) -> Any:
     """Job `job_id`, back in the queue, joins its client's waiting list (fairness_join.lua).
 
@@ -211,7 +218,7 @@ def fairness_join(
         None; on a pipeline, the pipeline.
     """
     return lua.script("fairness_join.lua")(
-        client, [waiting, ring_new], [job_id, client_id, "1" if at_front else "0", ttl]
+        client, [waiting, sparse_ring], [job_id, client_id, "1" if at_front else "0", ttl]
     )
 
 

@@ -28,9 +28,9 @@
     KEYS[9]  priority_window  set for a while after a flagged result: the client's frames jump
     KEYS[10] scheduled        RQ's scheduled registry of the queue
     KEYS[11] hint             what the client's latest analysed frame showed
-    KEYS[12] ring             the backlogged clients' ring
+    KEYS[12] backlogged_ring  the backlogged ring (clients with more frames waiting)
     KEYS[13] waiting          the client's waiting list (its frames in the queue, oldest first)
-    KEYS[14] ring_new         the sparse clients' ring (served before the backlogged one)
+    KEYS[14] sparse_ring      the sparse ring (served before the backlogged one)
     KEYS[15] hasty            set while the client's frames replace each other
     KEYS[16] job              the new job's hash
     KEYS[17] failed_kinds     the set of failed kinds (for a replaced frame's counts)
@@ -78,9 +78,9 @@ local totals_key = KEYS[8]
 local priority_window_key = KEYS[9]
 local scheduled_key = KEYS[10]
 local hint_key = KEYS[11]
-local ring_key = KEYS[12]
+local backlogged_ring_key = KEYS[12]
 local waiting_key = KEYS[13]
-local ring_new_key = KEYS[14]
+local sparse_ring_key = KEYS[14]
 local hasty_key = KEYS[15]
 local job_key = KEYS[16]
 local job_id = ARGV[1]
@@ -150,7 +150,9 @@ local function push()
     redis.call('DEL', victim_key, key_for(ARGV[19], victim))
     redis.call('HINCRBY', totals_key, 'coalesced', 1)
     redis.call('SET', hasty_key, 1, 'EX', ARGV[17])
-    if redis.call('LREM', ring_new_key, 0, client_id) > 0 then redis.call('RPUSH', ring_key, client_id) end
+    if redis.call('LREM', sparse_ring_key, 0, client_id) > 0 then
+      redis.call('RPUSH', backlogged_ring_key, client_id)
+    end
     if redis.call('HGET', victim_key, 'pri') == '1' then redis.call('HSET', job_key, 'pri', '1') end
     priority = -1
   elseif priority == 1 then
@@ -163,12 +165,12 @@ local function push()
   if due == 0 and priority ~= -1 then
     if priority == 1 then
       -- After its client's waiting priority frames, before its normal ones; and its client in
-      -- the ring after the clients whose next frame is a priority one, before the others:
+      -- the sparse ring after the clients whose next frame is a priority one, before the others:
       -- priority frames keep their order among themselves, as in the queue.
       after_priority(waiting_key, job_id, priority_job, priority_scan)
-      redis.call('LREM', ring_key, 0, client_id)
-      redis.call('LREM', ring_new_key, 0, client_id)
-      after_priority(ring_new_key, client_id, function(other)
+      redis.call('LREM', backlogged_ring_key, 0, client_id)
+      redis.call('LREM', sparse_ring_key, 0, client_id)
+      after_priority(sparse_ring_key, client_id, function(other)
         local head = redis.call('LINDEX', key_for(waiting_template, other), 0)
         return head and priority_job(head)
       end, priority_scan)
@@ -176,11 +178,11 @@ local function push()
       redis.call('RPUSH', waiting_key, job_id)
       local waiting = redis.call('LLEN', waiting_key)
       if waiting == 1 and coalesce and redis.call('EXISTS', hasty_key) == 1 then
-        redis.call('RPUSH', ring_key, client_id)  -- replacing its frames lately: not sparse
+        redis.call('RPUSH', backlogged_ring_key, client_id)  -- replacing its frames lately: not sparse
       elseif waiting == 1 then
-        redis.call('RPUSH', ring_new_key, client_id)
-      elseif waiting == sparse_backlog + 1 and redis.call('LREM', ring_new_key, 0, client_id) > 0 then
-        redis.call('RPUSH', ring_key, client_id)  -- no longer sparse: the backlogged clients' ring
+        redis.call('RPUSH', sparse_ring_key, client_id)
+      elseif waiting == sparse_backlog + 1 and redis.call('LREM', sparse_ring_key, 0, client_id) > 0 then
+        redis.call('RPUSH', backlogged_ring_key, client_id)  -- no longer sparse
       end
     end
   end

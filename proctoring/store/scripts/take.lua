@@ -27,8 +27,8 @@
     KEYS[6]  circuit_open       the API breaker's open flag
     KEYS[7]  api_failures       the API breaker's count of consecutive failures
     KEYS[8]  api_probe          the API breaker's probe flag
-    KEYS[9]  ring               the backlogged clients' ring
-    KEYS[10] ring_new           the sparse clients' ring
+    KEYS[9]  backlogged_ring    the backlogged ring (clients with more frames waiting)
+    KEYS[10] sparse_ring        the sparse ring (served before the backlogged one)
     KEYS[11] ring_turn          frames the client at a ring's head has had in its turn
     KEYS[12] failed_kinds       the set of failed kinds (for the counts)
 
@@ -67,8 +67,8 @@ local queue_key = KEYS[1]
 local started_key = KEYS[2]
 local worker_key = KEYS[3]
 local worker_executions_key = KEYS[4]
-local ring_key = KEYS[9]
-local ring_new_key = KEYS[10]
+local backlogged_ring_key = KEYS[9]
+local sparse_ring_key = KEYS[10]
 local turn_key = KEYS[11]
 local now = tonumber(ARGV[2])
 local stamp = ARGV[3]
@@ -99,30 +99,30 @@ local function leave_waiting(id, job_key)
   local waiting = key_for(waiting_template, client)
   redis.call('LREM', waiting, 1, id)
   if redis.call('LLEN', waiting) == 0 then
-    redis.call('LREM', ring_key, 0, client)
-    redis.call('LREM', ring_new_key, 0, client)
+    redis.call('LREM', backlogged_ring_key, 0, client)
+    redis.call('LREM', sparse_ring_key, 0, client)
   end
 end
 local sparse_taken = 0
 local held_back = 0
--- The client whose turn it is: the head of the sparse clients' ring if any, else the backlogged
--- clients' ring's head. How many frames it has had in this turn is kept beside the rings (a
--- turn may span several takes); the turn passes once it has had its share (more in its priority
--- window) or has nothing left waiting. Then it goes to the tail of the sparse ring if it has at
+-- The client whose turn it is: the head of the sparse ring if any, else the backlogged ring's
+-- head. How many frames it has had in this turn is kept beside the rings (a turn may span
+-- several takes); the turn passes once it has had its share (more in its priority window) or
+-- has nothing left waiting. Then it goes to the tail of the sparse ring if it has at
 -- most `sparse_backlog` frames left, else of the backlogged ring.
 -- Returns the id and whether it came from the sparse ring.
 local function next_fair()
-  local turns = redis.call('LLEN', ring_key) + redis.call('LLEN', ring_new_key)
+  local turns = redis.call('LLEN', backlogged_ring_key) + redis.call('LLEN', sparse_ring_key)
   while turns > 0 do
-    local ring = ring_new_key
+    local ring = sparse_ring_key
     local client = redis.call('LINDEX', ring, 0)
     local from_sparse = client ~= false
     if not client then
       if backlog_left == 0 then
-        if redis.call('LLEN', ring_key) > 0 then held_back = 1 end
+        if redis.call('LLEN', backlogged_ring_key) > 0 then held_back = 1 end
         return nil
       end
-      ring = ring_key
+      ring = backlogged_ring_key
       client = redis.call('LINDEX', ring, 0)
     end
     if not client then return nil end
@@ -137,9 +137,9 @@ local function next_fair()
       redis.call('DEL', turn_key)
       turns = turns - 1
     elseif served >= share then
-      -- Still sparse (a frame or two left): round the first ring again; else the backlog's.
-      local next_ring = ring_key
-      if redis.call('LLEN', waiting) <= sparse_backlog then next_ring = ring_new_key end
+      -- Still sparse (a frame or two left): round the sparse ring again; else the backlogged one.
+      local next_ring = backlogged_ring_key
+      if redis.call('LLEN', waiting) <= sparse_backlog then next_ring = sparse_ring_key end
       redis.call('LMOVE', ring, next_ring, 'LEFT', 'RIGHT')
       redis.call('DEL', turn_key)
       turns = turns - 1

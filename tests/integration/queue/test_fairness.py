@@ -117,15 +117,15 @@ def test_with_latest_frame_wins_a_client_whose_frames_replace_each_other_is_not_
     enqueue("a", 1)
     a2 = enqueue("a", 2)  # replaces a1
     b1 = enqueue("b", 1)
-    assert redis_conn.lrange(keys.clients_ring_new(), 0, -1) == [b"b"]
-    assert redis_conn.lrange(keys.clients_ring(), 0, -1) == [b"a"]
+    assert redis_conn.lrange(keys.clients_ring_sparse(), 0, -1) == [b"b"]
+    assert redis_conn.lrange(keys.clients_ring_backlogged(), 0, -1) == [b"a"]
     batch = intake.take(redis_conn, QUEUE_KEY, "rq:wip:proctoring", "rq:worker:w", "w", 2, backlog=1)
     assert [item.job.id for item in batch.taken] == [b1, a2] and batch.sparse == 1
     # For a while its next frames still go with the backlog, behind the sparse clients'.
     enqueue("a", 3)
     enqueue("b", 2)
-    assert redis_conn.lrange(keys.clients_ring(), 0, -1) == [b"a"]
-    assert redis_conn.lrange(keys.clients_ring_new(), 0, -1) == [b"b"]
+    assert redis_conn.lrange(keys.clients_ring_backlogged(), 0, -1) == [b"a"]
+    assert redis_conn.lrange(keys.clients_ring_sparse(), 0, -1) == [b"b"]
     assert 0 < redis_conn.ttl(keys.client_hasty("a")) <= 2 and not redis_conn.exists(keys.client_hasty("b"))
 
 

@@ -36,12 +36,12 @@ def test_a_pipeline_loads_the_scripts_redis_lacks_before_it_runs(redis_conn: Any
     redis_conn.script_flush()
     with redis_conn.pipeline(transaction=True) as pipe:
         scripts.fairness_join(
-            pipe, waiting=keys.client_waiting("c"), ring_new=keys.clients_ring_new(), job_id="j",
+            pipe, waiting=keys.client_waiting("c"), sparse_ring=keys.clients_ring_sparse(), job_id="j",
             client_id="c", at_front=False, ttl=60,
         )  # fmt: skip
         pipe.llen(keys.client_waiting("c"))
         assert pipe.execute() == [None, 1]
-    assert redis_conn.lrange(keys.clients_ring_new(), 0, -1) == [b"c"]
+    assert redis_conn.lrange(keys.clients_ring_sparse(), 0, -1) == [b"c"]
 
 
 def test_an_asyncio_client_runs_the_same_script(redis_conn: Any) -> None:
@@ -52,7 +52,7 @@ def test_an_asyncio_client_runs_the_same_script(redis_conn: Any) -> None:
             await client.script_flush()
             # Any script: the dispatch is lua.Script's (the gateway's enqueue is the asyncio one).
             await scripts.fairness_join(
-                cast(Any, client), waiting=keys.client_waiting("c"), ring_new=keys.clients_ring_new(),
+                cast(Any, client), waiting=keys.client_waiting("c"), sparse_ring=keys.clients_ring_sparse(),
                 job_id="j", client_id="c", at_front=True, ttl=60,
             )  # fmt: skip
         finally:

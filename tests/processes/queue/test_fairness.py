@@ -46,16 +46,16 @@ def test_fair_order_takes_one_frame_of_each_waiting_client_in_turn(roomy, api, s
     quiet = enqueue("quiet", 1)
     other = [enqueue("other", seq) for seq in range(1, 3)]
     lone = [enqueue("lone", seq) for seq in range(1, 5)]
-    # Sparse clients (two frames waiting at most) go round one ring, the others round another.
-    assert redis_conn.lrange(keys.clients_ring_new(), 0, -1) == [b"quiet", b"other"]
-    assert redis_conn.lrange(keys.clients_ring(), 0, -1) == [b"busy", b"lone"]
+    # Sparse clients (two frames waiting at most) go round the sparse ring, the others the backlogged one.
+    assert redis_conn.lrange(keys.clients_ring_sparse(), 0, -1) == [b"quiet", b"other"]
+    assert redis_conn.lrange(keys.clients_ring_backlogged(), 0, -1) == [b"busy", b"lone"]
     worker(start_worker)
     resume(redis_conn)
     # The sparse ones first, in turn; then the backlogged ones in turn, each going back among the
     # sparse once it has two frames left (lone first, which then goes before busy's rest).
     expected = [quiet, other[0], other[1], busy[0], lone[0], busy[1], lone[1], lone[2], lone[3]]
     assert sent_order(api, 13) == [*expected, *busy[2:]]
-    assert redis_conn.llen(keys.clients_ring()) == redis_conn.llen(keys.clients_ring_new()) == 0
+    assert redis_conn.llen(keys.clients_ring_backlogged()) == redis_conn.llen(keys.clients_ring_sparse()) == 0
     assert not redis_conn.exists(keys.client_waiting("busy"))
 
 
@@ -67,8 +67,8 @@ def test_a_client_that_begins_to_wait_goes_before_the_backlog_of_one_that_sends_
     busy = [enqueue("busy", seq) for seq in range(1, 7)]
     worker(start_worker)
     wait_until(lambda: len(api.calls) == 1, 30, "busy's first frame at the API")
-    # busy has had its turn and waits in the ring with five frames; quiet's one frame comes now.
-    assert redis_conn.lrange(keys.clients_ring(), 0, -1) == [b"busy"]
+    # busy has had its turn and waits in the backlogged ring with five frames; quiet's one frame comes now.
+    assert redis_conn.lrange(keys.clients_ring_backlogged(), 0, -1) == [b"busy"]
     quiet = enqueue("quiet", 1)
     later = enqueue("busy", 7)
     api.release()
@@ -119,7 +119,7 @@ def test_a_job_requeued_by_rq_itself_is_not_left_behind_the_rings(roomy, api, st
     quiet = enqueue("quiet", 1)
     orphan = enqueue("lost", 1)
     redis_conn.lrem(keys.client_waiting("lost"), 0, orphan)
-    redis_conn.lrem(keys.clients_ring_new(), 0, "lost")
+    redis_conn.lrem(keys.clients_ring_sparse(), 0, "lost")
     redis_conn.lrem(QUEUE_KEY, 0, orphan)
     Queue("proctoring", connection=redis_conn).push_job_id(orphan, at_front=True)
     worker(start_worker)
@@ -136,8 +136,9 @@ def test_fifo_order_takes_frames_as_they_came(roomy, api, start_worker, redis_co
     resume(redis_conn)
     assert sent_order(api, 4) == [*busy, quiet]
     # Taken from the queue's head, they left their clients' waiting lists and the rings.
+    rings = (keys.clients_ring_backlogged(), keys.clients_ring_sparse())
     wait_until(
-        lambda: redis_conn.llen(keys.clients_ring()) == redis_conn.llen(keys.clients_ring_new()) == 0,
+        lambda: not any(redis_conn.llen(ring) for ring in rings),
         10,
         "the rings empty",
     )

@@ -2,7 +2,7 @@
   after_priority(list, value, is_priority, scan): puts `value` in `list` after the priority
   entries at its head (`is_priority(entry)`) and before the first normal one; past `scan`
   priority entries, right after them (the scan stops there); at the tail when all are priority
-  ones. For the queue, a client's waiting list and the sparse clients' ring alike.
+  ones. For the queue, a client's waiting list and the sparse ring alike.
 ]]
 local function after_priority(list, value, is_priority, scan)
   local pivot, last = nil, nil
