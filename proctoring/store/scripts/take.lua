@@ -1,6 +1,6 @@
 --[[
   Takes up to n jobs off the queue, in fair or FIFO order, and writes for each what RQ's worker
-  would write (proctoring/worker/lifecycle.py, `take`).
+  would write (proctoring/worker/intake.py, `take`).
 
   In fair order, each job is the next waiting frame of the client whose turn it is (sparse
   clients first, then the backlogged ones round-robin; a client in its priority window gets
