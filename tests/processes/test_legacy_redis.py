@@ -92,7 +92,8 @@ def test_jobs_written_by_the_previous_code_are_served(api, start_worker, redis_c
     assert Job.fetch(jobs["failed"], connection=redis_conn).func_name == "proctoring.jobs.forward_frame_job"
 
     # The frames are minutes or days old by now: no stale cut, every acked frame is delivered.
-    start_worker(PROCTORING_MAX_FRAME_AGE="0")
+    # One job at a time, so that the order of the API's calls is the order of the takes.
+    start_worker(PROCTORING_MAX_FRAME_AGE="0", PROCTORING_WORKER_CONCURRENCY="1")
     wait_until(
         lambda: FrameResult.objects.filter(job_id__in=waiting).count() == 4, 30, "old frames delivered"
     )
