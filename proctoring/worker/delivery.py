@@ -16,7 +16,7 @@ from proctoring.core import events, hints
 from proctoring.core.exceptions import ApiError, ApiUnavailable, FrameMissing
 from proctoring.core.frames import FrameMeta
 from proctoring.queue import breaker, counters, freshness, metrics
-from proctoring.results import writer as results
+from proctoring.results import writer
 from proctoring.worker import api_client, job_context, outcomes
 
 log = logging.getLogger(__name__)
@@ -52,11 +52,11 @@ def forward_frame_job() -> None:
             events.publish(events.COMPLETED, job_id, client_id, seq, flags=flags)
 
     if settings.PROCTORING_STORE_RESULTS:
-        saved = results.store_result(meta, job.id, answer, image)
+        saved = writer.store_result(meta, job.id, answer, image)
         # A batching worker frees this job's slot now and records its success once the answer
         # is committed; any other waits here. Watchers hear of it once it is stored.
         if not job_context.defer_success_until(saved):
-            saved.result(timeout=results.COMMIT_TIMEOUT)
+            saved.result(timeout=writer.COMMIT_TIMEOUT)
         saved.add_done_callback(tell)
     else:
         tell()

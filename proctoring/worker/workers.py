@@ -32,11 +32,10 @@ from rq.worker import WorkerStatus
 from rq.worker.base import DequeueStrategy
 
 from proctoring.queue import metrics
-from proctoring.results import writer as results
+from proctoring.results import writer
 from proctoring.store import keys, rq_internals
 from proctoring.store.connections import get_redis
-from proctoring.worker import intake, job_context, leases, scheduling, slots, successes
-from proctoring.worker import names as worker_names
+from proctoring.worker import intake, job_context, leases, names, scheduling, slots, successes
 from proctoring.worker.timeouts import WatchdogDeathPenalty
 from proctoring_site import redis_check, redis_clients
 
@@ -61,7 +60,7 @@ class ProctoringWorker(SimpleWorker):
         redis_check.exit_if_refused("worker")
         redis_check.wait_until_reachable("worker")
         if not kwargs.get("name") and len(args) < 2:  # no --name: `<short hostname>.<pid>`
-            kwargs["name"] = worker_names.unique_name(kwargs.get("connection") or get_redis())
+            kwargs["name"] = names.unique_name(kwargs.get("connection") or get_redis())
         super().__init__(*args, **kwargs)
         self.concurrency = concurrency or settings.PROCTORING_WORKER_CONCURRENCY
         redis_clients.use_blocking_pool(self.connection, 2 * self.concurrency + 16)
@@ -391,7 +390,7 @@ class ProctoringWorker(SimpleWorker):
         if self._watch is not None:
             self._watch.close()
         # Their answers may still be on their way to the database; their successes follow.
-        results.wait_written(timeout=successes.WAIT_TIMEOUT)
+        writer.wait_written(timeout=successes.WAIT_TIMEOUT)
         if self._finisher is not None:
             self._finisher.close()
         if self._leases is not None:
