@@ -2,7 +2,7 @@
 
 Nothing else in `proctoring` touches an RQ or django-rq name that starts with `_`: what the
 project needs of them comes through the functions, base classes and constants here, and
-`tests/unit/test_rq_internals.py` names each one against the installed rq, which pyproject.toml
+`tests/unit/store/test_rq_internals.py` names each one against the installed rq, which pyproject.toml
 pins to the minor release that test proves. Relied on, and why:
 
 Worker (`rq.worker.base.BaseWorker`):

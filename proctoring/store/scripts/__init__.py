@@ -1,5 +1,5 @@
 """One typed call per Lua script in this folder: its keys and arguments by name, in the order of
-the script's header (tests/unit/test_lua_scripts.py holds each call against its header).
+the script's header (tests/unit/store/test_lua_scripts.py holds each call against its header).
 
 Keys come from `proctoring.store.keys` (and RQ's own key functions); a `*_template` argument is
 `keys.template(...)` of a key the script only discovers while it runs. Each call runs its script

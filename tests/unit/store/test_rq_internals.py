@@ -27,7 +27,7 @@ from rq.worker import BaseWorker, SimpleWorker
 
 from proctoring.store import rq_internals
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DOOR = ROOT / "proctoring" / "store" / "rq_internals.py"
 VERSIONS = f"RQ {rq.__version__} / django-rq {importlib.metadata.version('django-rq')}"
 
