@@ -24,7 +24,8 @@ RUN python -c "import tomllib; p = tomllib.load(open('/tmp/pyproject.toml', 'rb'
     && pip install -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt /tmp/pyproject.toml
 
-# collectstatic only needs settings that load: the two required values are placeholders here.
+# collectstatic only needs settings that load: the two required values are stand-ins here, the
+# key a random one thrown away after the build (start-up refuses a well-known key).
 # Its output (DJANGO_STATIC_ROOT) is for a web server that serves /static/ from a copy; the
 # compose stack's gateway serves /static/ itself.
 ENV DJANGO_STATIC_ROOT=/app/static \
@@ -33,7 +34,8 @@ COPY --from=wheel /wheels /tmp/wheels
 COPY manage.py ./
 RUN pip install --no-deps /tmp/wheels/*.whl \
     && rm -r /tmp/wheels \
-    && DJANGO_SECRET_KEY=collectstatic-only PROCTORING_API_URL=http://unused.invalid/ \
+    && DJANGO_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+        PROCTORING_API_URL=http://unused.invalid/ \
         python manage.py collectstatic --noinput -v 0 \
     && mkdir -p /data/snapshots \
     && chown proctoring:proctoring /data/snapshots

@@ -10,6 +10,7 @@ import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
 from proctoring_site import env as env_module
+from proctoring_site import secret_checks
 from proctoring_site.redis_config import (
     channel_layer_host,
     redis_shards,
@@ -32,9 +33,10 @@ env = env_module.load(BASE_DIR)
 
 DEBUG = env.bool("DJANGO_DEBUG", False)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off")
+if not DEBUG:
+    # It signs sessions and camera tokens: a known key forges either, for any attempt.
+    secret_checks.check_secret_key(SECRET_KEY)
+elif not SECRET_KEY:
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
@@ -273,10 +275,10 @@ PROCTORING_FAILED_TTL = env.int("PROCTORING_FAILED_TTL", 7 * 24 * 3600, minimum=
 # How long a camera client's token stays valid (seconds); an ended attempt refuses it anyway.
 PROCTORING_TOKEN_MAX_AGE = env.int("PROCTORING_TOKEN_MAX_AGE", 6 * 3600, minimum=60)
 # A bearer token that lets a monitoring system read /metrics and /proctoring/stats.json without
-# a staff login ("Authorization: Bearer <token>"); empty: staff sessions only.
+# a staff login ("Authorization: Bearer <token>"): aggregates only, no client rows. Empty: staff
+# sessions only; short or a placeholder: start-up stops.
 PROCTORING_STATS_TOKEN = env.str("PROCTORING_STATS_TOKEN")
-if PROCTORING_STATS_TOKEN and len(PROCTORING_STATS_TOKEN) < 16:
-    raise ImproperlyConfigured("PROCTORING_STATS_TOKEN must be at least 16 characters (or empty)")
+secret_checks.check_stats_token(PROCTORING_STATS_TOKEN)
 # The reference API (a development stand-in for the external service) is mounted at
 # /reference-api/ only in development or when asked for (demos); it checks this key when set.
 PROCTORING_REFERENCE_API = env.bool("PROCTORING_REFERENCE_API", DEBUG)
