@@ -1,5 +1,6 @@
 """Machine-readable figures: Prometheus's /metrics and the JSON stats, for staff or a monitoring
-system holding PROCTORING_STATS_TOKEN."""
+system holding PROCTORING_STATS_TOKEN. The token reads aggregates only (`stats.aggregates`): a
+monitoring system needs no names, and a token is easier to leak than a staff login."""
 
 from __future__ import annotations
 
@@ -13,13 +14,24 @@ from proctoring.ops import charts, stats
 from proctoring.ops.collector import QueueCollector
 
 
-def allowed(request: HttpRequest) -> bool:
+def is_staff(request: HttpRequest) -> bool:
     user = getattr(request, "user", None)
-    if user is not None and user.is_active and user.is_staff:
-        return True
+    return user is not None and user.is_active and user.is_staff
+
+
+def holds_token(request: HttpRequest) -> bool:
+    """Whether the request carries `Authorization: Bearer <PROCTORING_STATS_TOKEN>`."""
     token = settings.PROCTORING_STATS_TOKEN
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
+    if not token or scheme.lower() != "bearer":
+        return False
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, so a 500 for
+    # any caller who sends one). surrogatepass encodes every str, even a lone surrogate.
+    return hmac.compare_digest(given.strip().encode("utf-8", "surrogatepass"), token.encode())
+
+
+def allowed(request: HttpRequest) -> bool:
+    return is_staff(request) or holds_token(request)
 
 
 def _refused() -> HttpResponse:
@@ -37,9 +49,12 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
 
 def stats_json(request: HttpRequest) -> HttpResponse:
-    if not allowed(request):
-        return _refused()
-    return snapshot_response(request, default_clients=100)
+    """Staff: `stats.snapshot`, client rows included; the token: `stats.aggregates`."""
+    if is_staff(request):
+        return snapshot_response(request, default_clients=100)
+    if holds_token(request):
+        return JsonResponse(stats.aggregates())
+    return _refused()
 
 
 def snapshot_response(request: HttpRequest, default_clients: int, chart: bool = False) -> JsonResponse:

@@ -208,6 +208,26 @@ def throughput(minutes: int = MINUTES) -> list[dict[str, Any]]:
     ]
 
 
+# What a token holder sees of a worker: where it runs and how busy it is, not which jobs it runs.
+_WORKER_AGGREGATE_FIELDS = (
+    "name", "hostname", "pid", "state", "running", "successful", "failed", "birth", "last_heartbeat", "shard",
+)  # fmt: skip
+
+
+def aggregates() -> dict[str, Any]:
+    """`snapshot` without anything that names a person, an attempt or a job (no client rows, no
+    job ids): what a monitoring system holding PROCTORING_STATS_TOKEN reads. Fields are listed,
+    not removed, so that a field added to `snapshot` stays out of it until chosen."""
+    overall = freshness.overall()
+    return {
+        "generated_at": datetime.now(UTC).isoformat(),
+        "queue": queue_figures(overall),
+        "freshness": overall,
+        "workers": [{field: row[field] for field in _WORKER_AGGREGATE_FIELDS} for row in workers()],
+        "throughput": throughput(),
+    }
+
+
 def snapshot(client_limit: int | None = None) -> dict[str, Any]:
     overall = freshness.overall()
     return {

@@ -70,4 +70,4 @@ def test_series_follow_frames_through_the_consumer_and_a_worker(
     assert found[("proctoring_queue_jobs", (("state", "queued"),))] == 0
     assert found[("proctoring_workers", ())] == 1
     snapshot = json.loads(client.get("/proctoring/stats.json", HTTP_AUTHORIZATION=f"Bearer {token}").content)
-    assert snapshot["queue"]["failed"] == 1 and snapshot["clients"][0]["client"] == str(attempt.pk)
+    assert snapshot["queue"]["failed"] == 1 and "clients" not in snapshot  # aggregates only
