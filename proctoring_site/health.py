@@ -1,6 +1,7 @@
 """Probes for load balancers and orchestrators: `/healthz` (liveness: the process answers; it
 touches neither Redis nor the database) and `/readyz` (readiness: Redis answers PING and the
-database a trivial query).
+database a trivial query). Its verdict is kept for VERDICT_SECONDS per process, so that a flood of
+unauthenticated hits costs Redis and the database one round trip each per interval, not one per hit.
 
 `probe_middleware`, first in MIDDLEWARE, answers both before any other middleware: a prober comes
 to a gateway's own address over plain HTTP, which ALLOWED_HOSTS and the HTTPS redirect would
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from inspect import iscoroutinefunction
 from typing import cast
@@ -31,8 +33,16 @@ log = logging.getLogger("proctoring.health")
 # does not answer costs a readiness probe at most this (once, no retry).
 REDIS_TIMEOUT = 2.0
 
+# Probers ask every few seconds; anyone who reaches the port may ask far more often. A verdict a
+# second old is as good to a load balancer, and the hits in between cost nothing.
+VERDICT_SECONDS = 1.0
+
 _lock = threading.Lock()
 _failing: set[str] = set()
+# Held while the checks run, so that the hits arriving meanwhile wait for their verdict instead
+# of each asking again.
+_verdict_lock = threading.Lock()
+_verdict: tuple[float, dict[str, str]] | None = None  # (monotonic time it was reached, checks)
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -47,7 +57,7 @@ def readyz(request: HttpRequest) -> HttpResponse:
     (`{"status": "ready"|"unavailable", "checks": {"redis": "ok"|"failed: <Exception>", ...}}`)."""
     if request.method not in ("GET", "HEAD"):
         return HttpResponseNotAllowed(["GET", "HEAD"])
-    checks = {"redis": _check("redis", _ping_redis), "database": _check("database", _query_database)}
+    checks = _checks()
     ready = all(outcome == "ok" for outcome in checks.values())
     return _answer({"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503)
 
@@ -91,6 +101,25 @@ def _answer(body: dict[str, object], status: int) -> JsonResponse:
     # that would be a line per probe. `_check` logs each change of outcome once instead.
     response._has_been_logged = True  # type: ignore[attr-defined]
     return response
+
+
+def _checks() -> dict[str, str]:
+    """Each check's outcome, asked again once the last verdict is VERDICT_SECONDS old."""
+    global _verdict
+    with _verdict_lock:
+        if _verdict is not None and time.monotonic() - _verdict[0] < VERDICT_SECONDS:
+            return dict(_verdict[1])
+        checks = {"redis": _check("redis", _ping_redis), "database": _check("database", _query_database)}
+        _verdict = (time.monotonic(), checks)
+        return dict(checks)
+
+
+def forget_verdict() -> None:
+    """Drops the kept verdict: the next /readyz asks Redis and the database (tests, after they
+    change what the checks reach)."""
+    global _verdict
+    with _verdict_lock:
+        _verdict = None
 
 
 def _check(name: str, probe: Callable[[], None]) -> str:
