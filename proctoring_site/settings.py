@@ -286,6 +286,11 @@ REFERENCE_API_KEY = env.str("REFERENCE_API_KEY", PROCTORING_API_KEY)
 
 # The largest WebSocket message the server must accept: a maximal frame sent as base64 in JSON.
 # daphne closes the connection on anything larger, before our consumer could say why, so
+# The image bytes kept with frames that failed for an outage (5xx, timeout), in all and per client:
+# past either cap the oldest such images are dropped (their metadata stays). A frame the API
+# refused (4xx) never keeps its image, so an exam taker cannot fill Redis with refused frames.
+PROCTORING_FAILED_BYTES_MAX = env.int("PROCTORING_FAILED_BYTES_MAX", 256 * 1024 * 1024, minimum=0)
+PROCTORING_FAILED_BYTES_PER_CLIENT = env.int("PROCTORING_FAILED_BYTES_PER_CLIENT", 8 * 1024 * 1024, minimum=0)
 # `make run` starts daphne with this cap (see proctoring_site/devstack.py and docs/protocol.md).
 PROCTORING_MAX_MESSAGE_BYTES = 4 * math.ceil(PROCTORING_MAX_FRAME_BYTES / 3) * 2 + 64 * 1024
 

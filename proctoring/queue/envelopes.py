@@ -38,10 +38,29 @@ def read_meta(job_id: str, connection: redis.Redis | None = None) -> FrameMeta |
 
 def read_frame(job_id: str, envelope: bytes | None = None) -> tuple[FrameMeta, bytes] | None:
     """A stored frame's metadata and image bytes (from `envelope` when the caller has it
-    already), or None when they are gone."""
+    already), or None when they are gone or were not kept."""
     if envelope is None:
         envelope = get_redis().get(keys.frame(job_id))  # type: ignore[assignment]
     if envelope is None:
         return None
     assert isinstance(envelope, bytes)  # the client does not decode responses
-    return unpack_frame(envelope)
+    meta, image = unpack_frame(envelope)
+    # A failed frame whose image was not kept is its header alone.
+    return (meta, image) if image else None
+
+
+def image_sizes(job_ids: list[str], connection: redis.Redis | None = None) -> list[int | None]:
+    """The bytes of each job's stored image, in one round trip: 0 when only its metadata is
+    kept (a failed frame whose image was not), None when its envelope is gone."""
+    with (connection or get_redis()).pipeline(transaction=False) as pipe:
+        for job_id in job_ids:
+            pipe.getrange(keys.frame(job_id), 0, 4)
+            pipe.strlen(keys.frame(job_id))
+        answers = pipe.execute()
+    sizes: list[int | None] = []
+    for head, length in zip(answers[::2], answers[1::2], strict=True):
+        if not head or len(head) < 5:
+            sizes.append(None)
+        else:
+            sizes.append(max(0, length - 5 - int.from_bytes(head[3:5], "big")))
+    return sizes

@@ -23,6 +23,13 @@ proctoring:clients                      sorted set of client ids by their last f
 proctoring:failed:kind:<kind>           sorted set of failed job ids whose last error is of
                                         that kind (exception class), scored like the client's.
 proctoring:failed:kinds                 set of the kinds seen.
+proctoring:failed:images                sorted set of failed job ids whose image is kept (an
+                                        outage's, not a refusal's), by failure time; with
+proctoring:failed:image-sizes           hash: job id -> "<bytes> <client id>",
+proctoring:failed:image-bytes           the bytes of all kept images,
+proctoring:failed:image-bytes-per-client  hash: client id -> bytes of its kept images, and
+proctoring:client:<id>:failed-images    the client's kept images, by failure time: the byte caps
+                                        (store/scripts/failed_image.lua).
 proctoring:frame:<job_id>               a frame's envelope (header and image bytes).
 proctoring:stats:stale                  frames dropped as stale, in all.
 proctoring:stats:minute:<epoch minute>  hash: received, completed, failed in that minute (UTC);
@@ -154,6 +161,26 @@ def histogram(name: str) -> str:
 
 def failed_kind(kind: str) -> str:
     return f"{FAILED_KIND_PREFIX}{kind}"
+
+
+def failed_images() -> str:
+    return f"{PREFIX}:failed:images"
+
+
+def failed_image_sizes() -> str:
+    return f"{PREFIX}:failed:image-sizes"
+
+
+def failed_image_total() -> str:
+    return f"{PREFIX}:failed:image-bytes"
+
+
+def failed_image_client_bytes() -> str:
+    return f"{PREFIX}:failed:image-bytes-per-client"
+
+
+def client_failed_images(client_id: str) -> str:
+    return f"{CLIENT_PREFIX}{client_id}:failed-images"
 
 
 def selftest_seq() -> str:

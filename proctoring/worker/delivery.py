@@ -13,7 +13,7 @@ from rq import get_current_job
 from rq.job import Job
 
 from proctoring.core import events, hints
-from proctoring.core.exceptions import ApiError, ApiUnavailable, FrameMissing
+from proctoring.core.exceptions import ApiError, ApiRejected, ApiUnavailable, FrameMissing
 from proctoring.core.frames import FrameMeta
 from proctoring.queue import breaker, counters, freshness, metrics
 from proctoring.results import writer
@@ -33,7 +33,9 @@ def forward_frame_job() -> None:
         raise RuntimeError("forward_frame_job must run inside an RQ job")
     stored = outcomes.load_frame(job.id)
     if stored is None:
-        raise FrameMissing(f"the bytes of frame job {job.id} are gone (expired or deleted)")
+        raise FrameMissing(
+            f"the image of frame job {job.id} is gone (expired, deleted, or not kept after it failed)"
+        )
     meta, image = stored
     # A frame held back on purpose (a delayed enqueue) is as old as the time since it was due.
     age = (datetime.now(UTC) - meta.received_at).total_seconds() - meta.delay
@@ -97,7 +99,8 @@ def on_forward_failure(
 
     A rejection (4xx) or a missing frame cannot be fixed by retrying, so it ends the job now.
     When no attempt is left, the frame is finally failed: it stays in the failed registry with
-    its bytes, and its slot is freed.
+    its metadata and its image's sha256 (the image itself only within the byte caps, and never
+    after a refusal), and its slot is freed.
     """
     if isinstance(exc, ApiError):
         job.meta["api_status"] = exc.status
@@ -110,8 +113,12 @@ def on_forward_failure(
             "the proctoring API failed %d times in a row: circuit open, workers wait",
             settings.PROCTORING_BREAKER_THRESHOLD,
         )
+    final = not job.should_retry
+    if final and (image := outcomes.image_digest(job.id)) is not None:
+        # Kept even when the image is not: what the frame was, for an operator or an appeal.
+        job.meta["image_sha256"], job.meta["image_bytes"] = image
     job.save_meta()
-    if job.should_retry:
+    if not final:
         log.warning("job %s: attempt failed, will retry: %s", job.id, exc)
         metrics.recorder.count("retried")
         return
@@ -120,7 +127,8 @@ def on_forward_failure(
     if ref:
         client_id, seq = ref
         kind = exc_type.__name__ if exc_type else "Error"
-        outcomes.finish_failed(client_id, job.id, kind=kind)
+        # A refusal is the client's doing (the frame itself is wrong), so its image is not kept.
+        outcomes.finish_failed(client_id, job.id, kind=kind, keep_image=not isinstance(exc, ApiRejected))
         events.publish(events.FAILED, job.id, client_id, seq, kind=kind, error=job.meta["last_error"])
     else:
         log.error("job %s failed for good: %s", job.id, exc)

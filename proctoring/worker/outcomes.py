@@ -4,18 +4,22 @@ under a batching worker). And reading a taken frame's envelope back."""
 
 from __future__ import annotations
 
+import hashlib
+import time
 from typing import Any
 
 from django.conf import settings
+from rq.registry import FailedJobRegistry
 
 from proctoring.core.frames import FrameMeta
-from proctoring.queue import breaker, counters, envelopes, freshness
-from proctoring.store import keys
+from proctoring.queue import breaker, counters, envelopes, freshness, policy
+from proctoring.store import keys, scripts
 from proctoring.store.connections import get_redis
 from proctoring.worker import job_context
 
 LATEST_TTL = 60  # seconds the dashboard's live thumbnail outlives its client's last frame
 HINT_TTL = 10  # seconds a hint outlives the frame that caused it (a camera that stops sending)
+IMAGES_EVICTED = "failed_images_evicted"  # the totals' field: failed frames' images cut by the caps
 
 
 def finish_delivered(
@@ -74,10 +78,17 @@ def drop_stale(client_id: str, job_id: str) -> None:
         pipe.execute()
 
 
-def finish_failed(client_id: str, job_id: str, kind: str = "") -> None:
-    """A finally failed frame: its bytes stay as long as its failed job, its client's slot is
-    free, and it counts as failed (and as failed of `kind`, its error's exception class) until
-    RQ lets the failed job expire."""
+def finish_failed(client_id: str, job_id: str, kind: str = "", keep_image: bool = True) -> None:
+    """A finally failed frame: its metadata stays as long as its failed job, its client's slot
+    is free, and it counts as failed (and as failed of `kind`, its error's exception class) until
+    RQ lets the failed job expire.
+
+    Its image stays too only with `keep_image` (a failure its client did not cause: an outage
+    is worth a retry), and only while the kept images fit `PROCTORING_FAILED_BYTES_MAX` and
+    `PROCTORING_FAILED_BYTES_PER_CLIENT`; else the oldest kept images are cut to their header.
+    A refused frame keeps no image, so a client cannot fill Redis with frames the API refuses.
+    """
+    now = time.time()
     with get_redis().pipeline() as pipe:
         counters.move(
             job_id, counters.FAILED, pipeline=pipe, failed_ttl=settings.PROCTORING_FAILED_TTL, extra=kind
@@ -86,7 +97,36 @@ def finish_failed(client_id: str, job_id: str, kind: str = "") -> None:
         pipe.hincrby(keys.totals(), "failed", 1)
         pipe.expire(keys.frame(job_id), settings.PROCTORING_FAILED_TTL)
         pipe.zrem(keys.client_pending(client_id), job_id)
+        scripts.failed_image(
+            pipe,
+            frame=keys.frame(job_id),
+            images=keys.failed_images(),
+            sizes=keys.failed_image_sizes(),
+            total=keys.failed_image_total(),
+            client_bytes=keys.failed_image_client_bytes(),
+            failed_registry=FailedJobRegistry(queue=policy.get_queue()).key,
+            totals=keys.totals(),
+            job_id=job_id,
+            client_id=client_id,
+            keep=keep_image,
+            now=now,
+            expired_before=now - settings.PROCTORING_FAILED_TTL,
+            max_bytes=settings.PROCTORING_FAILED_BYTES_MAX,
+            client_max_bytes=settings.PROCTORING_FAILED_BYTES_PER_CLIENT,
+            client_template=keys.template(keys.client_failed_images),
+            frame_template=keys.template(keys.frame),
+            evicted_field=IMAGES_EVICTED,
+        )
         pipe.execute()
+
+
+def image_digest(job_id: str) -> tuple[str, int] | None:
+    """The sha256 (hex) and size of a taken frame's image, or None when it is not stored: what a
+    failed frame's job keeps of an image that may not be kept."""
+    stored = load_frame(job_id)
+    if stored is None:
+        return None
+    return hashlib.sha256(stored[1]).hexdigest(), len(stored[1])
 
 
 def load_frame(job_id: str) -> tuple[FrameMeta, bytes] | None:

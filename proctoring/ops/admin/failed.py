@@ -29,7 +29,7 @@ from rq.results import Result
 
 from exams.models import Attempt
 from proctoring.ops import stats
-from proctoring.queue import counters, policy
+from proctoring.queue import counters, envelopes, policy
 from proctoring.store import keys, shards
 
 PAGE_SIZE = 50
@@ -62,6 +62,8 @@ class Row(Summary):
     api_status: Any
     api_body: str
     retries: str
+    image_bytes: int | None  # of the image kept; 0: its metadata alone; None: its frame is gone
+    image_sha256: str
 
 
 def registry() -> FailedJobRegistry:
@@ -184,13 +186,15 @@ def failed_at(job: Job | None, score: float | None) -> datetime | None:
 
 def rows(job_ids: Sequence[str]) -> list[Row]:
     """The rows of one page: one round trip for its jobs (`FrameJob.fetch_many`), one for their
-    failure times, one more only for jobs without our `last_error`, and one query."""
+    failure times, one for their images' sizes, one more only for jobs without our `last_error`,
+    and one query."""
     queue = policy.get_queue()
     jobs = counters.FrameJob.fetch_many(job_ids, connection=queue.connection, serializer=queue.serializer)
     scores = queue.connection.zmscore(registry().key, list(job_ids)) if job_ids else []
     errors = _errors([job for job in jobs if job is not None])
     summaries = [_summary(*item, errors) for item in zip(job_ids, jobs, scores, strict=True)]
     owners = stats.attempts_of(summary.client for summary in summaries if summary.client)
+    images = envelopes.image_sizes(list(job_ids), queue.connection)
     return [
         Row(
             **vars(summary),
@@ -200,8 +204,10 @@ def rows(job_ids: Sequence[str]) -> list[Row]:
             api_status=job.meta.get("api_status") if job else None,
             api_body=str(job.meta.get("api_body") or "") if job else "",
             retries=retries_label(job.retries_left) if job else "",
+            image_bytes=image_bytes,
+            image_sha256=str(job.meta.get("image_sha256") or "") if job else "",
         )
-        for summary, job in zip(summaries, jobs, strict=True)
+        for summary, job, image_bytes in zip(summaries, jobs, images, strict=True)
     ]
 
 

@@ -52,6 +52,8 @@ def job_context(job_id: str) -> dict[str, Any]:
         "seq": frame.seq if frame else ref[1] if (ref := counters.frame_of(job)) else None,
         "attempt": stats.attempts_of([client]).get(client) if client else None,
         "frame": frame,
+        "image_bytes": envelopes.image_sizes([job_id], queue.connection)[0] if frame else None,
+        "image_sha256": str(job.meta.get("image_sha256") or ""),
         "retries": retries_label(job.retries_left),
         "failures": sum(1 for result in results if result.type == Result.Type.FAILED),
         "last_error": str(job.meta.get("last_error") or ""),

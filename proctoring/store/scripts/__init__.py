@@ -254,3 +254,48 @@ def worker_name_claim(client: redis.Redis, *, worker: str, claim: str, ttl: int,
         Whether the name is now `claimer`'s.
     """
     return bool(lua.script("worker_name_claim.lua")(client, [worker, claim], [ttl, claimer]))
+
+
+def failed_image(
+    client: redis.Redis,
+    *,
+    frame: str,
+    images: str,
+    sizes: str,
+    total: str,
+    client_bytes: str,
+    failed_registry: str,
+    totals: str,
+    job_id: str,
+    client_id: str,
+    keep: bool,
+    now: float,
+    expired_before: float,
+    max_bytes: int,
+    client_max_bytes: int,
+    client_template: str,
+    frame_template: str,
+    evicted_field: str,
+) -> Any:
+    """Keeps a finally failed frame's image within the byte caps, or cuts it to its header
+    (failed_image.lua).
+
+    Returns:
+        How many images the caps cut; on a pipeline, the pipeline.
+    """
+    return lua.script("failed_image.lua")(
+        client,
+        [frame, images, sizes, total, client_bytes, failed_registry, totals],
+        [
+            job_id,
+            client_id,
+            1 if keep else 0,
+            now,
+            expired_before,
+            max_bytes,
+            client_max_bytes,
+            client_template,
+            frame_template,
+            evicted_field,
+        ],
+    )

@@ -138,20 +138,24 @@ def test_retry_keeps_the_job_id_and_delivers_then_counts_are_right(
     attempt: Attempt,
     api: RecordingApi,
     start_worker: Any,
+    settings: Any,
 ) -> None:
-    api.script(REJECTED)
+    # An outage, each frame failed at its first attempt: a frame the API refused keeps no image
+    # to retry (tests/processes/worker/test_failed_storage.py).
+    settings.PROCTORING_JOB_ATTEMPTS = 1
+    api.script(Reply(503, {"error": "overloaded"}))
     client_id = str(attempt.pk)
     first, *others = [enqueue(client_id, seq) for seq in (1, 2, 3)]
     camera = enqueue("camera-7", 1)
-    start_worker()
+    start_worker(PROCTORING_JOB_ATTEMPTS="1", PROCTORING_BREAKER_THRESHOLD="0")
     wait_failed(first, *others, camera)
     wait_until(lambda: counters.read([client_id])[client_id]["failed"] == 3, 10, "three counted failed")
 
     # The detail page: metadata, the API's answer, the traceback, and the frame itself.
     detail = page(staff_client, job_url(first))
-    assert "Traceback" in detail and "ApiRejected: API answered 422" in detail
-    assert "proctoring.core.exceptions.ApiRejected" in detail
-    assert "&quot;error&quot;: &quot;not a face&quot;" in detail  # the API body, escaped
+    assert "Traceback" in detail and "ApiUnavailable: API answered 503" in detail
+    assert "proctoring.core.exceptions.ApiUnavailable" in detail
+    assert "&quot;error&quot;: &quot;overloaded&quot;" in detail  # the API body, escaped
     assert f'<img src="{frame_url(first)}"' in detail and attempt.user.username in detail
     assert "<tr><th>Status</th><td>failed " in detail and "Retry this job" in detail
     image = staff_client.get(frame_url(first))
