@@ -1,7 +1,7 @@
 """Acting on failed frame jobs: retry (same job id, so the API sees the same idempotency key)
-and delete, keeping the per-client counts and pending sets right. The admin's actions and
-commands call these; django-rq's own requeue also works, and the counts catch up with it when
-the worker takes the job.
+and delete, keeping the per-client counts, pending sets and failed images' byte counts right.
+The admin's actions and commands call these; django-rq's own requeue also works, and the
+counts catch up with it when the worker takes the job.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
-from proctoring.queue import counters, policy
+from proctoring.queue import counters, failed_images, policy
 from proctoring.store import keys
 from proctoring.store.connections import get_redis
 
@@ -38,6 +38,8 @@ def retry(job_id: str) -> bool:
         # commands are queued on it: switch first.
         pipe.multi()
         pipe.expire(keys.frame(job_id), policy.frame_key_ttl())
+        # Queued again, its image (if kept) no longer counts against the failed frames' caps.
+        failed_images.settle(pipe, job_id, counters.client_of(job) or "", failed_images.FORGET)
         # Our queue class moves the counts and gives the frame its pending slot back.
         queue.enqueue_job(job, pipeline=pipe)
         pipe.execute()
@@ -53,6 +55,7 @@ def delete(job_id: str) -> bool:
         return False
     with connection.pipeline() as pipe:
         counters.move(job_id, counters.DONE, pipeline=pipe, connection=connection)
+        failed_images.settle(pipe, job_id, "", failed_images.FORGET)
         pipe.delete(keys.frame(job_id))
         pipe.execute()
     try:

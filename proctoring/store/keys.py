@@ -155,6 +155,10 @@ def totals() -> str:
     return f"{PREFIX}:stats:totals"
 
 
+# The totals' field counting failed frames' images cut by the byte caps (queue/failed_images.py).
+FAILED_IMAGES_EVICTED = "failed_images_evicted"
+
+
 def histogram(name: str) -> str:
     return f"{PREFIX}:stats:histogram:{name}"
 

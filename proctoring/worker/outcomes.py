@@ -5,21 +5,18 @@ under a batching worker). And reading a taken frame's envelope back."""
 from __future__ import annotations
 
 import hashlib
-import time
 from typing import Any
 
 from django.conf import settings
-from rq.registry import FailedJobRegistry
 
 from proctoring.core.frames import FrameMeta
-from proctoring.queue import breaker, counters, envelopes, freshness, policy
-from proctoring.store import keys, scripts
+from proctoring.queue import breaker, counters, envelopes, failed_images, freshness
+from proctoring.store import keys
 from proctoring.store.connections import get_redis
 from proctoring.worker import job_context
 
 LATEST_TTL = 60  # seconds the dashboard's live thumbnail outlives its client's last frame
 HINT_TTL = 10  # seconds a hint outlives the frame that caused it (a camera that stops sending)
-IMAGES_EVICTED = "failed_images_evicted"  # the totals' field: failed frames' images cut by the caps
 
 
 def finish_delivered(
@@ -88,7 +85,6 @@ def finish_failed(client_id: str, job_id: str, kind: str = "", keep_image: bool 
     `PROCTORING_FAILED_BYTES_PER_CLIENT`; else the oldest kept images are cut to their header.
     A refused frame keeps no image, so a client cannot fill Redis with frames the API refuses.
     """
-    now = time.time()
     with get_redis().pipeline() as pipe:
         counters.move(
             job_id, counters.FAILED, pipeline=pipe, failed_ttl=settings.PROCTORING_FAILED_TTL, extra=kind
@@ -97,26 +93,7 @@ def finish_failed(client_id: str, job_id: str, kind: str = "", keep_image: bool 
         pipe.hincrby(keys.totals(), "failed", 1)
         pipe.expire(keys.frame(job_id), settings.PROCTORING_FAILED_TTL)
         pipe.zrem(keys.client_pending(client_id), job_id)
-        scripts.failed_image(
-            pipe,
-            frame=keys.frame(job_id),
-            images=keys.failed_images(),
-            sizes=keys.failed_image_sizes(),
-            total=keys.failed_image_total(),
-            client_bytes=keys.failed_image_client_bytes(),
-            failed_registry=FailedJobRegistry(queue=policy.get_queue()).key,
-            totals=keys.totals(),
-            job_id=job_id,
-            client_id=client_id,
-            keep=keep_image,
-            now=now,
-            expired_before=now - settings.PROCTORING_FAILED_TTL,
-            max_bytes=settings.PROCTORING_FAILED_BYTES_MAX,
-            client_max_bytes=settings.PROCTORING_FAILED_BYTES_PER_CLIENT,
-            client_template=keys.template(keys.client_failed_images),
-            frame_template=keys.template(keys.frame),
-            evicted_field=IMAGES_EVICTED,
-        )
+        failed_images.settle(pipe, job_id, client_id, failed_images.KEEP if keep_image else failed_images.CUT)
         pipe.execute()
 
 

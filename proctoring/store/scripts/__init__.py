@@ -268,7 +268,7 @@ def failed_image(
     totals: str,
     job_id: str,
     client_id: str,
-    keep: bool,
+    mode: str,
     now: float,
     expired_before: float,
     max_bytes: int,
@@ -289,7 +289,7 @@ def failed_image(
         [
             job_id,
             client_id,
-            1 if keep else 0,
+            mode,
             now,
             expired_before,
             max_bytes,

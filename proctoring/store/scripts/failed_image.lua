@@ -1,6 +1,6 @@
 --[[
   What a finally failed frame keeps of its image (proctoring/worker/outcomes.py `finish_failed`).
-  A frame refused for a reason its client caused (`keep` 0) keeps only its envelope's header.
+  A frame refused for a reason its client caused (`mode` 0) keeps only its envelope's header.
   Any other keeps its image while the kept images stay within `max_bytes` in all and
   `client_max_bytes` per client; past either, the oldest kept images (this one included) are
   cut back to their header, and each cut is counted. An image whose failed job was retried,
@@ -18,7 +18,8 @@
 
     ARGV[1]  job_id            the failed job
     ARGV[2]  client_id         its client
-    ARGV[3]  keep              1 to keep the image within the caps, 0 to cut it now
+    ARGV[3]  mode              1: keep the image within the caps; 0: cut it now; -: forget it
+                               (its job was retried or deleted), its key untouched
     ARGV[4]  now               epoch seconds
     ARGV[5]  expired_before    kept images of jobs that failed before this (epoch seconds) are gone
     ARGV[6]  max_bytes         PROCTORING_FAILED_BYTES_MAX
@@ -33,7 +34,7 @@
 --- @include "includes/key_for.lua"
 local frame_key, images_key, sizes_key, total_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local client_bytes_key, registry_key, totals_key = KEYS[5], KEYS[6], KEYS[7]
-local job_id, client_id, keep, now = ARGV[1], ARGV[2], ARGV[3] == '1', tonumber(ARGV[4])
+local job_id, client_id, mode, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local max_bytes, client_max = tonumber(ARGV[6]), tonumber(ARGV[7])
 local client_template, frame_template = ARGV[8], ARGV[9]
 
@@ -81,6 +82,9 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', images_key, '-inf', '(' .. ARGV[
 end
 -- A retried job that failed again is counted once.
 forget(job_id, false)
+if mode == '-' then
+  return 0
+end
 
 local length = header_length(frame_key)
 if not length then
@@ -90,7 +94,7 @@ local bytes = redis.call('STRLEN', frame_key) - length
 if bytes <= 0 then
   return 0
 end
-if not keep then
+if mode == '0' then
   cut(frame_key)
   return 0
 end

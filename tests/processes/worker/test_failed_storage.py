@@ -107,7 +107,17 @@ def test_frames_failed_by_outages_keep_images_under_the_byte_caps_oldest_dropped
     wait_failed(redis_conn, second, 30)
     kept = [job_id for job_id in first + second if envelopes.read_frame(job_id) is not None]
     assert kept == first[-2:] + second, "the global cap drops the oldest images first"
-    assert int(redis_conn.hget(keys.totals(), "failed_images_evicted") or 0) == 2 + 1
+    assert int(redis_conn.hget(keys.totals(), keys.FAILED_IMAGES_EVICTED) or 0) == 2 + 1
+    assert int(redis_conn.get(keys.failed_image_total())) == 5 * size
+
+    # A deleted frame's image no longer counts; a retried one that fails again counts once.
+    assert failed_jobs.delete(second[0])
+    assert int(redis_conn.get(keys.failed_image_total())) == 4 * size
+    assert failed_jobs.retry(second[1])
+    wait_failed(redis_conn, [second[1]], 30)
+    wait_until(lambda: redis_conn.zscore(keys.failed_images(), second[1]), 10, "kept again")
+    assert int(redis_conn.get(keys.failed_image_total())) == 4 * size
+    assert int(redis_conn.hget(keys.failed_image_client_bytes(), "client-b")) == 2 * size
 
 
 def test_retrying_a_refused_frame_fails_it_again_as_missing_without_calling_the_api(
