@@ -58,6 +58,7 @@ def test_refused_frames_keep_metadata_not_images_so_one_client_cannot_fill_redis
     wait_failed(redis_conn, job_ids, 60)
 
     grown = redis_conn.info("memory")["used_memory"] - before
+    print(f"200 refused frames of {len(image):,} B: Redis grew by {grown / 1e6:.2f} MB")
     assert grown <= 20 * 1024 * 1024, f"Redis grew by {grown / 1e6:.1f} MB for 200 refused frames"
     digest = hashlib.sha256(image).hexdigest()
     for job_id in job_ids[:5]:
