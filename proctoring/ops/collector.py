@@ -54,6 +54,11 @@ class QueueCollector(Collector):
         yield _histogram(
             "wait",
             freshness.WAIT_BUCKETS_MS,
+        yield CounterMetricFamily(
+            "proctoring_failed_images_evicted",
+            "Failed frames' images dropped by the byte caps (their metadata kept)",
+            value=figures["failed_images_evicted"],
+        )
             "proctoring_wait_seconds",
             "Frames' wait in the queue (received to taken)",
         )

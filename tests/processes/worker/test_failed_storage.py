@@ -13,7 +13,7 @@ from rq.registry import FailedJobRegistry
 
 from proctoring.core.exceptions import RateLimited
 from proctoring.core.frames import parse_image
-from proctoring.ops import failed_jobs
+from proctoring.ops import failed_jobs, stats
 from proctoring.queue import enqueue as enqueuing
 from proctoring.queue import envelopes
 from proctoring.store import keys
@@ -108,7 +108,7 @@ def test_frames_failed_by_outages_keep_images_under_the_byte_caps_oldest_dropped
     wait_failed(redis_conn, second, 30)
     kept = [job_id for job_id in first + second if envelopes.read_frame(job_id) is not None]
     assert kept == first[-2:] + second, "the global cap drops the oldest images first"
-    assert int(redis_conn.hget(keys.totals(), keys.FAILED_IMAGES_EVICTED) or 0) == 2 + 1
+    assert stats.queue_figures(with_freshness=False)["failed_images_evicted"] == 2 + 1
     assert int(redis_conn.get(keys.failed_image_total())) == 5 * size
 
     # A deleted frame's image no longer counts; a retried one that fails again counts once.
