@@ -272,6 +272,11 @@ PROCTORING_RETENTION_DAYS = env.int("PROCTORING_RETENTION_DAYS", 30, minimum=1, 
 MEDIA_ROOT = env.str("PROCTORING_SNAPSHOT_DIR", str(VAR_DIR / "snapshots"))
 # How long a finally failed job (frame bytes included) stays in the failed registry for inspection.
 PROCTORING_FAILED_TTL = env.int("PROCTORING_FAILED_TTL", 7 * 24 * 3600, minimum=60)
+# The image bytes kept with frames that failed for an outage (5xx, timeout), in all and per client:
+# past either cap the oldest such images are dropped (their metadata stays). A frame the API
+# refused (4xx) never keeps its image, so an exam taker cannot fill Redis with refused frames.
+PROCTORING_FAILED_BYTES_MAX = env.int("PROCTORING_FAILED_BYTES_MAX", 256 * 1024 * 1024, minimum=0)
+PROCTORING_FAILED_BYTES_PER_CLIENT = env.int("PROCTORING_FAILED_BYTES_PER_CLIENT", 8 * 1024 * 1024, minimum=0)
 # How long a camera client's token stays valid (seconds); an ended attempt refuses it anyway.
 PROCTORING_TOKEN_MAX_AGE = env.int("PROCTORING_TOKEN_MAX_AGE", 6 * 3600, minimum=60)
 # A bearer token that lets a monitoring system read /metrics and /proctoring/stats.json without
@@ -286,11 +291,6 @@ REFERENCE_API_KEY = env.str("REFERENCE_API_KEY", PROCTORING_API_KEY)
 
 # The largest WebSocket message the server must accept: a maximal frame sent as base64 in JSON.
 # daphne closes the connection on anything larger, before our consumer could say why, so
-# The image bytes kept with frames that failed for an outage (5xx, timeout), in all and per client:
-# past either cap the oldest such images are dropped (their metadata stays). A frame the API
-# refused (4xx) never keeps its image, so an exam taker cannot fill Redis with refused frames.
-PROCTORING_FAILED_BYTES_MAX = env.int("PROCTORING_FAILED_BYTES_MAX", 256 * 1024 * 1024, minimum=0)
-PROCTORING_FAILED_BYTES_PER_CLIENT = env.int("PROCTORING_FAILED_BYTES_PER_CLIENT", 8 * 1024 * 1024, minimum=0)
 # `make run` starts daphne with this cap (see proctoring_site/devstack.py and docs/protocol.md).
 PROCTORING_MAX_MESSAGE_BYTES = 4 * math.ceil(PROCTORING_MAX_FRAME_BYTES / 3) * 2 + 64 * 1024
 

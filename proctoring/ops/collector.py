@@ -49,16 +49,16 @@ class QueueCollector(Collector):
         yield frames
         yield _by_prefix(totals, "rejected:", "proctoring_frames_rejected", "Frames refused", "reason")
         yield _by_prefix(totals, "api_status:", "proctoring_api_responses", "API answers", "status")
-        yield _histogram("enqueue", ENQUEUE_BUCKETS_MS, "proctoring_enqueue_seconds", "Enqueue time")
-        yield _histogram("api", API_BUCKETS_MS, "proctoring_api_seconds", "API call time")
-        yield _histogram(
-            "wait",
-            freshness.WAIT_BUCKETS_MS,
         yield CounterMetricFamily(
             "proctoring_failed_images_evicted",
             "Failed frames' images dropped by the byte caps (their metadata kept)",
             value=figures["failed_images_evicted"],
         )
+        yield _histogram("enqueue", ENQUEUE_BUCKETS_MS, "proctoring_enqueue_seconds", "Enqueue time")
+        yield _histogram("api", API_BUCKETS_MS, "proctoring_api_seconds", "API call time")
+        yield _histogram(
+            "wait",
+            freshness.WAIT_BUCKETS_MS,
             "proctoring_wait_seconds",
             "Frames' wait in the queue (received to taken)",
         )

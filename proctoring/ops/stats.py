@@ -50,9 +50,9 @@ def queue_figures(
         "queue": per_shard[0]["queue"],
         **{name: sum(figures[name] for figures in per_shard) for name in _SUMMED},
         "oldest_queued_age_s": max(ages) if ages else None,
+        "failed_images_evicted": sum(figures["failed_images_evicted"] for figures in per_shard),
         "order": settings.PROCTORING_QUEUE_ORDER,
         "coalesce": settings.PROCTORING_COALESCE or "off",
-        "failed_images_evicted": sum(figures["failed_images_evicted"] for figures in per_shard),
         "paused": any(figures["paused"] for figures in per_shard),
         # Each shard's workers have their own breaker: open when any is.
         "api_circuit": next((circuit for circuit in circuits if circuit["open"]), circuits[0]),
@@ -92,10 +92,10 @@ def _shard_figures() -> dict[str, Any]:
         "retrying": scheduled,
         "deferred": deferred,
         "failed": failed,
+        "failed_images_evicted": _images_evicted(connection),
         "stale_dropped": int(stale or 0),
         "coalesced": int(coalesced or 0),
         "oldest_queued_age_s": _age(connection, oldest.decode()) if oldest else None,
-        "failed_images_evicted": _images_evicted(connection),
         "paused": bool(paused),
         "api_circuit": breaker.state(connection),
         "order": settings.PROCTORING_QUEUE_ORDER,
@@ -103,15 +103,15 @@ def _shard_figures() -> dict[str, Any]:
     }
 
 
-def _age(connection: Any, job_id: str) -> float | None:
-    """Seconds since the frame of job `job_id` was received (or the job enqueued)."""
-    meta = envelopes.read_meta(job_id, connection)
-    if meta is not None:
 def _images_evicted(connection: Any) -> int:
     """Failed frames whose image the failed frames' byte caps dropped (their metadata is kept)."""
     return int(connection.hget(keys.totals(), keys.FAILED_IMAGES_EVICTED) or 0)
 
 
+def _age(connection: Any, job_id: str) -> float | None:
+    """Seconds since the frame of job `job_id` was received (or the job enqueued)."""
+    meta = envelopes.read_meta(job_id, connection)
+    if meta is not None:
         return round((datetime.now(UTC) - meta.received_at).total_seconds(), 3)
     enqueued = connection.hget(Job.key_for(job_id), "enqueued_at")
     if not enqueued:
