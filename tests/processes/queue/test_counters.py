@@ -136,8 +136,10 @@ def test_counts_follow_a_real_worker_through_every_transition(
     wait_until(lambda: FrameResult.objects.filter(job_id=retried).exists(), 20, "delivered on retry")
     wait_until(lambda: settled(redis_conn, clients), 10, "counts settle")
 
-    # A final failure, then our retry (same job id), then RQ's own requeue, then a delete.
-    api.script(Reply(422, {"error": "not a face"}))
+    # A final failure, then our retry (same job id), then RQ's own requeue, then a delete. The
+    # retried frames fail by an outage (every attempt a 503): a refused frame keeps no image.
+    outage = [Reply(503, {"error": "down"})] * 3
+    api.script(*outage)
     failed = enqueue(b, 11)
     wait_until(lambda: failed in FailedJobRegistry(queue=policy.get_queue()), 20, "failed")
     wait_until(lambda: settled(redis_conn, clients), 10, "counts settle")
@@ -148,7 +150,7 @@ def test_counts_follow_a_real_worker_through_every_transition(
     wait_until(lambda: settled(redis_conn, clients), 10, "counts settle")
     assert counters.read(clients)[b]["failed"] == 0
 
-    api.script(Reply(422, {"error": "not a face"}))
+    api.script(*outage)
     requeued = enqueue(a, 12)
     wait_until(lambda: requeued in FailedJobRegistry(queue=policy.get_queue()), 20, "failed")
     api.script(Reply(200))
