@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from proctoring.core.redaction import redacted_url
 from proctoring_site.env import Env
 
 _SCHEMES = ("redis", "rediss", "unix")
@@ -167,12 +168,9 @@ def with_options(url: str, options: dict[str, Any]) -> str:
 
 
 def redacted(url: str) -> str:
-    """The URL with its password hidden, for logs and start-up banners."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
+    """The URL with its password hidden, for logs and start-up banners (the one redaction every
+    URL shown gets: `proctoring.core.redaction`)."""
+    return redacted_url(url)
 
 
 # How long a client waits for one sentinel: a sentinel that is down costs this, then the next is

@@ -9,6 +9,7 @@ import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
+from proctoring.core.redaction import redacted_url
 from proctoring_site import env as env_module
 from proctoring_site import secret_checks
 from proctoring_site.redis_config import (
@@ -197,7 +198,9 @@ if not PROCTORING_API_URL:
         raise ImproperlyConfigured("PROCTORING_API_URL must be set when DJANGO_DEBUG is off")
     PROCTORING_API_URL = "http://127.0.0.1:8000/reference-api/v1/analyze"
 if not PROCTORING_API_URL.startswith(("http://", "https://")):
-    raise ImproperlyConfigured(f"PROCTORING_API_URL must be an http(s) URL, got {PROCTORING_API_URL!r}")
+    raise ImproperlyConfigured(
+        f"PROCTORING_API_URL must be an http(s) URL, got {redacted_url(PROCTORING_API_URL)!r}"
+    )
 PROCTORING_API_KEY = env.str("PROCTORING_API_KEY")
 PROCTORING_API_TIMEOUT = env.float("PROCTORING_API_TIMEOUT", 10.0, minimum=0.1, maximum=300)
 PROCTORING_JOB_ATTEMPTS = env.int("PROCTORING_JOB_ATTEMPTS", 3, minimum=1, maximum=20)

@@ -14,6 +14,7 @@ from django.conf import settings
 
 from proctoring.core.exceptions import ApiRejected, ApiUnavailable
 from proctoring.core.frames import FrameMeta
+from proctoring.core.redaction import redacted_url, scrubbed
 from proctoring.queue import metrics
 
 # Answers kept in an error: enough to see what the API said, not a whole HTML error page.
@@ -97,10 +98,13 @@ def analyze_frame(meta: FrameMeta, image: bytes, idempotency_key: str) -> dict[s
         response = client.session.send(request, timeout=settings.PROCTORING_API_TIMEOUT)
     except requests.Timeout as exc:
         _observe(started, "timeout")
-        raise ApiUnavailable(f"API timed out after {settings.PROCTORING_API_TIMEOUT}s: {exc}") from exc
+        timed_out = f"API timed out after {settings.PROCTORING_API_TIMEOUT}s: {exc}"
+        raise ApiUnavailable(scrubbed(timed_out, url)) from exc
     except requests.RequestException as exc:
         _observe(started, "unreachable")
-        raise ApiUnavailable(f"API unreachable at {url}: {exc}") from exc
+        # The message reaches logs, job meta and the staff event feed: never the URL's
+        # credentials, whatever requests quotes of it.
+        raise ApiUnavailable(scrubbed(f"API unreachable at {redacted_url(url)}: {exc}", url)) from exc
     _observe(started, str(response.status_code))
 
     if not 200 <= response.status_code < 300:

@@ -137,3 +137,18 @@ def test_answers_that_are_not_a_result_raise_with_status_and_body(
     assert raised.value.status == reply.status  # type: ignore[attr-defined]
     assert raised.value.retryable is retryable  # type: ignore[attr-defined]
     assert said in str(raised.value)
+
+
+def test_credentials_in_the_api_url_stay_out_of_the_error(settings: Any) -> None:
+    import socket
+    import traceback
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    settings.PROCTORING_API_URL = f"http://apiuser:s3cret-pw@127.0.0.1:{port}/v1/analyze"
+    with pytest.raises(ApiUnavailable) as raised:
+        in_new_thread(lambda: api_client.analyze_frame(meta(), jpeg_bytes(8, 8), idempotency_key="k"))
+    shown = "".join(traceback.format_exception(raised.value))
+    assert "s3cret-pw" not in shown, shown
+    assert f"http://apiuser:***@127.0.0.1:{port}/v1/analyze" in str(raised.value)
