@@ -125,5 +125,6 @@ def job_frame(request: HttpRequest, job_id: str) -> HttpResponse:
         meta.content_type if meta.content_type in CONTENT_TYPES.values() else "application/octet-stream"
     )
     response = HttpResponse(image, content_type=content_type)
-    response["Cache-Control"] = "private, max-age=300"
+    # A face on camera: no shared or browser cache keeps it (the admin adds never_cache too).
+    response["Cache-Control"] = "private, no-store"
     return response
