@@ -138,11 +138,21 @@ def test_the_failed_jobs_pages_find_and_retry_a_job_on_another_shard(
     settings.REDIS_SHARDS = urls
     settings.REDIS_URL = urls[0]
     client_id = next(f"camera-{i}" for i in range(100) if shards.index_of(f"camera-{i}") == 1)
-    api.script(Reply(422, {"error": "not a face"}))
+    # An outage, failed at its one attempt: a frame the API refused keeps no image to retry.
+    settings.PROCTORING_JOB_ATTEMPTS = 1
+    api.script(Reply(503, {"error": "down"}))
     with shards.client_shard(client_id):
         job_id = enqueue.enqueue_frame(client_id, client_id, 1, parse_image(jpeg_bytes(), 1 << 20))
     with two_shards[1].client() as watch:
-        start_worker(watch=watch, REDIS_URL="", REDIS_SHARDS=",".join(urls), REDIS_SHARD="1")
+        start_worker(
+            watch=watch,
+            REDIS_URL="",
+            REDIS_SHARDS=",".join(urls),
+            REDIS_SHARD="1",
+            PROCTORING_JOB_ATTEMPTS="1",
+            # Its clients are no attempts: the answer is not stored, so delivery ends the job.
+            PROCTORING_STORE_RESULTS="false",
+        )
 
     def failed_on_shard_1() -> list[str]:
         with shards.using(urls[1]):
@@ -159,7 +169,7 @@ def test_the_failed_jobs_pages_find_and_retry_a_job_on_another_shard(
     by_client = client.get(f"/admin/proctoring/queue/failed/?client={client_id}")
     assert [row.job_id for row in by_client.context["rows"]] == [job_id]
     detail = client.get(f"/admin/proctoring/queue/jobs/{job_id}/")
-    assert detail.status_code == 200 and b"ApiRejected" in detail.content
+    assert detail.status_code == 200 and b"ApiUnavailable" in detail.content
     assert client.get(f"/admin/proctoring/queue/jobs/{job_id}/frame").status_code == 200
 
     api.script(Reply(200, {"ok": True, "flags": []}))
