@@ -33,9 +33,11 @@ def deliveries(api: RecordingApi, job_id: str) -> int:
 def test_staff_see_counts_clients_and_a_failed_job_with_its_traceback_and_retry_it(
     user, exam, proctor, api, settings, open_page, start_gateway, start_page_worker
 ):
-    api.script(Reply(422, {"error": "image rejected by the test"}), Reply())
+    # An outage, failed at its one attempt: a frame the API refused keeps no image to retry.
+    settings.PROCTORING_JOB_ATTEMPTS = 1
+    api.script(Reply(503, {"error": "unavailable in the test"}), Reply())
     gateway = start_gateway()
-    start_page_worker()
+    start_page_worker(PROCTORING_JOB_ATTEMPTS="1")
     attempt = Attempt.objects.create(user=user, exam=exam, consented_at=timezone.now())
     client = str(attempt.pk)
     frame = parse_image(jpeg_bytes(), settings.PROCTORING_MAX_FRAME_BYTES)
@@ -63,12 +65,12 @@ def test_staff_see_counts_clients_and_a_failed_job_with_its_traceback_and_retry_
 
     page.get_by_role("link", name="Failed jobs").click()
     row = page.locator(f'#failed tr[data-job-id="{failed}"]')
-    expect(row).to_contain_text("422")
-    expect(row).to_contain_text("image rejected by the test")
+    expect(row).to_contain_text("503")
+    expect(row).to_contain_text("unavailable in the test")
     row.get_by_role("link", name=failed).click()
     traceback = page.locator("pre.traceback")
     expect(traceback).to_contain_text("Traceback (most recent call last)")
-    expect(traceback).to_contain_text("ApiRejected")
+    expect(traceback).to_contain_text("ApiUnavailable")
     screenshot(page, "admin-queue-failed-job")
     job_page = page.url
 
