@@ -58,8 +58,8 @@ def test_the_caps_cut_the_oldest_per_client_then_in_all(caps: None) -> None:
     fail("b1", "b")
     fail("b2", "b")
     assert kept("a1", "a2", "a3", "b1", "b2") == ["a3", "b1", "b2"], "3,500 bytes in all: three"
-    assert int(get_redis().hget(keys.totals(), keys.FAILED_IMAGES_EVICTED)) == 2
-    assert int(get_redis().get(keys.failed_image_total())) == 3_000
+    assert get_redis().hget(keys.totals(), keys.FAILED_IMAGES_EVICTED) == b"2"
+    assert get_redis().get(keys.failed_image_total()) == b"3000"
 
 
 def test_a_retried_frame_is_forgotten_and_never_cut(caps: None) -> None:
