@@ -62,7 +62,7 @@ from django.core.management import call_command
 tokens = []
 for i in range({count}):
     out = io.StringIO()
-    call_command("proctoring_token", f"user{{i}}", "bench-exam", "--create", stdout=out)
+    call_command("proctoring_token", f"user{{i}}", "bench-exam", "--create", "--consented", stdout=out)
     tokens.append(json.loads(out.getvalue()))
 print(json.dumps(tokens))
 """

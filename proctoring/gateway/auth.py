@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from urllib.parse import parse_qs
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -13,6 +14,10 @@ from exams.models import Attempt
 from proctoring.core.access import StreamRefused, origin_allowed
 from proctoring.core.protocol import CloseCode
 from proctoring.gateway.tokens import InvalidToken, read_token
+
+# One answer for every token that does not let its bearer in (forged, expired, another
+# attempt's, another user's): which of them it was would help whoever is guessing.
+TOKEN_REFUSED = "the token is not valid for this attempt"
 
 
 @dataclass(frozen=True)
@@ -29,39 +34,76 @@ def authorize(
     """The identity to stream as, or `StreamRefused` with the close code to answer.
 
     Another user's attempt and an attempt that does not exist are refused alike (4403), so the
-    answer tells nothing about which attempts exist.
+    answer tells nothing about which attempts exist. A token and a session pass the same checks
+    of the attempt's state (`stream_refusal`), so ending an attempt revokes its tokens.
     """
     if token:
-        try:
-            claims = read_token(token, settings.PROCTORING_TOKEN_MAX_AGE)
-        except InvalidToken as exc:
-            raise StreamRefused(CloseCode.UNAUTHENTICATED, str(exc)) from None
-        if claims.attempt_id != attempt_id:
-            raise StreamRefused(CloseCode.FORBIDDEN, "token is for another attempt")
-        attempt = _open_attempt(attempt_id)
-        if attempt.user_id != claims.user_id:
-            raise StreamRefused(CloseCode.FORBIDDEN, "token is for another user")
-        return StreamIdentity(str(attempt.pk), attempt.client_id, attempt.user_id, "token")
-
-    if user is None or not user.is_authenticated:
-        raise StreamRefused(CloseCode.UNAUTHENTICATED, "log in, or pass ?token= for a camera client")
-    if not origin_allowed(origin):
-        raise StreamRefused(CloseCode.FORBIDDEN, f"origin {origin!r} is not allowed for a session")
-    attempt = _open_attempt(attempt_id)
-    if attempt.user_id != user.pk:
-        raise StreamRefused(CloseCode.FORBIDDEN, "not your attempt")
-    # The exam page is where consent is asked; a camera client's token is minted by staff
-    # (`proctoring_token`), who answer for it.
-    if attempt.consented_at is None:
-        raise StreamRefused(CloseCode.FORBIDDEN, "consent to proctoring has not been given on the exam page")
-    return StreamIdentity(str(attempt.pk), attempt.client_id, attempt.user_id, "session")
+        attempt = _token_attempt(attempt_id, token)
+        via = "token"
+    else:
+        if user is None or not user.is_authenticated:
+            raise StreamRefused(
+                CloseCode.UNAUTHENTICATED, "log in, or send a camera token (Authorization: Bearer)"
+            )
+        if not origin_allowed(origin):
+            raise StreamRefused(CloseCode.FORBIDDEN, f"origin {origin!r} is not allowed for a session")
+        owned = _attempt(attempt_id)
+        if owned is None or owned.user_id != user.pk:
+            raise StreamRefused(CloseCode.FORBIDDEN, "no such attempt for you")
+        attempt, via = owned, "session"
+    refusal = stream_refusal(attempt)
+    if refusal:
+        raise StreamRefused(CloseCode.FORBIDDEN, refusal)
+    return StreamIdentity(str(attempt.pk), attempt.client_id, attempt.user_id, via)
 
 
-def _open_attempt(attempt_id: str) -> Attempt:
-    try:
-        attempt = Attempt.objects.get(pk=uuid.UUID(attempt_id))
-    except (ValueError, Attempt.DoesNotExist):
-        raise StreamRefused(CloseCode.FORBIDDEN, "no such attempt for you") from None
+def presented_token(authorization: str | None, query_string: bytes) -> str | None:
+    """The camera token a client sent: in `Authorization: Bearer <token>` (kept out of access
+    logs, which record the URL), else in `?token=` (older clients), else None.
+
+    Raises:
+        StreamRefused: an Authorization header that is not a bearer token.
+    """
+    if authorization is not None:
+        scheme, _, credentials = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            raise StreamRefused(
+                CloseCode.UNAUTHENTICATED,
+                f"the Authorization header must be 'Bearer <token>', got a {scheme[:20]!r} one",
+            )
+        return credentials.strip()
+    tokens = parse_qs(query_string.decode("latin-1")).get("token")
+    return tokens[0] if tokens else None
+
+
+def stream_refusal(attempt: Attempt) -> str | None:
+    """Why an attempt may not stream now, or None: its user is active, its exam is open, it has
+    not ended, and its exam taker consented on the exam page."""
+    if not attempt.user.is_active:
+        return "this account is disabled"
+    if not attempt.exam.is_active:
+        return "this exam is closed"
     if attempt.ended_at is not None:
-        raise StreamRefused(CloseCode.FORBIDDEN, "this attempt has ended")
+        return "this attempt has ended"
+    if attempt.consented_at is None:
+        return "consent to proctoring has not been given on the exam page"
+    return None
+
+
+def _token_attempt(attempt_id: str, token: str) -> Attempt:
+    """The attempt a genuine, unexpired token was signed for, if it is the one in the URL."""
+    try:
+        claims = read_token(token, settings.PROCTORING_TOKEN_MAX_AGE)
+    except InvalidToken:
+        raise StreamRefused(CloseCode.UNAUTHENTICATED, TOKEN_REFUSED) from None
+    attempt = _attempt(attempt_id) if claims.attempt_id == attempt_id else None
+    if attempt is None or attempt.user_id != claims.user_id:
+        raise StreamRefused(CloseCode.UNAUTHENTICATED, TOKEN_REFUSED)
     return attempt
+
+
+def _attempt(attempt_id: str) -> Attempt | None:
+    try:
+        return Attempt.objects.select_related("user", "exam").get(pk=uuid.UUID(attempt_id))
+    except (ValueError, Attempt.DoesNotExist):
+        return None

@@ -11,7 +11,6 @@ import logging
 import time
 import weakref
 from typing import Any
-from urllib.parse import parse_qs
 
 import redis
 from channels.db import database_sync_to_async
@@ -25,7 +24,7 @@ from proctoring.core.exceptions import AdmissionError, FrameError, QueueFull, Qu
 from proctoring.core.frames import Frame, parse_image, parse_text_message
 from proctoring.core.protocol import CloseCode, ErrorCode
 from proctoring.gateway import connection_limits
-from proctoring.gateway.auth import StreamIdentity, authorize
+from proctoring.gateway.auth import StreamIdentity, authorize, presented_token
 from proctoring.gateway.throttle import MIN_FPS, recommended_fps
 from proctoring.queue import enqueue, metrics
 from proctoring.store import shards
@@ -56,16 +55,19 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         await super().dispatch(message)
 
     async def connect(self) -> None:
+        # Everything from the client (the id in the URL, its address, its origin) is logged
+        # with %r: a raw newline in the path would forge a log line.
         attempt_id = str(self.scope["url_route"]["kwargs"]["attempt_id"])
-        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        token = (query.get("token") or [None])[0]
         origin = scope_header(self.scope, b"origin")
         try:
+            token = presented_token(
+                scope_header(self.scope, b"authorization"), self.scope.get("query_string", b"")
+            )
             self.identity = await database_sync_to_async(authorize)(
                 attempt_id, self.scope.get("user"), token, origin
             )
         except StreamRefused as refused:
-            log.info("refused stream for attempt %s: %s", attempt_id, refused.reason)
+            log.info("refused stream for attempt %r: %s", attempt_id, refused.reason)
             # Accept first so that the client sees why: a refused handshake carries no code.
             await self.accept()
             await self.close(code=refused.close_code, reason=refused.reason)
@@ -74,7 +76,7 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         try:
             self.slot = await connection_limits.admit(client[0], self.identity.attempt_id)
         except connection_limits.TooManyConnections as too_many:
-            log.info("refused stream for attempt %s from %s: %s", attempt_id, client[0], too_many.reason)
+            log.info("refused stream for attempt %r from %r: %s", attempt_id, client[0], too_many.reason)
             self.identity = None
             await self.accept()
             await self.close(code=CloseCode.TOO_MANY_CONNECTIONS, reason=too_many.reason)
@@ -83,7 +85,7 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             with shards.client_shard(self.identity.client_id):
                 await enqueue.aprepare()
         except QueueUnavailable as exc:
-            log.warning("client %s connected while the queue is unavailable: %s", attempt_id, exc)
+            log.warning("client %r connected while the queue is unavailable: %s", attempt_id, exc)
         await self.accept()
         _keep_writing_metrics()
         self.heard_at = time.monotonic()

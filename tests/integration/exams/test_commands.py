@@ -31,6 +31,7 @@ def run(command: str, *args: str, **options: Any) -> str:
 
 
 def token_for(*args: str, **options: Any) -> dict[str, Any]:
+    options.setdefault("consented", True)
     output = run("proctoring_token", *args, **options)
     assert output.count("\n") <= 1 and output.strip(), f"expected one line, got {output!r}"
     answer: dict[str, Any] = json.loads(output)
@@ -56,6 +57,23 @@ def test_token_in_ws_path_is_genuine_and_bound_to_the_attempt(user, exam):
     claims = read_token(token, settings.PROCTORING_TOKEN_MAX_AGE)
     assert claims.attempt_id == answer["attempt_id"]
     assert claims.user_id == user.pk
+
+
+def test_a_token_for_an_attempt_without_consent_is_a_command_error(user, exam):
+    with pytest.raises(CommandError, match="--consented"):
+        run("proctoring_token", user.username, exam.slug)
+
+
+def test_consented_records_consent_and_a_consented_attempt_needs_no_flag(user, exam):
+    first = token_for(user.username, exam.slug, consented=True)
+    assert Attempt.objects.get(pk=first["attempt_id"]).consented_at is not None
+    again = token_for(user.username, exam.slug, consented=False)
+    assert again["attempt_id"] == first["attempt_id"]
+
+
+def test_socket_path_carries_no_token(user, exam):
+    answer = token_for(user.username, exam.slug)
+    assert answer["socket_path"] == f"/ws/proctoring/{answer['attempt_id']}/"
 
 
 def test_create_makes_the_user_and_the_exam(db):

@@ -136,7 +136,9 @@ def test_eleventh_pending_frame_is_rate_limited_and_not_enqueued(attempt, redis_
 
 def test_pending_limit_is_per_client(attempt, exam, redis_conn, settings):
     settings.PROCTORING_MAX_PENDING_PER_CLIENT = 1
-    other = Attempt.objects.create(user=get_user_model().objects.create_user("other"), exam=exam)
+    other = Attempt.objects.create(
+        user=get_user_model().objects.create_user("other"), exam=exam, consented_at=timezone.now()
+    )
     assert converse(token_path(attempt), [{"bytes_data": jpeg_bytes()}])[0]["type"] == "ack"
     assert converse(token_path(other), [{"bytes_data": jpeg_bytes()}])[0]["type"] == "ack"
     assert converse(token_path(attempt), [{"bytes_data": jpeg_bytes()}])[0]["code"] == ErrorCode.RATE_LIMITED
@@ -220,7 +222,7 @@ def test_expired_token_is_refused(attempt, settings):
 
 def test_token_of_another_attempt_is_refused(attempt, exam, user):
     other = Attempt.objects.create(user=user, exam=exam)
-    assert close_code(f"/ws/proctoring/{attempt.pk}/?token={make_token(other)}") == CloseCode.FORBIDDEN
+    assert close_code(f"/ws/proctoring/{attempt.pk}/?token={make_token(other)}") == CloseCode.UNAUTHENTICATED
 
 
 def test_token_of_an_ended_attempt_is_refused(attempt):

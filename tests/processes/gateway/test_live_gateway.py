@@ -63,3 +63,13 @@ def test_connection_outlives_the_channel_layers_blocking_read(attempt, start_dap
             ws.recv(timeout=7)  # idle past the 5 s read: no message, and no close
         ws.send(jpeg_bytes())
         assert json.loads(ws.recv(timeout=10))["type"] == "ack"
+
+
+def test_a_camera_client_sends_its_token_in_the_authorization_header(attempt, start_daphne, redis_conn):
+    """The token outside the URL, where access logs do not keep it: daphne hands the header on."""
+    _, port = start_daphne()
+    url = f"ws://127.0.0.1:{port}/ws/proctoring/{attempt.pk}/"
+    headers = {"Authorization": f"Bearer {make_token(attempt)}"}
+    with connect(url, open_timeout=10, additional_headers=headers) as ws:
+        ws.send(jpeg_bytes())
+        assert json.loads(ws.recv(timeout=10))["type"] == "ack"
