@@ -1,6 +1,9 @@
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from exams.models import Attempt, Exam
+from exams.services import end_attempt
 
 
 @admin.register(Exam)
@@ -14,3 +17,15 @@ class AttemptAdmin(admin.ModelAdmin[Attempt]):
     list_display = ["id", "user", "exam", "started_at", "ended_at"]
     list_filter = ["exam"]
     raw_id_fields = ["user"]
+    actions = ["end_attempts"]
+
+    @admin.action(description="End the selected attempts (revokes their camera tokens)")
+    def end_attempts(self, request: HttpRequest, queryset: QuerySet[Attempt]) -> None:
+        # The gateway checks an attempt at every connection: an ended one takes no new socket,
+        # whatever token its camera holds. Each end is recorded in the admin's history.
+        ended = 0
+        for attempt in queryset.filter(ended_at__isnull=True):
+            end_attempt(attempt)
+            self.log_change(request, attempt, "Ended the attempt; its camera tokens are revoked.")
+            ended += 1
+        self.message_user(request, f"{ended} attempt(s) ended; their camera tokens no longer connect.")
