@@ -55,6 +55,7 @@ def attempt_page(request: HttpRequest, attempt_id: str) -> HttpResponse:
             "fps": settings.PROCTORING_CLIENT_FPS,
             "intervalMs": round(1000 / settings.PROCTORING_CLIENT_FPS),
             "jpegQuality": 0.8,
+            "maxPixels": settings.PROCTORING_MAX_FRAME_PIXELS,
             "protocol": protocol.as_json_data(),
         },
     }

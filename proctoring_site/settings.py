@@ -207,6 +207,12 @@ PROCTORING_JOB_ATTEMPTS = env.int("PROCTORING_JOB_ATTEMPTS", 3, minimum=1, maxim
 PROCTORING_BACKOFF_SECONDS = env.int("PROCTORING_BACKOFF_SECONDS", 2, minimum=0, maximum=3600)
 PROCTORING_MAX_PENDING_PER_CLIENT = env.int("PROCTORING_MAX_PENDING_PER_CLIENT", 10, minimum=1)
 PROCTORING_MAX_FRAME_BYTES = env.int("PROCTORING_MAX_FRAME_BYTES", 1024 * 1024, minimum=1024)
+# The largest frame accepted, in pixels (width × height), read from the image's header: a small
+# file can claim a huge picture that the API would spend seconds and hundreds of MB decoding.
+# Webcams send 640×480 to 1920×1080 (the default).
+PROCTORING_MAX_FRAME_PIXELS = env.int(
+    "PROCTORING_MAX_FRAME_PIXELS", 1920 * 1080, minimum=64 * 64, maximum=8192 * 8192
+)
 # Overload: at most this many frames wait in the queue (all clients together); past it frames
 # are refused with `queue_full`, and from a quarter of it on clients are asked to slow down.
 PROCTORING_MAX_QUEUED = env.int("PROCTORING_MAX_QUEUED", 5000, minimum=1)
@@ -291,6 +297,10 @@ secret_checks.check_stats_token(PROCTORING_STATS_TOKEN)
 # /reference-api/ only in development or when asked for (demos); it checks this key when set.
 PROCTORING_REFERENCE_API = env.bool("PROCTORING_REFERENCE_API", DEBUG)
 REFERENCE_API_KEY = env.str("REFERENCE_API_KEY", PROCTORING_API_KEY)
+# The largest image it decodes (width × height, from the header): a larger one is refused with 413.
+REFERENCE_API_MAX_PIXELS = env.int(
+    "REFERENCE_API_MAX_PIXELS", PROCTORING_MAX_FRAME_PIXELS, minimum=64 * 64, maximum=8192 * 8192
+)
 
 # The largest WebSocket message the server must accept: a maximal frame sent as base64 in JSON.
 # daphne closes the connection on anything larger, before our consumer could say why, so

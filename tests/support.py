@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -63,6 +64,20 @@ def png_bytes(width: int = 32, height: int = 24, color: tuple[int, int, int] = (
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), color).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def claiming_size(image: bytes, width: int, height: int) -> bytes:
+    """`image` (a small real JPEG or PNG) with its header rewritten to claim `width` × `height`:
+    a few hundred bytes that a decoder would take for a huge picture (a PNG's IHDR CRC is
+    recomputed; a JPEG's frame header has none)."""
+    size = width.to_bytes(2, "big"), height.to_bytes(2, "big")
+    if image.startswith(b"\x89PNG"):
+        ihdr = b"IHDR" + width.to_bytes(4, "big") + height.to_bytes(4, "big") + image[24:29]
+        return image[:12] + ihdr + zlib.crc32(ihdr).to_bytes(4, "big") + image[33:]
+    start = 2  # walk the segments to the frame header (SOF0 or SOF2)
+    while image[start + 1] not in (0xC0, 0xC2):
+        start += 2 + int.from_bytes(image[start + 2 : start + 4], "big")
+    return image[: start + 5] + size[1] + size[0] + image[start + 9 :]
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, message: str, interval: float = 0.05) -> Any:

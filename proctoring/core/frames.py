@@ -22,6 +22,9 @@ JPEG_END = b"\xff\xd9"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PNG_END = b"IEND\xaeB`\x82"
 MAX_SIDE_PIXELS = 8192
+# Width × height: a webcam's picture (PROCTORING_MAX_FRAME_PIXELS's default, which the gateway
+# passes). A few hundred bytes of PNG can claim 8192×8192, which the API would decode whole.
+DEFAULT_MAX_PIXELS = 1920 * 1080
 CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png"}
 
 
@@ -40,8 +43,15 @@ class Frame:
         return CONTENT_TYPES[self.format]
 
 
-def parse_image(data: bytes, max_bytes: int, captured_at: datetime | None = None) -> Frame:
-    """Checks that `data` is one complete JPEG or PNG of at most `max_bytes`."""
+def parse_image(
+    data: bytes,
+    max_bytes: int,
+    captured_at: datetime | None = None,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Frame:
+    """Checks that `data` is one complete JPEG or PNG of at most `max_bytes`, whose header
+    claims at most `max_pixels` (width × height) and at most `MAX_SIDE_PIXELS` a side."""
     if len(data) > max_bytes:
         raise FrameTooLarge(f"frame is {len(data)} bytes, the limit is {max_bytes}")
     if data.startswith(JPEG_MAGIC):
@@ -59,6 +69,10 @@ def parse_image(data: bytes, max_bytes: int, captured_at: datetime | None = None
         raise BadFrame(f"{expected} image cannot be decoded") from None
     if not (0 < width <= MAX_SIDE_PIXELS and 0 < height <= MAX_SIDE_PIXELS):
         raise BadFrame(f"image is {width}x{height}; each side must be 1 to {MAX_SIDE_PIXELS} pixels")
+    if width * height > max_pixels:
+        raise BadFrame(
+            f"image is {width}x{height} ({width * height} pixels); the limit is {max_pixels} pixels"
+        )
     return Frame(data=data, format=expected, width=width, height=height, captured_at=captured_at)
 
 
@@ -104,7 +118,7 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
-def parse_text_message(text: str, max_bytes: int) -> Frame:
+def parse_text_message(text: str, max_bytes: int, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Frame:
     """Parses a JSON text message; the only one known is `{"type": "frame", "image": ...}`.
 
     `image` is base64 or a `data:image/...;base64,` URL; `captured_at` (ISO 8601) is optional.
@@ -122,7 +136,7 @@ def parse_text_message(text: str, max_bytes: int) -> Frame:
     if not isinstance(image, str) or not image:
         raise BadMessage("a frame message needs 'image': base64 or a data URL")
     captured_at = _parse_timestamp(message.get("captured_at"))
-    return parse_image(_decode_base64(image, max_bytes), max_bytes, captured_at)
+    return parse_image(_decode_base64(image, max_bytes), max_bytes, captured_at, max_pixels=max_pixels)
 
 
 def _decode_base64(image: str, max_bytes: int) -> bytes:

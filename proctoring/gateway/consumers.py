@@ -163,10 +163,10 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         await self.send(text_data=protocol.throttle(fps))
 
     def _parse(self, text_data: str | None, bytes_data: bytes | None) -> Frame:
-        limit = settings.PROCTORING_MAX_FRAME_BYTES
+        limit, pixels = settings.PROCTORING_MAX_FRAME_BYTES, settings.PROCTORING_MAX_FRAME_PIXELS
         if bytes_data is not None:
-            return parse_image(bytes_data, limit)
-        return parse_text_message(text_data or "", limit)
+            return parse_image(bytes_data, limit, max_pixels=pixels)
+        return parse_text_message(text_data or "", limit, max_pixels=pixels)
 
 
 # The task writing this process's figures, per event loop (daphne runs one).

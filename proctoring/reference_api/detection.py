@@ -60,6 +60,23 @@ class Detection:
             flags.append("too_bright")
         return flags
 
+    def scaled(self, x: float, y: float) -> Detection:
+        """The same detection with its boxes in an image `x` times wider and `y` times taller
+        (detection ran on a reduced copy)."""
+        if x == y == 1:
+            return self
+
+        def scale(box: Box) -> Box:
+            left, top, width, height = box
+            return round(left * x), round(top * y), round(width * x), round(height * y)
+
+        return Detection(
+            faces=[scale(box) for box in self.faces],
+            profiles=[scale(box) for box in self.profiles],
+            mean=self.mean,
+            spread=self.spread,
+        )
+
     def as_answer(self) -> dict[str, Any]:
         return {
             "faces": {"count": len(self.faces), "boxes": [list(box) for box in self.faces]},

@@ -12,7 +12,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from proctoring.reference_api.analysis import NotAnImage, analyze
+from proctoring.reference_api.analysis import ImageTooLarge, NotAnImage, analyze
 
 REQUIRED_FIELDS = ("client_id", "attempt_id", "seq", "captured_at")
 _REMEMBERED = 10_000
@@ -51,9 +51,11 @@ def analyze_view(request: HttpRequest) -> JsonResponse:
         if earlier is not None:
             return JsonResponse({**earlier, "replayed": True})
     try:
-        facts = analyze(upload.read())
+        facts = analyze(upload.read(), settings.REFERENCE_API_MAX_PIXELS)
     except NotAnImage as exc:
         return _problem(400, "not_an_image", str(exc))
+    except ImageTooLarge as exc:
+        return _problem(413, "image_too_large", str(exc))
     answer = {
         **facts,
         "client_id": request.POST["client_id"],

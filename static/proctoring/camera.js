@@ -159,9 +159,11 @@ function captureLoop(video) {
     if (Date.now() < state.holdUntil) return;
     // A slow link: skip this frame rather than queue stale ones; the newest frame wins.
     if (state.frameBytes && ws.bufferedAmount > 2 * state.frameBytes) return;
-    canvas.width = video.videoWidth;
-    canvas.height = video.videoHeight;
-    context.drawImage(video, 0, 0);
+    // A camera that ignores the size asked for is scaled down to what the gateway accepts.
+    const scale = Math.min(1, Math.sqrt(config.maxPixels / (video.videoWidth * video.videoHeight)));
+    canvas.width = Math.floor(video.videoWidth * scale);
+    canvas.height = Math.floor(video.videoHeight * scale);
+    context.drawImage(video, 0, 0, canvas.width, canvas.height);
     canvas.toBlob((blob) => {
       if (!blob || !state.ws || state.ws.readyState !== WebSocket.OPEN) return;
       state.frameBytes = blob.size;

@@ -56,6 +56,17 @@ def test_a_taker_streams_a_face_and_frames_are_acked_and_delivered_within_second
     screenshot(page, "exam-page-streaming")
 
 
+def test_a_camera_larger_than_the_pixel_limit_is_scaled_down_and_its_frames_acked(
+    user, exam, open_page, start_gateway
+):
+    # The fake camera plays 320×240; the gateway takes at most 160×120.
+    gateway = start_gateway(PROCTORING_MAX_FRAME_PIXELS=str(160 * 120))
+    page = open_page(video="face")
+    take_exam(page, gateway.url, *TAKER, exam.title)
+    wait_for_count(page, "acked", 3, timeout_ms=15_000)
+    assert count(page, "refused") == 0
+
+
 def test_a_blocked_camera_is_explained_and_nothing_is_streamed(user, exam, open_page, start_gateway):
     gateway = start_gateway()
     page = open_page(camera_allowed=False)

@@ -14,9 +14,9 @@ import pytest
 from PIL import Image
 
 from proctoring.core.exceptions import BadFrame, BadMessage, FrameError, FrameTooLarge
-from proctoring.core.frames import MAX_SIDE_PIXELS, parse_image, parse_text_message
+from proctoring.core.frames import DEFAULT_MAX_PIXELS, MAX_SIDE_PIXELS, parse_image, parse_text_message
 from proctoring.core.protocol import ErrorCode
-from tests.support import jpeg_bytes, png_bytes
+from tests.support import claiming_size, jpeg_bytes, png_bytes
 
 LIMIT = 1 << 20
 
@@ -128,6 +128,39 @@ def test_a_wellformed_header_of_sane_size_is_accepted():
 def test_absurd_dimensions_are_a_bad_frame(width, height, reason):
     with pytest.raises(BadFrame, match=reason):
         parse_image(png_header_only(width, height), LIMIT)
+
+
+@pytest.mark.parametrize("image", [jpeg_bytes(), png_bytes()], ids=["jpeg", "png"])
+def test_a_small_file_claiming_8192_by_8192_is_a_bad_frame_saying_why(image):
+    crafted = claiming_size(image, 8192, 8192)
+    assert len(crafted) < 1024, "a few hundred bytes: far under any byte limit"
+    with pytest.raises(BadFrame) as refused:
+        parse_image(crafted, LIMIT)
+    assert refused.value.code == ErrorCode.BAD_FRAME
+    assert str(refused.value) == (
+        f"image is 8192x8192 (67108864 pixels); the limit is {DEFAULT_MAX_PIXELS} pixels"
+    )
+
+
+def test_the_pixel_limit_is_inclusive_and_defaults_to_a_webcam_picture():
+    assert DEFAULT_MAX_PIXELS == 1920 * 1080
+    assert parse_image(png_header_only(1920, 1080), LIMIT).width == 1920
+    with pytest.raises(BadFrame, match="pixels"):
+        parse_image(png_header_only(1920, 1081), LIMIT)
+
+
+def test_the_pixel_limit_is_the_callers():
+    data = jpeg_bytes(64, 48)
+    assert parse_image(data, LIMIT, max_pixels=64 * 48).height == 48
+    with pytest.raises(BadFrame, match="the limit is 3071 pixels"):
+        parse_image(data, LIMIT, max_pixels=64 * 48 - 1)
+
+
+def test_a_text_frame_has_the_same_pixel_limit():
+    message = frame_message(b64(claiming_size(png_bytes(), 4000, 3000)))
+    with pytest.raises(BadFrame, match="4000x3000"):
+        parse_text_message(message, LIMIT)
+    assert parse_text_message(message, LIMIT, max_pixels=4000 * 3000).width == 4000
 
 
 # --- parse_text_message ---------------------------------------------------------------------------

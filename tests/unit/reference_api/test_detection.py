@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from proctoring.reference_api.analysis import analyze
+from proctoring.reference_api import detection
+from proctoring.reference_api.analysis import DETECT_PIXELS, analyze, detection_size
 from proctoring.reference_api.detection import BLOCKED_STD_BELOW, Detection, detect
 from tests.support import fixture
 
@@ -63,3 +64,38 @@ def test_a_covered_lens_is_blocked_and_a_dim_face_is_not():
 def test_a_mirrored_frame_finds_the_same_faces():
     image = Image.open(io.BytesIO(fixture("one_face.jpg"))).convert("L")
     assert len(detect(np.asarray(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT))).faces) == 1
+
+
+# --- large pictures: detected on a reduced copy ------------------------------------------------------
+
+
+def enlarged(name: str, size: tuple[int, int], fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(fixture(name))).resize(size, Image.Resampling.BICUBIC).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_a_large_picture_is_detected_on_a_reduced_copy_with_boxes_in_its_own_pixels(monkeypatch, fmt):
+    shapes: list[tuple[int, ...]] = []
+    real = detection.detect
+
+    def recording(gray: np.ndarray) -> Detection:
+        shapes.append(gray.shape)
+        return real(gray)
+
+    monkeypatch.setattr(detection, "detect", recording)
+    answer = analyze(enlarged("two_faces.jpg", (1920, 1080), fmt))
+    [(height, width)] = shapes
+    assert height * width <= DETECT_PIXELS and abs(width / height - 1920 / 1080) < 0.01
+    assert (answer["width"], answer["height"]) == (1920, 1080), "the size is the picture's own"
+    assert answer["faces"]["count"] == 2 and answer["flags"] == ["multiple_faces"]
+    centres = sorted(x + w / 2 for x, y, w, h in answer["faces"]["boxes"])
+    assert centres[0] < 960 < centres[1], "one face in each half of the full-size picture"
+    assert all(150 <= w <= 450 for _, _, w, _ in answer["faces"]["boxes"]), "boxes scaled back up"
+
+
+def test_a_picture_detection_can_take_whole_is_not_scaled():
+    assert detection_size(640, 480) == (640, 480)
+    assert detection_size(1920, 1080) == (739, 415)
+    assert detection_size(8192, 10) == (8192, 10)

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import ImageFile
 
-from tests.support import fixture, jpeg_bytes, png_bytes
+from tests.support import claiming_size, fixture, jpeg_bytes, png_bytes
 
 URL = "/reference-api/v1/analyze"
 FIELDS = {
@@ -103,6 +104,43 @@ def test_empty_field_counts_as_missing(client):
 
 def test_get_is_405(client):
     assert client.get(URL).status_code == 405
+
+
+# --- image bounds -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_decoding(monkeypatch):
+    def load(self: ImageFile.ImageFile) -> None:
+        raise AssertionError("decoded an image whose header was already too large")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+
+
+@pytest.mark.parametrize(
+    ("image", "name"), [(jpeg_bytes(), "frame.jpg"), (png_bytes(), "frame.png")], ids=["jpeg", "png"]
+)
+def test_an_image_claiming_8192_by_8192_is_413_from_its_header_alone(client, no_decoding, image, name):
+    response = post(client, image=upload(claiming_size(image, 8192, 8192), name))
+    assert response.status_code == 413
+    assert response.json() == {
+        "error": "image_too_large",
+        "detail": "image is 8192x8192 (67108864 pixels); the limit is 2073600 pixels",
+    }
+
+
+def test_an_image_past_pillows_own_bomb_limit_is_413_too(client, no_decoding):
+    response = post(client, image=upload(claiming_size(png_bytes(), 20000, 20000), "frame.png"))
+    assert response.status_code == 413
+    assert response.json()["error"] == "image_too_large"
+
+
+def test_the_pixel_limit_is_reference_api_max_pixels(client, settings):
+    settings.REFERENCE_API_MAX_PIXELS = 64 * 48
+    assert post(client, image=upload(jpeg_bytes(64, 48))).status_code == 200
+    response = post(client, image=upload(jpeg_bytes(64, 49)))
+    assert response.status_code == 413
+    assert response.json()["detail"] == "image is 64x49 (3136 pixels); the limit is 3072 pixels"
 
 
 # --- the key ----------------------------------------------------------------------------------------
