@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import math
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -96,14 +97,31 @@ class Env:
         value = self.raw(name)
         if value is None or value == "":
             return default
-        try:
-            number = float(value)
-        except ValueError:
-            raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
-        if number != number or number in (float("inf"), float("-inf")):
-            raise ImproperlyConfigured(f"{name} must be a finite number, got {value!r}")
+        number = _finite(name, value, value)
         _check_range(name, number, minimum, maximum)
         return number
+
+    def interval(
+        self,
+        name: builtins.str,
+        default: tuple[builtins.float, builtins.float],
+        *,
+        minimum: builtins.float,
+        maximum: builtins.float,
+    ) -> tuple[builtins.float, builtins.float]:
+        """Two numbers `FROM,TO` around zero (FROM ≤ 0 ≤ TO), each between `minimum` and `maximum`."""
+        value = self.raw(name)
+        if value is None or value == "":
+            return default
+        parts = value.split(",")
+        if len(parts) != 2:
+            raise ImproperlyConfigured(f"{name} must be two numbers FROM,TO (e.g. -10,2), got {value!r}")
+        start, end = (_finite(name, part, value) for part in parts)
+        for number in (start, end):
+            _check_range(name, number, minimum, maximum)
+        if not start <= 0 <= end:
+            raise ImproperlyConfigured(f"{name} must go from at most 0 to at least 0, got {value!r}")
+        return start, end
 
     def path(self, name: builtins.str, default: Path) -> Path:
         """An absolute path (a relative one would depend on the directory a process starts in)."""
@@ -119,6 +137,17 @@ class Env:
         if value is None or value == "":
             return list(default)
         return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _finite(name: str, text: str, value: str) -> float:
+    """`text` (a part of `value`, or all of it) as a finite number."""
+    try:
+        number = float(text)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ImproperlyConfigured(f"{name} must be a finite number, got {value!r}")
+    return number
 
 
 def _check_range(name: str, number: float, minimum: float | None, maximum: float | None) -> None:

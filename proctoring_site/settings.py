@@ -213,6 +213,11 @@ PROCTORING_MAX_FRAME_BYTES = env.int("PROCTORING_MAX_FRAME_BYTES", 1024 * 1024, 
 PROCTORING_MAX_FRAME_PIXELS = env.int(
     "PROCTORING_MAX_FRAME_PIXELS", 1920 * 1080, minimum=64 * 64, maximum=8192 * 8192
 )
+# A client's `captured_at` is believed only from this many seconds before to this many after the
+# gateway received the frame; any other time is replaced by the receive time, and counted.
+PROCTORING_CAPTURED_AT_WINDOW = env.interval(
+    "PROCTORING_CAPTURED_AT_WINDOW", (-10.0, 2.0), minimum=-3600, maximum=3600
+)
 # Overload: at most this many frames wait in the queue (all clients together); past it frames
 # are refused with `queue_full`, and from a quarter of it on clients are asked to slow down.
 PROCTORING_MAX_QUEUED = env.int("PROCTORING_MAX_QUEUED", 5000, minimum=1)

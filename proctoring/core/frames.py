@@ -36,7 +36,7 @@ class Frame:
     format: str  # "JPEG" or "PNG"
     width: int
     height: int
-    captured_at: datetime | None = None
+    captured_at: datetime | None = None  # the client's claim; `core.clock` decides what is kept
 
     @property
     def content_type(self) -> str:
@@ -121,7 +121,9 @@ def _png_size(data: bytes) -> tuple[int, int]:
 def parse_text_message(text: str, max_bytes: int, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Frame:
     """Parses a JSON text message; the only one known is `{"type": "frame", "image": ...}`.
 
-    `image` is base64 or a `data:image/...;base64,` URL; `captured_at` (ISO 8601) is optional.
+    `image` is base64 or a `data:image/...;base64,` URL; `captured_at` (ISO 8601) is optional,
+    and only the client's claim: the gateway keeps it only near the receive time
+    (`proctoring.core.clock`).
     """
     try:
         message = json.loads(text)

@@ -47,6 +47,11 @@ class QueueCollector(Collector):
         frames.add_metric(["stale"], figures["stale_dropped"])
         frames.add_metric(["coalesced"], figures["coalesced"])
         yield frames
+        yield CounterMetricFamily(
+            "proctoring_frames_clock_corrected",
+            "Frames whose captured_at was replaced by the receive time",
+            value=figures["clock_corrected"],
+        )
         yield _by_prefix(totals, "rejected:", "proctoring_frames_rejected", "Frames refused", "reason")
         yield _by_prefix(totals, "api_status:", "proctoring_api_responses", "API answers", "status")
         yield CounterMetricFamily(

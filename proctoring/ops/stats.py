@@ -28,7 +28,9 @@ from proctoring.store import keys, shards
 MINUTES = 15  # throughput history shown
 
 
-_SUMMED = ("queued", "running", "retrying", "deferred", "failed", "stale_dropped", "coalesced")
+_SUMMED = (
+    "queued", "running", "retrying", "deferred", "failed", "stale_dropped", "coalesced", "clock_corrected",
+)  # fmt: skip
 
 
 def queue_figures(
@@ -83,8 +85,9 @@ def _shard_figures() -> dict[str, Any]:
         pipe.lindex(queue.key, 0)
         pipe.exists(WORKERS_SUSPENDED)
         pipe.get(keys.stale_count())
-        pipe.hget(keys.totals(), "coalesced")
-        queued, running, scheduled, deferred, failed, oldest, paused, stale, coalesced = pipe.execute()
+        pipe.hmget(keys.totals(), ["coalesced", "clock_corrected"])
+        queued, running, scheduled, deferred, failed, oldest, paused, stale, totals = pipe.execute()
+    coalesced, clock_corrected = totals
     return {
         "queue": queue.name,
         "queued": queued,
@@ -95,6 +98,7 @@ def _shard_figures() -> dict[str, Any]:
         "failed_images_evicted": _images_evicted(connection),
         "stale_dropped": int(stale or 0),
         "coalesced": int(coalesced or 0),
+        "clock_corrected": int(clock_corrected or 0),
         "oldest_queued_age_s": _age(connection, oldest.decode()) if oldest else None,
         "paused": bool(paused),
         "api_circuit": breaker.state(connection),

@@ -121,8 +121,9 @@ def completed_field(day: datetime | None = None) -> str:
 
 
 def read(client_ids: list[str], connection: redis.Redis | None = None) -> dict[str, dict[str, Any]]:
-    """Each client's counts: queued, running, retrying, failed, completed today, stale, last
-    frame time (epoch seconds or None). Two commands per client, in one round trip."""
+    """Each client's counts: queued, running, retrying, failed, completed today, stale, replaced
+    (`coalesced`), capture times replaced by the receive time (`clock_corrected`), last frame
+    time (epoch seconds or None). Two commands per client, in one round trip."""
     connection = connection or get_redis()
     now = time.time()
     today = completed_field()
@@ -143,6 +144,7 @@ def read(client_ids: list[str], connection: redis.Redis | None = None) -> dict[s
             "completed_today": int(counts.get(today, 0)),
             "stale": int(counts.get("stale", 0)),
             "coalesced": int(counts.get("coalesced", 0)),
+            "clock_corrected": int(counts.get("clock_corrected", 0)),
             "last_frame_at": float(last) if last else None,
         }
     return figures

@@ -28,6 +28,7 @@ from rq.registry import ScheduledJobRegistry
 from rq.suspension import WORKERS_SUSPENDED
 from rq.utils import utcformat
 
+from proctoring.core import clock
 from proctoring.core.exceptions import QueueFull, QueueUnavailable, RateLimited
 from proctoring.core.frames import Frame, FrameMeta, pack_frame
 from proctoring.queue import counters, fairness, job_template, policy
@@ -68,7 +69,7 @@ def enqueue_frame(
         QueueUnavailable: Redis did not confirm the job; nothing is queued.
     """
     connection = get_redis()
-    job_id, meta = _new_job(client_id, attempt_id, seq, frame, delay)
+    job_id, meta, corrected = _new_job(client_id, attempt_id, seq, frame, delay)
     try:
         recorder = _recorder()
         if not recorder.redis_server_version:
@@ -77,13 +78,13 @@ def enqueue_frame(
         replicas = settings.REDIS_WAIT_REPLICAS
         if replicas:
             with connection.pipeline(transaction=False) as pipe:
-                _run_script(pipe, job_writes, meta, job_id, frame, priority)
+                _run_script(pipe, job_writes, meta, job_id, frame, priority, corrected)
                 pipe.wait(replicas, _wait_milliseconds())
                 answer, confirmed = pipe.execute()
             _check_admission(answer)
             _check_replicated(confirmed)
         else:
-            _check_admission(_run_script(connection, job_writes, meta, job_id, frame, priority))
+            _check_admission(_run_script(connection, job_writes, meta, job_id, frame, priority, corrected))
     except redis.RedisError as exc:
         raise QueueUnavailable(f"queue unavailable: {exc}") from exc
     return job_id
@@ -112,17 +113,17 @@ async def aenqueue_frame(
     """`enqueue_frame` on the event loop's asyncio client: the same script, no thread; also
     says how long the queue was, for the gateway's throttling."""
     connection = get_async_redis()
-    job_id, meta = _new_job(client_id, attempt_id, seq, frame)
+    job_id, meta, corrected = _new_job(client_id, attempt_id, seq, frame)
     try:
         job_writes = _job_writes(await _arecorder(connection))
         replicas = settings.REDIS_WAIT_REPLICAS
         if replicas:
             async with connection.pipeline(transaction=False) as pipe:
-                await _run_script(pipe, job_writes, meta, job_id, frame, priority)
+                await _run_script(pipe, job_writes, meta, job_id, frame, priority, corrected)
                 pipe.wait(replicas, _wait_milliseconds())
                 answer, confirmed = await pipe.execute()
         else:
-            answer = await _run_script(connection, job_writes, meta, job_id, frame, priority)
+            answer = await _run_script(connection, job_writes, meta, job_id, frame, priority, corrected)
         queued = _check_admission(answer)
         if replicas:
             _check_replicated(confirmed)
@@ -145,20 +146,23 @@ async def _arecorder(connection: redis.asyncio.Redis) -> Queue:
 
 def _new_job(
     client_id: str, attempt_id: str, seq: int, frame: Frame, delay: float = 0
-) -> tuple[str, FrameMeta]:
+) -> tuple[str, FrameMeta, bool]:
+    """A new job's id and its frame's metadata, stamped with the server's clock; and whether
+    the client's capture time was replaced by it (`proctoring.core.clock`)."""
     if not 0 <= delay <= policy.MAX_DELAY:
         raise ValueError(f"delay must be between 0 and {policy.MAX_DELAY} seconds, got {delay!r}")
     received_at = datetime.now(UTC)
+    captured_at, corrected = clock.evidence_time(frame.captured_at, received_at)
     meta = FrameMeta(
         client_id=client_id,
         attempt_id=attempt_id,
         seq=seq,
-        captured_at=frame.captured_at or received_at,
+        captured_at=captured_at,
         received_at=received_at,
         content_type=frame.content_type,
         delay=delay,
     )
-    return uuid.uuid4().hex, meta
+    return uuid.uuid4().hex, meta, corrected
 
 
 def _run_script(
@@ -168,6 +172,7 @@ def _run_script(
     job_id: str,
     frame: Frame,
     priority: bool,
+    clock_corrected: bool,
 ) -> Any:
     """The enqueue script for this frame on `client` (an awaitable on an asyncio client; queued
     on a pipeline)."""
@@ -219,6 +224,7 @@ def _run_script(
         failed_template=counters.FAILED_TEMPLATE,
         kind_template=counters.KIND_TEMPLATE,
         seq=meta.seq,
+        clock_corrected=clock_corrected,
     )
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, transaction
 
+from proctoring.core import clock
 from proctoring.core.frames import FrameMeta
 from proctoring.models import FrameResult
 from proctoring.results import incidents, snapshots
@@ -156,12 +157,25 @@ def store_result(meta: FrameMeta, job_id: str, answer: dict[str, Any], image: by
     Returns at once: the future is done when the row is committed. Under a batching worker the
     job's success is recorded only after that (`job_context.defer_success_until`), and the job's
     slot is free meanwhile; elsewhere, wait for it (`.result()`).
+
+    The gateway has put the capture time right already (`proctoring.core.clock`); it is checked
+    again here, so that a frame queued by an older gateway, dated in 2999 or at a time the
+    database cannot hold, is stored at its receive time instead of failing its job.
     """
+    captured_at, corrected = clock.evidence_time(meta.captured_at, meta.received_at)
+    if corrected:
+        log.warning(
+            "job %s (client %s #%s): capture time %r replaced by the receive time",
+            job_id,
+            meta.client_id,
+            meta.seq,
+            meta.captured_at.isoformat(),
+        )
     row = FrameResult(
         job_id=job_id,
         attempt_id=meta.attempt_id,
         seq=meta.seq,
-        captured_at=meta.captured_at,
+        captured_at=captured_at,
         received_at=meta.received_at,
         result=answer,
         sha256=hashlib.sha256(image).hexdigest() if image else "",

@@ -64,7 +64,8 @@ def render(snapshot: dict[str, Any]) -> str:
         + f"  stale dropped {queue['stale_dropped']}"
         + f"  failed images dropped {queue['failed_images_evicted']}"
         + (f"  oldest queued {age:.1f}s" if age is not None else ""),
-        f"order {queue['order']}, latest-frame-wins {queue['coalesce']}, replaced {queue['coalesced']}; "
+        f"order {queue['order']}, latest-frame-wins {queue['coalesce']}, replaced {queue['coalesced']}, "
+        f"time corrected {queue['clock_corrected']}; "
         + "  ".join(
             f"{label} p50/p95/p99 {_secs(queue[f'{kind}_p50_s'])}/{_secs(queue[f'{kind}_p95_s'])}/"
             f"{_secs(queue[f'{kind}_p99_s'])}"
@@ -103,6 +104,7 @@ COLUMNS = (
     "age p95",
     "stale",
     "replaced",
+    "time corrected",
     "last frame",
 )
 
@@ -120,6 +122,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
             _secs(row.get("age_p95")),
             str(row.get("stale", 0)),
             str(row.get("coalesced", 0)),
+            str(row.get("clock_corrected", 0)),
             _when(row["last_frame_at"]),
         )
         for row in rows

@@ -38,6 +38,7 @@ SORTABLE = (
     "age_p95",
     "stale",
     "coalesced",
+    "clock_corrected",
 )
 
 
@@ -115,6 +116,7 @@ def _columns(sort: str, descending: bool) -> list[dict[str, Any]]:
         "age_p95": "Answer age p95 (s)",
         "stale": "Stale",
         "coalesced": "Replaced",
+        "clock_corrected": "Time corrected",
         "last_frame_at": "Last frame",
     }
     columns = []

@@ -62,6 +62,7 @@ def enqueue(
     failed_template: str,
     kind_template: str,
     seq: int,
+    clock_corrected: bool,
 ) -> Any:
     """Admits and enqueues one frame (enqueue.lua); `job_writes` is RQ's writes for its job as
     Lua (`JobTemplate.lua`).
@@ -77,7 +78,8 @@ def enqueue(
         [job_id, received_at, client_limit, queue_limit, envelope, frame_ttl, stamp, description,
          client_id, counts_ttl, minute_ttl, "1" if want_priority else "0", due,
          "1" if coalesce else "0", priority_scan, sparse_backlog, hasty_seconds, job_template,
-         frame_template, waiting_template, counts_template, failed_template, kind_template, seq],
+         frame_template, waiting_template, counts_template, failed_template, kind_template, seq,
+         "1" if clock_corrected else "0"],
     )  # fmt: skip
 
 

@@ -16,6 +16,9 @@
   running or waiting to retry are not touched; the client, sending faster than it is served,
   goes to the backlogged ring for `hasty_seconds`.
 
+  A frame whose capture time the gateway did not believe (proctoring/core/clock.py) is counted
+  `clock_corrected`, in its client's counts and in the totals.
+
   Input:
     KEYS[1]  pending          the client's pending set (its size is the per-client limit)
     KEYS[2]  queue            RQ's queue list
@@ -59,6 +62,7 @@
     ARGV[22] failed_template  template of a client's failed set
     ARGV[23] kind_template    template of a failed kind's set
     ARGV[24] seq              the frame's number in its connection
+    ARGV[25] clock_corrected  "1" when the client's capture time was replaced by the receive time
 
   Output:
     {verdict, queue length, workers paused, priority, hint or false, the id of the waiting frame
@@ -208,4 +212,8 @@ redis.call('ZADD', clients_key, received_at, client_id)
 redis.call('HINCRBY', minute_key, 'received', 1)
 redis.call('EXPIRE', minute_key, ARGV[11])
 redis.call('HINCRBY', totals_key, 'received', 1)
+if ARGV[25] == '1' then
+  redis.call('HINCRBY', counts_key, 'clock_corrected', 1)
+  redis.call('HINCRBY', totals_key, 'clock_corrected', 1)
+end
 return {1, queued, redis.call('EXISTS', suspended_key), priority, redis.call('GET', hint_key), victim or false}

@@ -6,6 +6,7 @@ the others are in tests/processes/ops/test_admin_queue.py."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -70,6 +71,19 @@ def test_overview_shows_counts_and_its_json_matches(staff_client: Client, attemp
     with_clients = json.loads(staff_client.get("/admin/proctoring/queue/stats.json?clients=5").content)
     assert with_clients["clients"][0]["client"] == str(attempt.pk)
     assert staff_client.get("/admin/proctoring/queue/stats.json?clients=x").status_code == 400
+
+
+def test_frames_whose_capture_time_was_replaced_are_shown_with_the_other_counts(
+    staff_client: Client, attempt: Attempt
+) -> None:
+    from_2999 = parse_image(jpeg_bytes(), 1 << 20, datetime(2999, 1, 1, tzinfo=UTC))
+    enqueuing.enqueue_frame(str(attempt.pk), str(attempt.pk), 1, from_2999)
+    overview = staff_client.get("/admin/proctoring/queue/").content.decode()
+    assert '<span class="value" data-figure="clock_corrected">1</span>capture time corrected' in overview
+    clients = staff_client.get("/admin/proctoring/queue/clients/").content.decode()
+    assert "?sort=clock_corrected" in clients and "Time corrected" in clients
+    metrics = staff_client.get("/metrics").content.decode()
+    assert "proctoring_frames_clock_corrected_total 1.0" in metrics
 
 
 def test_pause_then_resume(staff_client: Client, redis_conn: Any) -> None:

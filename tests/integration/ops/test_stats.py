@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from io import StringIO
 from typing import Any
 
@@ -75,6 +76,20 @@ def test_proctoring_stats_json_and_table(attempt: Any) -> None:
     call_command("proctoring_stats", stdout=table)
     text = table.getvalue()
     assert "queued 1" in text and str(attempt.pk) in text and attempt.user.username in text
+
+
+def test_frames_whose_capture_time_was_replaced_are_counted_in_every_view(attempt: Any) -> None:
+    from_2999 = parse_image(jpeg_bytes(), 1 << 20, datetime(2999, 1, 1, tzinfo=UTC))
+    enqueuing.enqueue_frame(str(attempt.pk), str(attempt.pk), 1, from_2999)
+    enqueue(attempt, 2)  # no capture time given: nothing to correct
+    assert stats.queue_figures()["clock_corrected"] == 1
+    [row] = stats.clients()
+    assert (row["queued"], row["clock_corrected"]) == (2, 1)
+    table = StringIO()
+    call_command("proctoring_stats", stdout=table)
+    text = table.getvalue()
+    assert "time corrected 1;" in text, "the queue's line"
+    assert "replaced  time corrected  last frame" in text, "a column of the clients' table"
 
 
 def test_proctoring_stats_refuses_bad_arguments() -> None:

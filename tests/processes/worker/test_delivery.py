@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from rq.job import Job
@@ -25,7 +25,8 @@ def enqueue(attempt, seq: int, data: bytes, captured_at: datetime | None = None)
 def test_frame_is_delivered_intact_with_fields_and_headers(attempt, api, settings, start_worker, redis_conn):
     settings.PROCTORING_API_KEY = "sekret-key"
     api.script(Reply(200, {"faces": 1, "flags": ["too_dark"]}))
-    captured = datetime(2026, 11, 29, 10, 0, 5, 250000, tzinfo=UTC)
+    # Taken 1.25 s before it reached the gateway: within PROCTORING_CAPTURED_AT_WINDOW, so kept.
+    captured = datetime.now(UTC) - timedelta(seconds=1.25)
     image = jpeg_bytes(320, 240)
     job_id = enqueue(attempt, 7, image, captured)
     start_worker()
@@ -42,11 +43,12 @@ def test_frame_is_delivered_intact_with_fields_and_headers(attempt, api, setting
         "client_id": str(attempt.pk),
         "attempt_id": str(attempt.pk),
         "seq": "7",
-        "captured_at": "2026-11-29T10:00:05.250000+00:00",
+        "captured_at": captured.isoformat(),
     }
     result = FrameResult.objects.get(job_id=job_id)
     assert result.result == {"faces": 1, "flags": ["too_dark"]}
     assert (result.attempt_id, result.seq, result.captured_at) == (attempt.pk, 7, captured)
+    assert captured < result.received_at < captured + timedelta(seconds=30), "the gateway's clock, kept"
 
 
 def test_delivered_job_leaves_nothing_in_redis(attempt, api, start_worker, redis_conn):

@@ -103,6 +103,40 @@ def test_float_outside_its_bounds_is_refused_naming_the_bound(value, bound):
     assert "TIMEOUT" in str(refused.value) and bound in str(refused.value)
 
 
+def test_interval_reads_two_numbers_around_zero():
+    read = Env({"WINDOW": " -30 , 0.5 "}).interval
+    assert read("WINDOW", (-10.0, 2.0), minimum=-3600, maximum=3600) == (-30.0, 0.5)
+    assert Env({}).interval("WINDOW", (-10.0, 2.0), minimum=-3600, maximum=3600) == (-10.0, 2.0)
+    assert Env({"WINDOW": "0,0"}).interval("WINDOW", (-10.0, 2.0), minimum=-1, maximum=1) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("10", "two numbers"),
+        ("-1,2,3", "two numbers"),
+        ("soon,later", "a number"),
+        ("-1,nan", "a finite number"),
+        ("5,10", "from at most 0 to at least 0"),
+        ("-10,-2", "from at most 0 to at least 0"),
+        ("-7200,2", "at least -3600"),
+    ],
+)
+def test_a_wrong_interval_names_the_variable_and_shows_the_value(value, says):
+    with pytest.raises(ImproperlyConfigured) as refused:
+        Env({"PROCTORING_CAPTURED_AT_WINDOW": value}).interval(
+            "PROCTORING_CAPTURED_AT_WINDOW", (-10.0, 2.0), minimum=-3600, maximum=3600
+        )
+    message = str(refused.value)
+    assert "PROCTORING_CAPTURED_AT_WINDOW" in message and says in message
+
+
+def test_the_frame_bounds_default_to_a_webcam_picture_and_a_few_seconds():
+    assert settings.PROCTORING_MAX_FRAME_PIXELS == 1920 * 1080
+    assert settings.PROCTORING_CAPTURED_AT_WINDOW == (-10.0, 2.0)
+    assert settings.REFERENCE_API_MAX_PIXELS == settings.PROCTORING_MAX_FRAME_PIXELS
+
+
 def test_list_splits_on_commas_and_drops_blanks():
     assert Env({"HOSTS": " a.example , b.example,, ,c"}).list("HOSTS", []) == ["a.example", "b.example", "c"]
 
