@@ -26,16 +26,13 @@ import redis
 from rq.job import Job
 
 from proctoring.queue import policy
-from proctoring.store import keys, scripts
+from proctoring.store import keys, rq_internals, scripts
 from proctoring.store.connections import get_redis
 
 QUEUED, RUNNING, RETRYING, FAILED, DONE = "q", "r", "s", "f", "x"
 COUNTS_TTL = 8 * 24 * 3600  # a client's counts outlive a week of silence (refreshed by each frame)
 MINUTE_TTL = 3700  # per-minute throughput buckets are kept a little over an hour
 # The keys the counts scripts find by a job's client (proctoring/store/scripts/includes/pc_move.lua).
-COUNTS_TEMPLATE = keys.template(keys.client_counts)
-FAILED_TEMPLATE = keys.template(keys.client_failed)
-KIND_TEMPLATE = keys.template(keys.failed_kind)
 
 
 def move(
@@ -60,9 +57,9 @@ def move(
         to=to,
         expire_at=repr(expire_at),
         extra=extra,
-        counts_template=COUNTS_TEMPLATE,
-        failed_template=FAILED_TEMPLATE,
-        kind_template=KIND_TEMPLATE,
+        counts_template=keys.COUNTS_TEMPLATE,
+        failed_template=keys.FAILED_TEMPLATE,
+        kind_template=keys.KIND_TEMPLATE,
     )
 
 
@@ -175,11 +172,11 @@ def reconcile(client_ids: list[str] | None = None, connection: redis.Redis | Non
             connection,
             failed_kinds=keys.FAILED_KINDS,
             now=repr(time.time()),
-            job_template=keys.template(Job.key_for),
-            pending_template=keys.template(keys.client_pending),
-            counts_template=COUNTS_TEMPLATE,
-            failed_template=FAILED_TEMPLATE,
-            kind_template=KIND_TEMPLATE,
+            job_template=rq_internals.JOB_TEMPLATE,
+            pending_template=keys.PENDING_TEMPLATE,
+            counts_template=keys.COUNTS_TEMPLATE,
+            failed_template=keys.FAILED_TEMPLATE,
+            kind_template=keys.KIND_TEMPLATE,
             client_ids=client_ids[start : start + RECONCILE_BATCH],
         )
     return changed

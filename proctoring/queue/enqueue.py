@@ -32,7 +32,7 @@ from proctoring.core import clock
 from proctoring.core.exceptions import QueueFull, QueueUnavailable, RateLimited
 from proctoring.core.frames import Frame, FrameMeta, pack_frame
 from proctoring.queue import counters, fairness, job_template, policy
-from proctoring.store import keys, scripts
+from proctoring.store import keys, rq_internals, scripts
 from proctoring.store.connections import get_async_redis, get_redis
 
 log = logging.getLogger(__name__)
@@ -217,12 +217,12 @@ def _run_script(
         priority_scan=fairness.PRIORITY_SCAN,
         sparse_backlog=fairness.SPARSE_BACKLOG,
         hasty_seconds=fairness.HASTY_SECONDS,
-        job_template=_JOB_TEMPLATE,
-        frame_template=_FRAME_TEMPLATE,
-        waiting_template=_WAITING_TEMPLATE,
-        counts_template=counters.COUNTS_TEMPLATE,
-        failed_template=counters.FAILED_TEMPLATE,
-        kind_template=counters.KIND_TEMPLATE,
+        job_template=rq_internals.JOB_TEMPLATE,
+        frame_template=keys.FRAME_TEMPLATE,
+        waiting_template=keys.WAITING_TEMPLATE,
+        counts_template=keys.COUNTS_TEMPLATE,
+        failed_template=keys.FAILED_TEMPLATE,
+        kind_template=keys.KIND_TEMPLATE,
         seq=meta.seq,
         clock_corrected=clock_corrected,
     )
@@ -230,9 +230,6 @@ def _run_script(
 
 _QUEUE_KEY = Queue.redis_queue_namespace_prefix + policy.QUEUE_NAME
 _SCHEDULED_KEY = ScheduledJobRegistry.key_template.format(policy.QUEUE_NAME)
-_JOB_TEMPLATE = keys.template(Job.key_for)
-_FRAME_TEMPLATE = keys.template(keys.frame)
-_WAITING_TEMPLATE = keys.template(keys.client_waiting)
 
 
 def _check_admission(answer: list[int]) -> int:

@@ -38,7 +38,7 @@ def settle(pipe: Any, job_id: str, client_id: str, mode: str) -> None:
         expired_before=now - settings.PROCTORING_FAILED_TTL,
         max_bytes=settings.PROCTORING_FAILED_BYTES_MAX,
         client_max_bytes=settings.PROCTORING_FAILED_BYTES_PER_CLIENT,
-        client_template=keys.template(keys.client_failed_images),
-        frame_template=keys.template(keys.frame),
+        client_template=keys.FAILED_IMAGES_TEMPLATE,
+        frame_template=keys.FRAME_TEMPLATE,
         evicted_field=keys.FAILED_IMAGES_EVICTED,
     )

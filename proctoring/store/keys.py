@@ -213,3 +213,14 @@ def connections_of_attempt(attempt_id: str) -> str:
 
 def worker_name_claim(name: str) -> str:
     return f"{PREFIX}:worker-name:{name}"
+
+
+# The templates the Lua scripts expand with `key_for` (see `template`), made once for every caller.
+PENDING_TEMPLATE = template(client_pending)
+COUNTS_TEMPLATE = template(client_counts)
+FAILED_TEMPLATE = template(client_failed)
+KIND_TEMPLATE = template(failed_kind)
+FRAME_TEMPLATE = template(frame)
+WAITING_TEMPLATE = template(client_waiting)
+PRIORITY_TEMPLATE = template(client_priority)
+FAILED_IMAGES_TEMPLATE = template(client_failed_images)

@@ -236,6 +236,8 @@ def _prefix(key: str, placeholder: str) -> str:
 # An execution's hash and a job's executions registry: these prefixes, then the job id.
 EXECUTION_KEY_PREFIX = _prefix(Execution(id="EXEC", job_id="JOB", connection=None).key, "JOB")  # type: ignore[arg-type]
 EXECUTIONS_REGISTRY_KEY_PREFIX = _prefix(ExecutionRegistry.key_template.format("JOB"), "JOB")
+# A job's hash, with "{}" where its id goes (`proctoring.store.keys.template`).
+JOB_TEMPLATE = Job.key_for("{}")
 
 
 def executions_registry_key(job_id: str) -> str:

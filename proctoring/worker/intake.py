@@ -25,7 +25,7 @@ from rq.job import Job
 from rq.suspension import WORKERS_SUSPENDED
 from rq.utils import str_to_date, utcformat
 
-from proctoring.queue import counters, fairness
+from proctoring.queue import fairness
 from proctoring.store import keys, rq_internals, scripts
 from proctoring.worker.leases import lease_seconds
 
@@ -66,12 +66,8 @@ class Batch:
 
 
 # The keys of the jobs and clients the take script finds as it goes (`keys.template`).
-_JOB_TEMPLATE = keys.template(Job.key_for)
 _EXECUTION_TEMPLATE = _EXECUTION_PREFIX + keys.PLACEHOLDER  # by "<job id>:<execution id>"
 _EXECUTIONS_TEMPLATE = _EXECUTIONS_REGISTRY_PREFIX + keys.PLACEHOLDER
-_FRAME_TEMPLATE = keys.template(keys.frame)
-_WAITING_TEMPLATE = keys.template(keys.client_waiting)
-_PRIORITY_TEMPLATE = keys.template(keys.client_priority)
 
 
 def take(
@@ -122,15 +118,15 @@ def take(
         flagged_weight=settings.PROCTORING_FAIR_FLAGGED_WEIGHT,
         sparse_backlog=fairness.SPARSE_BACKLOG,
         backlog=backlog,
-        job_template=_JOB_TEMPLATE,
+        job_template=rq_internals.JOB_TEMPLATE,
         execution_template=_EXECUTION_TEMPLATE,
         executions_template=_EXECUTIONS_TEMPLATE,
-        frame_template=_FRAME_TEMPLATE,
-        waiting_template=_WAITING_TEMPLATE,
-        priority_template=_PRIORITY_TEMPLATE,
-        counts_template=counters.COUNTS_TEMPLATE,
-        failed_template=counters.FAILED_TEMPLATE,
-        kind_template=counters.KIND_TEMPLATE,
+        frame_template=keys.FRAME_TEMPLATE,
+        waiting_template=keys.WAITING_TEMPLATE,
+        priority_template=keys.PRIORITY_TEMPLATE,
+        counts_template=keys.COUNTS_TEMPLATE,
+        failed_template=keys.FAILED_TEMPLATE,
+        kind_template=keys.KIND_TEMPLATE,
         execution_ids=execution_ids,
     )
     if answer == [-1]:
