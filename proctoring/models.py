@@ -19,6 +19,10 @@ class FrameResult(models.Model):
     seq = models.PositiveIntegerField(help_text="The frame's number on its connection, from 1.")
     captured_at = models.DateTimeField()
     received_at = models.DateTimeField(help_text="When the gateway accepted the frame.")
+    clock_corrected = models.BooleanField(
+        default=False,
+        help_text="The client's capture time was out of bounds: captured_at is the receive time.",
+    )
     # The job id, also the API's Idempotency-Key: a job run twice stores one row.
     job_id = models.CharField(max_length=64, unique=True)
     result = models.JSONField(help_text="The API's answer, as it sent it.")

@@ -179,6 +179,9 @@ class FrameMeta:
     received_at: datetime
     content_type: str
     delay: float = 0.0  # seconds it was held back on purpose before it could be sent
+    # The client's capture time was out of bounds and replaced by the receive time
+    # (`proctoring.core.clock`): kept with the evidence so a reviewer knows the time is the server's.
+    clock_corrected: bool = False
 
 
 # A queued frame is stored as one Redis string: magic, a 2-byte header length, a JSON header with
@@ -198,6 +201,7 @@ def pack_frame(meta: FrameMeta, image: bytes) -> bytes:
             "received_at": meta.received_at.isoformat(),
             "content_type": meta.content_type,
             **({"delay": meta.delay} if meta.delay else {}),
+            **({"clock_corrected": 1} if meta.clock_corrected else {}),
         },
         separators=(",", ":"),
     ).encode()
@@ -218,6 +222,7 @@ def unpack_header(envelope: bytes) -> tuple[FrameMeta, int]:
         received_at=datetime.fromisoformat(fields["received_at"]),
         content_type=fields["content_type"],
         delay=float(fields.get("delay", 0.0)),
+        clock_corrected=bool(fields.get("clock_corrected", 0)),
     )
     return meta, 5 + length
 

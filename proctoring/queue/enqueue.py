@@ -161,6 +161,7 @@ def _new_job(
         received_at=received_at,
         content_type=frame.content_type,
         delay=delay,
+        clock_corrected=corrected,
     )
     return uuid.uuid4().hex, meta, corrected
 

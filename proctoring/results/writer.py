@@ -177,6 +177,7 @@ def store_result(meta: FrameMeta, job_id: str, answer: dict[str, Any], image: by
         seq=meta.seq,
         captured_at=captured_at,
         received_at=meta.received_at,
+        clock_corrected=corrected or meta.clock_corrected,
         result=answer,
         sha256=hashlib.sha256(image).hexdigest() if image else "",
         purge_after=meta.received_at + timedelta(days=settings.PROCTORING_RETENTION_DAYS),

@@ -71,6 +71,7 @@ def test_a_frame_dated_absurdly_is_acked_stored_at_its_receive_time_and_counted(
     meta = envelopes.read_meta(reply["job_id"])
     assert meta is not None
     assert meta.captured_at == meta.received_at, "the server's clock replaces the client's"
+    assert meta.clock_corrected, "and the frame carries the mark to its stored row"
     assert before <= meta.received_at <= datetime.now(UTC)
     assert counters.read([str(attempt.pk)])[str(attempt.pk)]["clock_corrected"] == 1
     assert stats.queue_figures(with_freshness=False)["clock_corrected"] == 1
@@ -82,6 +83,7 @@ def test_a_capture_time_just_before_the_receive_time_is_kept_and_not_counted(att
     metas = [envelopes.read_meta(reply["job_id"]) for reply in replies]
     assert metas[0] is not None and metas[0].captured_at == taken
     assert metas[1] is not None and metas[1].captured_at == metas[1].received_at, "binary: no claim"
+    assert not (metas[0].clock_corrected or metas[1].clock_corrected)
     assert counters.read([str(attempt.pk)])[str(attempt.pk)]["clock_corrected"] == 0
     assert stats.queue_figures(with_freshness=False)["clock_corrected"] == 0
 

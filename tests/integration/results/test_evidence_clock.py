@@ -53,6 +53,7 @@ def store(
 def test_an_absurd_capture_time_is_stored_as_the_receive_time_without_an_error(attempt, claimed):
     row = store(attempt, 1, 5.0, ["no_face"], claimed=datetime.fromisoformat(claimed))
     assert (row.captured_at, row.received_at) == (at(5.0), at(5.0))
+    assert row.clock_corrected, "a reviewer sees that the time stored is the server's"
     incident = Incident.objects.get()
     assert (incident.first_seen, incident.last_seen) == (at(5.0), at(5.0))
     assert Finding.objects.get().occurred_at == at(5.0)
@@ -61,7 +62,22 @@ def test_an_absurd_capture_time_is_stored_as_the_receive_time_without_an_error(a
 def test_a_believable_capture_time_and_the_receive_time_are_both_stored(attempt, settings):
     row = store(attempt, 1, 5.0, [])
     assert (row.captured_at, row.received_at) == (at(4.8), at(5.0))
+    assert not row.clock_corrected
     assert row.purge_after == at(5.0) + timedelta(days=settings.PROCTORING_RETENTION_DAYS)
+
+
+def test_a_time_the_gateway_corrected_is_marked_on_the_stored_row(attempt):
+    meta = FrameMeta(
+        client_id=str(attempt.pk),
+        attempt_id=str(attempt.pk),
+        seq=1,
+        captured_at=at(5.0),
+        received_at=at(5.0),
+        content_type="image/jpeg",
+        clock_corrected=True,
+    )
+    results.store_result(meta, "c" * 32, {"flags": []}, b"img").result(timeout=30)
+    assert FrameResult.objects.get(job_id="c" * 32).clock_corrected
 
 
 def attempt_with_a_frame_from_2999(attempt) -> None:
