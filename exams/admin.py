@@ -10,6 +10,7 @@ from exams.services import end_attempt
 class ExamAdmin(admin.ModelAdmin[Exam]):
     list_display = ["title", "slug", "is_active", "duration_minutes", "created_at"]
     prepopulated_fields = {"slug": ["title"]}
+    filter_horizontal = ["proctors"]  # who sees this exam's attempts and reviews its incidents
 
 
 @admin.register(Attempt)

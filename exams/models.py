@@ -15,6 +15,14 @@ class Exam(models.Model):
     duration_minutes = models.PositiveIntegerField(default=60)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Who watches this exam's attempts: its grid, timelines, images and incident reviews. Staff who
+    # proctor no exam see none of them (superusers see all).
+    proctors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="proctored_exams",
+        help_text="Staff who see this exam's attempts, images and incidents, and review them.",
+    )
 
     class Meta:
         ordering = ["title"]

@@ -114,3 +114,17 @@ class Finding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} at {self.occurred_at:%H:%M:%S}"
+
+
+class Queue(models.Model):
+    """No table: the holder of the queue pages' permissions, given to operators in the admin
+    (users or groups), as django-rq's `Dashboard` holds its own."""
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [
+            ("view_queue", "View the queue pages: figures, clients, waiting and failed jobs"),
+            ("operate_queue", "Operate the queue: pause, resume, retry, delete, clean, send a test frame"),
+        ]
+        verbose_name = "proctoring queue"

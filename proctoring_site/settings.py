@@ -171,6 +171,9 @@ RQ = {
     "QUEUE_CLASS": "proctoring.queue.rq_queue.ProctoringQueue",
     "WORKER_CLASS": "proctoring.worker.workers.ProctoringWorker",
 }
+# django-rq's admin dashboard checks only is_staff and its actions bypass our counts and the
+# audit log: not registered with the admin, mounted by proctoring_site/urls.py for superusers.
+RQ_SHOW_ADMIN_LINK = False
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",

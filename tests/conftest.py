@@ -124,7 +124,8 @@ def plugin_workdir() -> Path:
 
 @pytest.fixture
 def staff_client(client: Any) -> Any:
-    """Django's test client, logged in as a staff member ("ops")."""
-    staff = get_user_model().objects.create_user("ops", password="ops-pass-123", is_staff=True)
+    """Django's test client, logged in as a superuser ("ops"): every queue page and every image.
+    The roles' limits are `tests/integration/proctoring_site/test_roles.py`'s."""
+    staff = get_user_model().objects.create_superuser("ops", password="ops-pass-123")
     client.force_login(staff)
     return client

@@ -1,4 +1,5 @@
-"""The proctor dashboard's live socket: `/ws/proctor/exams/<slug>/` (staff only).
+"""The proctor dashboard's live socket: `/ws/proctor/exams/<slug>/`, for the exam's proctors
+(and superusers); any other account, and an exam that does not exist, get the same refusal.
 
 It joins the job events group, keeps the events of the exam's attempts, passes them on (the
 page counts frames per second from them), and at most four times a second sends the fresh rows
@@ -21,6 +22,7 @@ from proctoring.core import events
 from proctoring.core.access import staff_refusal
 from proctoring.core.protocol import CloseCode
 from proctoring.live import dashboard
+from proctoring.results import authorization
 
 FLUSH_EVERY = 0.25  # seconds: rows touched by events are sent at most this often
 _FOREIGN_MAX = 10_000  # clients known not to be this exam's, remembered to skip their events
@@ -37,9 +39,9 @@ class DashboardConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.close(code=refused.close_code, reason=refused.reason)
             return
         slug = str(self.scope["url_route"]["kwargs"]["slug"])
-        self.exam = await database_sync_to_async(Exam.objects.filter(slug=slug).first)()
+        self.exam = await database_sync_to_async(authorization.exam_of)(self.scope["user"], slug)
         if self.exam is None:
-            await self.close(code=CloseCode.FORBIDDEN, reason="no such exam")
+            await self.close(code=CloseCode.FORBIDDEN, reason="no such exam among yours")
             return
         self.clients: set[str] = set(await database_sync_to_async(self._attempt_ids)())
         self.foreign: set[str] = set()

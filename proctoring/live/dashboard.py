@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from exams.models import Attempt, Exam
-from proctoring.models import Finding, FrameResult, Incident
+from proctoring.models import Finding, Incident
 from proctoring.queue import counters, envelopes
 from proctoring.results import incidents
 from proctoring.store import keys, shards
@@ -184,7 +184,3 @@ def timeline(attempt: Attempt, kind: str | None = None) -> dict[str, Any]:
         "kind": kind or "",
         "summary": incidents.risk_summary(attempt),
     }
-
-
-def snapshot_frame(frame_id: int) -> FrameResult | None:
-    return FrameResult.objects.filter(pk=frame_id).exclude(snapshot_key="").first()

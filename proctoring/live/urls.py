@@ -1,4 +1,4 @@
-"""The proctor dashboard, under /proctor/ (staff only)."""
+"""The proctor dashboard, under /proctor/ (proctors of the exam, superusers)."""
 
 from django.urls import path
 
@@ -10,5 +10,6 @@ urlpatterns = [
     path("attempts/<uuid:attempt_id>/", views.attempt_timeline, name="proctor-attempt"),
     path("attempts/<uuid:attempt_id>/latest", views.thumbnail, name="proctor-thumbnail"),
     path("incidents/<int:incident_id>/review/", views.review, name="proctor-review"),
-    path("frames/<int:frame_id>/snapshot", views.snapshot, name="proctor-snapshot"),
+    # By the frame's job id (random), not its row's sequential id.
+    path("frames/<slug:job_id>/snapshot", views.snapshot, name="proctor-snapshot"),
 ]

@@ -1,32 +1,56 @@
-"""The proctor dashboard's pages (staff only): exams, the live grid of an exam's attempts, an
-attempt's timeline with incident reviews, and the images a proctor may see."""
+"""The proctor dashboard's pages: exams, the live grid of an exam's attempts, an attempt's
+timeline with incident reviews, and the images a proctor may see. Each page is a proctor's
+(`proctoring.results.authorization`): staff who proctor no exam get 403, and anything of an exam
+the user does not proctor is a 404."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from exams.models import Attempt, Exam
 from proctoring.core.selftest import TEST_EXAM_SLUG
 from proctoring.live import dashboard
 from proctoring.models import Incident
-from proctoring.results import incidents, snapshots
+from proctoring.results import authorization, incidents, snapshots
 
 
-@staff_member_required
+def proctor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Staff login (else the admin's login page), then a proctor of some exam (else 403)."""
+
+    @wraps(view)
+    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not authorization.is_proctor(request.user):
+            raise PermissionDenied("you proctor no exam")
+        return view(request, *args, **kwargs)
+
+    return staff_member_required(checked)
+
+
+@proctor_required
 def exam_list(request: HttpRequest) -> HttpResponse:
-    exams = Exam.objects.exclude(slug=TEST_EXAM_SLUG).order_by("-is_active", "title")
+    exams = (
+        authorization.proctored_exams(request.user)
+        .exclude(slug=TEST_EXAM_SLUG)
+        .order_by("-is_active", "title")
+    )
     rows = [(exam, exam.attempts.filter(ended_at__isnull=True).count()) for exam in exams]
     return render(request, "proctor/exam_list.html", {"rows": rows, "title": "Proctoring"})
 
 
-@staff_member_required
+@proctor_required
 def exam_grid(request: HttpRequest, slug: str) -> HttpResponse:
-    exam = get_object_or_404(Exam, slug=slug)
+    exam = authorization.exam_of(request.user, slug)
+    if exam is None:
+        raise Http404("no such exam among yours")
     context = {
         "exam": exam,
         "rows": dashboard.rows(dashboard.in_progress(exam)),
@@ -36,9 +60,11 @@ def exam_grid(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "proctor/grid.html", context)
 
 
-@staff_member_required
+@proctor_required
 def attempt_timeline(request: HttpRequest, attempt_id: str) -> HttpResponse:
-    attempt = get_object_or_404(Attempt.objects.select_related("user", "exam"), pk=attempt_id)
+    attempt = authorization.attempt_of(request.user, attempt_id)
+    if attempt is None:
+        raise Http404("no such attempt among your exams'")
     kind = request.GET.get("kind", "").strip() or None
     context = {
         "attempt": attempt,
@@ -49,10 +75,12 @@ def attempt_timeline(request: HttpRequest, attempt_id: str) -> HttpResponse:
     return render(request, "proctor/attempt.html", context)
 
 
-@staff_member_required
+@proctor_required
 @require_POST
 def review(request: HttpRequest, incident_id: int) -> HttpResponseRedirect:
-    incident = get_object_or_404(Incident, pk=incident_id)
+    incident = authorization.incident_of(request.user, incident_id)
+    if incident is None:
+        raise Http404("no such incident among your exams'")
     try:
         incidents.review(
             incident, request.user, request.POST.get("status", ""), request.POST.get("comment", "")
@@ -66,8 +94,10 @@ def review(request: HttpRequest, incident_id: int) -> HttpResponseRedirect:
     )
 
 
-@staff_member_required
+@proctor_required
 def thumbnail(request: HttpRequest, attempt_id: str) -> HttpResponse:
+    if authorization.attempt_of(request.user, attempt_id) is None:
+        raise Http404("no such attempt among your exams'")
     found = dashboard.latest_thumbnail(str(attempt_id))
     if found is None:
         raise Http404("no recent frame")
@@ -75,9 +105,9 @@ def thumbnail(request: HttpRequest, attempt_id: str) -> HttpResponse:
     return _private_image(image, content_type)
 
 
-@staff_member_required
-def snapshot(request: HttpRequest, frame_id: int) -> HttpResponse:
-    frame = dashboard.snapshot_frame(frame_id)
+@proctor_required
+def snapshot(request: HttpRequest, job_id: str) -> HttpResponse:
+    frame = authorization.snapshot_of(request.user, job_id)
     found = snapshots.read(frame.snapshot_key) if frame else None
     if found is None:
         raise Http404("no snapshot (purged, or this frame opened no incident)")

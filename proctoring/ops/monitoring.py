@@ -1,6 +1,7 @@
-"""Machine-readable figures: Prometheus's /metrics and the JSON stats, for staff or a monitoring
-system holding PROCTORING_STATS_TOKEN. The token reads aggregates only (`stats.aggregates`): a
-monitoring system needs no names, and a token is easier to leak than a staff login."""
+"""Machine-readable figures: Prometheus's /metrics and the JSON stats, for queue operators
+(`proctoring.view_queue`) or a monitoring system holding PROCTORING_STATS_TOKEN. The token reads
+aggregates only (`stats.aggregates`): a monitoring system needs no names, and a token is easier to
+leak than a staff login."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from proctoring.ops import charts, stats
 from proctoring.ops.collector import QueueCollector
+from proctoring.results import authorization
 
 
-def is_staff(request: HttpRequest) -> bool:
-    user = getattr(request, "user", None)
-    return user is not None and user.is_active and user.is_staff
+def is_operator(request: HttpRequest) -> bool:
+    return authorization.can_view_queue(getattr(request, "user", None))
 
 
 def holds_token(request: HttpRequest) -> bool:
@@ -31,10 +32,12 @@ def holds_token(request: HttpRequest) -> bool:
 
 
 def allowed(request: HttpRequest) -> bool:
-    return is_staff(request) or holds_token(request)
+    return is_operator(request) or holds_token(request)
 
 
-def _refused() -> HttpResponse:
+def _refused(request: HttpRequest) -> HttpResponse:
+    if authorization.is_active_staff(getattr(request, "user", None)):
+        return HttpResponse("the queue's view permission is needed\n", status=403, content_type="text/plain")
     response = HttpResponse("staff login or a bearer token required\n", status=401, content_type="text/plain")
     response["WWW-Authenticate"] = 'Bearer realm="proctoring"'
     return response
@@ -42,19 +45,19 @@ def _refused() -> HttpResponse:
 
 def metrics(request: HttpRequest) -> HttpResponse:
     if not allowed(request):
-        return _refused()
+        return _refused(request)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(QueueCollector())
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 
 def stats_json(request: HttpRequest) -> HttpResponse:
-    """Staff: `stats.snapshot`, client rows included; the token: `stats.aggregates`."""
-    if is_staff(request):
+    """Queue operators: `stats.snapshot`, client rows included; the token: `stats.aggregates`."""
+    if is_operator(request):
         return snapshot_response(request, default_clients=100)
     if holds_token(request):
         return JsonResponse(stats.aggregates())
-    return _refused()
+    return _refused(request)
 
 
 def snapshot_response(request: HttpRequest, default_clients: int, chart: bool = False) -> JsonResponse:

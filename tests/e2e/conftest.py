@@ -183,5 +183,6 @@ def start_page_worker(start_worker: Callable[..., Process]) -> Callable[..., Pro
 
 @pytest.fixture
 def proctor(db: None) -> Any:
-    """Staff with every permission, as `make run`'s demo proctor."""
+    """A superuser, as `make run`'s demo admin: every page, image and action (each role's limits
+    are tests/integration/proctoring_site/test_roles.py's)."""
     return get_user_model().objects.create_superuser(PROCTOR[0], password=PROCTOR[1])

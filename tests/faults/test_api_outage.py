@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 from rq.job import Job
 from rq.registry import FailedJobRegistry
@@ -16,6 +15,7 @@ from rq.registry import FailedJobRegistry
 from proctoring.core.frames import parse_image
 from proctoring.models import FrameResult
 from proctoring.queue import breaker, counters, enqueue
+from tests.roles import operator
 from tests.support import RecordingApi, Reply, failure_text, jpeg_bytes, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -46,7 +46,7 @@ def test_a_dead_api_opens_the_circuit_and_frames_wait_then_go_through(
     calls_when_opened = len(api.calls)
 
     # The admin shows it.
-    staff = get_user_model().objects.create_user("ops", password="ops-pass-123", is_staff=True)
+    staff = operator("ops", operate=False)
     admin = Client()
     admin.force_login(staff)
     assert admin.get("/admin/proctoring/queue/stats.json").json()["queue"]["api_circuit"]["open"] is True

@@ -10,12 +10,12 @@ import time
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 from websockets.sync.client import connect
 
 from proctoring.gateway.tokens import make_token
 from proctoring.models import Incident
+from tests.roles import proctor_of
 from tests.support import fixture, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -57,7 +57,7 @@ def test_covering_the_camera_opens_a_camera_blocked_incident_live_and_uncovering
     settings_env = {"PROCTORING_INCIDENT_GAP_SECONDS": str(GAP)}
     _, port = start_daphne(**settings_env)
     start_worker(PROCTORING_API_URL=f"http://127.0.0.1:{port}/reference-api/v1/analyze", **settings_env)
-    staff = get_user_model().objects.create_user("proctor", password="proctor-pass-123", is_staff=True)
+    staff = proctor_of(attempt.exam)
     browser = Client()
     browser.force_login(staff)
     cookie = f"sessionid={browser.cookies['sessionid'].value}"

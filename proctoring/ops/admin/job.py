@@ -7,6 +7,7 @@ import re
 import warnings
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
@@ -17,6 +18,7 @@ from proctoring.models import FrameResult
 from proctoring.ops import locate, stats
 from proctoring.ops.admin.failed import error_kind, failed_at, registry, render_page, retries_label
 from proctoring.queue import counters, envelopes, policy
+from proctoring.results import authorization
 from proctoring.store import shards
 
 _JOB_ID = re.compile(r"^[\w-]{1,128}$")
@@ -105,11 +107,13 @@ def stored_frame_meta(job_id: str) -> FrameMeta | None:
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     with shards.using(locate.shard_of_job(job_id) if _JOB_ID.match(job_id) else shards.current()):
         context = job_context(job_id)
+    context["may_see_frame"] = authorization.may_see_frames_of(request.user, context.get("client"))
     return render_page(request, "job_detail.html", f"Job {job_id}", context)
 
 
 def job_frame(request: HttpRequest, job_id: str) -> HttpResponse:
-    """The stored image of a job's frame, as it came from the camera; 404 once it is gone."""
+    """The stored image of a job's frame, as it came from the camera; 404 once it is gone, 403
+    unless the user proctors its exam (the queue's permission shows only its metadata)."""
     try:
         if _JOB_ID.match(job_id):
             with shards.using(locate.shard_of_job(job_id)):
@@ -121,6 +125,8 @@ def job_frame(request: HttpRequest, job_id: str) -> HttpResponse:
     if stored is None:
         raise Http404("the frame is no longer stored")
     meta, image = stored
+    if not authorization.may_see_frames_of(request.user, meta.client_id):
+        raise PermissionDenied("a frame's image is for the proctors of its exam")
     content_type = (
         meta.content_type if meta.content_type in CONTENT_TYPES.values() else "application/octet-stream"
     )

@@ -130,21 +130,29 @@ def test_closed_exam_is_a_command_error(user, exam):
 # --- seed_demo ----------------------------------------------------------------------------------
 
 
-def test_seed_demo_creates_the_exam_a_student_and_a_staff_proctor(db):
+def test_seed_demo_creates_the_exam_and_an_account_per_role(db):
     run("seed_demo")
-    assert Exam.objects.get(slug="demo-exam").is_active
+    exam = Exam.objects.get(slug="demo-exam")
+    assert exam.is_active
     users = get_user_model().objects
     student, proctor = users.get(username="student"), users.get(username="proctor")
+    operator, admin = users.get(username="operator"), users.get(username="admin")
     assert not student.is_staff
-    assert proctor.is_staff
-    assert student.check_password("student-demo-pass")
-    assert proctor.check_password("proctor-demo-pass")
+    assert proctor.is_staff and not proctor.is_superuser
+    assert list(exam.proctors.all()) == [proctor]
+    assert not proctor.has_perm("proctoring.view_queue")
+    assert operator.is_staff and not operator.is_superuser
+    assert operator.has_perm("proctoring.view_queue") and operator.has_perm("proctoring.operate_queue")
+    assert not operator.proctored_exams.exists()
+    assert admin.is_superuser
+    for account in (student, proctor, operator, admin):
+        assert account.check_password(f"{account.username}-demo-pass")
 
 
 def test_seed_demo_prints_the_credentials(db):
     output = run("seed_demo")
-    assert "student / student-demo-pass" in output
-    assert "proctor / proctor-demo-pass" in output
+    for username in ("student", "proctor", "operator", "admin"):
+        assert f"{username} / {username}-demo-pass" in output
 
 
 def test_seed_demo_is_idempotent_and_keeps_changed_passwords(db):
@@ -156,7 +164,8 @@ def test_seed_demo_is_idempotent_and_keeps_changed_passwords(db):
     output = run("seed_demo")
 
     assert Exam.objects.filter(slug="demo-exam").count() == 1
-    assert get_user_model().objects.count() == 2
+    assert get_user_model().objects.count() == 4
+    assert Exam.objects.get(slug="demo-exam").proctors.count() == 1
     assert "password unchanged" in output
     student.refresh_from_db()
     assert student.check_password("changed-by-the-student")

@@ -1,4 +1,5 @@
-"""Who may reach what: anonymous, the exam taker, another exam taker and staff, over every page,
+"""Who may reach what: anonymous, the exam taker, another exam taker, a superuser and staff with no
+permission, over every page,
 API and socket (exam pages, attempt sockets, the proctor dashboard and its socket, the admin's
 queue pages, stats, metrics and the reference API)."""
 
@@ -18,7 +19,7 @@ from tests.support import jpeg_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-WHO = ("anonymous", "taker", "other", "staff")
+WHO = ("anonymous", "taker", "other", "staff", "bare")
 LOGIN = "login"  # redirected to a login page
 ADMIN_LOGIN = "admin-login"
 
@@ -30,7 +31,8 @@ def people(user: Any, attempt: Attempt) -> dict[str, Any]:
         "anonymous": None,
         "taker": user,  # the attempt's owner
         "other": model.objects.create_user("other", password="other-pass-123"),
-        "staff": model.objects.create_user("staff", password="staff-pass-123", is_staff=True),
+        "staff": model.objects.create_superuser("staff", password="staff-pass-123"),
+        "bare": model.objects.create_user("bare", password="bare-pass-123", is_staff=True),
     }
 
 
@@ -52,23 +54,24 @@ def http(who: Any, method: str, path: str, **extra: Any) -> Any:
     return outcome(getattr(client, method)(path, **extra))
 
 
-# page -> the answer for anonymous, the attempt's taker, another taker, staff
-def matrix(attempt: Attempt) -> dict[tuple[str, str], tuple[Any, Any, Any, Any]]:
+# page -> the answer for anonymous, the attempt's taker, another taker, a superuser, bare staff
+def matrix(attempt: Attempt) -> dict[tuple[str, str], tuple[Any, Any, Any, Any, Any]]:
     a, slug = attempt.pk, attempt.exam.slug
     return {
-        ("get", "/"): (LOGIN, 200, 200, 200),
-        ("get", f"/attempts/{a}/"): (LOGIN, 200, 404, 404),
-        ("post", f"/attempts/{a}/consent/"): (LOGIN, 302, 404, 404),
-        ("get", "/proctor/"): (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200),
-        ("get", f"/proctor/exams/{slug}/"): (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200),
-        ("get", f"/proctor/attempts/{a}/"): (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200),
-        ("get", "/admin/proctoring/queue/"): (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200),
-        ("get", "/admin/proctoring/queue/clients/"): (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200),
-        ("get", "/admin/proctoring/queue/failed/"): (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200),
-        ("get", "/admin/proctoring/queue/stats.json"): (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200),
-        ("get", "/admin/"): (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200),
-        ("get", "/proctoring/stats.json"): (401, 401, 401, 200),
-        ("get", "/metrics"): (401, 401, 401, 200),
+        ("get", "/"): (LOGIN, 200, 200, 200, 200),
+        ("get", f"/attempts/{a}/"): (LOGIN, 200, 404, 404, 404),
+        ("post", f"/attempts/{a}/consent/"): (LOGIN, 302, 404, 404, 404),
+        ("get", "/proctor/"): (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 403),
+        ("get", f"/proctor/exams/{slug}/"): (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 403),
+        ("get", f"/proctor/attempts/{a}/"): (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 403),
+        ("get", "/admin/proctoring/queue/"): (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 403),
+        ("get", "/admin/proctoring/queue/clients/"): (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 403),
+        ("get", "/admin/proctoring/queue/failed/"): (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 403),
+        ("get", "/admin/proctoring/queue/stats.json"): (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 403),
+        ("get", "/admin/django_rq/dashboard/"): (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 403),
+        ("get", "/admin/"): (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200, 200),
+        ("get", "/proctoring/stats.json"): (401, 401, 401, 200, 403),
+        ("get", "/metrics"): (401, 401, 401, 200, 403),
     }
 
 
@@ -99,6 +102,7 @@ def test_the_attempt_socket_is_its_takers_alone(people, attempt):
     assert close_code(path, [(b"origin", b"http://testserver")]) == CloseCode.UNAUTHENTICATED
     assert close_code(path, session_headers(people["other"])) == CloseCode.FORBIDDEN
     assert close_code(path, session_headers(people["staff"])) == CloseCode.FORBIDDEN
+    assert close_code(path, session_headers(people["bare"])) == CloseCode.FORBIDDEN
     [reply] = converse(path, [{"bytes_data": jpeg_bytes()}], session_headers(people["taker"]))
     assert reply["type"] == "ack"
 
@@ -108,6 +112,7 @@ def test_the_dashboard_and_events_sockets_are_staff_only(people, attempt):
         assert close_code(path, [(b"origin", b"http://testserver")]) == CloseCode.UNAUTHENTICATED
         assert close_code(path, session_headers(people["taker"])) == CloseCode.FORBIDDEN
         assert close_code(path, session_headers(people["other"])) == CloseCode.FORBIDDEN
+        assert close_code(path, session_headers(people["bare"])) == CloseCode.FORBIDDEN
 
 
 def test_the_reference_api_wants_its_key_whoever_is_logged_in(people, settings):

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from exams.models import Attempt
@@ -22,14 +21,16 @@ from proctoring.queue import enqueue
 from proctoring.results import writer as results
 from proctoring_site.asgi import application
 from tests.communicators import close_code, session_headers
+from tests.roles import proctor_of
 from tests.support import fixture, jpeg_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def staff(db: None) -> Any:
-    return get_user_model().objects.create_user("proctor", password="proctor-pass-123", is_staff=True)
+def staff(exam: Any) -> Any:
+    """A proctor of the attempts' exam (no other permission)."""
+    return proctor_of(exam)
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ def pages(attempt: Attempt, frame: FrameResult, incident: Incident) -> list[tupl
         ("get", f"/proctor/exams/{attempt.exam.slug}/"),
         ("get", f"/proctor/attempts/{attempt.pk}/"),
         ("get", f"/proctor/attempts/{attempt.pk}/latest"),
-        ("get", f"/proctor/frames/{frame.pk}/snapshot"),
+        ("get", f"/proctor/frames/{frame.job_id}/snapshot"),
         ("post", f"/proctor/incidents/{incident.pk}/review/"),
     ]
 
@@ -98,9 +99,9 @@ def test_the_timeline_shows_incidents_with_snapshots_and_records_reviews(staff_c
     incident = Incident.objects.get()
     page = staff_client.get(f"/proctor/attempts/{attempt.pk}/").content.decode()
     assert f'id="incident-{incident.pk}"' in page and "camera_blocked" in page
-    assert f'src="/proctor/frames/{frame.pk}/snapshot"' in page
+    assert f'src="/proctor/frames/{frame.job_id}/snapshot"' in page
     assert "Risk summary" in page
-    snapshot = staff_client.get(f"/proctor/frames/{frame.pk}/snapshot")
+    snapshot = staff_client.get(f"/proctor/frames/{frame.job_id}/snapshot")
     assert snapshot.status_code == 200 and snapshot.content == fixture("covered.jpg")
     assert snapshot["Cache-Control"] == "private, no-store"
     response = staff_client.post(

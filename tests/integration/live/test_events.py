@@ -18,6 +18,7 @@ from proctoring.core import events
 from proctoring.core.protocol import CloseCode
 from proctoring_site.asgi import application
 from tests.communicators import Listener, close_code, session_headers
+from tests.roles import operator
 
 EVENTS_PATH = "/ws/admin/proctoring/events/"
 
@@ -37,9 +38,11 @@ def test_published_events_reach_the_group_in_batches_and_are_logged(caplog):
 
 
 def staff_user(is_staff: bool = True) -> Any:
-    return get_user_model().objects.create_user(
-        "staff" if is_staff else "plain", password="staff-pass-123", is_staff=is_staff
-    )
+    """A queue operator who may view the queue (the events socket is the overview's), or, without
+    `is_staff`, an exam taker."""
+    if is_staff:
+        return operator("staff", operate=False)
+    return get_user_model().objects.create_user("plain", password="staff-pass-123")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 from rq.job import Job
 
@@ -21,6 +20,7 @@ from proctoring.ops.admin import failed_actions as admin_failed_actions
 from proctoring.queue import enqueue as enqueuing
 from proctoring.queue import policy
 from tests.admin_pages import ACTION, FAILED, frame_url, job_url, page, post
+from tests.roles import operator
 from tests.support import jpeg_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -47,7 +47,7 @@ def test_anonymous_and_non_staff_are_sent_to_the_admin_login(
 
 
 def test_actions_need_post_and_a_csrf_token() -> None:
-    staff = get_user_model().objects.create_user("ops", password="ops-pass-123", is_staff=True)
+    staff = operator("ops")
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(staff)
     assert strict.get(ACTION).status_code == 405

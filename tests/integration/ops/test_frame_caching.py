@@ -35,6 +35,6 @@ def test_the_frame_view_itself_forbids_caching_whatever_wraps_it(attempt: Any, r
     """The admin's wrapper adds never_cache; the view must not rely on it being mounted there."""
     [ack] = converse(token_path(attempt), [{"bytes_data": jpeg_bytes()}])
     request = RequestFactory().get("/frame")
-    request.user = get_user_model().objects.create_user("ops", is_staff=True)
+    request.user = get_user_model().objects.create_superuser("ops")
     response = job_frame(request, ack["job_id"])
     assert kept_by_no_cache(response["Cache-Control"]), response["Cache-Control"]

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from proctoring.core.frames import parse_image
 from proctoring.queue import enqueue as enqueuing
+from tests.roles import operator
 from tests.support import jpeg_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,7 +52,7 @@ def test_the_token_reads_no_username_attempt_or_exam(
 
 
 def test_staff_still_read_the_per_client_rows(client: Client, token: str, busy_attempt: Any) -> None:
-    client.force_login(get_user_model().objects.create_user("ops", password="x-123456789", is_staff=True))
+    client.force_login(operator("ops", operate=False))
     rows = client.get("/proctoring/stats.json").json()["clients"]
     assert [(row["client"], row["user"], row["exam"]) for row in rows] == [
         (str(busy_attempt.pk), busy_attempt.user.username, busy_attempt.exam.slug)

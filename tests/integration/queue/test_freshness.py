@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 from rq.suspension import suspend
 
@@ -17,6 +16,7 @@ from proctoring.core.frames import parse_image
 from proctoring.ops import stats
 from proctoring.queue import enqueue as enqueuing
 from proctoring.queue import freshness
+from tests.roles import operator
 from tests.support import jpeg_bytes
 
 WAITING = "/admin/proctoring/queue/waiting/"
@@ -28,7 +28,7 @@ def enqueue(client: str, seq: int) -> str:
 
 @pytest.fixture
 def staff(client: Client) -> Client:
-    client.force_login(get_user_model().objects.create_user("ops", is_staff=True))
+    client.force_login(operator("ops", operate=False))
     return client
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
+
+from tests.roles import bare_staff, operator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,7 +31,9 @@ def test_readers_need_staff_or_the_token(client: Client, user: Any, token: str, 
     assert client.get(url, HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 200
     client.force_login(user)  # an exam taker
     assert client.get(url).status_code == 401
-    client.force_login(get_user_model().objects.create_user("ops", password="x-123456789", is_staff=True))
+    client.force_login(bare_staff("nobody"))  # staff without the queue's view permission
+    assert client.get(url).status_code == 403
+    client.force_login(operator("ops", operate=False))
     assert client.get(url).status_code == 200
 
 

@@ -87,7 +87,8 @@ def two_gateways(start_daphne: Callable[..., tuple[Process, int]]) -> tuple[int,
 
 @pytest.fixture
 def staff_cookie(db: None) -> str:
-    staff = get_user_model().objects.create_user("proctor", password="proctor-pass-123", is_staff=True)
+    # The events socket, the dashboard and the queue pages at once: a superuser.
+    staff = get_user_model().objects.create_superuser("proctor", password="proctor-pass-123")
     browser = Client()
     browser.force_login(staff)
     return f"sessionid={browser.cookies['sessionid'].value}"

@@ -13,21 +13,22 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from proctoring.core.frames import parse_image
 from proctoring.queue import enqueue
 from proctoring_site.asgi import application
 from tests.communicators import session_headers
+from tests.roles import proctor_of
 from tests.support import Reply, fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def staff(db: None) -> Any:
-    return get_user_model().objects.create_user("proctor", password="proctor-pass-123", is_staff=True)
+def staff(exam: Any) -> Any:
+    """A proctor of the attempts' exam."""
+    return proctor_of(exam)
 
 
 @pytest.mark.slow

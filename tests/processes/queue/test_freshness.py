@@ -28,7 +28,7 @@ def enqueue(client: str, seq: int) -> str:
 
 @pytest.fixture
 def staff(client: Client) -> Client:
-    client.force_login(get_user_model().objects.create_user("ops", is_staff=True))
+    client.force_login(get_user_model().objects.create_superuser("ops"))
     return client
 
 

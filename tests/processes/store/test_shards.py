@@ -159,7 +159,7 @@ def test_the_failed_jobs_pages_find_and_retry_a_job_on_another_shard(
             return [str(i) for i in FailedJobRegistry(queue=policy.get_queue()).get_job_ids(cleanup=False)]
 
     wait_until(lambda: job_id in failed_on_shard_1(), 30, "the job failed on shard 1")
-    staff = get_user_model().objects.create_user("ops", is_staff=True)
+    staff = get_user_model().objects.create_superuser("ops")
     client.force_login(staff)
     first = client.get("/admin/proctoring/queue/failed/")
     assert first.status_code == 200 and job_id not in [row.job_id for row in first.context["rows"]]
