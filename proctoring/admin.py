@@ -3,8 +3,8 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from proctoring.models import Finding, FrameResult, Incident
-from proctoring.results import incidents
+from proctoring.models import AuditEntry, Finding, FrameResult, Incident
+from proctoring.results import audit, incidents
 
 
 @admin.register(FrameResult)
@@ -37,6 +37,10 @@ class IncidentAdmin(admin.ModelAdmin[Incident]):
 
     def save_model(self, request: HttpRequest, obj: Incident, form: Any, change: bool) -> None:
         incidents.review(obj, request.user, obj.review_status, obj.review_comment)
+        audit.record(
+            request, audit.review_action(obj.review_status), obj, status=obj.review_status,
+            comment=obj.review_comment,
+        )  # fmt: skip
 
 
 @admin.register(Finding)
@@ -51,4 +55,29 @@ class FindingAdmin(admin.ModelAdmin[Finding]):
         return False
 
     def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin[AuditEntry]):
+    """Read and filtered, never added, changed or deleted here, by anyone (superusers included):
+    only the retention purge deletes entries."""
+
+    list_display = ["at", "actor_username", "action", "target_type", "target_id", "exam_slug", "outcome"]
+    list_filter = ["action", "outcome", "exam", "actor"]
+    date_hierarchy = "at"
+    search_fields = ["actor_username", "target_id", "exam_slug", "remote_addr"]
+    readonly_fields = [
+        "at", "actor", "actor_username", "action", "target_type", "target_id", "exam", "exam_slug",
+        "outcome", "detail", "remote_addr",
+    ]  # fmt: skip
+    actions = None  # not even "delete selected"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

@@ -4,14 +4,21 @@ time interval) that a proctor reviews.
 
 The shape follows what mature proctoring systems keep (edx-proctoring's attempts, reviews and
 review comments): the evidence is append-only, the review is a separate, attributed decision.
+
+Beside them: the holder of the queue's permissions, and the audit log (an append-only entry per
+action of staff).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
-from exams.models import Attempt
+from exams.models import Attempt, Exam
 
 
 class FrameResult(models.Model):
@@ -128,3 +135,87 @@ class Queue(models.Model):
             ("operate_queue", "Operate the queue: pause, resume, retry, delete, clean, send a test frame"),
         ]
         verbose_name = "proctoring queue"
+
+
+class AppendOnly(Exception):
+    """An audit entry is never changed or deleted, except by the retention purge."""
+
+
+class AuditQuerySet(models.QuerySet["AuditEntry"]):
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnly("audit entries are never changed")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnly("audit entries are deleted only by the retention purge (purge_before)")
+
+    def purge_before(self, cutoff: datetime) -> int:
+        """Deletes the entries older than `cutoff`: the retention purge's door, and the only one."""
+        deleted, _ = models.QuerySet.delete(self.filter(at__lt=cutoff))
+        return deleted
+
+
+class AuditEntry(models.Model):
+    """One action of a proctor, a queue operator or an admin: who, when, what, on what, and how
+    it ended. Appended by `proctoring.results.audit.record`; never edited."""
+
+    class Action(models.TextChoices):
+        INCIDENT_REVIEWED = "incident.reviewed"
+        INCIDENT_DISMISSED = "incident.dismissed"
+        INCIDENT_REOPENED = "incident.reopened"
+        ATTEMPT_VIEWED = "attempt.viewed"  # its timeline: findings, incidents
+        SNAPSHOT_VIEWED = "snapshot.viewed"
+        THUMBNAIL_VIEWED = "thumbnail.viewed"  # the live picture; once per attempt per viewer a while
+        FRAME_VIEWED = "frame.viewed"  # a queued or failed frame's image
+        JOB_RETRIED = "job.retried"
+        JOB_DELETED = "job.deleted"
+        FAILED_CLEANED = "failed.cleaned"
+        QUEUE_PAUSED = "queue.paused"
+        QUEUE_RESUMED = "queue.resumed"
+        TEST_FRAME_SENT = "queue.test_frame"
+        ATTEMPT_ENDED = "attempt.ended"  # by staff, in the admin
+        PERMISSIONS_CHANGED = "permissions.changed"  # a user's or group's permissions or groups
+        ROLE_CHANGED = "role.changed"  # a user's is_staff, is_superuser or is_active
+        PROCTORS_CHANGED = "proctors.changed"  # an exam's proctors
+        REFUSED = "access.refused"  # a staff page, image or action the user has no role for
+
+    class Outcome(models.TextChoices):
+        OK = "ok"
+        REFUSED = "refused"
+        ERROR = "error"
+
+    at = models.DateTimeField(default=timezone.now, db_index=True, help_text="Server time.")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Copied, so that the entry still says who once the account is deleted.
+    actor_username = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=32, choices=Action.choices)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=255, blank=True)
+    exam = models.ForeignKey(Exam, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    exam_slug = models.CharField(max_length=50, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.OK)
+    detail = models.JSONField(default=dict, blank=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [
+            models.Index(fields=["actor", "action", "target_id", "at"]),
+            models.Index(fields=["target_type", "target_id", "at"]),
+        ]
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit log"
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_username or '-'} {self.action} {self.outcome}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnly("audit entries are never changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnly("audit entries are deleted only by the retention purge")

@@ -81,6 +81,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Lets the audit log name who changed a permission (recorded from model signals).
+    "proctoring.results.audit.request_middleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -284,6 +286,9 @@ PROCTORING_INCIDENT_GAP_SECONDS = env.float(
 PROCTORING_STORE_RESULTS = env.bool("PROCTORING_STORE_RESULTS", True)
 # Days a frame's result and an incident's snapshot are kept (then `proctoring_purge` deletes them).
 PROCTORING_RETENTION_DAYS = env.int("PROCTORING_RETENTION_DAYS", 30, minimum=1, maximum=3650)
+# Days an audit entry (an action of staff) is kept; then `proctoring_purge` deletes it, and nothing
+# else may.
+PROCTORING_AUDIT_RETENTION_DAYS = env.int("PROCTORING_AUDIT_RETENTION_DAYS", 365, minimum=1, maximum=3650)
 # Where incident snapshots (the only frame images kept) are written: never served publicly, only
 # through staff views.
 MEDIA_ROOT = env.str("PROCTORING_SNAPSHOT_DIR", str(VAR_DIR / "snapshots"))

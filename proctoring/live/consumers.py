@@ -22,7 +22,7 @@ from proctoring.core import events
 from proctoring.core.access import staff_refusal
 from proctoring.core.protocol import CloseCode
 from proctoring.live import dashboard
-from proctoring.results import authorization
+from proctoring.results import audit, authorization
 
 FLUSH_EVERY = 0.25  # seconds: rows touched by events are sent at most this often
 _FOREIGN_MAX = 10_000  # clients known not to be this exam's, remembered to skip their events
@@ -41,6 +41,9 @@ class DashboardConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         slug = str(self.scope["url_route"]["kwargs"]["slug"])
         self.exam = await database_sync_to_async(authorization.exam_of)(self.scope["user"], slug)
         if self.exam is None:
+            await database_sync_to_async(audit.record)(
+                self.scope["user"], audit.Action.REFUSED, ("exam", slug), audit.Outcome.REFUSED, socket=True
+            )
             await self.close(code=CloseCode.FORBIDDEN, reason="no such exam among yours")
             return
         self.clients: set[str] = set(await database_sync_to_async(self._attempt_ids)())

@@ -13,7 +13,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from proctoring.core import events
 from proctoring.core.access import StreamRefused, staff_refusal
 from proctoring.core.protocol import CloseCode
-from proctoring.results import authorization
+from proctoring.results import audit, authorization
 
 
 class JobEventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
@@ -27,6 +27,9 @@ class JobEventsConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             self.scope["user"]
         ):
             refused = StreamRefused(CloseCode.FORBIDDEN, "the queue's view permission is needed")
+            await database_sync_to_async(audit.record)(
+                self.scope["user"], audit.Action.REFUSED, ("socket", "job events"), audit.Outcome.REFUSED
+            )
         if refused is not None:
             # Accepted, then closed, so that a refused client sees why: a refused handshake
             # carries no code.

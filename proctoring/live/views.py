@@ -1,7 +1,8 @@
 """The proctor dashboard's pages: exams, the live grid of an exam's attempts, an attempt's
 timeline with incident reviews, and the images a proctor may see. Each page is a proctor's
 (`proctoring.results.authorization`): staff who proctor no exam get 403, and anything of an exam
-the user does not proctor is a 404."""
+the user does not proctor is a 404. What a proctor sees of an attempt and does to it, and what
+they were refused, goes to the audit log (`proctoring.results.audit`)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from django.views.decorators.http import require_POST
 from proctoring.core.selftest import TEST_EXAM_SLUG
 from proctoring.live import dashboard
 from proctoring.models import Incident
-from proctoring.results import authorization, incidents, snapshots
+from proctoring.results import audit, authorization, incidents, snapshots
 
 
 def proctor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -29,6 +30,7 @@ def proctor_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
     @wraps(view)
     def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not authorization.is_proctor(request.user):
+            audit.record(request, audit.Action.REFUSED, ("url", request.path), audit.Outcome.REFUSED)
             raise PermissionDenied("you proctor no exam")
         return view(request, *args, **kwargs)
 
@@ -50,7 +52,7 @@ def exam_list(request: HttpRequest) -> HttpResponse:
 def exam_grid(request: HttpRequest, slug: str) -> HttpResponse:
     exam = authorization.exam_of(request.user, slug)
     if exam is None:
-        raise Http404("no such exam among yours")
+        raise _not_yours(request, ("exam", slug))
     context = {
         "exam": exam,
         "rows": dashboard.rows(dashboard.in_progress(exam)),
@@ -64,8 +66,9 @@ def exam_grid(request: HttpRequest, slug: str) -> HttpResponse:
 def attempt_timeline(request: HttpRequest, attempt_id: str) -> HttpResponse:
     attempt = authorization.attempt_of(request.user, attempt_id)
     if attempt is None:
-        raise Http404("no such attempt among your exams'")
+        raise _not_yours(request, ("attempt", attempt_id))
     kind = request.GET.get("kind", "").strip() or None
+    audit.record(request, audit.Action.ATTEMPT_VIEWED, attempt)
     context = {
         "attempt": attempt,
         "timeline": dashboard.timeline(attempt, kind),
@@ -80,14 +83,15 @@ def attempt_timeline(request: HttpRequest, attempt_id: str) -> HttpResponse:
 def review(request: HttpRequest, incident_id: int) -> HttpResponseRedirect:
     incident = authorization.incident_of(request.user, incident_id)
     if incident is None:
-        raise Http404("no such incident among your exams'")
+        raise _not_yours(request, ("incident", str(incident_id)))
+    status, comment = request.POST.get("status", ""), request.POST.get("comment", "")
     try:
-        incidents.review(
-            incident, request.user, request.POST.get("status", ""), request.POST.get("comment", "")
-        )
+        incidents.review(incident, request.user, status, comment)
     except ValueError as exc:
+        audit.record(request, audit.review_action(status), incident, audit.Outcome.ERROR, error=str(exc))
         messages.error(request, str(exc))
     else:
+        audit.record(request, audit.review_action(status), incident, status=status, comment=comment)
         messages.success(request, f"Incident {incident.pk} marked {incident.review_status}.")
     return HttpResponseRedirect(
         reverse("proctor-attempt", args=[incident.attempt_id]) + f"#incident-{incident.pk}"
@@ -96,11 +100,13 @@ def review(request: HttpRequest, incident_id: int) -> HttpResponseRedirect:
 
 @proctor_required
 def thumbnail(request: HttpRequest, attempt_id: str) -> HttpResponse:
-    if authorization.attempt_of(request.user, attempt_id) is None:
-        raise Http404("no such attempt among your exams'")
+    attempt = authorization.attempt_of(request.user, attempt_id)
+    if attempt is None:
+        raise _not_yours(request, ("attempt", attempt_id))
     found = dashboard.latest_thumbnail(str(attempt_id))
     if found is None:
         raise Http404("no recent frame")
+    audit.record_thumbnail(request, attempt)
     image, content_type = found
     return _private_image(image, content_type)
 
@@ -108,10 +114,19 @@ def thumbnail(request: HttpRequest, attempt_id: str) -> HttpResponse:
 @proctor_required
 def snapshot(request: HttpRequest, job_id: str) -> HttpResponse:
     frame = authorization.snapshot_of(request.user, job_id)
-    found = snapshots.read(frame.snapshot_key) if frame else None
+    if frame is None:
+        raise _not_yours(request, ("frame", job_id))
+    found = snapshots.read(frame.snapshot_key)
     if found is None:
-        raise Http404("no snapshot (purged, or this frame opened no incident)")
+        raise Http404("no snapshot (purged)")
+    audit.record(request, audit.Action.SNAPSHOT_VIEWED, frame)
     return _private_image(*found)
+
+
+def _not_yours(request: HttpRequest, target: tuple[str, str]) -> Http404:
+    """Not among the user's exams' (or not there at all: the answer is the same), recorded."""
+    audit.record(request, audit.Action.REFUSED, (target[0], str(target[1])), audit.Outcome.REFUSED)
+    return Http404("nothing of that id among your exams'")
 
 
 def _private_image(image: bytes, content_type: str) -> HttpResponse:

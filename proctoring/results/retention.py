@@ -1,5 +1,6 @@
 """Retention: frame results, findings, incidents and snapshots are personal data, kept
-`PROCTORING_RETENTION_DAYS` and then deleted (`manage.py proctoring_purge`)."""
+`PROCTORING_RETENTION_DAYS` and then deleted (`manage.py proctoring_purge`); audit entries are
+kept `PROCTORING_AUDIT_RETENTION_DAYS`, and this purge is the only thing that deletes them."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from proctoring.models import FrameResult, Incident
-from proctoring.results import snapshots
+from proctoring.models import AuditEntry, FrameResult, Incident
+from proctoring.results import audit, snapshots
 
 BATCH = 1000  # rows deleted per transaction, so that workers storing results are not held up
 
@@ -25,6 +26,7 @@ class Purged:
     incidents: int = 0
     snapshots: int = 0
     orphans: int = 0  # snapshot files no row names (a rolled-back write), past retention
+    audit_entries: int = 0
     snapshot_keys: list[str] = field(default_factory=list)
 
 
@@ -35,7 +37,8 @@ def cutoff(now: datetime | None = None) -> datetime:
 def purge(now: datetime | None = None, dry_run: bool = False) -> Purged:
     """Deletes every frame result past its `purge_after` (rows from before that field: past
     retention since received), its findings and snapshot, and every incident whose last
-    flagged frame is past retention. With `dry_run`, counts what would go and deletes nothing."""
+    flagged frame is past retention, and the audit entries past theirs. With `dry_run`, counts
+    what would go and deletes nothing."""
     now = now or timezone.now()
     before = cutoff(now)
     expired = FrameResult.objects.filter(
@@ -49,6 +52,7 @@ def purge(now: datetime | None = None, dry_run: bool = False) -> Purged:
         report.snapshot_keys = list(expired.exclude(snapshot_key="").values_list("snapshot_key", flat=True))
         report.snapshots = len(report.snapshot_keys)
         report.orphans = len(_orphans(before))
+        report.audit_entries = AuditEntry.objects.filter(at__lt=audit.cutoff(now)).count()
         return report
     while True:
         with transaction.atomic():
@@ -68,6 +72,7 @@ def purge(now: datetime | None = None, dry_run: bool = False) -> Purged:
     for path in _orphans(before):
         path.unlink(missing_ok=True)
         report.orphans += 1
+    report.audit_entries = audit.purge(now)
     return report
 
 

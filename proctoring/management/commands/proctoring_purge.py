@@ -1,4 +1,5 @@
-"""Deletes frame results, findings, incidents and snapshots past PROCTORING_RETENTION_DAYS."""
+"""Deletes frame results, findings, incidents and snapshots past PROCTORING_RETENTION_DAYS, and
+audit entries past PROCTORING_AUDIT_RETENTION_DAYS."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from proctoring.results import retention
 class Command(BaseCommand):
     help = (
         "Delete what is past its retention (PROCTORING_RETENTION_DAYS): frame results and their "
-        "findings, incidents, and snapshot images. Run it daily (cron, a systemd timer)."
+        "findings, incidents, and snapshot images; and audit entries past "
+        "PROCTORING_AUDIT_RETENTION_DAYS. Run it daily (cron, a systemd timer)."
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -29,5 +31,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"{verb} {report.results} frame result(s), {report.snapshots} snapshot(s), "
             f"{report.incidents} incident(s) and {report.orphans} orphaned snapshot file(s) "
-            f"older than {settings.PROCTORING_RETENTION_DAYS} day(s)"
+            f"older than {settings.PROCTORING_RETENTION_DAYS} day(s), and {report.audit_entries} audit "
+            f"entr{'y' if report.audit_entries == 1 else 'ies'} older than "
+            f"{settings.PROCTORING_AUDIT_RETENTION_DAYS} day(s)"
         )

@@ -1,10 +1,12 @@
 """The admin's actions on failed jobs: retry or delete the checked ones, one, a client's, or
-those failed over N hours ago (`proctoring.ops.failed_jobs` does the acting, on the job's shard)."""
+those failed over N hours ago (`proctoring.ops.failed_jobs` does the acting, on the job's shard).
+Each is recorded in the audit log with what it named and what it did."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponseRedirect, QueryDict
@@ -15,6 +17,7 @@ from django.views.decorators.http import require_POST
 from proctoring.ops import failed_jobs, locate
 from proctoring.ops.admin.failed import failed_ids, newest, summarize
 from proctoring.queue import policy
+from proctoring.results import audit
 from proctoring.store import keys, shards
 
 Outcome = tuple[int, int]  # jobs acted on, jobs skipped as no longer failed
@@ -62,6 +65,22 @@ def run_action(post: QueryDict) -> tuple[str, Outcome]:
     raise ActionError(f"Unknown action {post.get('action', '')!r}.")
 
 
+def audit_entry(post: QueryDict) -> tuple[str, tuple[str, str], dict[str, Any]] | None:
+    """What a posted action is, for the audit log: its kind, its target and the ids it names
+    (None for an unknown action, which does nothing)."""
+    verb, _, one = post.get("action", "").partition(":")
+    if verb in ("retry", "delete"):
+        ids = [one] if one else post.getlist("job_id")
+        action = audit.Action.JOB_RETRIED if verb == "retry" else audit.Action.JOB_DELETED
+        target = ("job", ids[0]) if len(ids) == 1 else ("jobs", f"{len(ids)} selected")
+        return action, target, {"job_ids": ids[:100]}
+    if verb == "retry-client":
+        return audit.Action.JOB_RETRIED, ("client", post.get("client", "").strip()), {}
+    if verb == "clean":
+        return audit.Action.FAILED_CLEANED, ("failed", "older than"), {"hours": post.get("hours", "")}
+    return None
+
+
 def _on_its_shard(operation: Callable[[str], bool]) -> Callable[[str], bool]:
     """`operation` on a job id, run on the shard that holds the job."""
 
@@ -95,11 +114,18 @@ def failed_action(request: HttpRequest) -> HttpResponseRedirect:
     back = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
         back = reverse("proctoring-queue-failed")
+    entry = audit_entry(request.POST)
     try:
         verb, outcome = run_action(request.POST)
     except ActionError as exc:
+        if entry is not None:
+            action, target, detail = entry
+            audit.record(request, action, target, audit.Outcome.ERROR, error=str(exc), **detail)
         messages.error(request, str(exc))
     else:
+        if entry is not None:
+            action, target, detail = entry
+            audit.record(request, action, target, done=outcome[0], skipped=outcome[1], **detail)
         report = messages.success if outcome[0] else messages.warning
         report(request, outcome_message(verb, outcome))
     return HttpResponseRedirect(back)

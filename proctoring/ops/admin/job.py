@@ -18,7 +18,7 @@ from proctoring.models import FrameResult
 from proctoring.ops import locate, stats
 from proctoring.ops.admin.failed import error_kind, failed_at, registry, render_page, retries_label
 from proctoring.queue import counters, envelopes, policy
-from proctoring.results import authorization
+from proctoring.results import audit, authorization
 from proctoring.store import shards
 
 _JOB_ID = re.compile(r"^[\w-]{1,128}$")
@@ -125,8 +125,11 @@ def job_frame(request: HttpRequest, job_id: str) -> HttpResponse:
     if stored is None:
         raise Http404("the frame is no longer stored")
     meta, image = stored
+    target = ("job", job_id)
     if not authorization.may_see_frames_of(request.user, meta.client_id):
+        audit.record(request, audit.Action.FRAME_VIEWED, target, audit.Outcome.REFUSED, client=meta.client_id)
         raise PermissionDenied("a frame's image is for the proctors of its exam")
+    audit.record(request, audit.Action.FRAME_VIEWED, target, client=meta.client_id, seq=meta.seq)
     content_type = (
         meta.content_type if meta.content_type in CONTENT_TYPES.values() else "application/octet-stream"
     )

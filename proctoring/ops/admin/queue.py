@@ -21,9 +21,11 @@ from rq.suspension import suspend as rq_suspend
 from proctoring.core.exceptions import AdmissionError
 from proctoring.ops import charts, monitoring, selftest, stats
 from proctoring.queue import policy
+from proctoring.results import audit
 from proctoring.store import shards
 
 CLIENTS_PER_PAGE = 100
+QUEUE = ("queue", "proctoring")  # what pause, resume and the test frame act on, in the audit log
 SORTABLE = (
     "last_frame_at",
     "backlog",
@@ -132,6 +134,7 @@ def _columns(sort: str, descending: bool) -> list[dict[str, Any]]:
 def pause(request: HttpRequest) -> HttpResponseRedirect:
     for _ in shards.each():  # every shard's workers
         rq_suspend(policy.get_queue().connection)
+    audit.record(request, audit.Action.QUEUE_PAUSED, QUEUE)
     messages.warning(
         request,
         "Workers are paused: they finish what they run and take nothing new. Frames are still accepted.",
@@ -143,6 +146,7 @@ def pause(request: HttpRequest) -> HttpResponseRedirect:
 def resume(request: HttpRequest) -> HttpResponseRedirect:
     for _ in shards.each():  # every shard's workers
         rq_resume(policy.get_queue().connection)
+    audit.record(request, audit.Action.QUEUE_RESUMED, QUEUE)
     messages.success(request, "Workers resumed.")
     return HttpResponseRedirect(reverse("proctoring-queue-overview"))
 
@@ -150,11 +154,14 @@ def resume(request: HttpRequest) -> HttpResponseRedirect:
 @require_POST
 def send_test_frame(request: HttpRequest) -> HttpResponseRedirect:
     """Queues one frame of the test client and opens its job page, which shows the outcome."""
+    priority = bool(request.POST.get("priority"))
     try:
-        job_id, _ = selftest.enqueue_test_frame(priority=bool(request.POST.get("priority")))
+        job_id, _ = selftest.enqueue_test_frame(priority=priority)
     except AdmissionError as exc:
+        audit.record(request, audit.Action.TEST_FRAME_SENT, QUEUE, audit.Outcome.ERROR, error=str(exc))
         messages.error(request, f"The test frame was not queued: {exc}")
         return HttpResponseRedirect(reverse("proctoring-queue-overview"))
+    audit.record(request, audit.Action.TEST_FRAME_SENT, ("job", job_id), priority=priority)
     messages.success(request, f"Test frame queued as job {job_id}. This page follows it until it is done.")
     return HttpResponseRedirect(reverse("proctoring-queue-job", args=[job_id]))
 

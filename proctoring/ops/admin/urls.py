@@ -1,6 +1,6 @@
 """The admin's queue pages, under /admin/proctoring/queue/: the admin's login, then the queue's
 permissions (`proctoring.results.authorization`): `view_queue` to read a page, `operate_queue` to
-act. Any other staff account gets 403."""
+act. Any other staff account gets 403, and the refusal is in the audit log."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from proctoring.ops.admin import failed_actions as admin_failed_actions
 from proctoring.ops.admin import job as admin_job
 from proctoring.ops.admin import queue as admin_queue
 from proctoring.ops.admin import waiting as admin_waiting
-from proctoring.results import authorization
+from proctoring.results import audit, authorization
 
 
 def requiring(
@@ -27,6 +27,7 @@ def requiring(
     @wraps(view)
     def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not allowed(request.user):
+            audit.record(request, audit.Action.REFUSED, ("url", request.path), audit.Outcome.REFUSED)
             raise PermissionDenied("not a queue operator")
         return view(request, *args, **kwargs)
 

@@ -10,21 +10,15 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import URLPattern, reverse
-from django.utils import timezone
 from rq.suspension import is_suspended
 
-from exams.models import Attempt, Exam
-from proctoring.core.frames import FrameMeta, parse_image
+from exams.models import Exam
 from proctoring.core.protocol import CloseCode
 from proctoring.live import urls as live_urls
-from proctoring.models import FrameResult, Incident
 from proctoring.ops.admin import urls as ops_urls
-from proctoring.queue import enqueue, policy
-from proctoring.results import writer as results
-from proctoring.store import keys
+from proctoring.queue import policy
 from tests.communicators import close_code, session_headers
-from tests.roles import bare_staff, operator, proctor_of, superuser
-from tests.support import fixture, jpeg_bytes
+from tests.roles import an_exam_with_everything, bare_staff, operator, proctor_of, superuser
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,33 +31,6 @@ POSTED = {
     "proctoring-queue-test-frame": {"priority": "1"},
     "proctoring-queue-failed-action": {"action": "clean", "hours": "0"},
 }
-
-
-def flagged_frame(attempt: Attempt, seq: int) -> FrameResult:
-    meta = FrameMeta(
-        client_id=str(attempt.pk), attempt_id=str(attempt.pk), seq=seq,
-        captured_at=attempt.started_at, received_at=attempt.started_at, content_type="image/jpeg",
-    )  # fmt: skip
-    job_id = f"{attempt.pk.hex[:24]}{seq:08d}"
-    results.store_result(meta, job_id, {"flags": ["no_face"]}, fixture("covered.jpg")).result(timeout=30)
-    return FrameResult.objects.get(job_id=job_id)
-
-
-def an_exam_with_everything(exam: Exam, taker: Any, redis_conn: Any) -> dict[str, Any]:
-    """An attempt with an incident and its snapshot, a frame waiting in the queue, and that frame
-    as the attempt's live thumbnail: every kind of object a staff URL names."""
-    attempt = Attempt.objects.create(user=taker, exam=exam, consented_at=timezone.now())
-    snapshot = flagged_frame(attempt, 1)
-    client_id = str(attempt.pk)
-    queued = enqueue.enqueue_frame(client_id, client_id, 2, parse_image(jpeg_bytes(), 1 << 20))
-    redis_conn.copy(keys.frame(queued), keys.client_latest(client_id), replace=True)
-    return {
-        "exam": exam,
-        "attempt": attempt,
-        "incident": Incident.objects.get(attempt=attempt),
-        "snapshot": snapshot,
-        "queued": queued,
-    }
 
 
 def url_of(pattern: URLPattern, world: dict[str, Any]) -> str:
