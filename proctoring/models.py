@@ -213,7 +213,7 @@ class AuditEntry(models.Model):
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_username or '-'} {self.action} {self.outcome}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
+        if self.pk is not None:  # saved before: this would be an update
             raise AppendOnly("audit entries are never changed")
         super().save(*args, **kwargs)
 
