@@ -9,8 +9,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from proctoring.core.protocol import CloseCode
 from proctoring.models import AuditEntry
 from proctoring.queue import policy
+from tests.communicators import close_code, session_headers
 from tests.roles import an_exam_with_everything, bare_staff, operator, proctor_of, superuser
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,7 +68,8 @@ def test_another_exams_objects_and_pages_without_a_role_are_recorded_as_refused(
     from exams.models import Exam
 
     other = an_exam_with_everything(Exam.objects.create(slug="biology", title="Biology"), user, redis_conn)
-    client = logged_in(proctor_of(world["exam"]))
+    proctor = proctor_of(world["exam"])
+    client = logged_in(proctor)
     client.get(reverse("proctor-snapshot", args=[other["snapshot"].job_id]))
     client.post(reverse("proctor-review", args=[other["incident"].pk]), {"status": "dismissed"})
     client.post(reverse("proctoring-queue-pause"))
@@ -77,6 +80,12 @@ def test_another_exams_objects_and_pages_without_a_role_are_recorded_as_refused(
     ]
     logged_in(bare_staff()).get(reverse("proctor-exams"))
     assert entries()[-1] == ("nobody", Action.REFUSED, "url", "/proctor/", Outcome.REFUSED)
+    assert close_code("/ws/proctor/exams/biology/", session_headers(proctor)) == CloseCode.FORBIDDEN
+    assert close_code("/ws/admin/proctoring/events/", session_headers(proctor)) == CloseCode.FORBIDDEN
+    assert entries()[-2:] == [
+        ("proctor", Action.REFUSED, "exam", "biology", Outcome.REFUSED),
+        ("proctor", Action.REFUSED, "socket", "job events", Outcome.REFUSED),
+    ]
 
 
 def test_an_operators_actions_are_recorded(world):
