@@ -2,7 +2,8 @@
 
 proctoring:client:<client_id>:pending   sorted set of job ids (score: enqueue time) that are
                                         queued, running or waiting to retry for one client;
-                                        its size is the per-client admission limit.
+                                        its size is the per-client admission limit; expires a
+                                        week after the client's last frame.
 proctoring:client:<client_id>:counts    hash: queued, running, retrying (frames now in each
                                         state), completed:<UTC date>, stale, last_frame_at
                                         (proctoring/queue/counters.py).
@@ -21,8 +22,10 @@ proctoring:api:open                     set while the API's circuit is open (TTL
 proctoring:api:probe                    set while one probe job is let through a half-open circuit.
 proctoring:clients                      sorted set of client ids by their last frame's time.
 proctoring:failed:kind:<kind>           sorted set of failed job ids whose last error is of
-                                        that kind (exception class), scored like the client's.
-proctoring:failed:kinds                 set of the kinds seen.
+                                        that kind (exception class), scored like the client's;
+                                        like it, shed of expired ids at each failure and kept a
+                                        day past its newest one.
+proctoring:failed:kinds                 set of the kinds seen, kept a day past the newest failure.
 proctoring:failed:images                sorted set of failed job ids whose image is kept (an
                                         outage's, not a refusal's), by failure time; with
 proctoring:failed:image-sizes           hash: job id -> "<bytes> <client id>",

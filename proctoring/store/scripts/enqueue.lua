@@ -47,7 +47,7 @@
     ARGV[7]  stamp            the receive time in RQ's format (created_at, enqueued_at)
     ARGV[8]  description      the job's description ("frame <client id>#<seq>")
     ARGV[9]  client_id        the client's id
-    ARGV[10] counts_ttl       the TTL of the client's counts and waiting list
+    ARGV[10] counts_ttl       the TTL of the client's counts, pending set and waiting list
     ARGV[11] minute_ttl       the TTL of the throughput bucket
     ARGV[12] want_priority    "1" to ask for priority
     ARGV[13] due              when a delayed frame is due (epoch seconds), 0 for now
@@ -130,6 +130,8 @@ if redis.call('ZCARD', pending_key) >= client_limit then
   if redis.call('ZCARD', pending_key) >= client_limit then return {0, queued} end
 end
 redis.call('ZADD', pending_key, received_at, job_id)
+-- Every job in it ends within days; a client gone silent does not keep the set for ever.
+redis.call('EXPIRE', pending_key, counts_ttl)
 redis.call('SET', frame_key, ARGV[5], 'EX', ARGV[6])
 local priority = 0
 if due == 0 and (ARGV[12] == '1' or redis.call('EXISTS', priority_window_key) == 1) then priority = 1 end
