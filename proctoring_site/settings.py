@@ -291,6 +291,13 @@ PROCTORING_FAILED_TTL = env.int("PROCTORING_FAILED_TTL", 7 * 24 * 3600, minimum=
 # refused (4xx) never keeps its image, so an exam taker cannot fill Redis with refused frames.
 PROCTORING_FAILED_BYTES_MAX = env.int("PROCTORING_FAILED_BYTES_MAX", 256 * 1024 * 1024, minimum=0)
 PROCTORING_FAILED_BYTES_PER_CLIENT = env.int("PROCTORING_FAILED_BYTES_PER_CLIENT", 8 * 1024 * 1024, minimum=0)
+# A client whose frames the API keeps refusing (4xx, in a row, none delivered between) is asked to
+# slow down after _TO_SLOW of them, and its frames are refused at the gateway (`frames_refused`)
+# after _TO_BLOCK, until PROCTORING_REFUSAL_COOLDOWN seconds pass without another refusal
+# (0 turns either off). Each refused frame costs an API call and a failed job's metadata.
+PROCTORING_REFUSALS_TO_SLOW = env.int("PROCTORING_REFUSALS_TO_SLOW", 3, minimum=0)
+PROCTORING_REFUSALS_TO_BLOCK = env.int("PROCTORING_REFUSALS_TO_BLOCK", 10, minimum=0)
+PROCTORING_REFUSAL_COOLDOWN = env.int("PROCTORING_REFUSAL_COOLDOWN", 60, minimum=1, maximum=24 * 3600)
 # How long a camera client's token stays valid (seconds); an ended attempt refuses it anyway.
 PROCTORING_TOKEN_MAX_AGE = env.int("PROCTORING_TOKEN_MAX_AGE", 6 * 3600, minimum=60)
 # A bearer token that lets a monitoring system read /metrics and /proctoring/stats.json without

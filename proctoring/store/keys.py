@@ -17,6 +17,9 @@ proctoring:client:<client_id>:latest    the envelope of a recent delivered frame
 proctoring:client:<client_id>:hint      what the exam taker's page should say of the latest
                                         analysed frame (face_not_visible, camera_blocked,
                                         too_dark), 10 s; read by the enqueue, sent in acks.
+proctoring:client:<client_id>:refusals  the client's frames the API refused in a row (none
+                                        delivered since), kept PROCTORING_REFUSAL_COOLDOWN s
+                                        past the last: slows, then stops its frames at the gateway.
 proctoring:api:failures                 consecutive failed API calls (proctoring/queue/breaker.py).
 proctoring:api:open                     set while the API's circuit is open (TTL: the cooldown).
 proctoring:api:probe                    set while one probe job is let through a half-open circuit.
@@ -128,6 +131,10 @@ def clients_ring_turn() -> str:
 def clients_ring_sparse() -> str:
     """List: the sparse ring (clients with at most `fairness.SPARSE_BACKLOG` frames waiting)."""
     return f"{PREFIX}:ring:new"
+
+
+def client_refusals(client_id: str) -> str:
+    return f"{CLIENT_PREFIX}{client_id}:refusals"
 
 
 def client_times(client_id: str) -> str:

@@ -53,6 +53,7 @@ def finish_delivered(
         pipe.zrem(keys.client_pending(client_id), job_id)
         if times is not None:
             freshness.record(pipe, client_id, *times)
+        pipe.delete(keys.client_refusals(client_id))  # the API takes this client's frames again
 
     if job_context.defer_on_success(write):
         return
@@ -83,7 +84,10 @@ def finish_failed(client_id: str, job_id: str, kind: str = "", keep_image: bool 
     Its image stays too only with `keep_image` (a failure its client did not cause: an outage
     is worth a retry), and only while the kept images fit `PROCTORING_FAILED_BYTES_MAX` and
     `PROCTORING_FAILED_BYTES_PER_CLIENT`; else the oldest kept images are cut to their header.
-    A refused frame keeps no image, so a client cannot fill Redis with frames the API refuses.
+    A refused frame keeps no image, so a client cannot fill Redis with frames the API refuses,
+    and counts among its client's refusals in a row: past `PROCTORING_REFUSALS_TO_SLOW` the
+    client is asked to slow down, past `PROCTORING_REFUSALS_TO_BLOCK` its frames are refused at
+    the gateway until `PROCTORING_REFUSAL_COOLDOWN` seconds pass without another.
     """
     with get_redis().pipeline() as pipe:
         counters.move(
@@ -94,6 +98,9 @@ def finish_failed(client_id: str, job_id: str, kind: str = "", keep_image: bool 
         pipe.expire(keys.frame(job_id), settings.PROCTORING_FAILED_TTL)
         pipe.zrem(keys.client_pending(client_id), job_id)
         failed_images.settle(pipe, job_id, client_id, failed_images.KEEP if keep_image else failed_images.CUT)
+        if not keep_image:
+            pipe.incr(keys.client_refusals(client_id))
+            pipe.expire(keys.client_refusals(client_id), settings.PROCTORING_REFUSAL_COOLDOWN)
         pipe.execute()
 
 

@@ -38,6 +38,7 @@ def enqueue(
     hasty: str,
     job: str,
     failed_kinds: str,
+    refusals: str,
     job_id: str,
     received_at: float,
     client_limit: int,
@@ -63,23 +64,24 @@ def enqueue(
     kind_template: str,
     seq: int,
     clock_corrected: bool,
+    refuse_after: int,
 ) -> Any:
     """Admits and enqueues one frame (enqueue.lua); `job_writes` is RQ's writes for its job as
     Lua (`JobTemplate.lua`).
 
     Returns:
-        {verdict, queue length, paused, priority, hint, replaced id} (see the script); on an
+        {verdict, queue length, paused, priority, hint, replaced id, refusals} (see the script); on an
         asyncio client an awaitable of it, on a pipeline the pipeline.
     """
     return lua.script("enqueue.lua", job_writes=job_writes)(
         client,
         [pending, queue, frame, counts, clients, minute, suspended, totals, priority_window,
-         scheduled, hint, backlogged_ring, waiting, sparse_ring, hasty, job, failed_kinds],
+         scheduled, hint, backlogged_ring, waiting, sparse_ring, hasty, job, failed_kinds, refusals],
         [job_id, received_at, client_limit, queue_limit, envelope, frame_ttl, stamp, description,
          client_id, counts_ttl, minute_ttl, "1" if want_priority else "0", due,
          "1" if coalesce else "0", priority_scan, sparse_backlog, hasty_seconds, job_template,
          frame_template, waiting_template, counts_template, failed_template, kind_template, seq,
-         "1" if clock_corrected else "0"],
+         "1" if clock_corrected else "0", refuse_after],
     )  # fmt: skip
 
 

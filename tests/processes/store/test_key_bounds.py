@@ -88,5 +88,5 @@ def unbounded_keys(redis_conn: redis.Redis) -> list[str]:
         name = key.decode()
         bound = BOUNDED_BY_SIZE.get(name)
         if bound is None or not bound(redis_conn, name):
-            unbounded.append(f"{name} ({redis_conn.type(key).decode()})")
+            unbounded.append(f"{name} ({redis_conn.type(key)!r})")
     return unbounded
