@@ -4,6 +4,7 @@ live one at once, a live scheduler's never (`proctoring.worker.scheduler_lock`).
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 import redis
+from django.core.management import call_command
 from rq.job import Job, JobStatus
 from rq.scheduler import RQScheduler
 from rq.worker import SimpleWorker
@@ -136,3 +138,16 @@ def test_a_live_scheduler_is_read_as_rq_writes_it_and_keeps_its_lock(redis_conn:
     live.heartbeat()
     assert live.acquired_locks == {QUEUE}
     assert rq_internals.scheduler_lock(redis_conn, "elsewhere") is None
+
+
+@pytest.mark.django_db
+def test_jobs_taken_back_from_dead_workers_are_shown_wherever_stale_frames_are(
+    attempt: Any, redis_conn: redis.Redis, staff_client: Any
+) -> None:
+    taken_by_a_worker_that_dies(str(attempt.pk), redis_conn)
+    assert 'outcome="recovered"} 1.0' in staff_client.get("/metrics").content.decode()
+    assert staff_client.get("/admin/proctoring/queue/stats.json").json()["queue"]["recovered"] == 1
+    assert 'data-figure="recovered">1<' in staff_client.get("/admin/proctoring/queue/").content.decode()
+    table = io.StringIO()
+    call_command("proctoring_stats", stdout=table)
+    assert "taken back from dead workers 1" in table.getvalue()
