@@ -231,7 +231,8 @@ PROCTORING_MAX_CONNECTIONS_PER_ATTEMPT = env.int("PROCTORING_MAX_CONNECTIONS_PER
 # Frames per second the exam page sends when the queue keeps up.
 PROCTORING_CLIENT_FPS = env.float("PROCTORING_CLIENT_FPS", 2.0, minimum=0.1, maximum=30)
 # A frame older than this (seconds since the gateway took it) when a worker takes it is dropped as
-# stale and counted, not sent: a proctor needs the present. 0 sends every frame, however old.
+# stale and counted, not sent: a proctor needs the present. 0 sends every frame, however old. A
+# frame taken back from a dead worker is sent however old (counted `recovered`).
 PROCTORING_MAX_FRAME_AGE = env.float("PROCTORING_MAX_FRAME_AGE", 30.0, minimum=0)
 # The API's circuit breaker: after this many consecutive failed calls (unreachable, timeout,
 # 5xx, 429) workers take no job for PROCTORING_BREAKER_COOLDOWN seconds, then let one through as
@@ -239,9 +240,8 @@ PROCTORING_MAX_FRAME_AGE = env.float("PROCTORING_MAX_FRAME_AGE", 30.0, minimum=0
 PROCTORING_BREAKER_THRESHOLD = env.int("PROCTORING_BREAKER_THRESHOLD", 5, minimum=0, maximum=10000)
 PROCTORING_BREAKER_COOLDOWN = env.int("PROCTORING_BREAKER_COOLDOWN", 10, minimum=1, maximum=3600)
 # A job a worker takes is its own for this long (seconds), renewed six times a lease while it
-# runs: a job whose worker died (kill -9, a lost machine) is retried within about this long.
-# Keep it well under PROCTORING_MAX_FRAME_AGE, or a frame retried after its worker died is
-# dropped as stale instead of sent.
+# runs: a job whose worker died (kill -9, a lost machine) is retried within about this long
+# (plus a look and a backoff), and sent however old it is by then.
 PROCTORING_JOB_LEASE_SECONDS = env.int("PROCTORING_JOB_LEASE_SECONDS", 15, minimum=3, maximum=3600)
 # Jobs one `rqworker proctoring` process runs at once (threads; each mostly waits for the API).
 PROCTORING_WORKER_CONCURRENCY = env.int("PROCTORING_WORKER_CONCURRENCY", 64, minimum=1, maximum=512)

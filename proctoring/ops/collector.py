@@ -45,6 +45,7 @@ class QueueCollector(Collector):
         for outcome in ("received", "completed", "failed", "retried"):
             frames.add_metric([outcome], totals.get(outcome, 0))
         frames.add_metric(["stale"], figures["stale_dropped"])
+        frames.add_metric(["recovered"], figures["recovered"])
         frames.add_metric(["coalesced"], figures["coalesced"])
         yield frames
         yield CounterMetricFamily(

@@ -40,8 +40,9 @@ proctoring:frame:<job_id>               a frame's envelope (header and image byt
 proctoring:stats:stale                  frames dropped as stale, in all.
 proctoring:stats:minute:<epoch minute>  hash: received, completed, failed in that minute (UTC);
                                         kept an hour, for the admin's throughput chart.
-proctoring:stats:totals                 hash: received, completed, failed, retried,
-                                        rejected:<code>, api_status:<status> since the start.
+proctoring:stats:totals                 hash: received, completed, failed, retried, recovered
+                                        (jobs taken back from a dead worker), rejected:<code>,
+                                        api_status:<status> since the start.
 proctoring:connections:ip:<address>    sorted set of the open camera sockets from one IP address
                                         (scored by when their lease runs out; renewed by the
                                         gateway holding them): proctoring/gateway/connection_limits.py.

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from rq import get_current_job
+from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
 from proctoring.core import events, hints
@@ -39,7 +40,7 @@ def forward_frame_job() -> None:
     meta, image = stored
     # A frame held back on purpose (a delayed enqueue) is as old as the time since it was due.
     age = (datetime.now(UTC) - meta.received_at).total_seconds() - meta.delay
-    if settings.PROCTORING_MAX_FRAME_AGE and age > settings.PROCTORING_MAX_FRAME_AGE:
+    if outcomes.is_stale(age, job.meta):
         outcomes.drop_stale(meta.client_id, job.id)
         events.publish(events.STALE, job.id, meta.client_id, meta.seq, age_s=round(age, 1))
         return
@@ -114,6 +115,8 @@ def on_forward_failure(
             settings.PROCTORING_BREAKER_THRESHOLD,
         )
     final = not job.should_retry
+    if not final and exc_type is not None and issubclass(exc_type, AbandonedJobError):
+        outcomes.count_recovered(connection, job.meta)  # its worker died: sent however late
     if final and (image := outcomes.image_digest(job.id)) is not None:
         # Kept even when the image is not: what the frame was, for an operator or an appeal.
         job.meta["image_sha256"], job.meta["image_bytes"] = image

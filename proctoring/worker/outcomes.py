@@ -15,6 +15,7 @@ from proctoring.store import keys
 from proctoring.store.connections import get_redis
 from proctoring.worker import job_context
 
+RECOVERED = "recovered"  # in a job's meta: how many times its worker died while running it
 LATEST_TTL = 60  # seconds the dashboard's live thumbnail outlives its client's last frame
 HINT_TTL = 10  # seconds a hint outlives the frame that caused it (a camera that stops sending)
 
@@ -60,6 +61,21 @@ def finish_delivered(
     with get_redis().pipeline() as pipe:
         write(pipe)
         pipe.execute()
+
+
+def is_stale(age: float, job_meta: dict[str, Any]) -> bool:
+    """Whether a frame `age` seconds old is dropped rather than sent: older than
+    `PROCTORING_MAX_FRAME_AGE`, unless its job was taken back from a dead worker. Such a frame
+    waited for the recovery, not in the queue, and was acked: it is sent however late (counted
+    as recovered when it was taken back), so that a worker's death loses no acked frame."""
+    limit = settings.PROCTORING_MAX_FRAME_AGE
+    return bool(limit) and age > limit and not job_meta.get(RECOVERED)
+
+
+def count_recovered(connection: Any, job_meta: dict[str, Any]) -> None:
+    """A job taken back from a dead worker, to run again: marked so (`is_stale`), and counted."""
+    job_meta[RECOVERED] = int(job_meta.get(RECOVERED, 0)) + 1
+    connection.hincrby(keys.totals(), RECOVERED, 1)
 
 
 def drop_stale(client_id: str, job_id: str) -> None:
