@@ -168,6 +168,9 @@ def totals() -> str:
 
 # The totals' field counting failed frames' images cut by the byte caps (queue/failed_images.py).
 FAILED_IMAGES_EVICTED = "failed_images_evicted"
+# The totals' field counting answers dropped because their attempt was erased while its frame ran
+# (proctoring/results/writer.py).
+RESULTS_DROPPED_ERASED = "results_dropped_erased"
 
 
 def histogram(name: str) -> str:

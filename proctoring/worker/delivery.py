@@ -50,10 +50,11 @@ def forward_frame_job() -> None:
 
     job_id, client_id, seq = job.id, meta.client_id, meta.seq
 
-    def tell(saved: Future[None] | None = None) -> None:
-        if saved is None or saved.exception() is None:
+    def tell(saved: Future[bool] | None = None) -> None:
+        if saved is None or (saved.exception() is None and saved.result()):
             events.publish(events.COMPLETED, job_id, client_id, seq, flags=flags)
 
+    saved: Future[bool] | None = None
     if settings.PROCTORING_STORE_RESULTS:
         saved = writer.store_result(meta, job.id, answer, image)
         # A batching worker frees this job's slot now and records its success once the answer
@@ -63,6 +64,12 @@ def forward_frame_job() -> None:
         saved.add_done_callback(tell)
     else:
         tell()
+
+    def kept() -> bool:
+        # False once the answer was dropped, its attempt erased while the frame ran: asked when
+        # the success is written, after the answer's commit.
+        return saved is None or saved.result() is not False
+
     # The dashboard's thumbnail: every 4th frame (2 s at 2 fps) and every flagged one.
     keep_latest = bool(flags) or meta.seq % 4 == 1
     outcomes.finish_delivered(
@@ -72,6 +79,7 @@ def forward_frame_job() -> None:
         keep_latest=keep_latest,
         hint=hints.hint_for(flags),
         times=_times(job, meta),
+        kept=kept,
     )
 
 

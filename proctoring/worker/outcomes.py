@@ -5,6 +5,7 @@ under a batching worker). And reading a taken frame's envelope back."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -27,24 +28,28 @@ def finish_delivered(
     keep_latest: bool = False,
     hint: str | None = None,
     times: tuple[float, float, float] | None = None,
+    kept: Callable[[], bool] = lambda: True,
 ) -> None:
     """A delivered frame: its bytes go, its client's slot is free, it counts as completed (with
     the job's own success bookkeeping, in one batch, when a batching worker runs the job).
     After a `flagged` result, the client's next frames are queued with priority for a while.
     With `keep_latest`, the frame becomes its client's live thumbnail for a minute (copied in
     Redis, not sent back and forth). `hint` (or its absence) is what the exam taker's page is
-    told in its next acks. `times` (wait, run, age in ms) go to the client's freshness figures."""
+    told in its next acks. `times` (wait, run, age in ms) go to the client's freshness figures.
+    All of these only if `kept()`, asked when the writes run: not once the answer was dropped
+    because the attempt was erased, whose keys must not come back."""
     window = settings.PROCTORING_PRIORITY_AFTER_FLAG
 
     def write(pipe: Any) -> None:
         breaker.record_success(pipe)
-        if hint:
+        of_client = kept()
+        if hint and of_client:
             pipe.set(keys.client_hint(client_id), hint, ex=HINT_TTL)
         else:
             pipe.delete(keys.client_hint(client_id))
-        if flagged and window:
+        if flagged and window and of_client:
             pipe.set(keys.client_priority(client_id), 1, ex=window)
-        if keep_latest:
+        if keep_latest and of_client:
             pipe.copy(keys.frame(job_id), keys.client_latest(client_id), replace=True)
             pipe.expire(keys.client_latest(client_id), LATEST_TTL)
         counters.move(job_id, counters.DONE, pipeline=pipe, extra=counters.completed_field())
@@ -52,7 +57,7 @@ def finish_delivered(
         pipe.hincrby(keys.totals(), "completed", 1)
         pipe.delete(keys.frame(job_id))
         pipe.zrem(keys.client_pending(client_id), job_id)
-        if times is not None:
+        if times is not None and of_client:
             freshness.record(pipe, client_id, *times)
         pipe.delete(keys.client_refusals(client_id))  # the API takes this client's frames again
 
