@@ -63,6 +63,7 @@ from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.executions import WORKER_EXECUTIONS_KEY_TEMPLATE, Execution, ExecutionRegistry
 from rq.job import Job, JobStatus
 from rq.queue import Queue
+from rq.results import Result
 from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
 from rq.scripts import release_lock
 from rq.utils import current_timestamp
@@ -292,6 +293,11 @@ EXECUTION_KEY_PREFIX = _prefix(Execution(id="EXEC", job_id="JOB", connection=Non
 EXECUTIONS_REGISTRY_KEY_PREFIX = _prefix(ExecutionRegistry.key_template.format("JOB"), "JOB")
 # A job's hash, with "{}" where its id goes (`proctoring.store.keys.template`).
 JOB_TEMPLATE = Job.key_for("{}")
+# An execution's hash (by "<job id>:<execution id>"), a job's executions registry and its results
+# stream, with "{}" where the id goes.
+EXECUTION_TEMPLATE = EXECUTION_KEY_PREFIX + "{}"
+EXECUTIONS_TEMPLATE = EXECUTIONS_REGISTRY_KEY_PREFIX + "{}"
+RESULTS_TEMPLATE = Result.get_key("{}")
 
 
 def executions_registry_key(job_id: str) -> str:

@@ -303,3 +303,52 @@ def failed_image(
             evicted_field,
         ],
     )
+
+
+def client_erase(
+    client: Any,
+    *,
+    pending: str,
+    waiting: str,
+    failed: str,
+    failed_images: str,
+    counts: str,
+    priority: str,
+    latest: str,
+    hint: str,
+    hasty: str,
+    times: str,
+    connections: str,
+    queue: str,
+    scheduled: str,
+    failed_registry: str,
+    started: str,
+    backlogged_ring: str,
+    sparse_ring: str,
+    ring_turn: str,
+    clients: str,
+    failed_kinds: str,
+    client_id: str,
+    job_template: str,
+    frame_template: str,
+    kind_template: str,
+    executions_template: str,
+    execution_template: str,
+    results_template: str,
+    whole: bool,
+    job_ids: Sequence[str],
+) -> Any:
+    """Erases one client from Redis: its jobs, frames and keys (client_erase.lua).
+
+    Returns:
+        [jobs erased, frames erased, client keys erased, ids of the jobs left running]; on a
+        pipeline, the pipeline.
+    """
+    return lua.script("client_erase.lua")(
+        client,
+        [pending, waiting, failed, failed_images, counts, priority, latest, hint, hasty, times,
+         connections, queue, scheduled, failed_registry, started, backlogged_ring, sparse_ring,
+         ring_turn, clients, failed_kinds],
+        [client_id, job_template, frame_template, kind_template, executions_template,
+         execution_template, results_template, "1" if whole else "0", *job_ids],
+    )  # fmt: skip
