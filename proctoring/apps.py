@@ -1,6 +1,15 @@
 from django.apps import AppConfig
+from django.db.models.signals import pre_delete
 
 
 class ProctoringConfig(AppConfig):
     name = "proctoring"
     verbose_name = "Proctoring"
+
+    def ready(self) -> None:
+        from exams.models import Attempt
+        from proctoring.results import erasure
+
+        # However an attempt is deleted (the admin, the ORM, its user's or exam's delete), its
+        # snapshots and Redis data go once the delete commits.
+        pre_delete.connect(erasure.on_attempt_delete, sender=Attempt, dispatch_uid="proctoring-erasure")
