@@ -42,7 +42,8 @@ proctoring:stats:minute:<epoch minute>  hash: received, completed, failed in tha
                                         kept an hour, for the admin's throughput chart.
 proctoring:stats:totals                 hash: received, completed, failed, retried, recovered
                                         (jobs taken back from a dead worker), rejected:<code>,
-                                        api_status:<status> since the start.
+                                        api_status:<status>, failed_images_evicted,
+                                        results_dropped_erased since the start.
 proctoring:connections:ip:<address>    sorted set of the open camera sockets from one IP address
                                         (scored by when their lease runs out; renewed by the
                                         gateway holding them): proctoring/gateway/connection_limits.py.

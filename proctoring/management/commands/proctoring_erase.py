@@ -63,12 +63,14 @@ def _user(name: str) -> Any:
 
 
 def summary(what: str, report: erasure.Erasure) -> str:
-    """A few lines: the rows by model, the snapshot files, and Redis's jobs, frames and keys."""
+    """A few lines: the attempts, the rows by model, the snapshot files, and Redis's jobs, frames
+    and keys."""
     verb = "would remove" if report.dry_run else "removed"
     rows = ", ".join(f"{label} {count}" for label, count in sorted(report.rows.items())) or "none"
     redis = report.redis
     lines = [
         f"{what}: {verb}",
+        f"  attempts: {', '.join(report.attempts) or 'none'}",
         f"  database rows: {rows}",
         f"  snapshot files: {len(report.snapshot_files)}",
         f"  Redis: {redis.jobs} job(s), {redis.frames} frame(s), {redis.keys} key(s) of its own, "
