@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from rq import SimpleWorker
 
-from exams.models import Attempt
+from exams.models import Attempt, Exam
 from proctoring.core.exceptions import ApiUnavailable
 from proctoring.core.frames import FrameMeta, parse_image
 from proctoring.models import Finding, FrameResult, Incident
@@ -178,9 +178,11 @@ def rows(attempt_id: str) -> list[int]:
 
 
 @pytest.fixture
-def other(exam: Any) -> Attempt:
+def other(db: None) -> Attempt:
+    """Another person's attempt at another exam."""
     someone = get_user_model().objects.create_user("other-taker")
-    return Attempt.objects.create(user=someone, exam=exam, consented_at=timezone.now())
+    geometry = Exam.objects.create(slug="geometry", title="Geometry")
+    return Attempt.objects.create(user=someone, exam=geometry, consented_at=timezone.now())
 
 
 def failed_image_counts() -> tuple[int, Any, int]:
@@ -215,6 +217,7 @@ ERASERS: dict[str, Callable[[Attempt, Any], object]] = {
     "orm": lambda attempt, _: attempt.delete(),
     "admin": delete_in_admin,
     "user": lambda attempt, _: attempt.user.delete(),
+    "exam": lambda attempt, _: attempt.exam.delete(),
     "user-command": lambda attempt, _: call_command("proctoring_erase", "--user", attempt.user.username),
 }
 
