@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+import redis
 from django.db import transaction
 
 from exams.models import Attempt
@@ -37,6 +38,7 @@ class Erasure:
     rows: dict[str, int] = field(default_factory=dict)  # model label -> rows
     snapshot_files: list[str] = field(default_factory=list)
     redis: redis_erasure.RedisErasure = field(default_factory=redis_erasure.RedisErasure)
+    unreached: list[str] = field(default_factory=list)  # attempts whose Redis data could not be erased
 
 
 @dataclass
@@ -45,6 +47,7 @@ class _AfterCommit:
 
     snapshot_files: list[str] = field(default_factory=list)
     redis: redis_erasure.RedisErasure = field(default_factory=redis_erasure.RedisErasure)
+    unreached: list[str] = field(default_factory=list)
 
 
 _collecting: ContextVar[_AfterCommit | None] = ContextVar("proctoring_erasure", default=None)
@@ -92,6 +95,7 @@ def _deleting(report: Erasure, delete: Any) -> Erasure:
     report.rows = {label: count for label, count in rows.items() if count}
     report.snapshot_files = after.snapshot_files
     report.redis = after.redis
+    report.unreached = after.unreached
     return report
 
 
@@ -106,16 +110,50 @@ def on_attempt_delete(
     transaction.on_commit(partial(_erase_outside_database, attempt_id, keys), using=using)
 
 
+def erase_leftovers(attempt_id: str, dry_run: bool = False) -> Erasure | None:
+    """What is left of an attempt no longer in the database (its erasure could not reach Redis,
+    or a restored file): its snapshot files and Redis data, erased (or, dry, said); None when
+    nothing is left."""
+    report = Erasure(dry_run=True, attempts=[attempt_id], snapshot_files=_snapshot_files(attempt_id))
+    report.redis = redis_erasure.survey(attempt_id)
+    held = report.redis
+    if not report.snapshot_files and not (held.jobs or held.frames or held.keys or held.failed_image_bytes):
+        return None
+    if dry_run:
+        return report
+    with _collected() as after:
+        _erase_outside_database(attempt_id, [])
+    report.dry_run = False
+    report.snapshot_files, report.redis, report.unreached = after.snapshot_files, after.redis, after.unreached
+    return report
+
+
 def _erase_outside_database(attempt_id: str, named: list[str]) -> None:
+    """The files first, then Redis: an unreachable Redis is logged and said to the caller, and the
+    erasures of the other attempts deleted with this one still run."""
     files = sorted(set(named) | set(snapshots.of_attempt(attempt_id)))
     for key in files:
         snapshots.delete(key)
     snapshots.delete_attempt_folder(attempt_id)
-    erased = redis_erasure.erase(attempt_id)
-    log.info("attempt %s erased: %d snapshot file(s) and its Redis data", attempt_id, len(files))
     after = _collecting.get()
     if after is not None:
         after.snapshot_files += files
+    try:
+        erased = redis_erasure.erase(attempt_id)
+    except redis.RedisError as exc:
+        log.error(
+            "attempt %s: %d snapshot file(s) erased, but not its Redis data (%s): run "
+            "`manage.py proctoring_erase --attempt %s` once Redis answers",
+            attempt_id,
+            len(files),
+            exc,
+            attempt_id,
+        )
+        if after is not None:
+            after.unreached.append(attempt_id)
+        return
+    log.info("attempt %s erased: %d snapshot file(s) and its Redis data", attempt_id, len(files))
+    if after is not None:
         after.redis.add(erased)
 
 

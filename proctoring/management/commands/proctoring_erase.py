@@ -6,6 +6,7 @@ import uuid
 from argparse import ArgumentParser
 from typing import Any
 
+import redis
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
@@ -34,24 +35,45 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            self._erase(options)
+        except redis.RedisError as exc:
+            # Raised only by the survey made before anything is deleted.
+            raise CommandError(f"Redis cannot be reached ({exc}): nothing was erased") from None
+
+    def _erase(self, options: dict[str, Any]) -> None:
         dry_run = options["dry_run"]
         if options["attempt"]:
             if options["keep_account"]:
                 raise CommandError("--keep-account goes with --user")
-            report = erasure.erase_attempt(_attempt(options["attempt"]), dry_run=dry_run)
-            what = f"attempt {options['attempt']}"
+            report, what = _erase_attempt(options["attempt"], dry_run)
         else:
             user = _user(options["user"])
             report = erasure.erase_user(user, dry_run=dry_run, keep_account=options["keep_account"])
             what = f"user {options['user']!r} ({len(report.attempts)} attempt(s))"
         self.stdout.write(summary(what, report))
+        if report.unreached:
+            raise CommandError(
+                f"Redis could not be reached for attempt(s) {', '.join(report.unreached)}: their "
+                "database rows and snapshot files are erased; run this again with --attempt for "
+                "each once Redis answers"
+            )
 
 
-def _attempt(value: str) -> Attempt:
+def _erase_attempt(value: str, dry_run: bool) -> tuple[erasure.Erasure, str]:
+    """The attempt's erasure; for one no longer in the database, that of what is left of it
+    (snapshot files, Redis data), if anything is."""
     try:
-        return Attempt.objects.get(pk=uuid.UUID(value))
-    except (ValueError, Attempt.DoesNotExist):
+        attempt_id = uuid.UUID(value)
+    except ValueError:
         raise CommandError(f"no attempt with id {value!r}") from None
+    attempt = Attempt.objects.filter(pk=attempt_id).first()
+    if attempt is not None:
+        return erasure.erase_attempt(attempt, dry_run=dry_run), f"attempt {attempt_id}"
+    leftovers = erasure.erase_leftovers(str(attempt_id), dry_run=dry_run)
+    if leftovers is None:
+        raise CommandError(f"no attempt with id {value!r}")
+    return leftovers, f"attempt {attempt_id} (no longer in the database; what was left of it)"
 
 
 def _user(name: str) -> Any:

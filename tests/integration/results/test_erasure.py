@@ -381,3 +381,26 @@ def test_survey_and_erase_agree(attempt: Attempt, other: Attempt) -> None:
         erased.failed_image_bytes,
     )
     assert erased.jobs == 4 and erased.keys >= 8
+
+
+def test_an_erasure_that_cannot_reach_redis_erases_the_rest_and_the_command_finishes_it(
+    attempt: Attempt, other: Attempt, settings: Any, caplog: Any
+) -> None:
+    attempt_id = str(attempt.pk)
+    populate(attempt, other)
+    reachable = settings.REDIS_URL
+    settings.REDIS_URL = "redis://127.0.0.1:9/0"  # nothing listens there
+    attempt.delete()
+    with pytest.raises(CommandError, match="Redis cannot be reached .*: nothing was erased"):
+        call_command("proctoring_erase", "--attempt", client(other))
+    settings.REDIS_URL = reachable
+    assert rows(attempt_id) == [0, 0, 0, 0] and files(attempt_id, settings.MEDIA_ROOT) == []
+    assert naming(attempt_id), "its Redis data is left, and said to be"
+    assert f"run `manage.py proctoring_erase --attempt {attempt_id}` once Redis answers" in caplog.text
+    call_command("proctoring_erase", "--attempt", attempt_id, "--dry-run")
+    assert naming(attempt_id)
+    call_command("proctoring_erase", "--attempt", attempt_id)
+    assert naming(attempt_id) == []
+    assert rows(client(other)) == [1, 1, 1, 1]
+    with pytest.raises(CommandError, match="no attempt with id"):
+        call_command("proctoring_erase", "--attempt", attempt_id)
