@@ -15,6 +15,7 @@ import os
 import queue
 import threading
 import time
+import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,7 +24,7 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, close_old_connections, transaction
+from django.db import DatabaseError, IntegrityError, close_old_connections, transaction
 
 from exams.models import Attempt
 from proctoring.core import clock
@@ -113,7 +114,8 @@ class ResultWriter:
             except Exception as exc:
                 for key in written:  # the rows that named them were rolled back
                     snapshots.delete(key)
-                gone = _of_erased_attempts(batch)
+                # A row of an attempt deleted meanwhile fails its foreign key, and only then.
+                gone = _of_erased_attempts(batch) if isinstance(exc, IntegrityError) else []
                 if gone:
                     _drop(gone)
                     dropped = {id(item) for item in gone}
@@ -140,12 +142,21 @@ class ResultWriter:
 
 def _of_erased_attempts(batch: list[Pending]) -> list[Pending]:
     """The rows whose attempt is no longer in the database (erased while its frame ran)."""
-    wanted = {str(item.row.attempt_id) for item in batch}
+    wanted = {_canonical(item.row.attempt_id) for item in batch}
     try:
-        present = {str(pk) for pk in Attempt.objects.filter(pk__in=wanted).values_list("pk", flat=True)}
+        found = Attempt.objects.filter(pk__in=wanted).values_list("pk", flat=True)
+        present = {_canonical(pk) for pk in found}
     except (DatabaseError, ValidationError):
         return []
-    return [item for item in batch if str(item.row.attempt_id) not in present]
+    return [item for item in batch if _canonical(item.row.attempt_id) not in present]
+
+
+def _canonical(attempt_id: Any) -> str:
+    """An attempt id as one text, however it was written (a UUID with or without dashes)."""
+    try:
+        return str(uuid.UUID(str(attempt_id)))
+    except ValueError:
+        return str(attempt_id)
 
 
 def _drop(gone: list[Pending]) -> None:
