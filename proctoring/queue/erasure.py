@@ -66,6 +66,7 @@ def client_keys(client_id: str) -> list[str]:
         keys.client_hasty(client_id),
         keys.client_times(client_id),
         keys.connections_of_attempt(client_id),
+        keys.client_refusals(client_id),
     ]
 
 
@@ -144,9 +145,20 @@ def _erase_once(connection: redis.Redis, client_id: str, job_ids: list[str], who
 
 def _script(pipe: Any, client_id: str, job_ids: list[str], whole: bool) -> None:
     queue = policy.get_queue()
-    (pending, waiting, failed, images, counts, priority, latest, hint, hasty, times, connections) = (
-        client_keys(client_id)
-    )
+    (
+        pending,
+        waiting,
+        failed,
+        images,
+        counts,
+        priority,
+        latest,
+        hint,
+        hasty,
+        times,
+        connections,
+        refusals,
+    ) = client_keys(client_id)
     scripts.client_erase(
         pipe,
         pending=pending,
@@ -160,6 +172,7 @@ def _script(pipe: Any, client_id: str, job_ids: list[str], whole: bool) -> None:
         hasty=hasty,
         times=times,
         connections=connections,
+        refusals=refusals,
         queue=queue.key,
         scheduled=ScheduledJobRegistry(queue=queue).key,
         failed_registry=FailedJobRegistry(queue=queue).key,

@@ -319,6 +319,7 @@ def client_erase(
     hasty: str,
     times: str,
     connections: str,
+    refusals: str,
     queue: str,
     scheduled: str,
     failed_registry: str,
@@ -347,7 +348,7 @@ def client_erase(
     return lua.script("client_erase.lua")(
         client,
         [pending, waiting, failed, failed_images, counts, priority, latest, hint, hasty, times,
-         connections, queue, scheduled, failed_registry, started, backlogged_ring, sparse_ring,
+         connections, refusals, queue, scheduled, failed_registry, started, backlogged_ring, sparse_ring,
          ring_turn, clients, failed_kinds],
         [client_id, job_template, frame_template, kind_template, executions_template,
          execution_template, results_template, "1" if whole else "0", *job_ids],

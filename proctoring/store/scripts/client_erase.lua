@@ -22,15 +22,16 @@
     KEYS[9]  hasty              the client's latest-frame-wins flag
     KEYS[10] times              the client's freshness buckets
     KEYS[11] connections        the attempt's open camera sockets
-    KEYS[12] queue              RQ's queue list
-    KEYS[13] scheduled          RQ's scheduled registry
-    KEYS[14] failed_registry    RQ's failed registry
-    KEYS[15] started            RQ's started registry
-    KEYS[16] backlogged_ring    the backlogged ring
-    KEYS[17] sparse_ring        the sparse ring
-    KEYS[18] ring_turn          frames the client at a ring's head has had in its turn
-    KEYS[19] clients            the clients index
-    KEYS[20] failed_kinds       the set of failed kinds
+    KEYS[12] refusals           the client's frames the API refused in a row
+    KEYS[13] queue              RQ's queue list
+    KEYS[14] scheduled          RQ's scheduled registry
+    KEYS[15] failed_registry    RQ's failed registry
+    KEYS[16] started            RQ's started registry
+    KEYS[17] backlogged_ring    the backlogged ring
+    KEYS[18] sparse_ring        the sparse ring
+    KEYS[19] ring_turn          frames the client at a ring's head has had in its turn
+    KEYS[20] clients            the clients index
+    KEYS[21] failed_kinds       the set of failed kinds
 
     ARGV[1]  client_id          the client
     ARGV[2]  job_template       template of a job's hash
@@ -50,14 +51,14 @@
 local pending_key, waiting_key, failed_key, failed_images_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 -- The client's own keys: all of them go.
 local own_keys = {pending_key, waiting_key, failed_key, failed_images_key, KEYS[5], KEYS[6], KEYS[7],
-                  KEYS[8], KEYS[9], KEYS[10], KEYS[11]}
-local queue_key, scheduled_key, failed_registry_key, started_key = KEYS[12], KEYS[13], KEYS[14], KEYS[15]
-local backlogged_ring_key, sparse_ring_key, ring_turn_key, clients_key = KEYS[16], KEYS[17], KEYS[18], KEYS[19]
+                  KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]}
+local queue_key, scheduled_key, failed_registry_key, started_key = KEYS[13], KEYS[14], KEYS[15], KEYS[16]
+local backlogged_ring_key, sparse_ring_key, ring_turn_key, clients_key = KEYS[17], KEYS[18], KEYS[19], KEYS[20]
 local client_id = ARGV[1]
 local job_template, frame_template = ARGV[2], ARGV[3]
 local executions_template, execution_template, results_template = ARGV[5], ARGV[6], ARGV[7]
 local whole = ARGV[8] == '1'
-local count_keys = {kinds = KEYS[20], kind = ARGV[4]}
+local count_keys = {kinds = KEYS[21], kind = ARGV[4]}
 
 -- Counted before the jobs' removal empties any of them.
 local erased = redis.call('EXISTS', unpack(own_keys))

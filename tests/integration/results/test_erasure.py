@@ -21,7 +21,7 @@ from django.utils import timezone
 from rq import SimpleWorker
 
 from exams.models import Attempt, Exam
-from proctoring.core.exceptions import ApiUnavailable
+from proctoring.core.exceptions import ApiError, ApiRejected, ApiUnavailable
 from proctoring.core.frames import FrameMeta, parse_image
 from proctoring.models import Finding, FrameResult, Incident
 from proctoring.queue import enqueue as enqueuing
@@ -56,17 +56,22 @@ def take(connection: redis.Redis, name: str) -> tuple[SimpleWorker, intake.Taken
     return worker, taken
 
 
-def fail_for_an_outage(attempt: Attempt) -> str:
-    """A frame finally failed by an outage through RQ's failure path: its image is kept."""
-    job_id = enqueuing.enqueue_frame(client(attempt), client(attempt), 1, parse_image(IMAGE, 1 << 20))
+def fail(attempt: Attempt, error: ApiError, seq: int = 1) -> str:
+    """A frame finally failed through RQ's failure path: its image kept after an outage, cut
+    after a refusal (which counts among the client's refusals)."""
+    job_id = enqueuing.enqueue_frame(client(attempt), client(attempt), seq, parse_image(IMAGE, 1 << 20))
     queue = policy.get_queue()
     worker, taken = take(queue.connection, f"fail-{job_id}")
     assert taken.job.id == job_id
     try:
-        raise ApiUnavailable("the API answered 503", status=503)
-    except ApiUnavailable:
+        raise error
+    except ApiError:
         rq_internals.finalize_failure(worker, taken.job, queue, taken.execution, sys.exc_info())
     return job_id
+
+
+def fail_for_an_outage(attempt: Attempt) -> str:
+    return fail(attempt, ApiUnavailable("the API answered 503", status=503))
 
 
 def succeed(taken: intake.Taken, write: Callable[[], None]) -> None:
@@ -99,12 +104,14 @@ def deliver_flagged(attempt: Attempt, seq: int = 2) -> str:
 
 
 def populate(*attempts: Attempt) -> None:
-    """Each attempt: a failed frame with its image kept, a delivered flagged frame (an incident
-    with a snapshot), two frames queued, one held back, and an open camera socket."""
+    """Each attempt: a failed frame with its image kept, a refused one, a delivered flagged frame
+    (an incident with a snapshot), two frames queued, one held back, and an open camera socket."""
     for attempt in attempts:
         fail_for_an_outage(attempt)
     for attempt in attempts:
         deliver_flagged(attempt)
+    for attempt in attempts:  # after the delivery, which clears the refusals in a row
+        fail(attempt, ApiRejected("the API answered 422", status=422), seq=6)
     queue_more(*attempts)
 
 
@@ -230,6 +237,7 @@ def test_an_erased_attempt_leaves_no_row_file_or_redis_key_and_the_other_is_unto
     populate(attempt, other)
     assert rows(attempt_id) == [1, 1, 1, 1] and len(files(attempt_id, settings.MEDIA_ROOT)) == 1
     assert len(naming(attempt_id)) > 10
+    assert get_redis().exists(keys.client_refusals(attempt_id), keys.client_times(attempt_id)) == 2
     other_before = own_keys(other)
     ERASERS[how](attempt, client)
     assert_erased(attempt_id, other, other_before, settings.MEDIA_ROOT)
@@ -243,8 +251,8 @@ def test_the_command_says_what_it_removed(attempt: Attempt, other: Attempt, caps
     assert f"attempt {attempt.pk}: removed" in out
     assert "exams.Attempt 1" in out and "proctoring.FrameResult 1" in out and "proctoring.Incident 1" in out
     assert "snapshot files: 1" in out
-    # Its jobs: the failed one, the three waiting (one held back) and none delivered (gone).
-    assert "Redis: 4 job(s), 4 frame(s)" in out and f"{kept_bytes} byte(s)" in out
+    # Its jobs: the two failed, the three waiting (one held back) and none delivered (gone).
+    assert "Redis: 5 job(s), 5 frame(s)" in out and f"{kept_bytes} byte(s)" in out
 
 
 def test_a_dry_run_says_what_would_go_and_changes_nothing(
@@ -257,7 +265,7 @@ def test_a_dry_run_says_what_would_go_and_changes_nothing(
     call_command("proctoring_erase", "--user", attempt.user.username, "--dry-run")
     out = capsys.readouterr().out
     assert "would remove" in out and "removed" not in out.replace("would remove", "")
-    assert "Redis: 4 job(s), 4 frame(s)" in out and "auth.User 1" in out
+    assert "Redis: 5 job(s), 5 frame(s)" in out and "auth.User 1" in out
     assert (everything(), rows(attempt_id), files(attempt_id, settings.MEDIA_ROOT)) == before
 
 
@@ -380,7 +388,7 @@ def test_survey_and_erase_agree(attempt: Attempt, other: Attempt) -> None:
         erased.keys,
         erased.failed_image_bytes,
     )
-    assert erased.jobs == 4 and erased.keys >= 8
+    assert erased.jobs == 5 and erased.keys >= 8
 
 
 def test_an_erasure_that_cannot_reach_redis_erases_the_rest_and_the_command_finishes_it(
