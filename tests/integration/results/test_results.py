@@ -41,7 +41,7 @@ def test_a_repeated_job_keeps_one_row_and_its_first_answer(attempt):
 
 
 def test_an_answer_for_an_erased_attempt_is_dropped_counted_and_the_others_are_committed(
-    attempt, settings, tmp_path
+    attempt, settings, tmp_path, staff_client
 ):
     import time
     import uuid
@@ -63,4 +63,8 @@ def test_an_answer_for_an_erased_attempt_is_dropped_counted_and_the_others_are_c
     assert time.monotonic() - started < 1.0
     assert set(FrameResult.objects.values_list("job_id", flat=True)) == {"good-1", "good-2"}
     assert get_redis().hget(keys.totals(), keys.RESULTS_DROPPED_ERASED) == b"1"
+    assert (
+        'proctoring_frames_total{outcome="dropped_erased"} 1.0'
+        in staff_client.get("/metrics").content.decode()
+    )
     assert list(tmp_path.iterdir()) == [], "no snapshot file or folder of the erased attempt"
