@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import pre_delete
 
 
 class ProctoringConfig(AppConfig):
@@ -6,6 +7,10 @@ class ProctoringConfig(AppConfig):
     verbose_name = "Proctoring"
 
     def ready(self) -> None:
-        from proctoring.results import audit_signals
+        from exams.models import Attempt
+        from proctoring.results import audit_signals, erasure
 
+        # However an attempt is deleted (the admin, the ORM, its user's or exam's delete), its
+        # snapshots and Redis data go once the delete commits.
+        pre_delete.connect(erasure.on_attempt_delete, sender=Attempt, dispatch_uid="proctoring-erasure")
         audit_signals.connect()  # permission changes go to the audit log

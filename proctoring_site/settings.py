@@ -236,7 +236,8 @@ PROCTORING_MAX_CONNECTIONS_PER_ATTEMPT = env.int("PROCTORING_MAX_CONNECTIONS_PER
 # Frames per second the exam page sends when the queue keeps up.
 PROCTORING_CLIENT_FPS = env.float("PROCTORING_CLIENT_FPS", 2.0, minimum=0.1, maximum=30)
 # A frame older than this (seconds since the gateway took it) when a worker takes it is dropped as
-# stale and counted, not sent: a proctor needs the present. 0 sends every frame, however old.
+# stale and counted, not sent: a proctor needs the present. 0 sends every frame, however old. A
+# frame taken back from a dead worker is sent however old (counted `recovered`).
 PROCTORING_MAX_FRAME_AGE = env.float("PROCTORING_MAX_FRAME_AGE", 30.0, minimum=0)
 # The API's circuit breaker: after this many consecutive failed calls (unreachable, timeout,
 # 5xx, 429) workers take no job for PROCTORING_BREAKER_COOLDOWN seconds, then let one through as
@@ -244,9 +245,8 @@ PROCTORING_MAX_FRAME_AGE = env.float("PROCTORING_MAX_FRAME_AGE", 30.0, minimum=0
 PROCTORING_BREAKER_THRESHOLD = env.int("PROCTORING_BREAKER_THRESHOLD", 5, minimum=0, maximum=10000)
 PROCTORING_BREAKER_COOLDOWN = env.int("PROCTORING_BREAKER_COOLDOWN", 10, minimum=1, maximum=3600)
 # A job a worker takes is its own for this long (seconds), renewed six times a lease while it
-# runs: a job whose worker died (kill -9, a lost machine) is retried within about this long.
-# Keep it well under PROCTORING_MAX_FRAME_AGE, or a frame retried after its worker died is
-# dropped as stale instead of sent.
+# runs: a job whose worker died (kill -9, a lost machine) is retried within about this long
+# (plus a look and a backoff), and sent however old it is by then.
 PROCTORING_JOB_LEASE_SECONDS = env.int("PROCTORING_JOB_LEASE_SECONDS", 15, minimum=3, maximum=3600)
 # Jobs one `rqworker proctoring` process runs at once (threads; each mostly waits for the API).
 PROCTORING_WORKER_CONCURRENCY = env.int("PROCTORING_WORKER_CONCURRENCY", 64, minimum=1, maximum=512)
@@ -299,6 +299,13 @@ PROCTORING_FAILED_TTL = env.int("PROCTORING_FAILED_TTL", 7 * 24 * 3600, minimum=
 # refused (4xx) never keeps its image, so an exam taker cannot fill Redis with refused frames.
 PROCTORING_FAILED_BYTES_MAX = env.int("PROCTORING_FAILED_BYTES_MAX", 256 * 1024 * 1024, minimum=0)
 PROCTORING_FAILED_BYTES_PER_CLIENT = env.int("PROCTORING_FAILED_BYTES_PER_CLIENT", 8 * 1024 * 1024, minimum=0)
+# A client whose frames the API keeps refusing (4xx, in a row, none delivered between) is asked to
+# slow down after _TO_SLOW of them, and its frames are refused at the gateway (`frames_refused`)
+# after _TO_BLOCK, until PROCTORING_REFUSAL_COOLDOWN seconds pass without another refusal
+# (0 turns either off). Each refused frame costs an API call and a failed job's metadata.
+PROCTORING_REFUSALS_TO_SLOW = env.int("PROCTORING_REFUSALS_TO_SLOW", 3, minimum=0)
+PROCTORING_REFUSALS_TO_BLOCK = env.int("PROCTORING_REFUSALS_TO_BLOCK", 10, minimum=0)
+PROCTORING_REFUSAL_COOLDOWN = env.int("PROCTORING_REFUSAL_COOLDOWN", 60, minimum=1, maximum=24 * 3600)
 # How long a camera client's token stays valid (seconds); an ended attempt refuses it anyway.
 PROCTORING_TOKEN_MAX_AGE = env.int("PROCTORING_TOKEN_MAX_AGE", 6 * 3600, minimum=60)
 # A bearer token that lets a monitoring system read /metrics and /proctoring/stats.json without

@@ -57,6 +57,10 @@ class QueueFull(AdmissionError):
     code = ErrorCode.QUEUE_FULL
 
 
+class FramesRefused(AdmissionError):
+    code = ErrorCode.FRAMES_REFUSED
+
+
 class QueueUnavailable(AdmissionError):
     code = ErrorCode.UNAVAILABLE
 

@@ -27,6 +27,9 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"  # the client already has its maximum of frames pending
     UNAVAILABLE = "unavailable"  # the queue (Redis) could not take the frame; send it again later
     QUEUE_FULL = "queue_full"  # PROCTORING_MAX_QUEUED frames wait already (all clients): overload
+    # The API refused this client's last PROCTORING_REFUSALS_TO_BLOCK frames: none is taken until
+    # PROCTORING_REFUSAL_COOLDOWN seconds pass (the detail says how long is left)
+    FRAMES_REFUSED = "frames_refused"
 
 
 class CloseCode:

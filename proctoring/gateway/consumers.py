@@ -20,12 +20,12 @@ from django.conf import settings
 
 from proctoring.core import events, protocol
 from proctoring.core.access import StreamRefused, scope_header
-from proctoring.core.exceptions import AdmissionError, FrameError, QueueFull, QueueUnavailable
+from proctoring.core.exceptions import AdmissionError, FrameError, FramesRefused, QueueFull, QueueUnavailable
 from proctoring.core.frames import Frame, parse_image, parse_text_message
 from proctoring.core.protocol import CloseCode, ErrorCode
 from proctoring.gateway import connection_limits
 from proctoring.gateway.auth import StreamIdentity, authorize, presented_token
-from proctoring.gateway.throttle import MIN_FPS, recommended_fps
+from proctoring.gateway.throttle import MIN_FPS, advised_fps
 from proctoring.queue import enqueue, metrics
 from proctoring.store import shards
 from proctoring.store.connections import get_async_redis
@@ -137,7 +137,7 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         except (FrameError, AdmissionError) as exc:
             metrics.recorder.count(f"rejected:{exc.code.value}")
             await self.send(text_data=protocol.error(seq, exc.code, str(exc)))
-            if isinstance(exc, QueueFull):
+            if isinstance(exc, (QueueFull, FramesRefused)):
                 await self._tell_rate(MIN_FPS)
             return
         except Exception:
@@ -152,7 +152,13 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             )
         )
         await self._tell_rate(
-            recommended_fps(enqueued.queued, settings.PROCTORING_MAX_QUEUED, settings.PROCTORING_CLIENT_FPS)
+            advised_fps(
+                enqueued.queued,
+                settings.PROCTORING_MAX_QUEUED,
+                settings.PROCTORING_CLIENT_FPS,
+                enqueued.refusals,
+                settings.PROCTORING_REFUSALS_TO_SLOW,
+            )
         )
 
     async def _tell_rate(self, fps: float) -> None:

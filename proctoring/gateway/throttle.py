@@ -8,6 +8,14 @@ THROTTLE_FROM = 0.25
 MIN_FPS = 0.2
 
 
+def advised_fps(queued: int, max_queued: int, normal_fps: float, refusals: int, slow_after: int) -> float:
+    """The rate to ask of one client: `recommended_fps` for the queue, and the slowest rate for
+    a client whose last `slow_after` (or more) frames the API refused in a row (0: never)."""
+    if slow_after and refusals >= slow_after:
+        return MIN_FPS
+    return recommended_fps(queued, max_queued, normal_fps)
+
+
 def recommended_fps(queued: int, max_queued: int, normal_fps: float) -> float:
     """Full rate while the backlog is small, then down in steps of a quarter of the full rate
     as the queue fills, never below MIN_FPS. Steps, not a smooth curve, so that clients are

@@ -45,7 +45,10 @@ class QueueCollector(Collector):
         for outcome in ("received", "completed", "failed", "retried"):
             frames.add_metric([outcome], totals.get(outcome, 0))
         frames.add_metric(["stale"], figures["stale_dropped"])
+        frames.add_metric(["recovered"], figures["recovered"])
         frames.add_metric(["coalesced"], figures["coalesced"])
+        # Answers that came for an attempt erased while its frame ran: dropped, never stored.
+        frames.add_metric(["dropped_erased"], totals.get(keys.RESULTS_DROPPED_ERASED, 0))
         yield frames
         yield CounterMetricFamily(
             "proctoring_frames_clock_corrected",

@@ -29,7 +29,8 @@ MINUTES = 15  # throughput history shown
 
 
 _SUMMED = (
-    "queued", "running", "retrying", "deferred", "failed", "stale_dropped", "coalesced", "clock_corrected",
+    "queued", "running", "retrying", "deferred", "failed", "stale_dropped", "recovered", "coalesced",
+    "clock_corrected",
 )  # fmt: skip
 
 
@@ -85,9 +86,9 @@ def _shard_figures() -> dict[str, Any]:
         pipe.lindex(queue.key, 0)
         pipe.exists(WORKERS_SUSPENDED)
         pipe.get(keys.stale_count())
-        pipe.hmget(keys.totals(), ["coalesced", "clock_corrected"])
+        pipe.hmget(keys.totals(), ["coalesced", "clock_corrected", "recovered"])
         queued, running, scheduled, deferred, failed, oldest, paused, stale, totals = pipe.execute()
-    coalesced, clock_corrected = totals
+    coalesced, clock_corrected, recovered = totals
     return {
         "queue": queue.name,
         "queued": queued,
@@ -97,6 +98,7 @@ def _shard_figures() -> dict[str, Any]:
         "failed": failed,
         "failed_images_evicted": _images_evicted(connection),
         "stale_dropped": int(stale or 0),
+        "recovered": int(recovered or 0),
         "coalesced": int(coalesced or 0),
         "clock_corrected": int(clock_corrected or 0),
         "oldest_queued_age_s": _age(connection, oldest.decode()) if oldest else None,

@@ -29,7 +29,7 @@ from rq.suspension import WORKERS_SUSPENDED
 from rq.utils import utcformat
 
 from proctoring.core import clock
-from proctoring.core.exceptions import QueueFull, QueueUnavailable, RateLimited
+from proctoring.core.exceptions import FramesRefused, QueueFull, QueueUnavailable, RateLimited
 from proctoring.core.frames import Frame, FrameMeta, pack_frame
 from proctoring.queue import counters, fairness, job_template, policy
 from proctoring.store import keys, rq_internals, scripts
@@ -45,6 +45,7 @@ class Enqueued(NamedTuple):
     priority: bool = False  # queued ahead of normal frames
     hint: str | None = None  # what the client's latest analysed frame showed (`hints.HINTS`)
     replaced: str | None = None  # the waiting frame this one took the place of (latest-frame-wins)
+    refusals: int = 0  # the client's frames the API refused in a row, none delivered since
 
 
 Command = tuple[tuple[Any, ...], dict[str, Any]]
@@ -66,6 +67,7 @@ def enqueue_frame(
         ValueError: `delay` is negative or longer than a day.
         RateLimited: the client already has `PROCTORING_MAX_PENDING_PER_CLIENT` frames pending.
         QueueFull: `PROCTORING_MAX_QUEUED` frames are waiting already.
+        FramesRefused: the API refused the client's last `PROCTORING_REFUSALS_TO_BLOCK` frames.
         QueueUnavailable: Redis did not confirm the job; nothing is queued.
     """
     connection = get_redis()
@@ -132,7 +134,13 @@ async def aenqueue_frame(
     hint = answer[4].decode() if isinstance(answer[4], bytes) else None
     replaced = answer[5].decode() if isinstance(answer[5], bytes) else None
     return Enqueued(
-        job_id, queued, paused=bool(answer[2]), priority=bool(answer[3]), hint=hint, replaced=replaced
+        job_id,
+        queued,
+        paused=bool(answer[2]),
+        priority=bool(answer[3]),
+        hint=hint,
+        replaced=replaced,
+        refusals=int(answer[6]),
     )
 
 
@@ -201,6 +209,7 @@ def _run_script(
         hasty=keys.client_hasty(client_id),
         job=Job.key_for(job_id),
         failed_kinds=keys.FAILED_KINDS,
+        refusals=keys.client_refusals(client_id),
         job_id=job_id,
         received_at=received_at,
         client_limit=settings.PROCTORING_MAX_PENDING_PER_CLIENT,
@@ -226,6 +235,7 @@ def _run_script(
         kind_template=keys.KIND_TEMPLATE,
         seq=meta.seq,
         clock_corrected=clock_corrected,
+        refuse_after=settings.PROCTORING_REFUSALS_TO_BLOCK,
     )
 
 
@@ -236,6 +246,12 @@ _SCHEDULED_KEY = ScheduledJobRegistry.key_template.format(policy.QUEUE_NAME)
 def _check_admission(answer: list[int]) -> int:
     """The queue's length if the frame was admitted; otherwise the refusal."""
     verdict, queued = int(answer[0]), int(answer[1])
+    if verdict == -2:
+        seconds = max(1, -(-queued // 1000))  # the cooldown's milliseconds left, rounded up
+        raise FramesRefused(
+            f"the proctoring service refused this camera's last {settings.PROCTORING_REFUSALS_TO_BLOCK} "
+            f"frames; frames are not taken for {seconds} s (check the camera sends real pictures)"
+        )
     if verdict == -1:
         raise QueueFull(f"{queued} frames are waiting for the proctoring service; slow down")
     if verdict == 0:

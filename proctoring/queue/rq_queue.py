@@ -42,6 +42,7 @@ class ProctoringQueue(QueueBase):
             counters.move(job.id, counters.QUEUED, pipeline=pipeline, connection=self.connection)
             # A failed job requeued takes a pending slot again (NX: a retry keeps its own).
             target.zadd(keys.client_pending(client_id), {job.id: time.time()}, nx=True)
+            target.expire(keys.client_pending(client_id), counters.COUNTS_TTL)
             # And waits its client's turn in fair order.
             fairness.join(self.connection, client_id, job.id, at_front=at_front, pipeline=pipeline)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import threading
 from collections import OrderedDict
@@ -17,8 +18,10 @@ from proctoring.reference_api.analysis import ImageTooLarge, NotAnImage, analyze
 REQUIRED_FIELDS = ("client_id", "attempt_id", "seq", "captured_at")
 _REMEMBERED = 10_000
 
-# Answers by Idempotency-Key, so that a retried request gets the first answer again.
-_answers: OrderedDict[str, dict[str, Any]] = OrderedDict()
+# Answers by caller and Idempotency-Key, so that a retried request gets the first answer again. Each
+# answer is kept with its request's fingerprint: the same key with another request (someone who
+# learnt a job id, or a client's bug) is a 422, never someone else's answer.
+_answers: OrderedDict[tuple[str, str], tuple[str, dict[str, Any]]] = OrderedDict()
 _answers_lock = threading.Lock()
 
 
@@ -44,14 +47,21 @@ def analyze_view(request: HttpRequest) -> JsonResponse:
         seq = int(request.POST["seq"])
     except ValueError:
         return _problem(400, "bad_seq", f"seq must be a whole number, got {request.POST['seq']!r}")
+    image = upload.read()
     idempotency_key = request.headers.get("Idempotency-Key", "")
+    remembered = (_caller(request), idempotency_key)
+    fingerprint = _fingerprint(request, image)
     if idempotency_key:
         with _answers_lock:
-            earlier = _answers.get(idempotency_key)
+            earlier = _answers.get(remembered)
         if earlier is not None:
-            return JsonResponse({**earlier, "replayed": True})
+            if not hmac.compare_digest(earlier[0], fingerprint):
+                return _problem(
+                    422, "idempotency_key_reused", "this Idempotency-Key was used for another request"
+                )
+            return JsonResponse({**earlier[1], "replayed": True})
     try:
-        facts = analyze(upload.read(), settings.REFERENCE_API_MAX_PIXELS)
+        facts = analyze(image, settings.REFERENCE_API_MAX_PIXELS)
     except NotAnImage as exc:
         return _problem(400, "not_an_image", str(exc))
     except ImageTooLarge as exc:
@@ -66,7 +76,19 @@ def analyze_view(request: HttpRequest) -> JsonResponse:
     }
     if idempotency_key:
         with _answers_lock:
-            _answers[idempotency_key] = answer
+            _answers[remembered] = (fingerprint, answer)
             while len(_answers) > _REMEMBERED:
                 _answers.popitem(last=False)
     return JsonResponse(answer)
+
+
+def _caller(request: HttpRequest) -> str:
+    """Who asks: their credentials, hashed (the same for every caller when the API has no key)."""
+    return hashlib.sha256(request.headers.get("Authorization", "").encode()).hexdigest()
+
+
+def _fingerprint(request: HttpRequest, image: bytes) -> str:
+    digest = hashlib.sha256(image)
+    for name in REQUIRED_FIELDS:
+        digest.update(b"\0" + request.POST[name].encode())
+    return digest.hexdigest()

@@ -31,3 +31,20 @@ def read(key: str) -> tuple[bytes, str] | None:
 def delete(key: str) -> None:
     if key:
         default_storage.delete(key)
+
+
+def of_attempt(attempt_id: str) -> list[str]:
+    """The keys of every snapshot file stored for an attempt (its folder), named by a row or not."""
+    try:
+        _, names = default_storage.listdir(attempt_id)
+    except FileNotFoundError:
+        return []
+    return [f"{attempt_id}/{name}" for name in names]
+
+
+def delete_attempt_folder(attempt_id: str) -> None:
+    """Removes an attempt's snapshot folder once it is empty (a storage without folders has none)."""
+    try:
+        default_storage.delete(attempt_id)
+    except OSError:
+        pass

@@ -15,18 +15,24 @@ import os
 import queue
 import threading
 import time
+import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import redis
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, transaction
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, IntegrityError, close_old_connections, transaction
 
+from exams.models import Attempt
 from proctoring.core import clock
 from proctoring.core.frames import FrameMeta
 from proctoring.models import FrameResult
 from proctoring.results import incidents, snapshots
+from proctoring.store import keys
+from proctoring.store.connections import get_redis
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +46,7 @@ class Pending:
     row: FrameResult
     image: bytes | None  # kept only for a flagged frame: it may become an incident's snapshot
     content_type: str
-    done: Future[None]
+    done: Future[bool]  # True once stored (or stored before), False if its attempt was erased
 
 
 class ResultWriter:
@@ -49,12 +55,12 @@ class ResultWriter:
         self._lock = threading.Lock()
         self._pid: int | None = None
 
-    def submit(self, row: FrameResult, image: bytes | None = None, content_type: str = "") -> Future[None]:
+    def submit(self, row: FrameResult, image: bytes | None = None, content_type: str = "") -> Future[bool]:
         """Queues `row` (and the findings and incidents of its flags) for the next commit; the
-        future is done once it is committed (or an existing row has its job id), or failed
-        after `STORE_ATTEMPTS` tries."""
+        future is True once it is committed (or an existing row has its job id), False if its
+        attempt no longer exists, or failed after `STORE_ATTEMPTS` tries."""
         self._ensure_running()
-        done: Future[None] = Future()
+        done: Future[bool] = Future()
         self._rows.put(Pending(row, image if row.flags else None, content_type, done))
         return done
 
@@ -96,8 +102,10 @@ class ResultWriter:
 
     def _commit(self, batch: list[Pending]) -> None:
         """Commits the batch, trying again on a database error: a busy database costs a short
-        wait rather than a second API call for frames the API has already analysed."""
-        for attempt in range(1, STORE_ATTEMPTS + 1):
+        wait rather than a second API call for frames the API has already analysed. Rows of
+        attempts deleted meanwhile (erased) are dropped, not tried again: their futures say False."""
+        tries = 0
+        while batch:
             written: list[str] = []
             try:
                 close_old_connections()
@@ -106,22 +114,67 @@ class ResultWriter:
             except Exception as exc:
                 for key in written:  # the rows that named them were rolled back
                     snapshots.delete(key)
-                if isinstance(exc, DatabaseError) and attempt < STORE_ATTEMPTS:
+                # A row of an attempt deleted meanwhile fails its foreign key, and only then.
+                gone = _of_erased_attempts(batch) if isinstance(exc, IntegrityError) else []
+                if gone:
+                    _drop(gone)
+                    dropped = {id(item) for item in gone}
+                    batch = [item for item in batch if id(item) not in dropped]
+                    continue
+                tries += 1
+                if isinstance(exc, DatabaseError) and tries < STORE_ATTEMPTS:
                     log.warning(
-                        "storing %d result(s) failed (try %d): %s; trying again", len(batch), attempt, exc
+                        "storing %d result(s) failed (try %d): %s; trying again", len(batch), tries, exc
                     )
-                    time.sleep(0.5 * attempt)
+                    time.sleep(0.5 * tries)
                     continue
                 if len(batch) > 1:
-                    # One bad row (e.g. of an attempt deleted meanwhile) must not fail the others.
+                    # One bad row must not fail the others.
                     for item in batch:
                         self._commit([item])
                     return
                 batch[0].done.set_exception(exc)  # its job must hear of it
                 return
             for item in batch:
-                item.done.set_result(None)
+                item.done.set_result(True)
             return
+
+
+def _of_erased_attempts(batch: list[Pending]) -> list[Pending]:
+    """The rows whose attempt is no longer in the database (erased while its frame ran)."""
+    wanted = {_canonical(item.row.attempt_id) for item in batch}
+    try:
+        found = Attempt.objects.filter(pk__in=wanted).values_list("pk", flat=True)
+        present = {_canonical(pk) for pk in found}
+    except (DatabaseError, ValidationError):
+        return []
+    return [item for item in batch if _canonical(item.row.attempt_id) not in present]
+
+
+def _canonical(attempt_id: Any) -> str:
+    """An attempt id as one text, however it was written (a UUID with or without dashes)."""
+    try:
+        return str(uuid.UUID(str(attempt_id)))
+    except ValueError:
+        return str(attempt_id)
+
+
+def _drop(gone: list[Pending]) -> None:
+    """Drops answers whose attempt was erased: logged, counted in the totals, and their futures
+    say False, so that the job stores nothing of its client (`proctoring.worker.delivery`)."""
+    for item in gone:
+        log.warning(
+            "job %s: attempt %s no longer exists (erased); its answer is dropped, not stored",
+            item.row.job_id,
+            item.row.attempt_id,
+        )
+        item.done.set_result(False)
+        # Its snapshot, if the failed try wrote one, is deleted: its folder goes too.
+        snapshots.delete_attempt_folder(str(item.row.attempt_id))
+    try:
+        get_redis().hincrby(keys.totals(), keys.RESULTS_DROPPED_ERASED, len(gone))
+    except redis.RedisError as exc:
+        log.warning("could not count %d dropped result(s): %s", len(gone), exc)
 
 
 def _write(batch: list[Pending], written: list[str]) -> None:
@@ -149,12 +202,13 @@ def _write(batch: list[Pending], written: list[str]) -> None:
 _writer = ResultWriter()
 
 
-def store_result(meta: FrameMeta, job_id: str, answer: dict[str, Any], image: bytes = b"") -> Future[None]:
+def store_result(meta: FrameMeta, job_id: str, answer: dict[str, Any], image: bytes = b"") -> Future[bool]:
     """Keeps the API's answer for a frame (its metadata, the image's hash, never the image),
     and what its flags found (`proctoring.results.incidents`); a repeated job stores no second row.
     The image is kept only as the snapshot of an incident it opens.
 
-    Returns at once: the future is done when the row is committed. Under a batching worker the
+    Returns at once: the future is True when the row is committed, False when its attempt was
+    erased meanwhile (nothing is stored). Under a batching worker the
     job's success is recorded only after that (`job_context.defer_success_until`), and the job's
     slot is free meanwhile; elsewhere, wait for it (`.result()`).
 

@@ -2,7 +2,8 @@
 
 proctoring:client:<client_id>:pending   sorted set of job ids (score: enqueue time) that are
                                         queued, running or waiting to retry for one client;
-                                        its size is the per-client admission limit.
+                                        its size is the per-client admission limit; expires a
+                                        week after the client's last frame.
 proctoring:client:<client_id>:counts    hash: queued, running, retrying (frames now in each
                                         state), completed:<UTC date>, stale, last_frame_at
                                         (proctoring/queue/counters.py).
@@ -16,13 +17,18 @@ proctoring:client:<client_id>:latest    the envelope of a recent delivered frame
 proctoring:client:<client_id>:hint      what the exam taker's page should say of the latest
                                         analysed frame (face_not_visible, camera_blocked,
                                         too_dark), 10 s; read by the enqueue, sent in acks.
+proctoring:client:<client_id>:refusals  the client's frames the API refused in a row (none
+                                        delivered since), kept PROCTORING_REFUSAL_COOLDOWN s
+                                        past the last: slows, then stops its frames at the gateway.
 proctoring:api:failures                 consecutive failed API calls (proctoring/queue/breaker.py).
 proctoring:api:open                     set while the API's circuit is open (TTL: the cooldown).
 proctoring:api:probe                    set while one probe job is let through a half-open circuit.
 proctoring:clients                      sorted set of client ids by their last frame's time.
 proctoring:failed:kind:<kind>           sorted set of failed job ids whose last error is of
-                                        that kind (exception class), scored like the client's.
-proctoring:failed:kinds                 set of the kinds seen.
+                                        that kind (exception class), scored like the client's;
+                                        like it, shed of expired ids at each failure and kept a
+                                        day past its newest one.
+proctoring:failed:kinds                 set of the kinds seen, kept a day past the newest failure.
 proctoring:failed:images                sorted set of failed job ids whose image is kept (an
                                         outage's, not a refusal's), by failure time; with
 proctoring:failed:image-sizes           hash: job id -> "<bytes> <client id>",
@@ -34,8 +40,10 @@ proctoring:frame:<job_id>               a frame's envelope (header and image byt
 proctoring:stats:stale                  frames dropped as stale, in all.
 proctoring:stats:minute:<epoch minute>  hash: received, completed, failed in that minute (UTC);
                                         kept an hour, for the admin's throughput chart.
-proctoring:stats:totals                 hash: received, completed, failed, retried,
-                                        rejected:<code>, api_status:<status> since the start.
+proctoring:stats:totals                 hash: received, completed, failed, retried, recovered
+                                        (jobs taken back from a dead worker), rejected:<code>,
+                                        api_status:<status>, failed_images_evicted,
+                                        results_dropped_erased since the start.
 proctoring:connections:ip:<address>    sorted set of the open camera sockets from one IP address
                                         (scored by when their lease runs out; renewed by the
                                         gateway holding them): proctoring/gateway/connection_limits.py.
@@ -127,6 +135,10 @@ def clients_ring_sparse() -> str:
     return f"{PREFIX}:ring:new"
 
 
+def client_refusals(client_id: str) -> str:
+    return f"{CLIENT_PREFIX}{client_id}:refusals"
+
+
 def client_times(client_id: str) -> str:
     return f"{CLIENT_PREFIX}{client_id}:times"
 
@@ -157,6 +169,9 @@ def totals() -> str:
 
 # The totals' field counting failed frames' images cut by the byte caps (queue/failed_images.py).
 FAILED_IMAGES_EVICTED = "failed_images_evicted"
+# The totals' field counting answers dropped because their attempt was erased while its frame ran
+# (proctoring/results/writer.py).
+RESULTS_DROPPED_ERASED = "results_dropped_erased"
 
 
 def histogram(name: str) -> str:

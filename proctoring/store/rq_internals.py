@@ -42,10 +42,18 @@ moves.
 
 RQ's key layouts for the executions our take script writes are derived here from RQ's own key
 builders (`EXECUTION_KEY_PREFIX`, `EXECUTIONS_REGISTRY_KEY_PREFIX`, `worker_executions_key`).
+
+A queue's scheduler lock (rq 3.0, `rq.scheduler`): `RQScheduler.get_locking_key(queue)` holds
+the name of the scheduler that owns it, set with a TTL of the scheduler's `interval + 60` s
+(61 s by default) and refreshed with every heartbeat, along with the scheduler's hash
+(`RQScheduler.key`: its hostname and pid, under the same TTL). A lock's remaining TTL is thus
+how long ago its holder last beat (`scheduler_lock`).
 """
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -55,7 +63,9 @@ from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.executions import WORKER_EXECUTIONS_KEY_TEMPLATE, Execution, ExecutionRegistry
 from rq.job import Job, JobStatus
 from rq.queue import Queue
-from rq.scheduler import RQScheduler
+from rq.results import Result
+from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
+from rq.scripts import release_lock
 from rq.utils import current_timestamp
 from rq.worker import BaseWorker, WorkerStatus
 
@@ -188,6 +198,51 @@ class SchedulerBase(RQScheduler):
         self._status = self.Status.STARTED
 
 
+@dataclass(frozen=True)
+class SchedulerLock:
+    """Who holds a queue's scheduler lock: its `holder`'s name, how long ago it last refreshed
+    the lock (`silent_for`, seconds, by Redis's clock), and where the holder runs, from its hash
+    (`hostname` and `pid`; None when the hash is gone: it expired or its death was recorded)."""
+
+    holder: str
+    silent_for: float
+    hostname: str | None
+    pid: int | None
+
+
+# What RQ's scheduler sets its lock's TTL to: `interval + 60`, with RQ's default interval (ours
+# too). A holder with a longer interval looks more recently heard from than it was, never less.
+SCHEDULER_LOCK_TTL: int = inspect.signature(RQScheduler).parameters["interval"].default + 60
+
+
+def scheduler_lock(connection: redis.Redis, queue_name: str) -> SchedulerLock | None:
+    """The holder of `queue_name`'s scheduler lock, or None when the lock is free."""
+    lock_key = RQScheduler.get_locking_key(queue_name)
+    with connection.pipeline(transaction=True) as pipe:
+        pipe.get(lock_key)
+        pipe.pttl(lock_key)
+        holder, ttl_ms = pipe.execute()
+    if holder is None or ttl_ms < 0:
+        return None
+    name = _text(holder)
+    hostname, pid = connection.hmget(SCHEDULER_KEY_TEMPLATE % name, ["hostname", "pid"])
+    return SchedulerLock(
+        holder=name,
+        silent_for=max(0.0, SCHEDULER_LOCK_TTL - ttl_ms / 1000),
+        hostname=_text(hostname) if hostname is not None else None,
+        pid=int(pid) if pid is not None else None,
+    )
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def release_scheduler_lock(connection: redis.Redis, queue_name: str, holder: str) -> bool:
+    """Frees `queue_name`'s scheduler lock if `holder` still holds it (RQ's atomic release)."""
+    return release_lock(connection, RQScheduler.get_locking_key(queue_name), holder)
+
+
 # --- Queue --------------------------------------------------------------------------------------
 
 
@@ -238,6 +293,11 @@ EXECUTION_KEY_PREFIX = _prefix(Execution(id="EXEC", job_id="JOB", connection=Non
 EXECUTIONS_REGISTRY_KEY_PREFIX = _prefix(ExecutionRegistry.key_template.format("JOB"), "JOB")
 # A job's hash, with "{}" where its id goes (`proctoring.store.keys.template`).
 JOB_TEMPLATE = Job.key_for("{}")
+# An execution's hash (by "<job id>:<execution id>"), a job's executions registry and its results
+# stream, with "{}" where the id goes.
+EXECUTION_TEMPLATE = EXECUTION_KEY_PREFIX + "{}"
+EXECUTIONS_TEMPLATE = EXECUTIONS_REGISTRY_KEY_PREFIX + "{}"
+RESULTS_TEMPLATE = Result.get_key("{}")
 
 
 def executions_registry_key(job_id: str) -> str:

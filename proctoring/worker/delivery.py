@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from rq import get_current_job
+from rq.exceptions import AbandonedJobError
 from rq.job import Job
 
 from proctoring.core import events, hints
@@ -39,7 +40,7 @@ def forward_frame_job() -> None:
     meta, image = stored
     # A frame held back on purpose (a delayed enqueue) is as old as the time since it was due.
     age = (datetime.now(UTC) - meta.received_at).total_seconds() - meta.delay
-    if settings.PROCTORING_MAX_FRAME_AGE and age > settings.PROCTORING_MAX_FRAME_AGE:
+    if outcomes.is_stale(age, job.meta):
         outcomes.drop_stale(meta.client_id, job.id)
         events.publish(events.STALE, job.id, meta.client_id, meta.seq, age_s=round(age, 1))
         return
@@ -49,10 +50,11 @@ def forward_frame_job() -> None:
 
     job_id, client_id, seq = job.id, meta.client_id, meta.seq
 
-    def tell(saved: Future[None] | None = None) -> None:
-        if saved is None or saved.exception() is None:
+    def tell(saved: Future[bool] | None = None) -> None:
+        if saved is None or (saved.exception() is None and saved.result()):
             events.publish(events.COMPLETED, job_id, client_id, seq, flags=flags)
 
+    saved: Future[bool] | None = None
     if settings.PROCTORING_STORE_RESULTS:
         saved = writer.store_result(meta, job.id, answer, image)
         # A batching worker frees this job's slot now and records its success once the answer
@@ -62,6 +64,12 @@ def forward_frame_job() -> None:
         saved.add_done_callback(tell)
     else:
         tell()
+
+    def kept() -> bool:
+        # False once the answer was dropped, its attempt erased while the frame ran: asked when
+        # the success is written, after the answer's commit.
+        return saved is None or saved.result() is not False
+
     # The dashboard's thumbnail: every 4th frame (2 s at 2 fps) and every flagged one.
     keep_latest = bool(flags) or meta.seq % 4 == 1
     outcomes.finish_delivered(
@@ -71,6 +79,7 @@ def forward_frame_job() -> None:
         keep_latest=keep_latest,
         hint=hints.hint_for(flags),
         times=_times(job, meta),
+        kept=kept,
     )
 
 
@@ -114,6 +123,8 @@ def on_forward_failure(
             settings.PROCTORING_BREAKER_THRESHOLD,
         )
     final = not job.should_retry
+    if not final and exc_type is not None and issubclass(exc_type, AbandonedJobError):
+        outcomes.count_recovered(connection, job.meta)  # its worker died: sent however late
     if final and (image := outcomes.image_digest(job.id)) is not None:
         # Kept even when the image is not: what the frame was, for an operator or an appeal.
         job.meta["image_sha256"], job.meta["image_bytes"] = image

@@ -33,14 +33,14 @@ def end_job() -> list[Write]:
     return writes
 
 
-def end_waits() -> list[Future[None]]:
+def end_waits() -> list[Future[Any]]:
     """What the job's success must wait for (`defer_success_until`), cleared."""
-    waits: list[Future[None]] = getattr(_context, "waits", None) or []
+    waits: list[Future[Any]] = getattr(_context, "waits", None) or []
     _context.waits = None
     return waits
 
 
-def defer_success_until(done: Future[None]) -> bool:
+def defer_success_until(done: Future[Any]) -> bool:
     """Asks a batching worker to record the job's success only once `done` has succeeded (if
     it fails, the success is never recorded: RQ's cleanup finds the job abandoned and runs it
     again), and to free the job's slot meanwhile. Returns False when not under a batching

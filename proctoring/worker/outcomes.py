@@ -5,6 +5,7 @@ under a batching worker). And reading a taken frame's envelope back."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -15,6 +16,7 @@ from proctoring.store import keys
 from proctoring.store.connections import get_redis
 from proctoring.worker import job_context
 
+RECOVERED = "recovered"  # in a job's meta: how many times its worker died while running it
 LATEST_TTL = 60  # seconds the dashboard's live thumbnail outlives its client's last frame
 HINT_TTL = 10  # seconds a hint outlives the frame that caused it (a camera that stops sending)
 
@@ -26,24 +28,28 @@ def finish_delivered(
     keep_latest: bool = False,
     hint: str | None = None,
     times: tuple[float, float, float] | None = None,
+    kept: Callable[[], bool] = lambda: True,
 ) -> None:
     """A delivered frame: its bytes go, its client's slot is free, it counts as completed (with
     the job's own success bookkeeping, in one batch, when a batching worker runs the job).
     After a `flagged` result, the client's next frames are queued with priority for a while.
     With `keep_latest`, the frame becomes its client's live thumbnail for a minute (copied in
     Redis, not sent back and forth). `hint` (or its absence) is what the exam taker's page is
-    told in its next acks. `times` (wait, run, age in ms) go to the client's freshness figures."""
+    told in its next acks. `times` (wait, run, age in ms) go to the client's freshness figures.
+    All of these only if `kept()`, asked when the writes run: not once the answer was dropped
+    because the attempt was erased, whose keys must not come back."""
     window = settings.PROCTORING_PRIORITY_AFTER_FLAG
 
     def write(pipe: Any) -> None:
         breaker.record_success(pipe)
-        if hint:
+        of_client = kept()
+        if hint and of_client:
             pipe.set(keys.client_hint(client_id), hint, ex=HINT_TTL)
         else:
             pipe.delete(keys.client_hint(client_id))
-        if flagged and window:
+        if flagged and window and of_client:
             pipe.set(keys.client_priority(client_id), 1, ex=window)
-        if keep_latest:
+        if keep_latest and of_client:
             pipe.copy(keys.frame(job_id), keys.client_latest(client_id), replace=True)
             pipe.expire(keys.client_latest(client_id), LATEST_TTL)
         counters.move(job_id, counters.DONE, pipeline=pipe, extra=counters.completed_field())
@@ -51,14 +57,30 @@ def finish_delivered(
         pipe.hincrby(keys.totals(), "completed", 1)
         pipe.delete(keys.frame(job_id))
         pipe.zrem(keys.client_pending(client_id), job_id)
-        if times is not None:
+        if times is not None and of_client:
             freshness.record(pipe, client_id, *times)
+        pipe.delete(keys.client_refusals(client_id))  # the API takes this client's frames again
 
     if job_context.defer_on_success(write):
         return
     with get_redis().pipeline() as pipe:
         write(pipe)
         pipe.execute()
+
+
+def is_stale(age: float, job_meta: dict[str, Any]) -> bool:
+    """Whether a frame `age` seconds old is dropped rather than sent: older than
+    `PROCTORING_MAX_FRAME_AGE`, unless its job was taken back from a dead worker. Such a frame
+    waited for the recovery, not in the queue, and was acked: it is sent however late (counted
+    as recovered when it was taken back), so that a worker's death loses no acked frame."""
+    limit = settings.PROCTORING_MAX_FRAME_AGE
+    return bool(limit) and age > limit and not job_meta.get(RECOVERED)
+
+
+def count_recovered(connection: Any, job_meta: dict[str, Any]) -> None:
+    """A job taken back from a dead worker, to run again: marked so (`is_stale`), and counted."""
+    job_meta[RECOVERED] = int(job_meta.get(RECOVERED, 0)) + 1
+    connection.hincrby(keys.totals(), RECOVERED, 1)
 
 
 def drop_stale(client_id: str, job_id: str) -> None:
@@ -83,7 +105,10 @@ def finish_failed(client_id: str, job_id: str, kind: str = "", keep_image: bool 
     Its image stays too only with `keep_image` (a failure its client did not cause: an outage
     is worth a retry), and only while the kept images fit `PROCTORING_FAILED_BYTES_MAX` and
     `PROCTORING_FAILED_BYTES_PER_CLIENT`; else the oldest kept images are cut to their header.
-    A refused frame keeps no image, so a client cannot fill Redis with frames the API refuses.
+    A refused frame keeps no image, so a client cannot fill Redis with frames the API refuses,
+    and counts among its client's refusals in a row: past `PROCTORING_REFUSALS_TO_SLOW` the
+    client is asked to slow down, past `PROCTORING_REFUSALS_TO_BLOCK` its frames are refused at
+    the gateway until `PROCTORING_REFUSAL_COOLDOWN` seconds pass without another.
     """
     with get_redis().pipeline() as pipe:
         counters.move(
@@ -94,6 +119,9 @@ def finish_failed(client_id: str, job_id: str, kind: str = "", keep_image: bool 
         pipe.expire(keys.frame(job_id), settings.PROCTORING_FAILED_TTL)
         pipe.zrem(keys.client_pending(client_id), job_id)
         failed_images.settle(pipe, job_id, client_id, failed_images.KEEP if keep_image else failed_images.CUT)
+        if not keep_image:
+            pipe.incr(keys.client_refusals(client_id))
+            pipe.expire(keys.client_refusals(client_id), settings.PROCTORING_REFUSAL_COOLDOWN)
         pipe.execute()
 
 

@@ -24,6 +24,7 @@ from proctoring.queue import counters
 from proctoring.queue.rq_queue import ProctoringQueue, ProctoringStartedJobRegistry
 from proctoring.store import rq_internals
 from proctoring.store.rq_internals import SchedulerBase
+from proctoring.worker import scheduler_lock
 from proctoring_site import redis_check, redis_clients
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,14 @@ class ProctoringScheduler(SchedulerBase):
         super().request_stop(signum, frame)
         self._stopping = True
 
+    def _let_go(self) -> None:
+        """Releases its locks and records its death, if Redis answers (else a worker frees the
+        lock once it sees this scheduler dead: `scheduler_lock`)."""
+        try:
+            self.stop()
+        except redis.RedisError as exc:
+            log.warning("scheduler: could not release its lock: %s", exc)
+
     def work(self) -> None:
         """RQ's scheduler loop, at `tick`, with the abandoned-job cleanup and the counts' repair,
         riding out Redis outages and ending with its worker."""
@@ -105,8 +114,10 @@ class ProctoringScheduler(SchedulerBase):
                 break
             if os.getppid() != parent:
                 # Its worker died without stopping it (kill -9): the scheduler would otherwise
-                # outlive it, forever if Redis is gone too. Another worker takes the lock over.
+                # outlive it, forever if Redis is gone too. Its lock is let go, so that the next
+                # worker's scheduler takes it at once rather than after its TTL (61 s).
                 log.warning("scheduler: its worker (pid %d) is gone; stopping", parent)
+                self._let_go()
                 break
             try:
                 if self.should_reacquire_locks:
@@ -127,10 +138,17 @@ class ProctoringScheduler(SchedulerBase):
             time.sleep(wait)
 
 
+def start(worker: BaseWorker, burst: bool, logging_level: Any, date_format: str, log_format: str) -> None:
+    """Starts `worker`'s scheduler with the queues' locks it can take, after freeing those a dead
+    scheduler still holds (`scheduler_lock`)."""
+    scheduler_lock.free_if_dead(worker.connection, worker.queue_names())
+    rq_internals.start_scheduler(worker, ProctoringScheduler, burst, logging_level, date_format, log_format)
+
+
 def restart_if_stopped(worker: BaseWorker) -> None:
     """Starts `worker`'s scheduler again if it stopped, or takes over the queue's lock when the
-    worker that held it is gone: RQ looks only at its maintenance, every ten minutes, and until
-    then no retry is queued and no abandoned job is taken up again."""
+    scheduler that held it is dead: RQ looks only at its maintenance, every ten minutes, and
+    until then no retry is queued and no abandoned job is taken up again."""
     scheduler = worker.scheduler
     if scheduler is None:
         return
@@ -141,4 +159,5 @@ def restart_if_stopped(worker: BaseWorker) -> None:
         worker.log.warning(
             "Worker %s: its scheduler (pid %s) stopped; starting another", worker.name, process.pid
         )
+    scheduler_lock.free_if_dead(worker.connection, worker.queue_names())
     scheduler.acquire_locks(auto_start=True)

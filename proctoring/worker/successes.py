@@ -85,7 +85,7 @@ class Finisher:
         self._items.put(item)
 
     def add_when(
-        self, item: Succeeded, waits: list[Future[None]], on_failure: Callable[[BaseException], None]
+        self, item: Succeeded, waits: list[Future[Any]], on_failure: Callable[[BaseException], None]
     ) -> None:
         """Records `item` once every one of `waits` has succeeded; if one fails, its success is
         never recorded and `on_failure` gets the error (the job fails, and is retried, as if
@@ -96,7 +96,7 @@ class Finisher:
         left = [len(waits)]
         lock = threading.Lock()
 
-        def done(future: Future[None]) -> None:
+        def done(future: Future[Any]) -> None:
             error = future.exception()
             if error is not None:
                 with lock:

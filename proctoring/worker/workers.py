@@ -104,9 +104,7 @@ class ProctoringWorker(SimpleWorker):
             self._sparse_at = time.monotonic()  # kept from the start, until no sparse client comes
             self._watch = slots.SparseWatch(self.connection, keys.clients_ring_sparse(), self._slots)
         if with_scheduler:
-            rq_internals.start_scheduler(
-                self, scheduling.ProctoringScheduler, burst, logging_level, date_format, log_format
-            )
+            scheduling.start(self, burst, logging_level, date_format, log_format)
         # RQ's handlers: the first SIGINT or SIGTERM asks for a warm shutdown, the next for a cold one.
         signal.signal(signal.SIGINT, self.request_stop)
         signal.signal(signal.SIGTERM, self.request_stop)

@@ -98,6 +98,10 @@ function connect() {
         state.unavailable += 1;
         setConnection("retrying");
         $("last-error").textContent = "The server cannot take frames right now; retrying by itself.";
+      } else if (message.code === P.errors.FRAMES_REFUSED) {
+        // The proctoring service refused the camera's last pictures: the gateway takes none for
+        // a while (a throttle has slowed the page already); it starts again by itself.
+        $("last-error").textContent = "Your camera's last pictures could not be read. Check that it shows your face; sending starts again by itself.";
       }
     }
     showCount();

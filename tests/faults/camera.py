@@ -1,6 +1,6 @@
 """A camera client that behaves as the exam page does under faults: a frame refused
-`unavailable` is followed by a newer one after a pause, a closed socket is reopened with
-backoff, and every ack is recorded with when it came."""
+`unavailable` or `rate_limited` is followed by a newer one after a pause, a closed socket is
+reopened with backoff, and every ack is recorded with when it came."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ class Camera:
     url: str
     acked: dict[str, float] = field(default_factory=dict)  # job id -> when acked (monotonic)
     unavailable: int = 0  # frames refused `unavailable`
+    rate_limited: int = 0  # frames refused `rate_limited` (too many of its frames pending)
     reconnects: int = 0
     closes: list[int | None] = field(default_factory=list)  # close codes seen
     _ws: ClientConnection | None = None
@@ -73,5 +74,9 @@ class Camera:
             if answer.get("code") == "unavailable":
                 self.unavailable += 1
                 time.sleep(0.2)  # the page's pause before it tries a newer frame
+                continue
+            if answer.get("code") == "rate_limited":
+                self.rate_limited += 1  # not acked: the page shows it and sends its next frame
+                time.sleep(0.2)
                 continue
             raise AssertionError(f"unexpected answer: {answer}")

@@ -4,15 +4,22 @@ silently lost."""
 
 from __future__ import annotations
 
+import os
 import signal
+import threading
 import time
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone
 
+from exams.models import Attempt
 from proctoring.core.frames import parse_image
+from proctoring.gateway.tokens import make_token
 from proctoring.models import FrameResult
 from proctoring.queue import counters, enqueue
-from tests.support import jpeg_bytes, wait_until
+from tests.faults.camera import Camera
+from tests.support import Reply, jpeg_bytes, stale_count, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -64,3 +71,108 @@ def test_a_live_worker_keeps_its_long_job_past_the_lease(attempt, api, settings,
     api.release()
     wait_until(lambda: FrameResult.objects.count() == 1, 30, "delivered once")
     assert len(api.calls) == 1
+
+
+CAMERAS = 3
+FPS = 4  # per camera: the exam page's rate under the project's defaults
+RECOVERY_BOUND = 25.0  # seconds from the new worker's start: the lease (15 s), a look, a backoff
+
+
+def _running(redis_conn) -> set[str]:
+    """The jobs in the started registry (RQ's entries are `<job id>:<execution id>`)."""
+    return {entry.decode().split(":")[0] for entry in redis_conn.zrange("rq:wip:proctoring", 0, -1)}
+
+
+def _scheduler_pid(redis_conn) -> int:
+    """The pid of the scheduler holding the queue's lock (RQ keeps it in the scheduler's hash)."""
+    holder = redis_conn.get("rq:scheduler-lock:proctoring")
+    assert holder, "no scheduler holds the queue's lock"
+    return int(redis_conn.hget(f"rq:scheduler:{holder.decode()}", "pid"))
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("killed", ["worker", "worker-and-scheduler"])
+def test_a_killed_lone_worker_loses_no_acked_frame_and_its_jobs_are_retried_within_20s(
+    killed, exam, api, start_worker, start_daphne, redis_conn
+):
+    """The project's defaults (lease 15 s, stale cut 30 s, 64 threads), 3 cameras at 4 frames/s,
+    an API answering in 300 ms; the only worker killed with SIGKILL mid-stream (alone, or with
+    its scheduler process: the dead scheduler's lock then has no one to release it), a new one
+    started about a second later. Every acked frame reaches the API, and the jobs that were
+    running at the kill are retried within ~20 s of the new worker's start (not after the dead
+    scheduler's 61 s lock, by which time they were dropped as stale)."""
+    api.script(Reply(delay=0.3))
+    users, now = get_user_model(), timezone.now()
+    attempts = [
+        Attempt.objects.create(user=users.objects.create_user(f"t{i}"), exam=exam, consented_at=now)
+        for i in range(CAMERAS)
+    ]
+    _, port = start_daphne()
+    victim = start_worker()
+    cameras = [Camera(f"ws://127.0.0.1:{port}/ws/proctoring/{a.pk}/?token={make_token(a)}") for a in attempts]
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def stream(camera: Camera) -> None:
+        try:
+            while not stop.is_set():
+                camera.send(timeout=60)
+                time.sleep(1 / FPS)  # the camera's pace
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    def acked() -> set[str]:
+        return {job_id for camera in cameras for job_id in list(camera.acked)}
+
+    def called_after(at: float) -> dict[str, float]:
+        """Each job's first API call after `at` (monotonic)."""
+        first: dict[str, float] = {}
+        for call in list(api.calls):
+            key = call.headers["Idempotency-Key"]
+            if call.at > at and key not in first:
+                first[key] = call.at
+        return first
+
+    threads = [threading.Thread(target=stream, args=(c,), daemon=True) for c in cameras]
+    try:
+        for thread in threads:
+            thread.start()
+        wait_until(lambda: all(len(c.acked) >= 8 for c in cameras) or errors, 30, "streaming")
+        wait_until(lambda: _running(redis_conn) or errors, 10, "jobs running")
+        scheduler = _scheduler_pid(redis_conn)
+        victim.popen.send_signal(signal.SIGKILL)
+        if killed == "worker-and-scheduler":
+            os.kill(scheduler, signal.SIGKILL)
+        victim.popen.wait(10)
+        killed_at = time.monotonic()
+        running = _running(redis_conn)
+        assert running, "no job was running at the kill"
+        # About a second later (the cameras go on: 12 frames acked meanwhile), a new worker.
+        before = len(acked())
+        wait_until(lambda: len(acked()) >= before + CAMERAS * FPS or errors, 30, "a second of frames")
+        start_worker()
+        started = time.monotonic()
+        retried = wait_until(
+            lambda: running <= set(called_after(killed_at)) and called_after(killed_at),
+            RECOVERY_BOUND + 20,
+            f"the {len(running)} job(s) running at the kill retried",
+        )
+        recovery = max(retried[job_id] for job_id in running) - started
+        after = len(acked())
+        wait_until(lambda: len(acked()) >= after + 2 * CAMERAS * FPS or errors, 30, "streaming on")
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+        assert not errors, errors
+        sent = acked()
+        wait_until(lambda: sent <= set(called_after(0)), 60, "every acked frame delivered to the API")
+    finally:
+        stop.set()
+        for camera in cameras:
+            camera.close()
+    print(
+        f"killed {killed}: {len(sent)} acked, all reached the API, {stale_count()} stale; "
+        f"{len(running)} job(s) running at the kill retried {recovery:.1f}s after the new worker's "
+        f"start ({started - killed_at:.1f}s after the kill)"
+    )
+    assert recovery < RECOVERY_BOUND

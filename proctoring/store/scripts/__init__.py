@@ -38,6 +38,7 @@ def enqueue(
     hasty: str,
     job: str,
     failed_kinds: str,
+    refusals: str,
     job_id: str,
     received_at: float,
     client_limit: int,
@@ -63,23 +64,24 @@ def enqueue(
     kind_template: str,
     seq: int,
     clock_corrected: bool,
+    refuse_after: int,
 ) -> Any:
     """Admits and enqueues one frame (enqueue.lua); `job_writes` is RQ's writes for its job as
     Lua (`JobTemplate.lua`).
 
     Returns:
-        {verdict, queue length, paused, priority, hint, replaced id} (see the script); on an
+        {verdict, queue length, paused, priority, hint, replaced id, refusals} (see the script); on an
         asyncio client an awaitable of it, on a pipeline the pipeline.
     """
     return lua.script("enqueue.lua", job_writes=job_writes)(
         client,
         [pending, queue, frame, counts, clients, minute, suspended, totals, priority_window,
-         scheduled, hint, backlogged_ring, waiting, sparse_ring, hasty, job, failed_kinds],
+         scheduled, hint, backlogged_ring, waiting, sparse_ring, hasty, job, failed_kinds, refusals],
         [job_id, received_at, client_limit, queue_limit, envelope, frame_ttl, stamp, description,
          client_id, counts_ttl, minute_ttl, "1" if want_priority else "0", due,
          "1" if coalesce else "0", priority_scan, sparse_backlog, hasty_seconds, job_template,
          frame_template, waiting_template, counts_template, failed_template, kind_template, seq,
-         "1" if clock_corrected else "0"],
+         "1" if clock_corrected else "0", refuse_after],
     )  # fmt: skip
 
 
@@ -301,3 +303,53 @@ def failed_image(
             evicted_field,
         ],
     )
+
+
+def client_erase(
+    client: Any,
+    *,
+    pending: str,
+    waiting: str,
+    failed: str,
+    failed_images: str,
+    counts: str,
+    priority: str,
+    latest: str,
+    hint: str,
+    hasty: str,
+    times: str,
+    connections: str,
+    refusals: str,
+    queue: str,
+    scheduled: str,
+    failed_registry: str,
+    started: str,
+    backlogged_ring: str,
+    sparse_ring: str,
+    ring_turn: str,
+    clients: str,
+    failed_kinds: str,
+    client_id: str,
+    job_template: str,
+    frame_template: str,
+    kind_template: str,
+    executions_template: str,
+    execution_template: str,
+    results_template: str,
+    whole: bool,
+    job_ids: Sequence[str],
+) -> Any:
+    """Erases one client from Redis: its jobs, frames and keys (client_erase.lua).
+
+    Returns:
+        [jobs erased, frames erased, client keys erased, ids of the jobs left running]; on a
+        pipeline, the pipeline.
+    """
+    return lua.script("client_erase.lua")(
+        client,
+        [pending, waiting, failed, failed_images, counts, priority, latest, hint, hasty, times,
+         connections, refusals, queue, scheduled, failed_registry, started, backlogged_ring, sparse_ring,
+         ring_turn, clients, failed_kinds],
+        [client_id, job_template, frame_template, kind_template, executions_template,
+         execution_template, results_template, "1" if whole else "0", *job_ids],
+    )  # fmt: skip

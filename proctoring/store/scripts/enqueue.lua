@@ -16,6 +16,9 @@
   running or waiting to retry are not touched; the client, sending faster than it is served,
   goes to the backlogged ring for `hasty_seconds`.
 
+  A client whose last `refuse_after` frames the API refused in a row has its frame refused
+  before anything else, with nothing written: it is told how long is left of the cooldown.
+
   A frame whose capture time the gateway did not believe (proctoring/core/clock.py) is counted
   `clock_corrected`, in its client's counts and in the totals.
 
@@ -37,6 +40,7 @@
     KEYS[15] hasty            set while the client's frames replace each other
     KEYS[16] job              the new job's hash
     KEYS[17] failed_kinds     the set of failed kinds (for a replaced frame's counts)
+    KEYS[18] refusals         the client's frames refused by the API in a row
 
     ARGV[1]  job_id           the new job's id
     ARGV[2]  received_at      when the frame was received (epoch seconds; pending set score)
@@ -47,7 +51,7 @@
     ARGV[7]  stamp            the receive time in RQ's format (created_at, enqueued_at)
     ARGV[8]  description      the job's description ("frame <client id>#<seq>")
     ARGV[9]  client_id        the client's id
-    ARGV[10] counts_ttl       the TTL of the client's counts and waiting list
+    ARGV[10] counts_ttl       the TTL of the client's counts, pending set and waiting list
     ARGV[11] minute_ttl       the TTL of the throughput bucket
     ARGV[12] want_priority    "1" to ask for priority
     ARGV[13] due              when a delayed frame is due (epoch seconds), 0 for now
@@ -63,11 +67,13 @@
     ARGV[23] kind_template    template of a failed kind's set
     ARGV[24] seq              the frame's number in its connection
     ARGV[25] clock_corrected  "1" when the client's capture time was replaced by the receive time
+    ARGV[26] refuse_after     refuse the frame when the client has this many refusals (0: never)
 
   Output:
     {verdict, queue length, workers paused, priority, hint or false, the id of the waiting frame
-    this one replaced or false}: verdict 1 admitted, 0 client full, -1 queue full (nothing
-    written for 0 and -1, and only the first two entries).
+    this one replaced or false, the client's refusals in a row}: verdict 1 admitted, 0 client
+    full, -1 queue full, -2 refused for the API's refusals (nothing written for 0, -1 and -2,
+    and only the first two entries; for -2 the second is the cooldown's milliseconds left).
 ]]
 --- @include "includes/pc_move.lua"
 --- @include "includes/after_priority.lua"
@@ -103,6 +109,10 @@ local job_template = ARGV[18]
 local waiting_template = ARGV[20]
 local count_keys = {counts = ARGV[21], failed = ARGV[22], kinds = KEYS[17], kind = ARGV[23]}
 
+local refusals = tonumber(redis.call('GET', KEYS[18]) or '0')
+local refuse_after = tonumber(ARGV[26])
+if refuse_after > 0 and refusals >= refuse_after then return {-2, redis.call('PTTL', KEYS[18])} end
+
 local function priority_job(id) return redis.call('HGET', key_for(job_template, id), 'pri') == '1' end
 local queued = redis.call('LLEN', queue_key)
 -- Latest-frame-wins: the oldest frame of this client still waiting in the queue (counted
@@ -130,6 +140,8 @@ if redis.call('ZCARD', pending_key) >= client_limit then
   if redis.call('ZCARD', pending_key) >= client_limit then return {0, queued} end
 end
 redis.call('ZADD', pending_key, received_at, job_id)
+-- Every job in it ends within days; a client gone silent does not keep the set for ever.
+redis.call('EXPIRE', pending_key, counts_ttl)
 redis.call('SET', frame_key, ARGV[5], 'EX', ARGV[6])
 local priority = 0
 if due == 0 and (ARGV[12] == '1' or redis.call('EXISTS', priority_window_key) == 1) then priority = 1 end
@@ -216,4 +228,5 @@ if ARGV[25] == '1' then
   redis.call('HINCRBY', counts_key, 'clock_corrected', 1)
   redis.call('HINCRBY', totals_key, 'clock_corrected', 1)
 end
-return {1, queued, redis.call('EXISTS', suspended_key), priority, redis.call('GET', hint_key), victim or false}
+return {1, queued, redis.call('EXISTS', suspended_key), priority, redis.call('GET', hint_key), victim or false,
+        refusals}

@@ -102,6 +102,8 @@ end
 local client_images = key_for(client_template, client_id)
 redis.call('ZADD', images_key, now, job_id)
 redis.call('ZADD', client_images, now, job_id)
+-- Outlives its newest image by a day: the images of a client gone silent do not keep the key.
+redis.call('EXPIRE', client_images, math.ceil(now - tonumber(ARGV[5])) + 86400)
 redis.call('HSET', sizes_key, job_id, bytes .. ' ' .. client_id)
 redis.call('INCRBY', total_key, bytes)
 redis.call('HINCRBY', client_bytes_key, client_id, bytes)

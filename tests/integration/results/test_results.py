@@ -40,16 +40,31 @@ def test_a_repeated_job_keeps_one_row_and_its_first_answer(attempt):
     assert list(FrameResult.objects.values_list("job_id", "result")) == [("job-x", {"answer": "first"})]
 
 
-def test_a_row_that_cannot_be_stored_fails_alone_and_the_others_are_committed(attempt):
+def test_an_answer_for_an_erased_attempt_is_dropped_counted_and_the_others_are_committed(
+    attempt, settings, tmp_path, staff_client
+):
+    import time
     import uuid
 
     from proctoring.results.writer import _writer
+    from proctoring.store import keys
+    from proctoring.store.connections import get_redis
 
+    settings.MEDIA_ROOT = str(tmp_path)
     now = datetime.now(UTC)
     gone = FrameMeta(str(uuid.uuid4()), str(uuid.uuid4()), 1, now, now, "image/jpeg")
+    started = time.monotonic()
     # Submitted together, so that they share a batch.
     futures = [store_result(meta_for(attempt, seq), f"good-{seq}", {}) for seq in (1, 2)]
-    futures.insert(1, store_result(gone, "orphan", {}))
+    futures.insert(1, store_result(gone, "orphan", {"flags": ["no_face"]}, b"\xff\xd8\xff image"))
     _writer.wait_written(60)
-    assert [future.exception() is None for future in futures] == [True, False, True]
+    # Dropped at once, not tried again (a storm of retries, and the job failed and run again).
+    assert [future.result() for future in futures] == [True, False, True]
+    assert time.monotonic() - started < 1.0
     assert set(FrameResult.objects.values_list("job_id", flat=True)) == {"good-1", "good-2"}
+    assert get_redis().hget(keys.totals(), keys.RESULTS_DROPPED_ERASED) == b"1"
+    assert (
+        'proctoring_frames_total{outcome="dropped_erased"} 1.0'
+        in staff_client.get("/metrics").content.decode()
+    )
+    assert list(tmp_path.iterdir()) == [], "no snapshot file or folder of the erased attempt"

@@ -45,8 +45,11 @@ def wait_failed(redis_conn, job_ids: list[str], timeout: float) -> None:
 
 
 def test_refused_frames_keep_metadata_not_images_so_one_client_cannot_fill_redis(
-    attempt, api, start_worker, redis_conn, staff_client
+    attempt, api, start_worker, redis_conn, staff_client, settings
 ):
+    # The gateway's own block on a client refused again and again is off: the storage bound holds
+    # without it (tests/processes/gateway/test_refused_stream.py has the two together).
+    settings.PROCTORING_REFUSALS_TO_BLOCK = 0
     image = noise_jpeg(900, 640, 90)
     assert len(image) >= 450_000, f"a frame of about 500 KB, got {len(image)}"
     api.script(Reply(400, {"error": "bad_image", "detail": "refused"}))

@@ -173,11 +173,40 @@ def test_without_a_key_set_no_authorization_is_needed(client):
 def test_same_idempotency_key_replays_the_first_answer(client):
     headers = {"Idempotency-Key": str(uuid.uuid4())}
     first = post(client, headers=headers, image=upload(jpeg_bytes(64, 48)))
-    # A retry carries the same frame; even a different one gets the first answer back.
-    second = post(client, headers=headers, image=upload(jpeg_bytes(10, 10)))
+    second = post(client, headers=headers, image=upload(jpeg_bytes(64, 48)))  # a retry: the same frame
     assert first.status_code == second.status_code == 200
     assert first.json()["replayed"] is False
     assert second.json() == {**first.json(), "replayed": True}
+
+
+@pytest.mark.parametrize(
+    "other",
+    [{"image": jpeg_bytes(10, 10)}, {"attempt_id": "attempt-2"}, {"seq": "4"}],
+    ids=["other-image", "other-attempt", "other-seq"],
+)
+def test_the_same_idempotency_key_with_another_request_is_422_not_the_first_answer(client, other):
+    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    first = post(client, headers=headers, image=upload(jpeg_bytes(64, 48)))
+    overrides = {**other, "image": upload(other.get("image", jpeg_bytes(64, 48)))}
+    second = post(client, headers=headers, **overrides)
+    assert first.status_code == 200
+    assert second.status_code == 422
+    assert second.json()["error"] == "idempotency_key_reused"
+    assert "faces" not in second.json()
+
+
+def test_another_caller_with_the_same_idempotency_key_is_analysed_afresh(client, settings):
+    """Issue 18, 8j: the cache is keyed by caller, so knowing a job id reads nobody's answer."""
+    settings.REFERENCE_API_KEY = "the-key"
+    key = str(uuid.uuid4())
+    image = jpeg_bytes(64, 48)
+    first = post(
+        client, headers={"Idempotency-Key": key, "Authorization": "Bearer the-key"}, image=upload(image)
+    )
+    settings.REFERENCE_API_KEY = ""  # a second caller, with other credentials, of a keyless API
+    second = post(client, headers={"Idempotency-Key": key}, image=upload(image))
+    assert first.json()["replayed"] is False
+    assert second.status_code == 200 and second.json()["replayed"] is False
 
 
 def test_different_idempotency_keys_are_analysed_separately(client):

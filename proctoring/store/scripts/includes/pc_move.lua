@@ -42,12 +42,21 @@ local function pc_move(count_keys, job_key, id, to, expire_at, extra)
     redis.call('HINCRBY', counts_key, PC_FIELDS[from], -1)
   end
   if to == 'f' then
+    -- Each failed index outlives its newest entry by a day, and sheds the entries RQ's failed
+    -- registry has let expire: bounded in time and in size however long failures go on.
+    local now = redis.call('TIME')[1]
+    local until_ = math.floor(tonumber(expire_at)) + 86400
     local failed_key = key_for(count_keys.failed, client)
+    redis.call('ZREMRANGEBYSCORE', failed_key, '-inf', '(' .. now)
     redis.call('ZADD', failed_key, expire_at, id)
-    redis.call('EXPIREAT', failed_key, math.floor(tonumber(expire_at)) + 86400)
+    redis.call('EXPIREAT', failed_key, until_)
     if extra and extra ~= '' then
+      local kind_key = key_for(count_keys.kind, extra)
       redis.call('SADD', count_keys.kinds, extra)
-      redis.call('ZADD', key_for(count_keys.kind, extra), expire_at, id)
+      redis.call('EXPIREAT', count_keys.kinds, until_)
+      redis.call('ZREMRANGEBYSCORE', kind_key, '-inf', '(' .. now)
+      redis.call('ZADD', kind_key, expire_at, id)
+      redis.call('EXPIREAT', kind_key, until_)
     end
   elseif PC_FIELDS[to] then
     redis.call('HINCRBY', counts_key, PC_FIELDS[to], 1)
