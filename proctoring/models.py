@@ -173,6 +173,7 @@ class AuditEntry(models.Model):
         QUEUE_RESUMED = "queue.resumed"
         TEST_FRAME_SENT = "queue.test_frame"
         ATTEMPT_ENDED = "attempt.ended"  # by staff, in the admin
+        ATTEMPT_ERASED = "attempt.erased"  # deleted, with all its data (admin, command, cascade)
         PERMISSIONS_CHANGED = "permissions.changed"  # a user's or group's permissions or groups
         ROLE_CHANGED = "role.changed"  # a user's is_staff, is_superuser or is_active
         PROCTORS_CHANGED = "proctors.changed"  # an exam's proctors

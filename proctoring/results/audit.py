@@ -41,6 +41,7 @@ def record(
     outcome: str = Outcome.OK,
     *,
     exam: Exam | None = None,
+    exam_slug: str = "",
     **detail: Any,
 ) -> AuditEntry:
     """Appends one entry and returns it.
@@ -52,6 +53,7 @@ def record(
             or a `(type, id)` pair, such as `("job", job_id)`.
         outcome: ok, refused (no role for it) or error (it failed).
         exam: the exam concerned, when the target does not say.
+        exam_slug: the exam's slug alone, for an exam that is being deleted.
         detail: a few JSON values (cut to `DETAIL_MAX` bytes).
     """
     request = who if isinstance(who, HttpRequest) else None
@@ -67,7 +69,7 @@ def record(
         target_type=target_type,
         target_id=target_id[:255],
         exam=exam,
-        exam_slug=exam.slug if exam is not None else "",
+        exam_slug=exam.slug if exam is not None else exam_slug,
         outcome=outcome,
         detail=bounded(detail),
         remote_addr=_address(request),

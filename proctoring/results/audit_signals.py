@@ -1,6 +1,6 @@
-"""Permission changes, recorded in the audit log whoever makes them (the admin's forms, a shell,
-a command): a user's or group's permissions, a user's groups, an exam's proctors, and a user's
-staff, superuser or active flag. Connected by `ProctoringConfig.ready`."""
+"""Changes recorded in the audit log whoever makes them (the admin's forms, a shell, a command):
+a user's or group's permissions, a user's groups, an exam's proctors, a user's staff, superuser
+or active flag, and an attempt's erasure (its delete). Connected by `ProctoringConfig.ready`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
-from django.db.models.signals import m2m_changed, pre_save
+from django.db.models.signals import m2m_changed, pre_delete, pre_save
 
-from exams.models import Exam
+from exams.models import Attempt, Exam
 from proctoring.results import audit
 
 ROLE_FLAGS = ("is_staff", "is_superuser", "is_active")
@@ -24,6 +24,14 @@ def connect() -> None:
     m2m_changed.connect(_changed, sender=Group.permissions.through, dispatch_uid="audit-group-perms")
     m2m_changed.connect(_changed, sender=Exam.proctors.through, dispatch_uid="audit-exam-proctors")
     pre_save.connect(_role_flags, sender=user_model, dispatch_uid="audit-role-flags")
+    pre_delete.connect(_erased, sender=Attempt, dispatch_uid="audit-attempt-erased")
+
+
+def _erased(sender: Any, instance: Attempt, **_: Any) -> None:
+    # The exam by its slug alone: it may be the exam being deleted, whose references are
+    # already set to be cleared.
+    slug = Exam.objects.filter(pk=instance.exam_id).values_list("slug", flat=True).first() or ""
+    audit.record(_who(), audit.Action.ATTEMPT_ERASED, ("exams.attempt", str(instance.pk)), exam_slug=slug)
 
 
 def _changed(

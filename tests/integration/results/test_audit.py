@@ -110,3 +110,12 @@ def test_permission_and_proctor_changes_are_recorded_wherever_they_are_made(exam
 def test_an_exam_taker_signing_up_is_not_a_role_change():
     get_user_model().objects.create_user("taker-2", password="x-123456789")
     assert not AuditEntry.objects.exists()
+
+
+def test_an_attempt_erased_is_recorded_even_with_its_exam(attempt):
+    attempt_id = str(attempt.pk)
+    attempt.exam.delete()  # the attempt goes by cascade
+    erased = AuditEntry.objects.get(action=Action.ATTEMPT_ERASED)
+    assert (erased.target_type, erased.target_id, erased.exam, erased.exam_slug) == (
+        "exams.attempt", attempt_id, None, "algebra",
+    )  # fmt: skip
