@@ -101,6 +101,7 @@ def test_the_timeline_shows_incidents_with_snapshots_and_records_reviews(staff_c
     assert f'id="incident-{incident.pk}"' in page and "camera_blocked" in page
     assert f'src="/proctor/frames/{frame.job_id}/snapshot"' in page
     assert "Risk summary" in page
+    assert "% of the streaming time" in page and "a longer gap counts as the camera off" in page
     snapshot = staff_client.get(f"/proctor/frames/{frame.job_id}/snapshot")
     assert snapshot.status_code == 200 and snapshot.content == fixture("covered.jpg")
     assert snapshot["Cache-Control"] == "private, no-store"
