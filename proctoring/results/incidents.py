@@ -15,9 +15,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection as db_connection
+from django.db import transaction
 from django.utils import timezone
 
 from exams.models import Attempt
+from proctoring.core import events
 from proctoring.models import Finding, FrameResult, Incident, Severity
 
 # How much each flag matters to a proctor; an unknown flag from another API is MEDIUM.
@@ -198,4 +200,6 @@ def review(incident: Incident, user: Any, status: str, comment: str = "") -> Inc
     incident.reviewed_by = user if status != Incident.Review.PENDING else None
     incident.reviewed_at = timezone.now() if status != Incident.Review.PENDING else None
     incident.save(update_fields=["review_status", "review_comment", "reviewed_by", "reviewed_at"])
+    attempt_id = str(incident.attempt_id)
+    transaction.on_commit(lambda: events.publish_review(attempt_id))
     return incident
