@@ -4,9 +4,11 @@ one attempt's timeline. Plain functions over the database and the per-client cou
 
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +26,9 @@ from proctoring.store.connections import get_redis
 STREAMING_WITHIN = 5.0  # seconds since the last frame: the camera is streaming
 STALLED_WITHIN = 60.0  # since the last frame: stalled (reconnecting?); beyond: offline
 TIMELINE_BUCKET = 10  # seconds per frame-count bar on the timeline
+# Steps between the timeline's axis ticks (seconds): the first that gives at most AXIS_TICKS.
+AXIS_STEPS = (1, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400)
+AXIS_TICKS = 8
 
 
 def in_progress(exam: Exam, attempt_ids: Iterable[str] | None = None) -> list[Attempt]:
@@ -201,7 +206,26 @@ def timeline(attempt: Attempt, kind: str | None = None) -> dict[str, Any]:
             }
             for incident in attempt_incidents.order_by("first_seen")
         ],
+        "axis": time_axis(start, end),
         "kinds": kinds,
         "kind": kind or "",
         "summary": incidents.risk_summary(attempt),
     }
+
+
+def time_axis(start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """The timeline's time axis: ticks at round clock times (every 1 s .. 1 day, at most
+    `AXIS_TICKS`), each with its place (0..1) and its label (H:M:S, or H:M on whole minutes)."""
+    span = max((end - start).total_seconds(), 1.0)
+    step = next((s for s in AXIS_STEPS if span / s <= AXIS_TICKS), AXIS_STEPS[-1])
+    first = math.ceil(start.timestamp() / step) * step
+    ticks = []
+    for moment in range(int(first), int(end.timestamp()) + 1, step):
+        at = timezone.localtime(datetime.fromtimestamp(moment, tz=UTC))
+        ticks.append(
+            {
+                "x": round((moment - start.timestamp()) / span, 5),
+                "label": at.strftime("%H:%M" if step % 60 == 0 else "%H:%M:%S"),
+            }
+        )
+    return ticks

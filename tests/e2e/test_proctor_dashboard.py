@@ -6,8 +6,10 @@ the reference API's face detector, without reloading."""
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
+from exams.models import Attempt
 from proctoring.core.hints import HINTS
 from proctoring.models import Incident
 from tests.e2e.conftest import PROCTOR, TAKER
@@ -53,10 +55,19 @@ def test_the_grid_follows_a_review_and_a_closed_camera_without_a_reload(
 ):
     gateway = start_gateway()
     start_page_worker(PROCTORING_API_URL=gateway.reference_api)
+    # Another exam taker has started but sent no picture yet.
+    other = get_user_model().objects.create_user("quiet", password="quiet-pass-123")
+    quiet = Attempt.objects.create(user=other, exam=exam)
     desk = open_page()
     log_in(desk, gateway.url + "/proctor/", *PROCTOR)
     desk.get_by_role("link", name=exam.title).click()
     expect(desk.locator("[data-socket-state]")).to_have_text("live")
+    # Its card shows the note in the picture's place: no broken image, nothing over the name.
+    waiting = desk.locator(f'[data-attempt="{quiet.pk}"]')
+    expect(waiting.locator('img[data-field="thumb"]')).to_be_hidden()
+    note = waiting.locator('[data-field="no-thumb"]').bounding_box()
+    name = waiting.get_by_role("heading", name="quiet").bounding_box()
+    assert note and name and note["y"] + note["height"] <= name["y"], (note, name)
 
     taker = open_page(video="no_face")
     attempt_id = take_exam(taker, gateway.url, *TAKER, exam.title)

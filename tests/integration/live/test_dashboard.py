@@ -7,6 +7,7 @@ the others are in tests/processes/live/test_dashboard.py."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -217,3 +218,23 @@ def test_a_camera_is_disconnected_when_its_sockets_are_closed_and_the_gateways_c
     assert dashboard.connection_state(None, now, sockets=0) == "waiting"
     assert dashboard.connection_state(now - 1, now) == "streaming"  # no limit set: nothing counted
     assert dashboard.connection_state(now - 30, now, sockets=1) == "stalled"
+
+
+def test_the_timeline_has_a_time_axis_and_its_labels_beside_the_plot(staff_client, attempt):
+    flagged_frame(attempt, 1, ["no_face"], fixture("covered.jpg"))
+    Attempt.objects.filter(pk=attempt.pk).update(ended_at=attempt.started_at + timedelta(seconds=30))
+    page = staff_client.get(f"/proctor/attempts/{attempt.pk}/").content.decode()
+    start = page.index('<svg class="timeline"')
+    svg = page[start : page.index("</svg>", start)]
+    labels, plot = svg.split('<g class="plot" transform="translate(80 0)">')
+    assert all(f">{label}</text>" in labels for label in ("frames", "incidents", "flags"))
+    assert 'class="tick"' in plot and "<rect" in plot and "<rect" not in labels
+
+
+def test_the_time_axis_ticks_at_round_clock_times():
+    start = datetime(2026, 12, 2, 13, 0, 7, tzinfo=UTC)
+    ticks = dashboard.time_axis(start, start + timedelta(minutes=20))
+    assert [tick["label"] for tick in ticks] == ["13:05", "13:10", "13:15", "13:20"]
+    assert ticks[0]["x"] == round((5 * 60 - 7) / 1200, 5)
+    short = dashboard.time_axis(start, start + timedelta(seconds=40))
+    assert [tick["label"] for tick in short] == [f"13:00:{second}" for second in range(10, 46, 5)]
