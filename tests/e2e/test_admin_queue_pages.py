@@ -67,6 +67,16 @@ def test_staff_see_counts_clients_and_a_failed_job_with_its_traceback_and_retry_
     row = page.locator(f'#failed tr[data-job-id="{failed}"]')
     expect(row).to_contain_text("503")
     expect(row).to_contain_text("unavailable in the test")
+    # The API's body reads as text, not one word per line in a squeezed column.
+    body = row.locator("td.failed-body")
+    lines = body.evaluate(
+        """cell => {
+          const range = document.createRange();
+          range.selectNodeContents(cell);
+          return range.getBoundingClientRect().height / parseFloat(getComputedStyle(cell).lineHeight);
+        }"""
+    )
+    assert lines < 3.5, f"the API body wraps over {lines:.1f} lines: {body.inner_text()!r}"
     row.get_by_role("link", name=failed).click()
     traceback = page.locator("pre.traceback")
     expect(traceback).to_contain_text("Traceback (most recent call last)")
