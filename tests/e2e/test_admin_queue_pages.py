@@ -5,6 +5,8 @@ worker and a recording API that refuses the first frame."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -53,6 +55,13 @@ def test_staff_see_counts_clients_and_a_failed_job_with_its_traceback_and_retry_
     expect(page.locator(figure("failed"))).to_have_text("1")
     expect(page.locator(figure("queued"))).to_have_text("0")
     expect(page.locator("#workers tbody tr")).to_have_count(1)
+    # Once the page's own refresh has run: moments to the second, durations in ms below one.
+    expect(page.locator(figure("generated_at"))).not_to_have_text("now")
+    expect(page.locator("#workers tbody tr td").nth(9)).to_have_text(
+        re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
+    )
+    for name in ("run_p95_s", "wait_p95_s"):
+        expect(page.locator(figure(name))).to_have_text(re.compile(r"^(–|\d+(\.\d)? ms|\d+\.\d s)$"))
     screenshot(page, "admin-queue-overview-failed")
 
     page.get_by_role("link", name="Per client").click()
