@@ -12,6 +12,7 @@ import pytest
 import redis
 from rq import SimpleWorker
 from rq.job import Job
+from rq.suspension import resume, suspend
 
 from exams.models import Attempt
 from proctoring.core.exceptions import ApiError, ApiUnavailable
@@ -110,16 +111,29 @@ def test_an_operators_retry_is_never_undone_by_the_cut(
 def test_a_pause_stops_the_frames_clock(
     attempt: Attempt, api: Any, redis_conn: redis.Redis, settings: Any
 ) -> None:
-    """Item 2: frames acked while paused, the workers resumed after more than the live window
-    and the horizon: they are sent, and live, since their wait was the pause."""
+    """Item 2: frames acked while the workers are paused (RQ's suspension, as the admin's Pause
+    sets it), the workers resumed after more than the live window and the horizon: they are
+    sent, and live, since their wait was the pause."""
     settings.PROCTORING_MAX_FRAME_AGE = 0.5
     settings.PROCTORING_BACKFILL_HORIZON = 0.6
-    lateness.note_paused(redis_conn)
+    queue = policy.get_queue()
+    worker = SimpleWorker([queue], connection=redis_conn, name="paused")
+    worker.register_birth()
+
+    def take() -> list[intake.Taken]:
+        return intake.take(
+            redis_conn, queue.key, queue.started_job_registry.key, worker.key, worker.name, 3
+        ).taken
+
+    suspend(redis_conn)
+    with pytest.raises(intake.Suspended):
+        take()  # a worker sees the pause
     job_ids = [enqueue(attempt, seq) for seq in (1, 2, 3)]
     time.sleep(1.0)  # age, not synchronisation: the pause outlasts the live window and the horizon
-    lateness.note_running(redis_conn)
-    for job_id in job_ids:
-        Job.fetch(job_id, connection=redis_conn).perform()
+    resume(redis_conn)
+    taken = take()
+    for one in taken:
+        one.job.perform()
     assert [call.headers["Idempotency-Key"] for call in api.calls] == job_ids
     assert all("late" not in call.fields for call in api.calls), "the pause did not count"
     assert stale_count() == 0
