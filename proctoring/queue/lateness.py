@@ -65,16 +65,25 @@ def note_running(connection: Any, now: float | None = None) -> None:
         pipe.execute()
 
 
-def paused_between(connection: Any, since: float, now: float) -> float:
-    """Seconds of [since, now] during which the workers were paused."""
+def _pauses(connection: Any, since: float, now: float) -> list[tuple[float, float]]:
+    """The pauses (start, end) that end after `since`, the one going on ending now."""
     with connection.pipeline(transaction=False) as pipe:
         pipe.zrangebyscore(keys.pauses(), since, "+inf")
         pipe.get(keys.paused_since())
         past, ongoing = pipe.execute()
-    spans = [tuple(float(part) for part in member.decode().split()) for member in past]
+    spans = [(float(start), float(end)) for start, end in (member.split() for member in past)]
     if ongoing is not None:
         spans.append((float(ongoing), now))
+    return spans
+
+
+def _overlap(spans: list[tuple[float, float]], since: float, now: float) -> float:
     return sum(max(0.0, min(end, now) - max(start, since)) for start, end in spans)
+
+
+def paused_between(connection: Any, since: float, now: float) -> float:
+    """Seconds of [since, now] during which the workers were paused."""
+    return _overlap(_pauses(connection, since, now), since, now)
 
 
 def age_of(connection: Any, received_at: float, delay: float, now: float | None = None) -> float:
@@ -86,11 +95,12 @@ def age_of(connection: Any, received_at: float, delay: float, now: float | None 
 
 def live_since(connection: Any, now: float) -> float:
     """The receive time from which a waiting frame is live (for the take's order): the live
-    window reaches back over the pauses within it."""
+    window reaches back over the pauses within it (read once: this is on every take)."""
     window = settings.PROCTORING_MAX_FRAME_AGE
+    spans = _pauses(connection, now - window - settings.PROCTORING_BACKFILL_HORIZON, now)
     since = now - window
     for _ in range(3):  # a pause found widens the window, which may reach another pause
-        since = now - window - paused_between(connection, since, now)
+        since = now - window - _overlap(spans, since, now)
     return since
 
 

@@ -128,6 +128,8 @@ def take(
         counts_template=keys.COUNTS_TEMPLATE,
         failed_template=keys.FAILED_TEMPLATE,
         kind_template=keys.KIND_TEMPLATE,
+        live_since=_live_since(connection, started.timestamp()),
+        pending_template=keys.PENDING_TEMPLATE,
         execution_ids=execution_ids,
     )
     if answer == [-1]:
@@ -160,6 +162,14 @@ def take(
         rq_internals.set_execution_job(execution, job)
         taken.append(Taken(job, execution, envelope if isinstance(envelope, bytes) else None))
     return Batch(taken, sparse, bool(held_back))
+
+
+def _live_since(connection: redis.Redis, now: float) -> str:
+    """The receive time from which a waiting frame is live, for the take's order ("0": every
+    frame is, with no live window)."""
+    if not settings.PROCTORING_MAX_FRAME_AGE:
+        return "0"
+    return repr(lateness.live_since(connection, now))
 
 
 # Set while this process sees the workers paused (`lateness.note_paused`): time paused does not

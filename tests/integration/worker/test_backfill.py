@@ -152,3 +152,33 @@ def test_the_age_leaves_out_every_pause_it_overlaps(redis_conn: redis.Redis, set
     assert lateness.age_of(redis_conn, now - 120, 1.0, now) == pytest.approx(120 - 1 - 10 - 30)
     # The live window reaches back over the 30 s paused within it.
     assert lateness.live_since(redis_conn, now) == pytest.approx(now - 60)
+
+
+def test_a_take_serves_every_live_frame_before_any_late_one(redis_conn: redis.Redis, settings: Any) -> None:
+    """After an outage: each client's oldest frames are late. Live frames go first (each
+    client's in order), then the late ones, oldest first, in the clients' fair turns."""
+    settings.PROCTORING_MAX_FRAME_AGE = 30
+    settings.PROCTORING_MAX_PENDING_PER_CLIENT = 50
+    settings.PROCTORING_QUEUE_ORDER = "fair"
+
+    def frame(client: str, seq: int, age: float = 0.0) -> str:
+        job_id = enqueuing.enqueue_frame(client, client, seq, FRAME)
+        if age:  # received `age` seconds ago, as a frame waiting out an outage was
+            redis_conn.zadd(keys.client_pending(client), {job_id: time.time() - age}, xx=True)
+        return job_id
+
+    a_late = [frame("a", seq, age=100 - seq) for seq in (1, 2, 3)]
+    b_late = [frame("b", seq, age=100 - seq) for seq in (1, 2)]
+    c_late = [frame("c", 1, age=90)]
+    a_live = [frame("a", seq) for seq in (4, 5)]
+    b_live = [frame("b", 3)]
+    queue = policy.get_queue()
+    taken = intake.take(redis_conn, queue.key, queue.started_job_registry.key, "rq:worker:w", "w", 20).taken
+    order = [item.job.id for item in taken]
+    assert sorted(order[:3]) == sorted(a_live + b_live), "live first"
+    assert order.index(a_live[0]) < order.index(a_live[1]), "a client's live frames in order"
+    late = order[3:]
+    assert sorted(late) == sorted(a_late + b_late + c_late)
+    for frames in (a_late, b_late):
+        assert [late.index(job_id) for job_id in frames] == sorted(late.index(job_id) for job_id in frames)
+    assert late.index(c_late[0]) < late.index(a_late[1]), "late frames in fair turns"
