@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -116,6 +117,10 @@ class Expired:
     why: str
     at: float  # when it was dropped (epoch seconds)
 
+    @property
+    def dropped_at(self) -> datetime:
+        return datetime.fromtimestamp(self.at, UTC)
+
 
 def record_expired(pipe: Any, job_id: str, client_id: str, seq: int, age: float, why: str) -> None:
     """Adds a dropped frame to the expired list, shedding what is past its day and its size."""
@@ -125,6 +130,16 @@ def record_expired(pipe: Any, job_id: str, client_id: str, seq: int, age: float,
     pipe.zremrangebyscore(keys.expired(), "-inf", now - EXPIRED_KEEP_SECONDS)
     pipe.zremrangebyrank(keys.expired(), 0, -EXPIRED_KEEP_MAX - 1)
     pipe.expire(keys.expired(), EXPIRED_KEEP_SECONDS)
+
+
+def forget_client(connection: Any, client_id: str) -> int:
+    """Takes a client's frames out of the expired list (at its erasure); how many there were."""
+    mine = [
+        member
+        for member in connection.zrange(keys.expired(), 0, -1)
+        if json.loads(member)["client"] == client_id
+    ]
+    return int(connection.zrem(keys.expired(), *mine)) if mine else 0
 
 
 def expired_list(
