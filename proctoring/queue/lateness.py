@@ -19,6 +19,7 @@ RECOVERED = "recovered"  # in a job's meta: how many times its worker died while
 RETRIED = "operator_retried"  # in a job's meta: how many times an operator retried it
 EXPIRED_KEEP_SECONDS = 86400  # the expired list keeps a day...
 EXPIRED_KEEP_MAX = 10_000  # ...and at most this many frames
+PAUSE_KEPT = 7 * 86400  # a pause's start is kept a week (every key expires); a longer one counts
 
 
 def classify(age: float, job_meta: dict[str, Any]) -> str:
@@ -48,7 +49,7 @@ def why_expired(job_meta: dict[str, Any]) -> str:
 def note_paused(connection: Any, now: float | None = None) -> None:
     """The workers are paused (seen by a worker or set by the admin): the pause began now unless
     it was seen already."""
-    connection.set(keys.paused_since(), repr(now if now is not None else time.time()), nx=True)
+    connection.set(keys.paused_since(), repr(now if now is not None else time.time()), nx=True, ex=PAUSE_KEPT)
 
 
 def note_running(connection: Any, now: float | None = None) -> None:

@@ -41,7 +41,7 @@ proctoring:stats:stale                  frames dropped past the backfill horizon
 proctoring:expired                      sorted set, by drop time: each frame dropped past the backfill
                                         horizon (JSON: job, client, seq, age, why), kept a day and
                                         at most 10,000 (proctoring/queue/lateness.py).
-proctoring:paused:since                 when the workers' pause began, while they are paused.
+proctoring:paused:since                 when the workers' pause began, while they are paused (a week at most).
 proctoring:paused                       sorted set of past pauses ("<start> <end>", by end), kept
                                         as long as the backfill horizon: the frames' clock stops.
 proctoring:stats:minute:<epoch minute>  hash: received, completed, failed in that minute (UTC);

@@ -104,7 +104,7 @@ COLUMNS = (
     "completed_today",
     "wait p95",
     "age p95",
-    "stale",
+    "expired",
     "replaced",
     "time corrected",
     "last frame",

@@ -116,7 +116,7 @@ def _columns(sort: str, descending: bool) -> list[dict[str, Any]]:
         "oldest_waiting_s": "Oldest waiting (s)",
         "wait_p95": "Wait p95 (s)",
         "age_p95": "Answer age p95 (s)",
-        "stale": "Stale",
+        "stale": "Expired",
         "coalesced": "Replaced",
         "clock_corrected": "Time corrected",
         "last_frame_at": "Last frame",

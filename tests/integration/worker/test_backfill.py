@@ -17,6 +17,7 @@ from rq.suspension import resume, suspend
 from exams.models import Attempt
 from proctoring.core.exceptions import ApiError, ApiUnavailable
 from proctoring.core.frames import parse_image
+from proctoring.live import dashboard
 from proctoring.models import FrameResult
 from proctoring.ops import failed_jobs
 from proctoring.queue import enqueue as enqueuing
@@ -65,6 +66,7 @@ def test_a_frame_past_its_live_window_is_sent_late_and_stored_late(
     [call] = api.calls
     assert call.fields["late"] == "1" and call.headers["Idempotency-Key"] == job_id
     assert FrameResult.objects.get(job_id=job_id).late is True
+    assert dashboard.timeline(attempt)["late"] == 1, "the attempt's timeline says so"
     assert int(redis_conn.hget(keys.totals(), lateness.LATE) or 0) == 1
     assert stale_count() == 0
 
