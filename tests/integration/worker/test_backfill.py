@@ -184,3 +184,8 @@ def test_a_take_serves_every_live_frame_before_any_late_one(redis_conn: redis.Re
     for frames in (a_late, b_late):
         assert [late.index(job_id) for job_id in frames] == sorted(late.index(job_id) for job_id in frames)
     assert late.index(c_late[0]) < late.index(a_late[1]), "late frames in fair turns"
+
+
+def test_the_failed_list_says_a_retried_frame_is_sent_however_old(staff_client: Any) -> None:
+    page = staff_client.get("/admin/proctoring/queue/failed/").content.decode()
+    assert "A retried frame is sent however old" in page
