@@ -83,15 +83,16 @@ def forward_frame_job() -> None:
         flagged=bool(flags),
         keep_latest=keep_latest,
         hint=hints.hint_for(flags),
-        times=_times(job, meta),
+        times=_times(job, meta, late),
         kept=kept,
         late=late,
     )
 
 
-def _times(job: Job, meta: FrameMeta) -> tuple[float, float, float]:
+def _times(job: Job, meta: FrameMeta, late: bool = False) -> tuple[float, float, float]:
     """The frame's wait (received → taken, less a delay asked for), run (taken → answered) and
-    age (received → answered), in ms, also counted in the overall histograms."""
+    age (received → answered), in ms, also counted in the overall histograms; a late frame's
+    wait and age are not (they describe the live view, which it was not part of)."""
     now = datetime.now(UTC)
     started = job.started_at or now
     held = meta.delay * 1000
@@ -99,7 +100,8 @@ def _times(job: Job, meta: FrameMeta) -> tuple[float, float, float]:
     run = max(0.0, (now - started).total_seconds() * 1000)
     age = max(0.0, (now - meta.received_at).total_seconds() * 1000 - held)
     for kind, value in (("wait", wait), ("run", run), ("age", age)):
-        metrics.recorder.observe(kind, value, freshness.KINDS[kind])
+        if not late or kind == "run":
+            metrics.recorder.observe(kind, value, freshness.KINDS[kind])
     return wait, run, age
 
 

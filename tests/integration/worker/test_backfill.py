@@ -21,7 +21,7 @@ from proctoring.live import dashboard
 from proctoring.models import FrameResult
 from proctoring.ops import failed_jobs
 from proctoring.queue import enqueue as enqueuing
-from proctoring.queue import lateness, policy
+from proctoring.queue import freshness, lateness, metrics, policy
 from proctoring.store import keys, rq_internals
 from proctoring.worker import intake
 from tests.support import jpeg_bytes, stale_count
@@ -67,6 +67,9 @@ def test_a_frame_past_its_live_window_is_sent_late_and_stored_late(
     assert call.fields["late"] == "1" and call.headers["Idempotency-Key"] == job_id
     assert FrameResult.objects.get(job_id=job_id).late is True
     assert dashboard.timeline(attempt)["late"] == 1, "the attempt's timeline says so"
+    metrics.recorder.flush(redis_conn)
+    assert freshness.histogram_counts("age")["count"] == 0, "not in the live view's freshness"
+    assert freshness.histogram_counts("run")["count"] == 1
     assert int(redis_conn.hget(keys.totals(), lateness.LATE) or 0) == 1
     assert stale_count() == 0
 
