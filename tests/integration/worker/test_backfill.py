@@ -15,7 +15,7 @@ from rq.job import Job
 from rq.suspension import resume, suspend
 
 from exams.models import Attempt
-from proctoring.core.exceptions import ApiError, ApiUnavailable
+from proctoring.core.exceptions import ApiError, ApiUnavailable, RateLimited
 from proctoring.core.frames import parse_image
 from proctoring.live import dashboard
 from proctoring.models import FrameResult
@@ -192,3 +192,16 @@ def test_a_take_serves_every_live_frame_before_any_late_one(redis_conn: redis.Re
 def test_the_failed_list_says_a_retried_frame_is_sent_however_old(staff_client: Any) -> None:
     page = staff_client.get("/admin/proctoring/queue/failed/").content.decode()
     assert "A retried frame is sent however old" in page
+
+
+def test_late_frames_hold_their_clients_slots(
+    attempt: Attempt, redis_conn: redis.Redis, settings: Any
+) -> None:
+    """Backfill never grows Redis past the caps: a late frame keeps its place in its client's
+    pending set until it is sent or expired, so the client's next frame is refused."""
+    settings.PROCTORING_MAX_PENDING_PER_CLIENT = 2
+    for seq in (1, 2):
+        job_id = enqueue(attempt, seq)
+        redis_conn.zadd(keys.client_pending(str(attempt.pk)), {job_id: time.time() - 100}, xx=True)
+    with pytest.raises(RateLimited):
+        enqueue(attempt, 3)
