@@ -37,10 +37,12 @@ def classify(age: float, job_meta: dict[str, Any]) -> str:
 
 
 def why_expired(job_meta: dict[str, Any]) -> str:
-    """What the expired list says of a frame dropped past the horizon."""
-    if int(job_meta.get("retries_done", 0) or 0):
-        return "past the backfill horizon, after failed attempts"
-    return "past the backfill horizon"
+    """What the expired list says of a frame dropped past the horizon: the horizon, and whether
+    its earlier attempts failed (an outage) rather than it only waiting."""
+    why = f"waited past the backfill horizon ({settings.PROCTORING_BACKFILL_HORIZON:g} s)"
+    if job_meta.get("last_error"):
+        return f"{why}, after a failed attempt: {str(job_meta['last_error'])[:200]}"
+    return why
 
 
 # Pauses: the frames' clock stops while the workers are paused.

@@ -74,3 +74,10 @@ def test_the_cut_makes_an_old_frame_late_and_expires_only_past_the_horizon(setti
     assert lateness.classify(86400, {}) == lateness.LATE
     settings.PROCTORING_MAX_FRAME_AGE = 0
     assert lateness.classify(3600, {}) == lateness.LIVE
+
+
+def test_an_expired_frame_says_why(settings: Any) -> None:
+    settings.PROCTORING_BACKFILL_HORIZON = 900
+    assert lateness.why_expired({}) == "waited past the backfill horizon (900 s)"
+    after = lateness.why_expired({"last_error": "ApiUnavailable: the API answered 503"})
+    assert after.endswith("after a failed attempt: ApiUnavailable: the API answered 503")
