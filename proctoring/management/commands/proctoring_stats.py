@@ -61,7 +61,8 @@ def render(snapshot: dict[str, Any]) -> str:
         + ("  PAUSED" if queue["paused"] else "")
         + ("  API CIRCUIT OPEN" if queue.get("api_circuit", {}).get("open") else ""),
         "  ".join(f"{name} {queue[name]}" for name in ("queued", "running", "retrying", "deferred", "failed"))
-        + f"  stale dropped {queue['stale_dropped']}"
+        + f"  delivered late {queue['late']}"
+        + f"  expired (past the backfill horizon) {queue['stale_dropped']}"
         + f"  taken back from dead workers {queue['recovered']}"
         + f"  failed images dropped {queue['failed_images_evicted']}"
         + (f"  oldest queued {age:.1f}s" if age is not None else ""),
@@ -103,7 +104,7 @@ COLUMNS = (
     "completed_today",
     "wait p95",
     "age p95",
-    "stale",
+    "expired",
     "replaced",
     "time corrected",
     "last frame",
