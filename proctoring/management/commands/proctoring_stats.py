@@ -59,7 +59,7 @@ def render(snapshot: dict[str, Any]) -> str:
     lines = [
         f"queue {queue['queue']} at {snapshot['generated_at']}"
         + ("  PAUSED" if queue["paused"] else "")
-        + ("  API CIRCUIT OPEN" if queue.get("api_circuit", {}).get("open") else ""),
+        + _circuit(queue.get("api_circuit", {})),
         "  ".join(f"{name} {queue[name]}" for name in ("queued", "running", "retrying", "deferred", "failed"))
         + f"  stale dropped {queue['stale_dropped']}"
         + f"  taken back from dead workers {queue['recovered']}"
@@ -143,3 +143,10 @@ def _when(epoch: float | None) -> str:
     if epoch is None:
         return "-"
     return datetime.fromtimestamp(epoch, UTC).strftime("%H:%M:%S")
+
+
+def _circuit(circuit: dict[str, Any]) -> str:
+    if not circuit.get("open"):
+        return ""
+    state = str(circuit.get("state", "open")).upper()
+    return f"  API CIRCUIT {state} ({circuit.get('failures')}/{circuit.get('threshold')} failures)"

@@ -20,7 +20,7 @@ from rq.suspension import suspend as rq_suspend
 
 from proctoring.core.exceptions import AdmissionError
 from proctoring.ops import charts, monitoring, selftest, stats
-from proctoring.queue import policy
+from proctoring.queue import breaker, policy
 from proctoring.results import audit
 from proctoring.store import shards
 
@@ -148,6 +148,25 @@ def resume(request: HttpRequest) -> HttpResponseRedirect:
         rq_resume(policy.get_queue().connection)
     audit.record(request, audit.Action.QUEUE_RESUMED, QUEUE)
     messages.success(request, "Workers resumed.")
+    return HttpResponseRedirect(reverse("proctoring-queue-overview"))
+
+
+@require_POST
+def close_circuit(request: HttpRequest) -> HttpResponseRedirect:
+    """Closes the API's circuit breaker on every shard: workers take jobs again at once."""
+    before = [breaker.close(policy.get_queue().connection) for _ in shards.each()]
+    states = [state["state"] for state in before]
+    audit.record(
+        request, audit.Action.CIRCUIT_CLOSED, QUEUE, was=states, failures=[s["failures"] for s in before]
+    )
+    if all(state == breaker.CLOSED for state in states):
+        messages.info(request, "The API's circuit was closed already.")
+    else:
+        messages.success(
+            request,
+            "The API's circuit is closed: workers take jobs again. It opens again after "
+            f"{settings.PROCTORING_BREAKER_THRESHOLD} failed calls in a row.",
+        )
     return HttpResponseRedirect(reverse("proctoring-queue-overview"))
 
 
