@@ -16,13 +16,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from rq.job import Job
 from rq.registry import DeferredJobRegistry, FailedJobRegistry, ScheduledJobRegistry
 from rq.suspension import WORKERS_SUSPENDED
 from rq.worker import Worker
 
 from exams.models import Attempt
-from proctoring.queue import breaker, counters, envelopes, freshness, policy
+from proctoring.queue import breaker, counters, fairness, freshness, policy
 from proctoring.store import keys, shards
 
 MINUTES = 15  # throughput history shown
@@ -83,12 +82,12 @@ def _shard_figures() -> dict[str, Any]:
         pipe.zcard(ScheduledJobRegistry(queue=queue).key)
         pipe.zcard(DeferredJobRegistry(queue=queue).key)
         pipe.zcount(FailedJobRegistry(queue=queue).key, time.time(), "+inf")
-        pipe.lindex(queue.key, 0)
         pipe.exists(WORKERS_SUSPENDED)
         pipe.get(keys.stale_count())
         pipe.hmget(keys.totals(), ["coalesced", "clock_corrected", "recovered"])
-        queued, running, scheduled, deferred, failed, oldest, paused, stale, totals = pipe.execute()
+        queued, running, scheduled, deferred, failed, paused, stale, totals = pipe.execute()
     coalesced, clock_corrected, recovered = totals
+    [oldest] = freshness.oldest_received(connection, [queue.key], fairness.PRIORITY_SCAN)
     return {
         "queue": queue.name,
         "queued": queued,
@@ -101,7 +100,7 @@ def _shard_figures() -> dict[str, Any]:
         "recovered": int(recovered or 0),
         "coalesced": int(coalesced or 0),
         "clock_corrected": int(clock_corrected or 0),
-        "oldest_queued_age_s": _age(connection, oldest.decode()) if oldest else None,
+        "oldest_queued_age_s": _age(oldest),
         "paused": bool(paused),
         "api_circuit": breaker.state(connection),
         "order": settings.PROCTORING_QUEUE_ORDER,
@@ -114,15 +113,9 @@ def _images_evicted(connection: Any) -> int:
     return int(connection.hget(keys.totals(), keys.FAILED_IMAGES_EVICTED) or 0)
 
 
-def _age(connection: Any, job_id: str) -> float | None:
-    """Seconds since the frame of job `job_id` was received (or the job enqueued)."""
-    meta = envelopes.read_meta(job_id, connection)
-    if meta is not None:
-        return round((datetime.now(UTC) - meta.received_at).total_seconds(), 3)
-    enqueued = connection.hget(Job.key_for(job_id), "enqueued_at")
-    if not enqueued:
-        return None
-    return round((datetime.now(UTC) - datetime.fromisoformat(enqueued.decode())).total_seconds(), 3)
+def _age(received: datetime | None) -> float | None:
+    """Seconds since `received` (the oldest waiting frame's receive time), None without one."""
+    return None if received is None else round((datetime.now(UTC) - received).total_seconds(), 3)
 
 
 def workers() -> list[dict[str, Any]]:

@@ -18,7 +18,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from proctoring.queue import envelopes
+from rq.job import Job
+
+from proctoring.queue import envelopes, fairness
 from proctoring.store import keys, shards
 from proctoring.store.connections import get_redis
 
@@ -94,23 +96,63 @@ def of_clients(client_ids: list[str]) -> dict[str, dict[str, dict[str, float | N
 
 def oldest_waiting(client_ids: list[str]) -> dict[str, float | None]:
     """Each client's oldest frame still waiting in the queue: its age in seconds, None when it
-    has none (on the current shard; the head of its waiting list, two reads per client)."""
-    connection = get_redis()
-    with connection.pipeline(transaction=False) as pipe:
-        for client_id in client_ids:
-            pipe.lindex(keys.client_waiting(client_id), 0)
-        heads = pipe.execute()
-    with connection.pipeline(transaction=False) as pipe:
-        for head in heads:
-            envelopes.fetch_head(pipe, keys.frame(head.decode() if head else ""))
-        metas = [envelopes.meta_of(envelope) for envelope in pipe.execute()]
+    has none (on the current shard; from its waiting list, `oldest_received`)."""
+    lists = [keys.client_waiting(client_id) for client_id in client_ids]
+    received = oldest_received(get_redis(), lists)
     now = datetime.now(UTC)
-    ages: dict[str, float | None] = {}
-    for client_id, head, meta in zip(client_ids, heads, metas, strict=True):
-        ages[client_id] = None
-        if head and meta is not None:
-            ages[client_id] = round((now - meta.received_at).total_seconds(), 1)
-    return ages
+    return {
+        client_id: round((now - at).total_seconds(), 1) if at else None
+        for client_id, at in zip(client_ids, received, strict=True)
+    }
+
+
+def oldest_received(
+    connection: Any, lists: list[str], scan: int = fairness.PRIORITY_SCAN
+) -> list[datetime | None]:
+    """When the oldest frame of each list of job ids (the queue, a client's waiting list) was
+    received, None for an empty list; three round trips for all the lists.
+
+    Not the list's head: priority frames (a connection's first frame, a flagged client's) go
+    to the head, after the priority frames already there, so a list is its priority frames,
+    oldest first, then its normal frames, oldest first. Its oldest frame is the older of the
+    first priority frame and the first normal one; past `scan` priority frames (the enqueue
+    script's own scan, `fairness.PRIORITY_SCAN`), the oldest of those seen. A job without a
+    frame envelope counts by its enqueue time."""
+    with connection.pipeline(transaction=False) as pipe:
+        for key in lists:
+            pipe.lrange(key, 0, scan)
+        heads: list[list[bytes]] = pipe.execute()
+    with connection.pipeline(transaction=False) as pipe:
+        for ids in heads:
+            for job_id in ids:
+                pipe.hmget(Job.key_for(job_id.decode()), ["pri", "enqueued_at"])
+        marks = pipe.execute()
+    candidates: list[list[tuple[str, bytes | None]]] = []
+    offset = 0
+    for ids in heads:
+        seen: list[tuple[str, bytes | None]] = []
+        for job_id, (priority, enqueued) in zip(ids, marks[offset : offset + len(ids)], strict=True):
+            seen.append((job_id.decode(), enqueued))
+            if priority != b"1":  # the first normal frame: those behind it are younger
+                break
+        offset += len(ids)
+        candidates.append(seen)
+    with connection.pipeline(transaction=False) as pipe:
+        for seen in candidates:
+            for job_id, _ in seen:
+                envelopes.fetch_head(pipe, keys.frame(job_id))
+        metas = iter(envelopes.meta_of(head) for head in pipe.execute())
+    answer: list[datetime | None] = []
+    for seen in candidates:
+        times = []
+        for _, enqueued in seen:
+            meta = next(metas)
+            if meta is not None:
+                times.append(meta.received_at)
+            elif enqueued:
+                times.append(datetime.fromisoformat(enqueued.decode()))
+        answer.append(min(times) if times else None)
+    return answer
 
 
 def histogram_counts(name: str) -> Counter[str]:
