@@ -124,15 +124,15 @@ def oldest_received(
         heads: list[list[bytes]] = pipe.execute()
     with connection.pipeline(transaction=False) as pipe:
         for ids in heads:
-            for job_id in ids:
-                pipe.hmget(Job.key_for(job_id.decode()), ["pri", "enqueued_at"])
+            for raw_id in ids:
+                pipe.hmget(Job.key_for(raw_id.decode()), ["pri", "enqueued_at"])
         marks = pipe.execute()
     candidates: list[list[tuple[str, bytes | None]]] = []
     offset = 0
     for ids in heads:
         seen: list[tuple[str, bytes | None]] = []
-        for job_id, (priority, enqueued) in zip(ids, marks[offset : offset + len(ids)], strict=True):
-            seen.append((job_id.decode(), enqueued))
+        for raw_id, (priority, enqueued) in zip(ids, marks[offset : offset + len(ids)], strict=True):
+            seen.append((raw_id.decode(), enqueued))
             if priority != b"1":  # the first normal frame: those behind it are younger
                 break
         offset += len(ids)
