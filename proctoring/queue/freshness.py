@@ -5,9 +5,13 @@ stored), and how old it was when its answer was there (received → answered).
 Overall figures are the Prometheus histograms of `proctoring.queue.metrics` (written by every worker
 once a second); per client, the same buckets in one hash per client, written with each delivered
 frame's own bookkeeping (no extra round trip). Percentiles are read from the buckets as
-Prometheus's `histogram_quantile` reads them: found in their bucket, placed in it by linear
-interpolation between its bounds (an estimate, exact at the bounds); past the last bound, given
-as that bound.
+Prometheus's `histogram_quantile` does, found in their bucket and placed in it by linear
+interpolation, but between the least and greatest value seen in that bucket rather than its
+bounds (kept beside the counts, `widen_ranges`): with a few slow frames in a wide bucket
+(10 to 30 s), interpolating up to the bound gave a p99 of 29 s when the slowest frame had waited
+19 s. So a percentile is never above the greatest value seen nor below the least, and is exact
+when its bucket holds one value. Without the range (figures written before it was kept),
+between the bucket's bounds, and past the last bound given as that bound.
 """
 
 from __future__ import annotations
@@ -38,9 +42,38 @@ def bucket(value_ms: float, buckets: tuple[float, ...]) -> str:
     return str(buckets[index]) if index < len(buckets) else "+Inf"
 
 
-def percentiles(counts: Mapping[str, int], buckets: tuple[float, ...]) -> dict[str, float | None]:
-    """p50, p95 and p99 in seconds (interpolated in the bucket each falls in; a value past the
-    last bound is given as that bound), None without data."""
+def widen_ranges(pipe: Any, key: str, prefix: str, ranges: Mapping[str, tuple[float, float]]) -> None:
+    """Widens the least and greatest values seen per bucket (`ranges`: bucket -> (least,
+    greatest), in ms) kept in the sorted set `key` as "<prefix>min:<bucket>" and
+    "<prefix>max:<bucket>": ZADD LT and GT, so concurrent writers need no script."""
+    if not ranges:
+        return
+    pipe.zadd(key, {f"{prefix}min:{bucket}": low for bucket, (low, _) in ranges.items()}, lt=True)
+    pipe.zadd(key, {f"{prefix}max:{bucket}": high for bucket, (_, high) in ranges.items()}, gt=True)
+
+
+def read_ranges(raw: Mapping[bytes, float], prefix: str = "") -> dict[str, tuple[float, float]]:
+    """`widen_ranges`' sorted set (as ZRANGE ... WITHSCORES gives it, a mapping) back as bucket ->
+    (least, greatest)."""
+    lows: dict[str, float] = {}
+    highs: dict[str, float] = {}
+    for member, score in raw.items():
+        name = member.decode()
+        if not name.startswith(prefix):
+            continue
+        end, _, bucket_name = name.removeprefix(prefix).partition(":")
+        (lows if end == "min" else highs)[bucket_name] = score
+    return {name: (lows[name], highs[name]) for name in lows.keys() & highs.keys()}
+
+
+def percentiles(
+    counts: Mapping[str, int],
+    buckets: tuple[float, ...],
+    ranges: Mapping[str, tuple[float, float]] | None = None,
+) -> dict[str, float | None]:
+    """p50, p95 and p99 in seconds, None without data: interpolated in the bucket each falls
+    in, between the least and greatest value seen there (`ranges`, bucket -> (least, greatest)
+    ms), or without them between its bounds (a value past the last bound given as that bound)."""
     per_bucket = [int(counts.get(str(bound), 0)) for bound in buckets] + [int(counts.get("+Inf", 0))]
     total = sum(per_bucket)
     answer: dict[str, float | None] = {}
@@ -52,11 +85,15 @@ def percentiles(counts: Mapping[str, int], buckets: tuple[float, ...]) -> dict[s
         wanted, running = quantile * total, 0
         for index, count in enumerate(per_bucket):
             if count and running + count >= wanted:
-                if index == len(buckets):  # +Inf: the histogram cannot say more
+                seen = (ranges or {}).get(str(buckets[index]) if index < len(buckets) else "+Inf")
+                share = (wanted - running) / count
+                if seen is not None:
+                    low, high = seen
+                    answer[name] = round((low + (high - low) * share) / 1000, 4)
+                elif index == len(buckets):  # +Inf: the histogram cannot say more
                     answer[name] = buckets[-1] / 1000
                 else:
                     lower = buckets[index - 1] if index else 0
-                    share = (wanted - running) / count
                     answer[name] = round((lower + (buckets[index] - lower) * share) / 1000, 4)
                 break
             running += count
@@ -67,8 +104,11 @@ def record(pipe: Any, client_id: str, wait_ms: float, run_ms: float, age_ms: flo
     """Adds one delivered frame's times to its client's buckets, in `pipe`."""
     key = keys.client_times(client_id)
     for kind, value in (("wait", wait_ms), ("run", run_ms), ("age", age_ms)):
-        pipe.hincrby(key, f"{kind}:{bucket(value, KINDS[kind])}", 1)
+        name = bucket(value, KINDS[kind])
+        pipe.hincrby(key, f"{kind}:{name}", 1)
+        widen_ranges(pipe, keys.client_times_range(client_id), f"{kind}:", {name: (value, value)})
     pipe.expire(key, CLIENT_TIMES_TTL)
+    pipe.expire(keys.client_times_range(client_id), CLIENT_TIMES_TTL)
 
 
 def of_clients(client_ids: list[str]) -> dict[str, dict[str, dict[str, float | None]]]:
@@ -76,10 +116,12 @@ def of_clients(client_ids: list[str]) -> dict[str, dict[str, dict[str, float | N
     with get_redis().pipeline(transaction=False) as pipe:
         for client_id in client_ids:
             pipe.hgetall(keys.client_times(client_id))
+            pipe.zrange(keys.client_times_range(client_id), 0, -1, withscores=True)
         answers = pipe.execute()
     figures = {}
-    for client_id, raw in zip(client_ids, answers, strict=True):
+    for client_id, raw, raw_ranges in zip(client_ids, answers[::2], answers[1::2], strict=True):
         fields = {field.decode(): int(value) for field, value in raw.items()}
+        seen = dict(raw_ranges)
         figures[client_id] = {
             kind: percentiles(
                 {
@@ -88,6 +130,7 @@ def of_clients(client_ids: list[str]) -> dict[str, dict[str, dict[str, float | N
                     if name.startswith(f"{kind}:")
                 },
                 buckets,
+                read_ranges(seen, f"{kind}:"),
             )
             for kind, buckets in KINDS.items()
         }
@@ -165,6 +208,20 @@ def histogram_counts(name: str) -> Counter[str]:
     return counts
 
 
+def histogram_ranges(name: str) -> dict[str, tuple[float, float]]:
+    """The least and greatest value seen per bucket of a histogram, over the shards."""
+    ranges: dict[str, tuple[float, float]] = {}
+    for _ in shards.each():
+        raw = get_redis().zrange(keys.histogram_range(name), 0, -1, withscores=True)
+        for bucket_name, (low, high) in read_ranges(dict(raw)).items():  # type: ignore[arg-type]
+            known = ranges.get(bucket_name, (low, high))
+            ranges[bucket_name] = (min(known[0], low), max(known[1], high))
+    return ranges
+
+
 def overall() -> dict[str, dict[str, float | None]]:
     """Wait, run and age percentiles of every frame delivered, over every shard."""
-    return {kind: percentiles(histogram_counts(kind), buckets) for kind, buckets in KINDS.items()}
+    return {
+        kind: percentiles(histogram_counts(kind), buckets, histogram_ranges(kind))
+        for kind, buckets in KINDS.items()
+    }

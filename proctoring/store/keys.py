@@ -53,6 +53,8 @@ proctoring:client:<id>:waiting          list: the client's frames waiting in the
                                         first (priority ones first): proctoring/store/scripts/enqueue.lua.
 proctoring:client:<id>:times            hash: the client's delivered frames per wait, run and age
                                         bucket ("wait:250": count), proctoring/queue/freshness.py.
+proctoring:client:<id>:times-range      sorted set: the least and greatest value seen in each of
+                                        those buckets ("wait:min:250", "wait:max:250"; score: ms).
 proctoring:ring                         list: the backlogged ring, clients with more than 2
                                         frames waiting, in the order the workers visit them
                                         (PROCTORING_QUEUE_ORDER=fair; proctoring/queue/fairness.py).
@@ -63,6 +65,8 @@ proctoring:worker-name:<name>           set for a few seconds while a starting w
                                         name (proctoring/worker/names.py).
 proctoring:stats:histogram:<name>       hash: a count per bucket (ms upper bound), sum_us, count
                                         (enqueue, api), for /metrics (proctoring/queue/metrics.py).
+proctoring:stats:histogram:<name>:range sorted set: the least and greatest value seen in each
+                                        bucket ("min:250", "max:250"; score: ms), for percentiles.
 
 Lua scripts (proctoring/store/scripts/) are given every key Python can name as KEYS. A key of a
 client or job that a script only discovers while it runs (walking the rings, reconciling a
@@ -143,6 +147,10 @@ def client_times(client_id: str) -> str:
     return f"{CLIENT_PREFIX}{client_id}:times"
 
 
+def client_times_range(client_id: str) -> str:
+    return f"{CLIENT_PREFIX}{client_id}:times-range"
+
+
 def client_hint(client_id: str) -> str:
     return f"{CLIENT_PREFIX}{client_id}:hint"
 
@@ -176,6 +184,10 @@ RESULTS_DROPPED_ERASED = "results_dropped_erased"
 
 def histogram(name: str) -> str:
     return f"{PREFIX}:stats:histogram:{name}"
+
+
+def histogram_range(name: str) -> str:
+    return f"{PREFIX}:stats:histogram:{name}:range"
 
 
 def failed_kind(kind: str) -> str:

@@ -28,6 +28,11 @@ BOUNDED_BY_SIZE: dict[str, Bound] = {
     # a count per latency bucket
     keys.histogram("enqueue"): lambda r, k: r.hlen(k) <= 64,
     keys.histogram("api"): lambda r, k: r.hlen(k) <= 64,
+    # the least and greatest value per latency bucket
+    **{
+        keys.histogram_range(name): (lambda r, k: r.zcard(k) <= 32)
+        for name in ("enqueue", "api", "wait", "run", "age")
+    },
     # one member per client, pruned by its last frame's time (counters.COUNTS_TTL)
     keys.clients_index(): lambda r, k: r.zcard(k) <= 3,
     # the failed-image byte accounting: capped by PROCTORING_FAILED_BYTES_* (failed_image.lua)
