@@ -128,10 +128,18 @@ def workers() -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: row["name"])
 
 
+_WORKER_COUNTS = (keys.WORKER_DELIVERED, keys.WORKER_DROPPED, keys.WORKER_FAILED_FOR_GOOD)
+
+
 def _shard_workers(shard: int) -> list[dict[str, Any]]:
     queue = policy.get_queue()
     rows = []
-    for worker in Worker.all(queue=queue):
+    found = Worker.all(queue=queue)
+    with queue.connection.pipeline(transaction=False) as pipe:
+        for worker in found:
+            pipe.hmget(worker.key, _WORKER_COUNTS)
+        counts = pipe.execute()
+    for worker, (delivered, dropped, failed_for_good) in zip(found, counts, strict=True):
         executions = worker.get_current_executions()
         rows.append(
             {
@@ -141,8 +149,13 @@ def _shard_workers(shard: int) -> list[dict[str, Any]]:
                 "state": str(worker.get_state()),
                 "running": len(executions),
                 "current_jobs": sorted(execution.job_id for execution in executions)[:10],
+                # RQ's: every job that ended without an error, every attempt that raised.
                 "successful": worker.successful_job_count,
                 "failed": worker.failed_job_count,
+                # Frame jobs: delivered, dropped unsent (stale), failed with no retry left.
+                "delivered": int(delivered or 0),
+                "dropped": int(dropped or 0),
+                "failed_for_good": int(failed_for_good or 0),
                 "birth": worker.birth_date.isoformat() if worker.birth_date else None,
                 "last_heartbeat": worker.last_heartbeat.isoformat() if worker.last_heartbeat else None,
                 "shard": shard,
@@ -216,7 +229,8 @@ def throughput(minutes: int = MINUTES) -> list[dict[str, Any]]:
 
 # What a token holder sees of a worker: where it runs and how busy it is, not which jobs it runs.
 _WORKER_AGGREGATE_FIELDS = (
-    "name", "hostname", "pid", "state", "running", "successful", "failed", "birth", "last_heartbeat", "shard",
+    "name", "hostname", "pid", "state", "running", "successful", "failed", "delivered", "dropped",
+    "failed_for_good", "birth", "last_heartbeat", "shard",
 )  # fmt: skip
 
 

@@ -175,6 +175,13 @@ def totals() -> str:
     return f"{PREFIX}:stats:totals"
 
 
+# Fields this project adds to an RQ worker's hash (beside RQ's successful_job_count, which counts
+# every job that ended without an error, and failed_job_count, every attempt that raised): frame
+# jobs delivered to the API, frame jobs that ended delivering nothing (dropped as stale), and
+# frame jobs that failed for good (no retry left: in the failed registry).
+WORKER_DELIVERED = "delivered_job_count"
+WORKER_DROPPED = "dropped_job_count"
+WORKER_FAILED_FOR_GOOD = "failed_for_good_job_count"
 # The totals' field counting failed frames' images cut by the byte caps (queue/failed_images.py).
 FAILED_IMAGES_EVICTED = "failed_images_evicted"
 # The totals' field counting answers dropped because their attempt was erased while its frame ran

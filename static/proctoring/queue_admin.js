@@ -58,7 +58,8 @@
         const row = document.createElement("tr");
         row.dataset.worker = worker.name;
         for (const value of [worker.name, worker.hostname, worker.pid, worker.state, worker.running,
-                             worker.current_jobs.join(" "), worker.successful, worker.failed, worker.birth,
+                             worker.current_jobs.join(" "), worker.delivered, worker.dropped, worker.failed,
+                             worker.failed_for_good, worker.birth,
                              worker.last_heartbeat]) {
           cell(row, value);
         }

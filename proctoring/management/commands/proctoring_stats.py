@@ -78,7 +78,9 @@ def render(snapshot: dict[str, Any]) -> str:
     for worker in snapshot["workers"]:
         lines.append(
             f"  {worker['name']}  {worker['state']}  running {worker['running']}  "
-            f"done {worker['successful']}  failed {worker['failed']}  last beat {worker['last_heartbeat']}"
+            f"delivered {worker['delivered']}  dropped (stale) {worker['dropped']}  "
+            f"failed attempts {worker['failed']}  failed for good {worker['failed_for_good']}  "
+            f"last beat {worker['last_heartbeat']}"
         )
     lines += ["", "per minute (received / completed / failed)"]
     lines.append(
