@@ -25,6 +25,8 @@ from proctoring.queue import breaker, counters, fairness, freshness, policy
 from proctoring.store import keys, shards
 
 MINUTES = 15  # throughput history shown
+# What each minute counts (`counters.count_minute`), as the throughput chart shows it.
+MINUTE_FIELDS = ("received", "completed", "failed", "stale")
 
 
 _SUMMED = (
@@ -208,7 +210,8 @@ def attempts_of(client_ids: Iterable[str]) -> dict[str, Attempt]:
 
 
 def throughput(minutes: int = MINUTES) -> list[dict[str, Any]]:
-    """Frames received, completed and failed per minute, oldest first, this minute included."""
+    """Frames received, completed, failed and dropped as stale per minute, oldest first, this
+    minute included."""
     now_minute = int(time.time() // 60)
     span = range(now_minute - minutes + 1, now_minute + 1)
     buckets: list[Counter[bytes]] = [Counter() for _ in span]
@@ -221,7 +224,7 @@ def throughput(minutes: int = MINUTES) -> list[dict[str, Any]]:
     return [
         {
             "minute": datetime.fromtimestamp(minute * 60, UTC).isoformat(),
-            **{field: int(bucket.get(field.encode(), 0)) for field in ("received", "completed", "failed")},
+            **{field: int(bucket.get(field.encode(), 0)) for field in MINUTE_FIELDS},
         }
         for minute, bucket in zip(span, buckets, strict=True)
     ]

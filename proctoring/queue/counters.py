@@ -30,6 +30,7 @@ from proctoring.store import keys, rq_internals, scripts
 from proctoring.store.connections import get_redis
 
 QUEUED, RUNNING, RETRYING, FAILED, DONE = "q", "r", "s", "f", "x"
+STALE = "stale"  # the `extra` of a frame dropped as stale: counted per client and per minute
 COUNTS_TTL = 8 * 24 * 3600  # a client's counts outlive a week of silence (refreshed by each frame)
 MINUTE_TTL = 3700  # per-minute throughput buckets are kept a little over an hour
 # The keys the counts scripts find by a job's client (proctoring/store/scripts/includes/pc_move.lua).
@@ -49,8 +50,11 @@ def move(
     (e.g. "completed:2026-11-29", "stale") is counted once, on the move to DONE; on the move to
     FAILED it is the error's kind (exception class), indexed for the failed-jobs page."""
     expire_at = time.time() + failed_ttl if to == FAILED else 0
+    target = pipeline if pipeline is not None else connection or get_redis()
+    if to == DONE and extra == STALE:
+        count_minute(target, STALE)  # the throughput chart's stale frames
     scripts.counts_move(
-        pipeline if pipeline is not None else connection or get_redis(),
+        target,
         job=Job.key_for(job_id),
         failed_kinds=keys.FAILED_KINDS,
         job_id=job_id,
@@ -107,7 +111,7 @@ def minute_key(at: float | None = None) -> str:
 
 
 def count_minute(pipe: Any, field: str, at: float | None = None) -> None:
-    """Adds one to this minute's `field` (received, completed, failed)."""
+    """Adds one to this minute's `field` (received, completed, failed, stale)."""
     key = minute_key(at)
     pipe.hincrby(key, field, 1)
     pipe.expire(key, MINUTE_TTL)

@@ -38,7 +38,7 @@ proctoring:client:<id>:failed-images    the client's kept images, by failure tim
                                         (store/scripts/failed_image.lua).
 proctoring:frame:<job_id>               a frame's envelope (header and image bytes).
 proctoring:stats:stale                  frames dropped as stale, in all.
-proctoring:stats:minute:<epoch minute>  hash: received, completed, failed in that minute (UTC);
+proctoring:stats:minute:<epoch minute>  hash: received, completed, failed, stale in that minute (UTC);
                                         kept an hour, for the admin's throughput chart.
 proctoring:stats:totals                 hash: received, completed, failed, retried, recovered
                                         (jobs taken back from a dead worker), rejected:<code>,
@@ -65,6 +65,8 @@ proctoring:worker-name:<name>           set for a few seconds while a starting w
                                         name (proctoring/worker/names.py).
 proctoring:stats:histogram:<name>       hash: a count per bucket (ms upper bound), sum_us, count
                                         (enqueue, api), for /metrics (proctoring/queue/metrics.py).
+proctoring:events:recent                list: the last 50 job events (JSON), newest first, for the
+                                        admin's overview (proctoring/queue/recent_events.py).
 proctoring:stats:histogram:<name>:range sorted set: the least and greatest value seen in each
                                         bucket ("min:250", "max:250"; score: ms), for percentiles.
 
@@ -187,6 +189,10 @@ FAILED_IMAGES_EVICTED = "failed_images_evicted"
 # The totals' field counting answers dropped because their attempt was erased while its frame ran
 # (proctoring/results/writer.py).
 RESULTS_DROPPED_ERASED = "results_dropped_erased"
+
+
+def recent_events() -> str:
+    return f"{PREFIX}:events:recent"
 
 
 def histogram(name: str) -> str:

@@ -32,7 +32,8 @@ from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 from rq.worker.base import DequeueStrategy
 
-from proctoring.queue import metrics, policy
+from proctoring.core import events
+from proctoring.queue import metrics, policy, recent_events
 from proctoring.results import writer
 from proctoring.store import keys, rq_internals
 from proctoring.store.connections import get_redis
@@ -84,6 +85,7 @@ class ProctoringWorker(SimpleWorker):
         self._stopping = False  # a warm shutdown was asked for
         self._reported = (time.monotonic(), 0)
         self._next_scheduler_check = time.monotonic() + SCHEDULER_CHECK_SECONDS
+        events.publisher.add_sink(recent_events.record)  # the overview opens with the last events
 
     def work(
         self,

@@ -46,7 +46,12 @@
     if (closeCircuit) closeCircuit.hidden = !circuit.open;
     root.querySelector('[data-alert-when="api_circuit"]').classList.toggle("alert", Boolean(circuit.open));
     for (const [name, points] of Object.entries(stats.chart.points)) {
-      root.querySelector(`[data-series="${name}"]`).setAttribute("points", points);
+      const line = root.querySelector(`[data-series="${name}"]`);
+      if (line) line.setAttribute("points", points);
+    }
+    for (const [name, total] of Object.entries(stats.chart.totals)) {
+      const legend = root.querySelector(`[data-series-total="${name}"]`);
+      if (legend) legend.textContent = String(total);
     }
     root.querySelector('[data-chart="max"]').textContent = String(stats.chart.max);
     root.querySelector('[data-chart="first"]').textContent = stats.chart.first;
