@@ -28,6 +28,8 @@ BOUNDED_BY_SIZE: dict[str, Bound] = {
     # a count per latency bucket
     keys.histogram("enqueue"): lambda r, k: r.hlen(k) <= 64,
     keys.histogram("api"): lambda r, k: r.hlen(k) <= 64,
+    # the last job events, trimmed at each write
+    keys.recent_events(): lambda r, k: r.llen(k) <= 50,
     # the least and greatest value per latency bucket
     **{
         keys.histogram_range(name): (lambda r, k: r.zcard(k) <= 32)
