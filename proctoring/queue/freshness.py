@@ -7,11 +7,11 @@ once a second); per client, the same buckets in one hash per client, written wit
 frame's own bookkeeping (no extra round trip). Percentiles are read from the buckets as
 Prometheus's `histogram_quantile` does, found in their bucket and placed in it by linear
 interpolation, but between the least and greatest value seen in that bucket rather than its
-bounds (kept beside the counts, `widen_ranges`): with a few slow frames in a wide bucket
-(10 to 30 s), interpolating up to the bound gave a p99 of 29 s when the slowest frame had waited
-19 s. So a percentile is never above the greatest value seen nor below the least, and is exact
-when its bucket holds one value. Without the range (figures written before it was kept),
-between the bucket's bounds, and past the last bound given as that bound.
+bounds (kept beside the counts, `widen_ranges`): interpolating up to a wide bucket's bound
+(10 to 30 s) would report waits longer than any frame had. So a percentile is never above the
+greatest value seen nor below the least, and is exact when its bucket holds one value. Without
+the range (figures written before it was kept), between the bucket's bounds, and past the last
+bound given as that bound.
 """
 
 from __future__ import annotations

@@ -36,3 +36,17 @@ def read(limit: int = KEEP, connection: redis.Redis | None = None) -> list[dict[
         except ValueError:
             continue
     return events
+
+
+def forget(client_id: str, connection: redis.Redis | None = None) -> int:
+    """Removes the kept events of `client_id` (its erasure); returns how many there were."""
+    connection = connection or get_redis()
+    removed = 0
+    for raw in connection.lrange(keys.recent_events(), 0, -1):
+        try:
+            named = json.loads(raw).get("client_id") == client_id
+        except ValueError:
+            named = False
+        if named:
+            removed += int(connection.lrem(keys.recent_events(), 0, raw))  # type: ignore[arg-type]
+    return removed
