@@ -10,7 +10,8 @@
 
   function inUse() {
     const active = document.activeElement;
-    if (active && active !== document.body && root.contains(active) && active.matches("input, select, textarea")) {
+    const typing = "textarea, select, input:not([type=checkbox]):not([type=radio]):not([type=submit]):not([type=button])";
+    if (active && active !== document.body && root.contains(active) && active.matches(typing)) {
       return true;
     }
     for (const field of root.querySelectorAll("input, select, textarea")) {
@@ -26,7 +27,11 @@
     return Boolean(selection && !selection.isCollapsed && root.contains(selection.anchorNode));
   }
 
+  let rounds = 0;
+
   async function refresh() {
+    rounds += 1;
+    root.dataset.rounds = String(rounds);  // how many rounds have looked, refreshed or not
     if (document.visibilityState === "visible" && !inUse()) {
       try {
         const response = await fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
