@@ -19,6 +19,13 @@ from types import FrameType
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 HOST = "127.0.0.1"
+ENV_FILE = VAR_DIR / "devstack.env"
+# What a second terminal's `manage.py` needs to reach this stack (a URL given to `make run` may
+# hold a password: the file is readable by its owner only).
+SHARED_SETTINGS = (
+    "DJANGO_DEBUG", "REDIS_URL", "REDIS_HOST", "REDIS_SENTINELS", "REDIS_SHARDS", "PROCTORING_API_URL",
+    "PROCTORING_REFERENCE_API", "DATABASE_URL",
+)  # fmt: skip
 
 
 def _python(*args: str) -> list[str]:
@@ -130,6 +137,11 @@ def main() -> int:
         from proctoring_site.redis_config import redacted
 
         print(f"[devstack] Redis: {redacted(settings.REDIS_URL)}", flush=True)
+        # For `manage.py` in a second terminal while this runs (removed when it stops).
+        from proctoring_site import devstack_env
+
+        shared = {name: os.environ[name] for name in SHARED_SETTINGS if os.environ.get(name)}
+        devstack_env.write(ENV_FILE, shared, os.getpid())
         refused = configured_refusal()
         if refused:
             print(f"[devstack] {refused}", file=sys.stderr)
@@ -163,6 +175,9 @@ def main() -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        from proctoring_site import devstack_env
+
+        devstack_env.remove(ENV_FILE, os.getpid())
         stack.stop()
 
 

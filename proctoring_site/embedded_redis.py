@@ -53,7 +53,11 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a server could listen on `port`: with SO_REUSEADDR, as daphne (Twisted) and
+    redis-server do, so that connections of a server just stopped, left in TIME_WAIT, do not
+    count as the port being in use."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

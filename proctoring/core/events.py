@@ -30,6 +30,7 @@ GROUP = "proctoring.jobs"  # the channel-layer group every watcher joins
 MESSAGE_TYPE = "job.events"  # handled by a consumer's `job_events` method
 COMPLETED, FAILED, STALE = "completed", "failed", "stale"
 CONNECTED, DISCONNECTED = "connected", "disconnected"  # a camera's socket (job_id "")
+REVIEWED = "reviewed"  # a proctor reviewed or dismissed one of the attempt's incidents (job_id "")
 MAX_BATCH = 500
 LINGER = 0.05  # seconds a batch waits for more events after its first
 _LEVELS = {FAILED: logging.ERROR, STALE: logging.WARNING}
@@ -138,3 +139,9 @@ async def apublish_connection(layer: Any, name: str, client_id: str) -> None:
     if layer is None:
         return
     publisher.send(event(name, "", client_id))
+
+
+def publish_review(attempt_id: str) -> None:
+    """A proctor's review changed an attempt's incidents: the grids showing it re-read its row.
+    Not logged here: the audit log records the review itself."""
+    publisher.send(event(REVIEWED, "", attempt_id))

@@ -4,7 +4,8 @@
 It joins the job events group, keeps the events of the exam's attempts, passes them on (the
 page counts frames per second from them), and at most four times a second sends the fresh rows
 (`dashboard.rows`) of the attempts they touched: counts, connection state, incidents and the
-thumbnail's version. Nothing polls: a row is re-read only because an event named it.
+thumbnail's version. Nothing polls: a row is re-read only because an event named it (a frame's
+outcome, a camera's socket opening or closing, a proctor's review of one of its incidents).
 """
 
 from __future__ import annotations

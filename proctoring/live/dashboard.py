@@ -4,11 +4,14 @@ one attempt's timeline. Plain functions over the database and the per-client cou
 
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -23,6 +26,9 @@ from proctoring.store.connections import get_redis
 STREAMING_WITHIN = 5.0  # seconds since the last frame: the camera is streaming
 STALLED_WITHIN = 60.0  # since the last frame: stalled (reconnecting?); beyond: offline
 TIMELINE_BUCKET = 10  # seconds per frame-count bar on the timeline
+# Steps between the timeline's axis ticks (seconds): the first that gives at most AXIS_TICKS.
+AXIS_STEPS = (1, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400)
+AXIS_TICKS = 8
 
 
 def in_progress(exam: Exam, attempt_ids: Iterable[str] | None = None) -> list[Attempt]:
@@ -33,15 +39,32 @@ def in_progress(exam: Exam, attempt_ids: Iterable[str] | None = None) -> list[At
     return list(attempts.order_by("started_at"))
 
 
-def connection_state(last_frame_at: float | None, now: float) -> str:
+def connection_state(last_frame_at: float | None, now: float, sockets: int | None = None) -> str:
+    """What the grid says of a camera, from its last frame and, when the gateways count the
+    sockets (`open_sockets`), how many it has open: a camera whose sockets all closed is
+    "disconnected" at once, not "streaming" for a few seconds more."""
+    if sockets == 0:
+        return "waiting" if last_frame_at is None else "disconnected"
     if last_frame_at is None:
-        return "waiting"  # no frame yet (consent not given, camera not started)
+        return "connected" if sockets else "waiting"  # waiting: no frame yet, no consent or camera
     age = now - last_frame_at
     if age <= STREAMING_WITHIN:
         return "streaming"
     if age <= STALLED_WITHIN:
         return "stalled"
     return "offline"
+
+
+def open_sockets(attempt_ids: list[str], now: float) -> dict[str, int] | None:
+    """How many camera sockets each attempt has open now, from the connection limits' sets
+    (`proctoring.gateway.connection_limits`, in the main Redis); None when no limit is set, as
+    the gateways then count nothing."""
+    if not (settings.PROCTORING_MAX_CONNECTIONS_PER_IP or settings.PROCTORING_MAX_CONNECTIONS_PER_ATTEMPT):
+        return None
+    with shards.using(settings.REDIS_URL), get_redis().pipeline(transaction=False) as pipe:
+        for attempt_id in attempt_ids:
+            pipe.zcount(keys.connections_of_attempt(attempt_id), f"({now}", "+inf")
+        return {attempt_id: int(n) for attempt_id, n in zip(attempt_ids, pipe.execute(), strict=True)}
 
 
 def rows(attempts: list[Attempt]) -> list[dict[str, Any]]:
@@ -68,6 +91,7 @@ def rows(attempts: list[Attempt]) -> list[dict[str, Any]]:
     for attempt_id, kind in still_open.values_list("attempt_id", "kind"):
         open_kinds[str(attempt_id)].append(kind)
     now = time.time()
+    sockets = open_sockets(ids, now)
     result = []
     for attempt, head in zip(attempts, heads, strict=True):
         client_id = str(attempt.pk)
@@ -80,7 +104,9 @@ def rows(attempts: list[Attempt]) -> list[dict[str, Any]]:
                 "user": attempt.user.get_username(),
                 "started_at": attempt.started_at.isoformat(),
                 "consented": attempt.consented_at is not None,
-                "state": connection_state(counts["last_frame_at"], now),
+                "state": connection_state(
+                    counts["last_frame_at"], now, None if sockets is None else sockets[client_id]
+                ),
                 "last_frame_at": counts["last_frame_at"],
                 "backlog": counts["queued"] + counts["running"] + counts["retrying"],
                 "failed": counts["failed"],
@@ -180,7 +206,26 @@ def timeline(attempt: Attempt, kind: str | None = None) -> dict[str, Any]:
             }
             for incident in attempt_incidents.order_by("first_seen")
         ],
+        "axis": time_axis(start, end),
         "kinds": kinds,
         "kind": kind or "",
         "summary": incidents.risk_summary(attempt),
     }
+
+
+def time_axis(start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """The timeline's time axis: ticks at round clock times (every 1 s .. 1 day, at most
+    `AXIS_TICKS`), each with its place (0..1) and its label (H:M:S, or H:M on whole minutes)."""
+    span = max((end - start).total_seconds(), 1.0)
+    step = next((s for s in AXIS_STEPS if span / s <= AXIS_TICKS), AXIS_STEPS[-1])
+    first = math.ceil(start.timestamp() / step) * step
+    ticks = []
+    for moment in range(int(first), int(end.timestamp()) + 1, step):
+        at = timezone.localtime(datetime.fromtimestamp(moment, tz=UTC))
+        ticks.append(
+            {
+                "x": round((moment - start.timestamp()) / span, 5),
+                "label": at.strftime("%H:%M" if step % 60 == 0 else "%H:%M:%S"),
+            }
+        )
+    return ticks

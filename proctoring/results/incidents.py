@@ -15,9 +15,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection as db_connection
+from django.db import transaction
 from django.utils import timezone
 
 from exams.models import Attempt
+from proctoring.core import events
 from proctoring.models import Finding, FrameResult, Incident, Severity
 
 # How much each flag matters to a proctor; an unknown flag from another API is MEDIUM.
@@ -136,15 +138,35 @@ def frame_seconds() -> float:
     return 1.0 / settings.PROCTORING_CLIENT_FPS
 
 
+def frame_durations(times: Sequence[datetime], per_frame: float, within: float) -> list[float]:
+    """How long each analysed frame (`times`, in order) stands for while the camera streamed:
+    the time to the next frame when that comes within `within` seconds; otherwise (the camera
+    was off, or the socket closed, between them) and for the last frame, one frame's time."""
+    durations: list[float] = []
+    for index, this in enumerate(times):
+        following = times[index + 1] if index + 1 < len(times) else None
+        to_next = (following - this).total_seconds() if following is not None else None
+        durations.append(to_next if to_next is not None and 0 <= to_next <= within else per_frame)
+    return durations
+
+
 def risk_summary(attempt: Attempt) -> dict[str, Any]:
-    """Incident counts and durations by kind, and the share of the watched time during which
-    no face was seen. An incident lasts from its first to its last flagged frame, plus the
-    time one frame stands for."""
+    """Incident counts and durations by kind, and the share of the camera's streaming time
+    during which no face was seen. An incident lasts from its first to its last flagged frame,
+    plus the time one frame stands for. The streaming time is what the analysed frames stand
+    for (`frame_durations`): a gap longer than the incident gap is the camera off, not counted."""
     incidents = list(attempt.incidents.all())
-    frames = attempt.frame_results.order_by("captured_at").values_list("captured_at", flat=True)
-    first, last = frames.first(), frames.last()
+    frames = list(attempt.frame_results.order_by("captured_at").values_list("pk", "captured_at"))
     per_frame = frame_seconds()
-    watched = ((last - first).total_seconds() + per_frame) if first and last else 0.0
+    durations = frame_durations([at for _, at in frames], per_frame, gap().total_seconds())
+    streaming = sum(durations)
+    unseen_frames = set(
+        Finding.objects.filter(attempt=attempt, kind__in=FACE_NOT_SEEN).values_list("frame_id", flat=True)
+    )
+    not_seen = sum(
+        duration for (pk, _), duration in zip(frames, durations, strict=True) if pk in unseen_frames
+    )
+    span = (frames[-1][1] - frames[0][1]).total_seconds() + per_frame if frames else 0.0
     by_kind: dict[str, dict[str, Any]] = {}
     for incident in incidents:
         entry = by_kind.setdefault(
@@ -153,14 +175,15 @@ def risk_summary(attempt: Attempt) -> dict[str, Any]:
         entry["count"] += 1
         entry["seconds"] += incident.duration_seconds + per_frame
         entry["open_reviews"] += incident.review_status == Incident.Review.PENDING
-    not_seen = sum(by_kind.get(kind, {}).get("seconds", 0.0) for kind in FACE_NOT_SEEN)
     for entry in by_kind.values():
         entry["seconds"] = round(entry["seconds"], 1)
     return {
-        "watched_seconds": round(watched, 1),
+        "streaming_seconds": round(streaming, 1),
+        "off_seconds": round(max(0.0, span - streaming), 1),
+        "off_after_seconds": gap().total_seconds(),
         "incidents": len(incidents),
         "by_kind": dict(sorted(by_kind.items(), key=lambda item: (-item[1]["severity"], item[0]))),
-        "no_face_percent": round(min(100.0, 100 * not_seen / watched), 1) if watched else 0.0,
+        "no_face_percent": round(min(100.0, 100 * not_seen / streaming), 1) if streaming else 0.0,
     }
 
 
@@ -177,4 +200,6 @@ def review(incident: Incident, user: Any, status: str, comment: str = "") -> Inc
     incident.reviewed_by = user if status != Incident.Review.PENDING else None
     incident.reviewed_at = timezone.now() if status != Incident.Review.PENDING else None
     incident.save(update_fields=["review_status", "review_comment", "reviewed_by", "reviewed_at"])
+    attempt_id = str(incident.attempt_id)
+    transaction.on_commit(lambda: events.publish_review(attempt_id))
     return incident

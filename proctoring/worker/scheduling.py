@@ -118,7 +118,7 @@ class ProctoringScheduler(SchedulerBase):
         riding out Redis outages and ending with its worker."""
         signal.signal(signal.SIGINT, self.request_stop)
         signal.signal(signal.SIGTERM, self.request_stop)
-        self.register_birth()
+        born = False
         wait = self.tick
         parent = os.getppid()
         while True:
@@ -133,6 +133,11 @@ class ProctoringScheduler(SchedulerBase):
                 self._let_go()
                 break
             try:
+                if not born:
+                    # In the loop: a scheduler forked just as Redis went away waits for it too,
+                    # rather than dying before its first heartbeat.
+                    self.register_birth()
+                    born = True
                 if self.should_reacquire_locks:
                     self.acquire_locks()
                 self.heartbeat()

@@ -9,7 +9,13 @@ const state = {
   ws: null, sent: 0, acked: 0, refused: 0, retry: 0, stopped: false,
   timer: null, capture: null, intervalMs: config.intervalMs, frameBytes: 0,
   unavailable: 0, holdUntil: 0, // frames refused `unavailable` in a row; no frame sent before holdUntil
+  paused: false, // the last ack said the workers are paused (an operator's pause)
 };
+
+// Refusals that say the service is behind, not that anything is wrong with this camera.
+const SERVICE_BUSY = new Set([P.errors.RATE_LIMITED, P.errors.QUEUE_FULL]);
+const PAUSED_NOTE = "Proctoring is paused for a moment. The pictures already sent are kept and will be checked when it resumes; nothing for you to do.";
+const BUSY_NOTE = "The proctoring service is busy; your camera sends fewer pictures for a moment. Nothing for you to do.";
 
 function setConnection(name) {
   const el = $("conn-state");
@@ -78,6 +84,7 @@ function connect() {
     try { message = JSON.parse(event.data); } catch { return; }
     if (message.type === P.types.ACK) {
       state.acked += 1;
+      showPaused(Boolean(message.paused));
       if (state.unavailable) {
         state.unavailable = 0;
         state.holdUntil = 0;
@@ -88,6 +95,11 @@ function connect() {
     } else if (message.type === P.types.THROTTLE) {
       // The server's queue is filling: send less often until it says otherwise.
       setFrameRate(message.fps);
+    } else if (message.type === P.types.ERROR && SERVICE_BUSY.has(message.code)) {
+      // The queue holds this page's earlier frames (or everyone's): not the exam taker's doing,
+      // and not counted as refused. A newer frame goes a little later.
+      holdFor(state.paused ? 2000 : 1000);
+      $("last-error").textContent = state.paused ? PAUSED_NOTE : BUSY_NOTE;
     } else if (message.type === P.types.ERROR) {
       state.refused += 1;
       $("last-error").textContent = `Frame ${message.seq} refused: ${message.code} (${message.detail})`;
@@ -123,6 +135,16 @@ function connect() {
     setConnection("reconnecting");
     setTimeout(connect, delay);
   };
+}
+
+// While the workers are paused the frames wait in the queue: say so calmly, once, and clear it
+// when an ack comes without the pause.
+function showPaused(paused) {
+  if (paused === state.paused) return;
+  state.paused = paused;
+  const note = $("last-error");
+  if (paused) note.textContent = PAUSED_NOTE;
+  else if (note.textContent === PAUSED_NOTE || note.textContent === BUSY_NOTE) note.textContent = "";
 }
 
 // A calm word about the camera picture, from the server's analysis of recent frames.

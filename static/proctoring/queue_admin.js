@@ -12,6 +12,19 @@
     return value === null || value === undefined ? "–" : String(value);
   }
 
+  // As the page's template shows them (proctoring/templatetags/timing.py): below a second in
+  // ms, else in s; a moment to the second, without its microseconds.
+  const DURATIONS = new Set(["wait_p50_s", "wait_p95_s", "wait_p99_s", "run_p95_s", "age_p95_s"]);
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return "–";
+    if (Math.abs(seconds) >= 1) return seconds.toFixed(1) + " s";
+    const ms = seconds * 1000;
+    return (Math.abs(ms) < 100 ? ms.toFixed(1) : ms.toFixed(0)) + " ms";
+  }
+  function moment(iso) {
+    return iso ? String(iso).slice(0, 19).replace("T", " ") : "–";
+  }
+
   function cell(row, value) {
     const td = document.createElement("td");
     td.textContent = text(value);
@@ -32,7 +45,8 @@
       const name = element.dataset.figure;
       if (name in queue && !name.startsWith("api_circuit")) {
         const value = queue[name];
-        element.textContent = name === "oldest_queued_age_s" && value !== null ? value.toFixed(1) : text(value);
+        element.textContent = DURATIONS.has(name) ? duration(value)
+          : name === "oldest_queued_age_s" && value !== null ? value.toFixed(1) : text(value);
       }
     }
     root.querySelector('[data-figure="generated_at"]').textContent = stats.generated_at.slice(11, 19) + " UTC";
@@ -64,8 +78,7 @@
         row.dataset.worker = worker.name;
         for (const value of [worker.name, worker.hostname, worker.pid, worker.state, worker.running,
                              worker.current_jobs.join(" "), worker.delivered, worker.dropped, worker.failed,
-                             worker.failed_for_good, worker.birth,
-                             worker.last_heartbeat]) {
+                             worker.failed_for_good, moment(worker.birth), moment(worker.last_heartbeat)]) {
           cell(row, value);
         }
         body.appendChild(row);

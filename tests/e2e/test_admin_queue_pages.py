@@ -5,6 +5,8 @@ worker and a recording API that refuses the first frame."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
@@ -53,6 +55,13 @@ def test_staff_see_counts_clients_and_a_failed_job_with_its_traceback_and_retry_
     expect(page.locator(figure("failed"))).to_have_text("1")
     expect(page.locator(figure("queued"))).to_have_text("0")
     expect(page.locator("#workers tbody tr")).to_have_count(1)
+    # Once the page's own refresh has run: moments to the second, durations in ms below one.
+    expect(page.locator(figure("generated_at"))).not_to_have_text("now")
+    expect(page.locator("#workers tbody tr td").last).to_have_text(  # the last heartbeat
+        re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
+    )
+    for name in ("run_p95_s", "wait_p95_s"):
+        expect(page.locator(figure(name))).to_have_text(re.compile(r"^(–|\d+(\.\d)? ms|\d+\.\d s)$"))
     screenshot(page, "admin-queue-overview-failed")
 
     page.get_by_role("link", name="Per client").click()
@@ -67,6 +76,16 @@ def test_staff_see_counts_clients_and_a_failed_job_with_its_traceback_and_retry_
     row = page.locator(f'#failed tr[data-job-id="{failed}"]')
     expect(row).to_contain_text("503")
     expect(row).to_contain_text("unavailable in the test")
+    # The API's body reads as text, not one word per line in a squeezed column.
+    body = row.locator("td.failed-body")
+    lines = body.evaluate(
+        """cell => {
+          const range = document.createRange();
+          range.selectNodeContents(cell);
+          return range.getBoundingClientRect().height / parseFloat(getComputedStyle(cell).lineHeight);
+        }"""
+    )
+    assert lines < 3.5, f"the API body wraps over {lines:.1f} lines: {body.inner_text()!r}"
     row.get_by_role("link", name=failed).click()
     traceback = page.locator("pre.traceback")
     expect(traceback).to_contain_text("Traceback (most recent call last)")

@@ -349,7 +349,7 @@ def render_page(request: HttpRequest, template: str, crumb: str, context: dict[s
             **admin.site.each_context(request),
             **context,
             "title": f"Proctoring queue: {crumb}",
-            "tab": "failed",
+            "tab": context.get("tab", "failed"),
             "crumb": crumb,
             "here": request.get_full_path(),
         },

@@ -51,6 +51,11 @@ def run_action(post: QueryDict) -> tuple[str, Outcome]:
             raise ActionError("Give the client whose failed jobs to retry.")
         with shards.client_shard(client):  # all of a client's jobs are on its shard
             mine = newest(policy.get_queue().connection, keys.client_failed(client))
+            if not mine:
+                raise ActionError(
+                    f"Client {client!r} has no failed job to retry: no such client, or none of its"
+                    " frames is in the failed list now. Nothing was retried."
+                )
             return "Retried", apply_all(failed_jobs.retry, mine)
     if verb == "clean":
         cutoff = datetime.now(UTC) - timedelta(hours=parse_hours(post.get("hours", "")))

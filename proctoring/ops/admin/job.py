@@ -47,6 +47,7 @@ def job_context(job_id: str) -> dict[str, Any]:
         "job": job,
         "job_id": job_id,
         "status": status,
+        "status_label": STATUS_LABELS.get(status, status),
         "in_progress": status in _IN_PROGRESS,
         "is_failed": score is not None,
         "failed_at": failed_at(job, score) if score is not None else None,
@@ -69,6 +70,9 @@ def job_context(job_id: str) -> dict[str, Any]:
 
 
 _IN_PROGRESS = {"queued", "started", "scheduled", "deferred"}
+# RQ's statuses as the other queue pages name them (the overview's "waiting to retry" is RQ's
+# scheduled registry).
+STATUS_LABELS = {"scheduled": "waiting to retry", "started": "running"}
 
 
 def _delivered_context(job_id: str) -> dict[str, Any]:
@@ -80,6 +84,7 @@ def _delivered_context(job_id: str) -> dict[str, Any]:
         "job": None,
         "job_id": job_id,
         "status": "delivered",
+        "status_label": "delivered",
         "client": str(row.attempt_id),
         "attempt": row.attempt,
         "seq": row.seq,
@@ -108,6 +113,9 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     with shards.using(locate.shard_of_job(job_id) if _JOB_ID.match(job_id) else shards.current()):
         context = job_context(job_id)
     context["may_see_frame"] = authorization.may_see_frames_of(request.user, context.get("client"))
+    # The tab of the list the job is in now: a delivered job is in none.
+    queued = context["status"] == "queued"
+    context["tab"] = "failed" if context.get("is_failed") else "waiting" if queued else ""
     return render_page(request, "job_detail.html", f"Job {job_id}", context)
 
 

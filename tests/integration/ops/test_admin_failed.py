@@ -7,6 +7,7 @@ the others are in tests/processes/ops/test_admin_failed.py."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,11 +15,12 @@ from django.test import Client
 from rq.job import Job
 
 from exams.models import Attempt
-from proctoring.core.frames import parse_image
+from proctoring.core.frames import FrameMeta, parse_image
 from proctoring.ops.admin import failed as admin_failed
 from proctoring.ops.admin import failed_actions as admin_failed_actions
 from proctoring.queue import enqueue as enqueuing
 from proctoring.queue import policy
+from proctoring.results import writer
 from tests.admin_pages import ACTION, FAILED, frame_url, job_url, page, post
 from tests.roles import operator
 from tests.support import jpeg_bytes
@@ -105,3 +107,39 @@ def test_empty_list_unknown_job_and_refused_actions(staff_client: Client, attemp
         "Retried 0 failed jobs. 1 skipped: no longer failed (already retried, deleted or expired)."
     ]
     assert Job.fetch(queued, connection=policy.get_queue().connection).get_status() == "queued"
+
+
+def test_retrying_all_of_an_unknown_client_says_nothing_was_retried(staff_client: Client) -> None:
+    assert post(staff_client, action="retry-client", client="no-such-client") == [
+        "Client 'no-such-client' has no failed job to retry: no such client, or none of its frames is"
+        " in the failed list now. Nothing was retried."
+    ]
+
+
+def test_a_delivered_jobs_page_shows_what_it_has_and_no_tab_of_a_list_it_is_not_in(
+    staff_client: Client, attempt: Attempt
+) -> None:
+    meta = FrameMeta(
+        client_id=str(attempt.pk), attempt_id=str(attempt.pk), seq=7,
+        captured_at=datetime(2026, 12, 2, 13, 0, 0, 123456, tzinfo=UTC),
+        received_at=datetime(2026, 12, 2, 13, 0, 0, 234567, tzinfo=UTC), content_type="image/jpeg",
+    )  # fmt: skip
+    writer.store_result(meta, "d" * 32, {"flags": []}, FRAME).result(timeout=30)
+    html = page(staff_client, job_url("d" * 32))
+    assert "failed for good" not in html and "<td>–</td>" not in html
+    assert "2026-12-02 13:00:00.123" in html and "2026-12-02 13:00:00.234" in html
+    assert ".123456" not in html and "Answer stored" in html
+    assert 'class="current"' not in html.split('<nav class="queue-tabs">')[1].split("</nav>")[0]
+
+
+def test_a_job_waiting_to_retry_is_called_so_on_its_page_as_on_the_overview(
+    staff_client: Client, attempt: Attempt
+) -> None:
+    client_id = str(attempt.pk)
+    job_id = enqueuing.enqueue_frame(client_id, client_id, 1, parse_image(FRAME, 1 << 20), delay=60)
+    html = page(staff_client, job_url(job_id))
+    assert "<td>waiting to retry" in html and "<td>scheduled" not in html
+    assert "failed for good" not in html
+    queued = page(staff_client, job_url(enqueue(client_id, 2)))
+    tabs = queued.split('<nav class="queue-tabs">')[1].split("</nav>")[0]
+    assert 'class="current">Waiting<' in tabs and 'class="current">Failed' not in tabs

@@ -126,3 +126,19 @@ def test_chart_points_scale_to_the_largest_value() -> None:
     assert chart["points"]["received"] == "24.0,124.0 24.0,124.0 100.0,24.0 100.0,124.0"
     assert chart["points"]["completed"] == "24.0,124.0 100.0,74.0"
     assert (chart["first"], chart["last"]) == ("07:00", "07:01")
+
+
+def test_overview_shows_times_below_a_second_in_ms_beside_those_in_seconds(
+    staff_client: Client, attempt: Attempt, redis_conn: Any
+) -> None:
+    from proctoring.store import keys
+
+    # What the workers' histograms hold after 20 frames: runs under 25 ms, waits of 10..30 s.
+    redis_conn.hset(keys.histogram("run"), mapping={"25": 20})
+    redis_conn.hset(keys.histogram("wait"), mapping={"30000": 20})
+    page = staff_client.get("/admin/proctoring/queue/").content.decode()
+    run = page.split('data-figure="run_p95_s">')[1].split("<")[0]
+    wait = page.split('data-figure="wait_p95_s">')[1].split("<")[0]
+    assert run.endswith(" ms") and float(run.removesuffix(" ms")) < 1000, run
+    assert wait.endswith(" s") and float(wait.removesuffix(" s")) > 1, wait
+    assert "(s)</div>" not in page.split('class="figures freshness"')[1].split("</div>\n  </div>")[0]

@@ -15,6 +15,7 @@ from exams.models import Attempt
 from proctoring.core.frames import parse_image
 from proctoring.queue import enqueue as enqueuing
 from proctoring.queue import freshness, metrics
+from proctoring.templatetags.timing import duration
 from tests.support import jpeg_bytes
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +50,7 @@ def test_wait_percentiles_match_the_raw_times_overall_and_per_client(
             assert min(RAW) <= shown <= max(RAW), (name, shown)
             assert abs(shown - exact) < 0.25, (name, shown, exact)
     page = staff_client.get("/admin/proctoring/queue/").content.decode()
-    assert f'data-figure="wait_p99_s">{data["queue"]["wait_p99_s"]}<' in page
+    assert f'data-figure="wait_p99_s">{duration(data["queue"]["wait_p99_s"])}<' in page
 
 
 def test_without_the_ranges_the_bucket_bounds_are_used() -> None:

@@ -96,7 +96,7 @@ def test_incidents_and_the_risk_summary_use_the_receive_time_of_a_frame_from_299
     assert (incident.first_seen, incident.last_seen, incident.frame_count) == (at(5.0), at(10.2), 11)
     summary = incidents.risk_summary(attempt)
     # Watched from 0.0 to 10.2 s (+ one frame's 0.5 s); no face from 5.0 to 10.2 s (+ 0.5 s).
-    assert summary["watched_seconds"] == 10.7
+    assert summary["streaming_seconds"] == 10.7
     assert summary["by_kind"]["no_face"]["seconds"] == 5.7
     assert summary["no_face_percent"] == round(100 * 5.7 / 10.7, 1) == 53.3
 

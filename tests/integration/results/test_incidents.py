@@ -142,10 +142,23 @@ def test_risk_summary_counts_incidents_and_the_time_without_a_face(attempt, sett
     for seq in range(20):  # 10 s of frames at 2 fps: 0.0 .. 9.5
         store(attempt, seq + 1, seq * 0.5, ["no_face"] if 4 <= seq < 8 else [])
     summary = incidents.risk_summary(attempt)
-    assert summary["watched_seconds"] == 10.0
+    assert summary["streaming_seconds"] == 10.0
     assert summary["incidents"] == 1
     assert summary["by_kind"]["no_face"] == {"count": 1, "seconds": 2.0, "open_reviews": 1, "severity": 2}
     assert summary["no_face_percent"] == 20.0
+
+
+@pytestmark_db
+def test_risk_summary_divides_by_the_time_the_camera_streamed_not_by_a_camera_off_gap(attempt, settings):
+    settings.PROCTORING_CLIENT_FPS = 2.0
+    settings.PROCTORING_INCIDENT_GAP_SECONDS = 10
+    # 122 analysed frames, all without a face: 61 at 2 fps, the camera off for 10 minutes, 61 more.
+    for seq in range(122):
+        store(attempt, seq + 1, seq * 0.5 + (600 if seq >= 61 else 0), ["no_face"])
+    summary = incidents.risk_summary(attempt)
+    assert summary["streaming_seconds"] == 61.0
+    assert summary["off_seconds"] == 600.0
+    assert summary["no_face_percent"] == 100.0
 
 
 # --- the whole path: a real worker and the reference API's detector ----------------------------

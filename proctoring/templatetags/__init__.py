@@ -1,0 +1,1 @@
+"""Template filters of the proctoring pages (`{% load timing %}`): how times are shown."""
