@@ -58,6 +58,11 @@ class Publisher:
         if sink not in self._sinks:
             self._sinks.append(sink)
 
+    def remove_sink(self, sink: Callable[[list[dict[str, Any]]], None]) -> None:
+        """Stops handing batches to `sink` (a test that built a worker in its own process)."""
+        if sink in self._sinks:
+            self._sinks.remove(sink)
+
     def publish(self, item: dict[str, Any]) -> None:
         """Logs `item` and queues it for the watchers; never blocks."""
         if item.get("error"):
