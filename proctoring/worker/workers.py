@@ -144,7 +144,9 @@ class ProctoringWorker(SimpleWorker):
                         # The API is down: jobs wait in the queue rather than burn attempts.
                         if not self._circuit_open:
                             self.log.warning(
-                                "Worker %s: the API's circuit is open; taking nothing", self.name
+                                "Worker %s: the API's circuit is %s; taking nothing",
+                                self.name,
+                                "half-open, its probe out" if circuit.probing else "open",
                             )
                             self._circuit_open = True
                         # While a probe is out, look often: a probe that was a stale frame
