@@ -10,12 +10,13 @@ from proctoring.results import audit, incidents
 @admin.register(FrameResult)
 class FrameResultAdmin(admin.ModelAdmin[FrameResult]):
     list_display = [
-        "attempt", "seq", "captured_at", "received_at", "clock_corrected", "snapshot_key", "purge_after",
+        "attempt", "seq", "captured_at", "received_at", "clock_corrected", "late", "snapshot_key",
+        "purge_after",
     ]  # fmt: skip
-    list_filter = ["attempt__exam", "clock_corrected"]
+    list_filter = ["attempt__exam", "clock_corrected", "late"]
     readonly_fields = [
-        "attempt", "seq", "captured_at", "received_at", "clock_corrected", "job_id", "result", "sha256",
-        "snapshot_key", "purge_after", "created_at",
+        "attempt", "seq", "captured_at", "received_at", "clock_corrected", "late", "job_id", "result",
+        "sha256", "snapshot_key", "purge_after", "created_at",
     ]  # fmt: skip
     search_fields = ["job_id", "attempt__id"]
 

@@ -30,6 +30,10 @@ class FrameResult(models.Model):
         default=False,
         help_text="The client's capture time was out of bounds: captured_at is the receive time.",
     )
+    late = models.BooleanField(
+        default=False,
+        help_text="Sent as backfill, past its live window (PROCTORING_MAX_FRAME_AGE): not seen live.",
+    )
     # The job id, also the API's Idempotency-Key: a job run twice stores one row.
     job_id = models.CharField(max_length=64, unique=True)
     result = models.JSONField(help_text="The API's answer, as it sent it.")

@@ -235,10 +235,13 @@ PROCTORING_MAX_CONNECTIONS_PER_IP = env.int("PROCTORING_MAX_CONNECTIONS_PER_IP",
 PROCTORING_MAX_CONNECTIONS_PER_ATTEMPT = env.int("PROCTORING_MAX_CONNECTIONS_PER_ATTEMPT", 2, minimum=0)
 # Frames per second the exam page sends when the queue keeps up.
 PROCTORING_CLIENT_FPS = env.float("PROCTORING_CLIENT_FPS", 2.0, minimum=0.1, maximum=30)
-# A frame older than this (seconds since the gateway took it) when a worker takes it is dropped as
-# stale and counted, not sent: a proctor needs the present. 0 sends every frame, however old. A
-# frame taken back from a dead worker is sent however old (counted `recovered`).
+# A frame's live window (seconds since the gateway took it, time paused left out): a frame older
+# than this when a worker takes it is late, sent as backfill (after live frames, marked late) until
+# PROCTORING_BACKFILL_HORIZON seconds, past which it is dropped and recorded (the admin's expired
+# list). 0 treats every frame as live. A frame taken back from a dead worker (counted
+# `recovered`) or retried by an operator is sent however old.
 PROCTORING_MAX_FRAME_AGE = env.float("PROCTORING_MAX_FRAME_AGE", 30.0, minimum=0)
+PROCTORING_BACKFILL_HORIZON = env.float("PROCTORING_BACKFILL_HORIZON", 900.0, minimum=0, maximum=7 * 86400)
 # The API's circuit breaker: after this many consecutive failed calls (unreachable, timeout,
 # 5xx, 429) workers take no job for PROCTORING_BREAKER_COOLDOWN seconds, then let one through as
 # a probe. 0 turns the breaker off.

@@ -193,6 +193,8 @@ def timeline(attempt: Attempt, kind: str | None = None) -> dict[str, Any]:
         "start": start,
         "end": end,
         "frames": len(times),
+        # Sent as backfill, past their live window: in the record, but never seen live.
+        "late": attempt.frame_results.filter(late=True).count(),
         "bars": bars,
         "findings": [
             {"x": position(f.occurred_at), "kind": f.kind, "severity": f.severity, "at": f.occurred_at}

@@ -44,7 +44,9 @@ class QueueCollector(Collector):
         frames = CounterMetricFamily("proctoring_frames", "Frames by outcome", labels=["outcome"])
         for outcome in ("received", "completed", "failed", "retried"):
             frames.add_metric([outcome], totals.get(outcome, 0))
+        # stale: dropped past the backfill horizon; late: delivered as backfill (also completed).
         frames.add_metric(["stale"], figures["stale_dropped"])
+        frames.add_metric(["late"], figures["late"])
         frames.add_metric(["recovered"], figures["recovered"])
         frames.add_metric(["coalesced"], figures["coalesced"])
         # Answers that came for an attempt erased while its frame ran: dropped, never stored.

@@ -12,7 +12,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
-from proctoring.queue import counters, failed_images, policy
+from proctoring.queue import counters, failed_images, lateness, policy
 from proctoring.store import keys
 from proctoring.store.connections import get_redis
 
@@ -21,7 +21,9 @@ log = logging.getLogger(__name__)
 
 def retry(job_id: str) -> bool:
     """Puts failed job `job_id` back on the queue with a fresh set of retries; False if it is
-    not in the failed registry (already retried, deleted or expired)."""
+    not in the failed registry (already retried, deleted or expired). The retry is an operator's
+    decision: the frame is sent however old, marked late past its live window, never dropped at
+    the backfill horizon (`lateness.classify`)."""
     queue = policy.get_queue()
     connection = queue.connection
     try:
@@ -33,6 +35,7 @@ def retry(job_id: str) -> bool:
     retry = policy.retry_policy()
     job.retries_left = retry.max if retry else None
     job.started_at = job.ended_at = None
+    job.meta[lateness.RETRIED] = int(job.meta.get(lateness.RETRIED, 0)) + 1
     with connection.pipeline() as pipe:
         # RQ's enqueue_job switches a caller's pipeline to MULTI itself, which fails once
         # commands are queued on it: switch first.
@@ -40,6 +43,7 @@ def retry(job_id: str) -> bool:
         pipe.expire(keys.frame(job_id), policy.frame_key_ttl())
         # Queued again, its image (if kept) no longer counts against the failed frames' caps.
         failed_images.settle(pipe, job_id, counters.client_of(job) or "", failed_images.FORGET)
+        pipe.hincrby(keys.totals(), lateness.RETRIED, 1)
         # Our queue class moves the counts and gives the frame its pending slot back.
         queue.enqueue_job(job, pipeline=pipe)
         pipe.execute()

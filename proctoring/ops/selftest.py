@@ -34,7 +34,7 @@ FINAL = {"delivered", "failed", "gone"}
 
 @dataclass
 class Outcome:
-    state: str  # delivered, failed, gone (dropped as stale, or deleted), or RQ's status meanwhile
+    state: str  # delivered, failed, gone (expired or deleted), or RQ's status meanwhile
     detail: str = ""
     result: dict[str, Any] | None = field(default=None)
 
@@ -95,7 +95,7 @@ def outcome(job_id: str) -> Outcome:
     try:
         job = Job.fetch(job_id, connection=queue.connection, serializer=queue.serializer)
     except NoSuchJobError:
-        return Outcome("gone", "no result and no job: dropped as stale, or deleted")
+        return Outcome("gone", "no result and no job: expired past the backfill horizon, or deleted")
     status = job.get_status(refresh=False).value
     if status == "failed":
         return Outcome("failed", str(job.meta.get("last_error") or "failed"))

@@ -30,8 +30,8 @@ MINUTE_FIELDS = ("received", "completed", "failed", "stale")
 
 
 _SUMMED = (
-    "queued", "running", "retrying", "deferred", "failed", "stale_dropped", "recovered", "coalesced",
-    "clock_corrected",
+    "queued", "running", "retrying", "deferred", "failed", "stale_dropped", "late", "recovered",
+    "coalesced", "clock_corrected",
 )  # fmt: skip
 
 
@@ -86,9 +86,9 @@ def _shard_figures() -> dict[str, Any]:
         pipe.zcount(FailedJobRegistry(queue=queue).key, time.time(), "+inf")
         pipe.exists(WORKERS_SUSPENDED)
         pipe.get(keys.stale_count())
-        pipe.hmget(keys.totals(), ["coalesced", "clock_corrected", "recovered"])
+        pipe.hmget(keys.totals(), ["coalesced", "clock_corrected", "recovered", "late"])
         queued, running, scheduled, deferred, failed, paused, stale, totals = pipe.execute()
-    coalesced, clock_corrected, recovered = totals
+    coalesced, clock_corrected, recovered, late = totals
     [oldest] = freshness.oldest_received(connection, [queue.key], fairness.PRIORITY_SCAN)
     return {
         "queue": queue.name,
@@ -98,7 +98,9 @@ def _shard_figures() -> dict[str, Any]:
         "deferred": deferred,
         "failed": failed,
         "failed_images_evicted": _images_evicted(connection),
+        # Dropped past the backfill horizon (the admin's expired list), and delivered late.
         "stale_dropped": int(stale or 0),
+        "late": int(late or 0),
         "recovered": int(recovered or 0),
         "coalesced": int(coalesced or 0),
         "clock_corrected": int(clock_corrected or 0),

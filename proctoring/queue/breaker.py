@@ -44,7 +44,8 @@ def record_success(pipe: Any) -> None:
 
 
 def release_probe(pipe: Any) -> None:
-    """On the pipeline of a job that ended without calling the API (a stale frame)."""
+    """On the pipeline of a job that ended without calling the API (a frame expired past the backfill
+    horizon)."""
     pipe.delete(keys.api_probe())
 
 

@@ -21,7 +21,7 @@ from django.conf import settings
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
-from proctoring.queue import failed_images, policy, recent_events
+from proctoring.queue import failed_images, lateness, policy, recent_events
 from proctoring.store import keys, rq_internals, scripts, shards
 from proctoring.store.connections import get_redis
 
@@ -106,6 +106,7 @@ def erase(client_id: str, wait: float | None = None) -> RedisErasure:
                 log.warning("erasing client %s: job(s) %s still running after %.0fs", client_id, still, limit)
             report.add(_erase_once(connection, client_id, running, whole=True))
             report.left_running = still
+        lateness.forget_client(connection, client_id)  # what the expired list kept of its frames
     for _ in shards.each():  # the overview's last events are kept where each worker's publisher wrote
         recent_events.forget(client_id)
     log.info(

@@ -202,7 +202,9 @@ def _write(batch: list[Pending], written: list[str]) -> None:
 _writer = ResultWriter()
 
 
-def store_result(meta: FrameMeta, job_id: str, answer: dict[str, Any], image: bytes = b"") -> Future[bool]:
+def store_result(
+    meta: FrameMeta, job_id: str, answer: dict[str, Any], image: bytes = b"", late: bool = False
+) -> Future[bool]:
     """Keeps the API's answer for a frame (its metadata, the image's hash, never the image),
     and what its flags found (`proctoring.results.incidents`); a repeated job stores no second row.
     The image is kept only as the snapshot of an incident it opens.
@@ -211,6 +213,8 @@ def store_result(meta: FrameMeta, job_id: str, answer: dict[str, Any], image: by
     erased meanwhile (nothing is stored). Under a batching worker the
     job's success is recorded only after that (`job_context.defer_success_until`), and the job's
     slot is free meanwhile; elsewhere, wait for it (`.result()`).
+
+    A `late` frame (sent as backfill, past its live window) is stored marked so.
 
     The gateway has put the capture time right already (`proctoring.core.clock`); it is checked
     again here, so that a frame queued by an older gateway, dated in 2999 or at a time the
@@ -233,6 +237,7 @@ def store_result(meta: FrameMeta, job_id: str, answer: dict[str, Any], image: by
         received_at=meta.received_at,
         clock_corrected=corrected or meta.clock_corrected,
         result=answer,
+        late=late,
         sha256=hashlib.sha256(image).hexdigest() if image else "",
         purge_after=meta.received_at + timedelta(days=settings.PROCTORING_RETENTION_DAYS),
     )

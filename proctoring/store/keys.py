@@ -37,11 +37,18 @@ proctoring:failed:image-bytes-per-client  hash: client id -> bytes of its kept i
 proctoring:client:<id>:failed-images    the client's kept images, by failure time: the byte caps
                                         (store/scripts/failed_image.lua).
 proctoring:frame:<job_id>               a frame's envelope (header and image bytes).
-proctoring:stats:stale                  frames dropped as stale, in all.
+proctoring:stats:stale                  frames dropped past the backfill horizon, in all.
+proctoring:expired                      sorted set, by drop time: each frame dropped past the backfill
+                                        horizon (JSON: job, client, seq, age, why), kept a day and
+                                        at most 10,000 (proctoring/queue/lateness.py).
+proctoring:paused:since                 when the workers' pause began, while they are paused (a week at most).
+proctoring:paused                       sorted set of past pauses ("<start> <end>", by end), kept
+                                        as long as the backfill horizon: the frames' clock stops.
 proctoring:stats:minute:<epoch minute>  hash: received, completed, failed, stale in that minute (UTC);
                                         kept an hour, for the admin's throughput chart.
 proctoring:stats:totals                 hash: received, completed, failed, retried, recovered
-                                        (jobs taken back from a dead worker), rejected:<code>,
+                                        (jobs taken back from a dead worker), late (delivered as backfill),
+                                        operator_retried, rejected:<code>,
                                         api_status:<status>, failed_images_evicted,
                                         results_dropped_erased since the start.
 proctoring:connections:ip:<address>    sorted set of the open camera sockets from one IP address
@@ -167,6 +174,18 @@ def frame(job_id: str) -> str:
 
 def stale_count() -> str:
     return f"{PREFIX}:stats:stale"
+
+
+def expired() -> str:
+    return f"{PREFIX}:expired"
+
+
+def paused_since() -> str:
+    return f"{PREFIX}:paused:since"
+
+
+def pauses() -> str:
+    return f"{PREFIX}:paused"
 
 
 def minute(epoch_minute: int) -> str:

@@ -72,8 +72,9 @@ def _multipart(fields: dict[str, str], filename: str, content_type: str, data: b
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
-def analyze_frame(meta: FrameMeta, image: bytes, idempotency_key: str) -> dict[str, Any]:
-    """POSTs one frame as multipart/form-data and returns the API's JSON answer.
+def analyze_frame(meta: FrameMeta, image: bytes, idempotency_key: str, late: bool = False) -> dict[str, Any]:
+    """POSTs one frame as multipart/form-data and returns the API's JSON answer. A `late` frame
+    (past its live window, sent as backfill) carries the field `late=1`.
 
     Raises:
         ApiUnavailable: connection error, timeout, HTTP 5xx or 429 (worth retrying).
@@ -86,6 +87,8 @@ def analyze_frame(meta: FrameMeta, image: bytes, idempotency_key: str) -> dict[s
         "seq": str(meta.seq),
         "captured_at": meta.captured_at.isoformat(),
     }
+    if late:
+        fields["late"] = "1"
     payload, content_type = _multipart(fields, f"frame-{meta.seq}.{extension}", meta.content_type, image)
     client = _client()
     request = client.template.copy()

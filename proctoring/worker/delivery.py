@@ -16,7 +16,7 @@ from rq.job import Job
 from proctoring.core import events, hints
 from proctoring.core.exceptions import ApiError, ApiRejected, ApiUnavailable, FrameMissing
 from proctoring.core.frames import FrameMeta
-from proctoring.queue import breaker, counters, freshness, metrics
+from proctoring.queue import breaker, counters, freshness, lateness, metrics
 from proctoring.results import writer
 from proctoring.worker import api_client, job_context, outcomes
 
@@ -38,13 +38,17 @@ def forward_frame_job() -> None:
             f"the image of frame job {job.id} is gone (expired, deleted, or not kept after it failed)"
         )
     meta, image = stored
-    # A frame held back on purpose (a delayed enqueue) is as old as the time since it was due.
-    age = (datetime.now(UTC) - meta.received_at).total_seconds() - meta.delay
-    if outcomes.is_stale(age, job.meta):
-        outcomes.drop_stale(meta.client_id, job.id)
+    # A frame held back on purpose (a delayed enqueue) is as old as the time since it was due;
+    # time the workers spent paused does not count.
+    age = outcomes.frame_age(meta.received_at.timestamp(), meta.delay)
+    kind = lateness.classify(age, job.meta)
+    if kind == lateness.EXPIRED:
+        why = lateness.why_expired(job.meta)
+        outcomes.drop_expired(meta.client_id, job.id, meta.seq, age, why)
         events.publish(events.STALE, job.id, meta.client_id, meta.seq, age_s=round(age, 1))
         return
-    answer = api_client.analyze_frame(meta, image, idempotency_key=job.id)
+    late = kind == lateness.LATE
+    answer = api_client.analyze_frame(meta, image, idempotency_key=job.id, late=late)
     flags = answer.get("flags")
     flags = flags if isinstance(flags, list) else []
 
@@ -52,11 +56,12 @@ def forward_frame_job() -> None:
 
     def tell(saved: Future[bool] | None = None) -> None:
         if saved is None or (saved.exception() is None and saved.result()):
-            events.publish(events.COMPLETED, job_id, client_id, seq, flags=flags)
+            extra = {"late": True} if late else {}
+            events.publish(events.COMPLETED, job_id, client_id, seq, flags=flags, **extra)
 
     saved: Future[bool] | None = None
     if settings.PROCTORING_STORE_RESULTS:
-        saved = writer.store_result(meta, job.id, answer, image)
+        saved = writer.store_result(meta, job.id, answer, image, late=late)
         # A batching worker frees this job's slot now and records its success once the answer
         # is committed; any other waits here. Watchers hear of it once it is stored.
         if not job_context.defer_success_until(saved):
@@ -78,14 +83,16 @@ def forward_frame_job() -> None:
         flagged=bool(flags),
         keep_latest=keep_latest,
         hint=hints.hint_for(flags),
-        times=_times(job, meta),
+        times=_times(job, meta, late),
         kept=kept,
+        late=late,
     )
 
 
-def _times(job: Job, meta: FrameMeta) -> tuple[float, float, float]:
+def _times(job: Job, meta: FrameMeta, late: bool = False) -> tuple[float, float, float]:
     """The frame's wait (received → taken, less a delay asked for), run (taken → answered) and
-    age (received → answered), in ms, also counted in the overall histograms."""
+    age (received → answered), in ms, also counted in the overall histograms; a late frame's
+    wait and age are not (they describe the live view, which it was not part of)."""
     now = datetime.now(UTC)
     started = job.started_at or now
     held = meta.delay * 1000
@@ -93,7 +100,8 @@ def _times(job: Job, meta: FrameMeta) -> tuple[float, float, float]:
     run = max(0.0, (now - started).total_seconds() * 1000)
     age = max(0.0, (now - meta.received_at).total_seconds() * 1000 - held)
     for kind, value in (("wait", wait), ("run", run), ("age", age)):
-        metrics.recorder.observe(kind, value, freshness.KINDS[kind])
+        if not late or kind == "run":
+            metrics.recorder.observe(kind, value, freshness.KINDS[kind])
     return wait, run, age
 
 

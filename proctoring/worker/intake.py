@@ -12,6 +12,7 @@ abandoned-job cleanup all see exactly what they would with RQ's worker. The succ
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +26,7 @@ from rq.job import Job
 from rq.suspension import WORKERS_SUSPENDED
 from rq.utils import str_to_date, utcformat
 
-from proctoring.queue import fairness
+from proctoring.queue import fairness, lateness
 from proctoring.store import keys, rq_internals, scripts
 from proctoring.worker.leases import lease_seconds
 
@@ -127,10 +128,18 @@ def take(
         counts_template=keys.COUNTS_TEMPLATE,
         failed_template=keys.FAILED_TEMPLATE,
         kind_template=keys.KIND_TEMPLATE,
+        live_since=_live_since(connection, started.timestamp()),
+        pending_template=keys.PENDING_TEMPLATE,
         execution_ids=execution_ids,
     )
     if answer == [-1]:
+        if not _saw_pause.is_set():
+            lateness.note_paused(connection, started.timestamp())
+            _saw_pause.set()
         raise Suspended()
+    if _saw_pause.is_set():  # the pause is over: the frames' clock runs again
+        _saw_pause.clear()
+        lateness.note_running(connection, started.timestamp())
     if answer == [-2]:
         raise CircuitOpen()
     if answer == [-3]:
@@ -154,6 +163,18 @@ def take(
         taken.append(Taken(job, execution, envelope if isinstance(envelope, bytes) else None))
     return Batch(taken, sparse, bool(held_back))
 
+
+def _live_since(connection: redis.Redis, now: float) -> str:
+    """The receive time from which a waiting frame is live, for the take's order ("0": every
+    frame is, with no live window)."""
+    if not settings.PROCTORING_MAX_FRAME_AGE:
+        return "0"
+    return repr(lateness.live_since(connection, now))
+
+
+# Set while this process sees the workers paused (`lateness.note_paused`): time paused does not
+# count toward a frame's age.
+_saw_pause = threading.Event()
 
 # RQ parses these with strptime, a visible share of a busy worker's CPU; `fromisoformat` reads
 # RQ's format directly (RQ's own parser takes anything it does not).

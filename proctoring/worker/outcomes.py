@@ -1,4 +1,5 @@
-"""What becomes of a frame the worker took: delivered, dropped as stale, or finally failed; each
+"""What becomes of a frame the worker took: delivered (live or late), dropped past the backfill
+horizon (recorded), or finally failed; each
 outcome frees its client's slot and is counted, in one pipeline (or in the job's success batch,
 under a batching worker). And reading a taken frame's envelope back."""
 
@@ -11,12 +12,12 @@ from typing import Any
 from django.conf import settings
 
 from proctoring.core.frames import FrameMeta
-from proctoring.queue import breaker, counters, envelopes, failed_images, freshness
+from proctoring.queue import breaker, counters, envelopes, failed_images, freshness, lateness
 from proctoring.store import keys
 from proctoring.store.connections import get_redis
 from proctoring.worker import job_context
 
-RECOVERED = "recovered"  # in a job's meta: how many times its worker died while running it
+RECOVERED = lateness.RECOVERED  # in a job's meta: how many times its worker died while running it
 LATEST_TTL = 60  # seconds the dashboard's live thumbnail outlives its client's last frame
 HINT_TTL = 10  # seconds a hint outlives the frame that caused it (a camera that stops sending)
 
@@ -29,6 +30,7 @@ def finish_delivered(
     hint: str | None = None,
     times: tuple[float, float, float] | None = None,
     kept: Callable[[], bool] = lambda: True,
+    late: bool = False,
 ) -> None:
     """A delivered frame: its bytes go, its client's slot is free, it counts as completed (with
     the job's own success bookkeeping, in one batch, when a batching worker runs the job).
@@ -37,7 +39,9 @@ def finish_delivered(
     Redis, not sent back and forth). `hint` (or its absence) is what the exam taker's page is
     told in its next acks. `times` (wait, run, age in ms) go to the client's freshness figures.
     All of these only if `kept()`, asked when the writes run: not once the answer was dropped
-    because the attempt was erased, whose keys must not come back."""
+    because the attempt was erased, whose keys must not come back. A `late` frame (sent as
+    backfill) is counted `late` too; its freshness figures are not kept (they describe the live
+    view)."""
     window = settings.PROCTORING_PRIORITY_AFTER_FLAG
 
     def write(pipe: Any) -> None:
@@ -55,9 +59,11 @@ def finish_delivered(
         counters.move(job_id, counters.DONE, pipeline=pipe, extra=counters.completed_field())
         counters.count_minute(pipe, "completed")
         pipe.hincrby(keys.totals(), "completed", 1)
+        if late:
+            pipe.hincrby(keys.totals(), lateness.LATE, 1)
         pipe.delete(keys.frame(job_id))
         pipe.zrem(keys.client_pending(client_id), job_id)
-        if times is not None and of_client:
+        if times is not None and of_client and not late:
             freshness.record(pipe, client_id, *times)
         pipe.delete(keys.client_refusals(client_id))  # the API takes this client's frames again
 
@@ -68,30 +74,29 @@ def finish_delivered(
         pipe.execute()
 
 
-def is_stale(age: float, job_meta: dict[str, Any]) -> bool:
-    """Whether a frame `age` seconds old is dropped rather than sent: older than
-    `PROCTORING_MAX_FRAME_AGE`, unless its job was taken back from a dead worker. Such a frame
-    waited for the recovery, not in the queue, and was acked: it is sent however late (counted
-    as recovered when it was taken back), so that a worker's death loses no acked frame."""
-    limit = settings.PROCTORING_MAX_FRAME_AGE
-    return bool(limit) and age > limit and not job_meta.get(RECOVERED)
+def frame_age(received_at: float, delay: float) -> float:
+    """A taken frame's age for the cut (`lateness.age_of`: time paused left out)."""
+    return lateness.age_of(get_redis(), received_at, delay)
 
 
 def count_recovered(connection: Any, job_meta: dict[str, Any]) -> None:
-    """A job taken back from a dead worker, to run again: marked so (`is_stale`), and counted."""
+    """A job taken back from a dead worker, to run again: marked so (never expired, however late:
+    `lateness.classify`), and counted."""
     job_meta[RECOVERED] = int(job_meta.get(RECOVERED, 0)) + 1
     connection.hincrby(keys.totals(), RECOVERED, 1)
 
 
-def drop_stale(client_id: str, job_id: str) -> None:
-    """A frame too old to be worth sending: its bytes go, its slot is free, and it is counted."""
+def drop_expired(client_id: str, job_id: str, seq: int, age: float, why: str) -> None:
+    """A frame past the backfill horizon: its bytes go, its slot is free, it is counted (`stale`)
+    and recorded in the expired list (client, seq, age, why) for the operator."""
     with get_redis().pipeline() as pipe:
         counters.move(job_id, counters.DONE, pipeline=pipe, extra="stale")
         pipe.delete(keys.frame(job_id))
         pipe.zrem(keys.client_pending(client_id), job_id)
         pipe.incr(keys.stale_count())
+        lateness.record_expired(pipe, job_id, client_id, seq, age, why)
         # It may have been taken as the half-open circuit's probe: it tested nothing, so let
-        # the next job probe at once (else a backlog of stale frames after an outage spends
+        # the next job probe at once (else a backlog of expired frames after an outage spends
         # one cooldown each, and the circuit stays half-open while fresh frames wait).
         breaker.release_probe(pipe)
         pipe.execute()

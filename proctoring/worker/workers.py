@@ -149,9 +149,9 @@ class ProctoringWorker(SimpleWorker):
                                 "half-open, its probe out" if circuit.probing else "open",
                             )
                             self._circuit_open = True
-                        # While a probe is out, look often: a probe that was a stale frame
-                        # ends at once and hands the probe on (a backlog of them after an
-                        # outage must drain fast, or the fresh frames behind it go stale too).
+                        # While a probe is out, look often: a probe that was an expired frame
+                        # ends at once and hands the probe on (a backlog of them after a long
+                        # outage must drain fast, or the fresh frames behind it wait too).
                         time.sleep(0.02 if circuit.probing else 0.5)
                         continue
                     if self._circuit_open:

@@ -92,8 +92,8 @@ def test_every_frame_of_an_outage_ends_delivered_failed_with_its_reason_or_count
 ):
     """A camera streams at 2 frames/s through an outage of the API and after it, with the
     production defaults (3 attempts, 2 s backoff, breaker 5 failures / 10 s, frames older than
-    30 s dropped as stale): each acked frame ends delivered, in the failed registry with the
-    outage's reason, or counted as stale, none unaccounted for."""
+    30 s sent late, older than 15 min expired): each acked frame ends delivered, in the failed
+    registry with the outage's reason, or counted as expired, none unaccounted for."""
     settings.PROCTORING_MAX_PENDING_PER_CLIENT = 500  # the backlog of a minute's outage
     settings.PROCTORING_API_TIMEOUT = 0.5
     api = RecordingApi()  # for "refused", bound but not listening until the API is back

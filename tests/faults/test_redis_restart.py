@@ -262,9 +262,12 @@ def test_the_scheduler_outlives_a_redis_restart_and_a_dead_scheduler_is_replaced
         server.process.send_signal(signal.SIGKILL)
         server.process.wait(10)
         server.process = None
-        wait_until(
-            lambda: "scheduler: Redis unavailable" in worker.log(), 30, "the scheduler meets the outage"
-        )
+        try:
+            wait_until(
+                lambda: "scheduler: Redis unavailable" in worker.log(), 30, "the scheduler meets the outage"
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the worker's log ends:\n{worker.log()[-4000:]}") from None
         server = RedisServer(tmp_path / "redis", port=server.port, appendonly=True).start()
         delayed_frame_delivered(1)
 

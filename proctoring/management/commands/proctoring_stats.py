@@ -61,7 +61,8 @@ def render(snapshot: dict[str, Any]) -> str:
         + ("  PAUSED" if queue["paused"] else "")
         + _circuit(queue.get("api_circuit", {})),
         "  ".join(f"{name} {queue[name]}" for name in ("queued", "running", "retrying", "deferred", "failed"))
-        + f"  stale dropped {queue['stale_dropped']}"
+        + f"  delivered late {queue['late']}"
+        + f"  expired (past the backfill horizon) {queue['stale_dropped']}"
         + f"  taken back from dead workers {queue['recovered']}"
         + f"  failed images dropped {queue['failed_images_evicted']}"
         + (f"  oldest queued {age:.1f}s" if age is not None else ""),
@@ -105,7 +106,7 @@ COLUMNS = (
     "completed_today",
     "wait p95",
     "age p95",
-    "stale",
+    "expired",
     "replaced",
     "time corrected",
     "last frame",

@@ -20,7 +20,7 @@ from rq.suspension import suspend as rq_suspend
 
 from proctoring.core.exceptions import AdmissionError
 from proctoring.ops import charts, monitoring, selftest, stats
-from proctoring.queue import breaker, policy, recent_events
+from proctoring.queue import breaker, lateness, policy, recent_events
 from proctoring.results import audit
 from proctoring.store import shards
 
@@ -134,7 +134,7 @@ def _columns(sort: str, descending: bool) -> list[dict[str, Any]]:
         "oldest_waiting_s": "Oldest waiting (s)",
         "wait_p95": "Wait p95 (s)",
         "age_p95": "Answer age p95 (s)",
-        "stale": "Stale",
+        "stale": "Expired",
         "coalesced": "Replaced",
         "clock_corrected": "Time corrected",
         "last_frame_at": "Last frame",
@@ -152,6 +152,7 @@ def _columns(sort: str, descending: bool) -> list[dict[str, Any]]:
 def pause(request: HttpRequest) -> HttpResponseRedirect:
     for _ in shards.each():  # every shard's workers
         rq_suspend(policy.get_queue().connection)
+        lateness.note_paused(policy.get_queue().connection)  # the frames' clock stops
     audit.record(request, audit.Action.QUEUE_PAUSED, QUEUE)
     messages.warning(
         request,
@@ -164,6 +165,7 @@ def pause(request: HttpRequest) -> HttpResponseRedirect:
 def resume(request: HttpRequest) -> HttpResponseRedirect:
     for _ in shards.each():  # every shard's workers
         rq_resume(policy.get_queue().connection)
+        lateness.note_running(policy.get_queue().connection)
     audit.record(request, audit.Action.QUEUE_RESUMED, QUEUE)
     messages.success(request, "Workers resumed.")
     return HttpResponseRedirect(reverse("proctoring-queue-overview"))

@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 
+from proctoring.ops.admin import expired as admin_expired
 from proctoring.ops.admin import failed as admin_failed
 from proctoring.ops.admin import failed_actions as admin_failed_actions
 from proctoring.ops.admin import job as admin_job
@@ -53,6 +54,7 @@ urlpatterns = [
     viewing("waiting/", admin_waiting.waiting_list, "proctoring-queue-waiting"),
     viewing("failed/", admin_failed.failed_list, "proctoring-queue-failed"),
     operating("failed/action/", admin_failed_actions.failed_action, "proctoring-queue-failed-action"),
+    viewing("expired/", admin_expired.expired_list, "proctoring-queue-expired"),
     viewing("jobs/<str:job_id>/", admin_job.job_detail, "proctoring-queue-job"),
     # The image is a face: the view also needs the user to proctor the frame's exam.
     viewing("jobs/<str:job_id>/frame", admin_job.job_frame, "proctoring-queue-job-frame"),

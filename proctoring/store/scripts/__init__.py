@@ -121,6 +121,8 @@ def take(
     counts_template: str,
     failed_template: str,
     kind_template: str,
+    live_since: str,
+    pending_template: str,
     execution_ids: Sequence[str],
 ) -> list[Any]:
     """Takes up to `n` jobs and starts an execution of each (take.lua); `execution_ids` holds
@@ -137,7 +139,8 @@ def take(
         [n, now, stamp, worker_name, worker_ttl, lease, breaker_threshold, breaker_cooldown,
          "1" if fair else "0", flagged_weight, sparse_backlog, backlog, job_template,
          execution_template, executions_template, frame_template, waiting_template,
-         priority_template, counts_template, failed_template, kind_template, *execution_ids],
+         priority_template, counts_template, failed_template, kind_template, live_since,
+         pending_template, *execution_ids],
     )  # fmt: skip
     return answer
 

@@ -8,6 +8,12 @@
   that reached the queue without a waiting list (requeued by django-rq's pages) is taken from the
   queue's head. In FIFO order, from the head, leaving its client's waiting list.
 
+  Live frames first (proctoring/queue/lateness.py): in fair order a frame received before
+  `live_since` is late, and is taken only once no client has a live frame waiting (a client
+  whose oldest frames are late gives its oldest live one, found by bisecting its waiting list,
+  received-time ordered; a client with only late frames is passed over). Late frames are then
+  taken oldest first, in the clients' fair turns.
+
   For each job still present: what RQ's prepare_execution and prepare_job_execution write (the
   execution hash, the job's executions registry, the started registry, the worker's execution
   index, the job's status and start), all in one atomic step, so there is no moment at which a
@@ -53,7 +59,9 @@
     ARGV[19] counts_template    template of a client's counts hash
     ARGV[20] failed_template    template of a client's failed set
     ARGV[21] kind_template      template of a failed kind's set
-    ARGV[22..] execution_ids    one new execution id per job that may be taken
+    ARGV[22] live_since         the receive time (epoch seconds) from which a frame is live (0: all)
+    ARGV[23] pending_template   template of a client's pending set (scored by receive time)
+    ARGV[24..] execution_ids    one new execution id per job that may be taken
 
   Output:
     {-1} workers are suspended, {-2} the API's circuit is open, {-3} it is half-open and its
@@ -88,6 +96,8 @@ local frame_template = ARGV[16]
 local waiting_template = ARGV[17]
 local priority_template = ARGV[18]
 local count_keys = {counts = ARGV[19], failed = ARGV[20], kinds = KEYS[12], kind = ARGV[21]}
+local live_since = tonumber(ARGV[22])
+local pending_template = ARGV[23]
 
 if redis.call('EXISTS', KEYS[5]) == 1 then return {-1} end
 local take_n = take_gate(KEYS[6], KEYS[7], KEYS[8], tonumber(ARGV[1]), tonumber(ARGV[7]), ARGV[8])
@@ -105,17 +115,40 @@ local function leave_waiting(id, job_key)
 end
 local sparse_taken = 0
 local held_back = 0
+
+local function is_live(client, id)
+  if live_since <= 0 or not id then return true end
+  local received = redis.call('ZSCORE', key_for(pending_template, client), id)
+  return not received or tonumber(received) >= live_since
+end
+-- The client's oldest live frame, out of its waiting list, or nil when all its frames are late.
+local function first_live(client, waiting)
+  local last = redis.call('LLEN', waiting) - 1
+  if last < 0 or not is_live(client, redis.call('LINDEX', waiting, last)) then return nil end
+  local low, high = 0, last  -- the frame at `high` is live; find the first that is
+  while low < high do
+    local middle = math.floor((low + high) / 2)
+    if is_live(client, redis.call('LINDEX', waiting, middle)) then high = middle else low = middle + 1 end
+  end
+  local id = redis.call('LINDEX', waiting, high)
+  redis.call('LREM', waiting, 1, id)
+  return id
+end
 -- The client whose turn it is: the head of the sparse ring if any, else the backlogged ring's
 -- head. How many frames it has had in this turn is kept beside the rings (a turn may span
 -- several takes); the turn passes once it has had its share (more in its priority window) or
 -- has nothing left waiting. Then it goes to the tail of the sparse ring if it has at
 -- most `sparse_backlog` frames left, else of the backlogged ring.
 -- Returns the id and whether it came from the sparse ring.
-local function next_fair()
+-- Without `late_ok`, a client with only late frames is passed over; once every sparse client
+-- was, the backlogged ring is looked at.
+local function next_fair(late_ok)
   local turns = redis.call('LLEN', backlogged_ring_key) + redis.call('LLEN', sparse_ring_key)
+  local sparse_passed = 0
   while turns > 0 do
     local ring = sparse_ring_key
-    local client = redis.call('LINDEX', ring, 0)
+    local client = false
+    if sparse_passed < redis.call('LLEN', sparse_ring_key) then client = redis.call('LINDEX', ring, 0) end
     local from_sparse = client ~= false
     if not client then
       if backlog_left == 0 then
@@ -127,7 +160,14 @@ local function next_fair()
     end
     if not client then return nil end
     local waiting = key_for(waiting_template, client)
-    local id = redis.call('LPOP', waiting)
+    local id, passed = nil, false
+    if late_ok or is_live(client, redis.call('LINDEX', waiting, 0)) then
+      id = redis.call('LPOP', waiting)
+    else
+      id = first_live(client, waiting)
+      passed = not id  -- only late frames: its turn passes, they wait for the second round
+      if passed and from_sparse then sparse_passed = sparse_passed + 1 end
+    end
     local share = 1
     if weight > 1 and redis.call('EXISTS', key_for(priority_template, client)) == 1 then share = weight end
     local served = 0
@@ -136,7 +176,7 @@ local function next_fair()
       redis.call('LPOP', ring)
       redis.call('DEL', turn_key)
       turns = turns - 1
-    elseif served >= share then
+    elseif served >= share or passed then
       -- Still sparse (a frame or two left): round the sparse ring again; else the backlogged one.
       local next_ring = backlogged_ring_key
       if redis.call('LLEN', waiting) <= sparse_backlog then next_ring = sparse_ring_key end
@@ -146,9 +186,9 @@ local function next_fair()
     end
     -- An id no longer in the queue (taken from the head, deleted) is only dropped. A sparse
     -- client's frame is a recent one: looked for from the tail (the backlog's frames, old,
-    -- from the head), so the scan does not cross the whole backlog.
+    -- from the head, as late frames are), so the scan does not cross the whole backlog.
     local direction = 1
-    if from_sparse then direction = -1 end
+    if from_sparse and not late_ok then direction = -1 end
     if id and redis.call('LREM', queue_key, direction, id) > 0 then return id, from_sparse end
   end
   return nil
@@ -164,11 +204,16 @@ local function orphan_at_head()
   return redis.call('LPOP', queue_key)
 end
 local taken = {0, 0}
+local live_done = false  -- no live frame was found waiting: late ones are taken
 for i = 1, take_n do
   local id, sparse = nil, false
   if fair and backlog_left ~= 0 then id = orphan_at_head() end
   if not id and fair then
-    id, sparse = next_fair()
+    if not live_done then
+      id, sparse = next_fair(false)
+      live_done = not id
+    end
+    if not id and held_back == 0 then id, sparse = next_fair(true) end  -- no live frame waits
     if held_back == 1 then break end
   end
   if not id and fair and backlog_left == 0 then
@@ -192,7 +237,7 @@ for i = 1, take_n do
     local timeout = tonumber(redis.call('HGET', job_key, 'timeout') or '')
     local ttl = default_ttl
     if timeout ~= -1 then ttl = math.floor((timeout ~= 0 and timeout) or default_ttl) + 60 end
-    local eid = ARGV[21 + i]
+    local eid = ARGV[23 + i]
     local composite = id .. ':' .. eid
     local execution_key = key_for(execution_template, composite)
     redis.call('HSET', execution_key, 'id', eid, 'job_id', id, 'created_at', ARGV[2],

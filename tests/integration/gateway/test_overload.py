@@ -1,5 +1,5 @@
-"""Overload: a global cap on the backlog, throttle messages as the queue fills, and stale frames
-dropped at dequeue instead of being sent late.
+"""Overload: a global cap on the backlog, throttle messages as the queue fills, frames past
+their live window sent late, and frames past the backfill horizon dropped.
 
 Here the tests that need no process;
 the others are in tests/processes/gateway/test_overload.py."""

@@ -1,6 +1,7 @@
 """A dead worker's jobs and its scheduler's lock, against a real Redis: a job taken back from a
-dead worker is marked and counted, and sent however old; a dead scheduler's lock is freed for a
-live one at once, a live scheduler's never (`proctoring.worker.scheduler_lock`)."""
+dead worker is marked and counted, and sent however old (late, never expired); a dead
+scheduler's lock is freed for a live one at once, a live scheduler's never
+(`proctoring.worker.scheduler_lock`)."""
 
 from __future__ import annotations
 
@@ -53,19 +54,22 @@ def test_a_job_taken_back_from_a_dead_worker_is_counted_and_sent_however_old(
     assert job.get_status() == JobStatus.SCHEDULED, "retried, after its backoff"
     assert job.meta[outcomes.RECOVERED] == 1
     assert int(redis_conn.hget(keys.totals(), outcomes.RECOVERED) or 0) == 1
-    settings.PROCTORING_MAX_FRAME_AGE = 0.001  # older than that by now: an ordinary frame is cut
+    settings.PROCTORING_MAX_FRAME_AGE = 0.001  # older than that by now: an ordinary frame is late...
+    settings.PROCTORING_BACKFILL_HORIZON = 0.001  # ...and expired
     job.perform()
     assert [call.headers["Idempotency-Key"] for call in api.calls] == [job.id], "sent, not cut"
     assert stale_count() == 0
 
 
 @pytest.mark.django_db
-def test_an_ordinary_frame_as_old_is_still_dropped_as_stale(
+def test_an_ordinary_frame_as_old_is_dropped_past_the_backfill_horizon(
     attempt: Any, api: Any, redis_conn: redis.Redis, settings: Any
 ) -> None:
+    settings.PROCTORING_STORE_RESULTS = False
     client = str(attempt.pk)
     job_id = enqueue.enqueue_frame(client, client, 1, parse_image(jpeg_bytes(), 1 << 20))
     settings.PROCTORING_MAX_FRAME_AGE = 0.001
+    settings.PROCTORING_BACKFILL_HORIZON = 0.001
     Job.fetch(job_id, connection=redis_conn).perform()
     assert api.calls == [] and stale_count() == 1
 

@@ -1,5 +1,5 @@
-"""Overload: a global cap on the backlog, throttle messages as the queue fills, and stale frames
-dropped at dequeue instead of being sent late.
+"""Overload: a global cap on the backlog, throttle messages as the queue fills, frames past
+their live window sent late, after live ones, and frames past the backfill horizon dropped.
 
 Here the tests that start real processes;
 the others are in tests/integration/gateway/test_overload.py."""
@@ -14,7 +14,7 @@ import pytest
 
 from proctoring.core.frames import pack_frame, parse_image
 from proctoring.models import FrameResult
-from proctoring.queue import enqueue
+from proctoring.queue import enqueue, lateness
 from proctoring.store import keys
 from proctoring.worker import outcomes
 from tests.support import jpeg_bytes, stale_count, wait_until
@@ -22,24 +22,36 @@ from tests.support import jpeg_bytes, stale_count, wait_until
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_frame_older_than_the_limit_is_dropped_at_dequeue_and_counted(attempt, api, start_worker, redis_conn):
+def test_a_frame_past_its_live_window_goes_late_and_one_past_the_horizon_is_dropped_and_recorded(
+    attempt, api, start_worker, redis_conn
+):
     client = str(attempt.pk)
     frame = parse_image(jpeg_bytes(), 1 << 20)
-    old_id = enqueue.enqueue_frame(client, client, 1, frame)
-    stored = outcomes.load_frame(old_id)
-    assert stored is not None
-    meta, image = stored
-    aged = dataclasses.replace(meta, received_at=meta.received_at - timedelta(seconds=60))
-    redis_conn.set(keys.frame(old_id), pack_frame(aged, image), keepttl=True)
-    fresh_id = enqueue.enqueue_frame(client, client, 2, frame)
 
-    start_worker(PROCTORING_MAX_FRAME_AGE="30")
-    wait_until(lambda: FrameResult.objects.filter(job_id=fresh_id).exists(), 30, "the fresh frame delivered")
-    wait_until(lambda: stale_count() == 1, 10, "the old frame counted as stale")
-    assert [call.headers["Idempotency-Key"] for call in api.calls] == [fresh_id], (
-        "the stale one was never sent"
-    )
-    assert not redis_conn.exists(keys.frame(old_id))
+    def aged(seq: int, seconds: float) -> str:
+        """A frame received `seconds` ago (its envelope and its pending set's score say so)."""
+        job_id = enqueue.enqueue_frame(client, client, seq, frame)
+        stored = outcomes.load_frame(job_id)
+        assert stored is not None
+        meta, image = stored
+        older = dataclasses.replace(meta, received_at=meta.received_at - timedelta(seconds=seconds))
+        redis_conn.set(keys.frame(job_id), pack_frame(older, image), keepttl=True)
+        redis_conn.zadd(keys.client_pending(client), {job_id: older.received_at.timestamp()}, xx=True)
+        return job_id
+
+    expired_id = aged(1, 1000)
+    late_id = aged(2, 60)
+    fresh_id = enqueue.enqueue_frame(client, client, 3, frame)
+
+    start_worker(PROCTORING_MAX_FRAME_AGE="30", PROCTORING_BACKFILL_HORIZON="900")
+    wait_until(lambda: FrameResult.objects.filter(job_id=late_id).exists(), 30, "the late frame delivered")
+    wait_until(lambda: stale_count() == 1, 10, "the expired frame counted")
+    calls = [(call.headers["Idempotency-Key"], call.fields.get("late")) for call in api.calls]
+    assert calls == [(fresh_id, None), (late_id, "1")], "live first, then late; the expired one never sent"
+    assert FrameResult.objects.get(job_id=late_id).late
+    assert not redis_conn.exists(keys.frame(expired_id))
+    [entry] = lateness.expired_list(redis_conn)[1]
+    assert (entry.job_id, entry.seq) == (expired_id, 1) and entry.age_s >= 1000
     # The delivered frame's slot is freed when its success is recorded, just after its result.
     wait_until(lambda: redis_conn.zcard(keys.client_pending(client)) == 0, 10, "slots freed")
     assert json.loads(json.dumps(stale_count())) == 1

@@ -6,6 +6,7 @@ the others are in tests/integration/ops/test_pause.py."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from proctoring.core.frames import parse_image
 from proctoring.models import FrameResult
 from proctoring.ops import stats
 from proctoring.queue import enqueue as enqueuing
-from tests.support import RecordingApi, jpeg_bytes, wait_until
+from tests.support import RecordingApi, jpeg_bytes, stale_count, wait_until
 
 FRAME = parse_image(jpeg_bytes(), 1 << 20)
 
@@ -36,3 +37,24 @@ def test_a_paused_worker_takes_nothing_until_resumed(
     wait_until(
         lambda: FrameResult.objects.filter(job_id__in=job_ids).count() == 3, 20, "delivered after resume"
     )
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_frames_acked_while_paused_are_delivered_live_after_a_pause_longer_than_the_horizon(
+    attempt: Any, api: RecordingApi, start_worker: Any, redis_conn: Any
+) -> None:
+    """Issue 19, item 2: a pause stops the frames' clock (a worker records it)."""
+    start_worker(PROCTORING_MAX_FRAME_AGE="1", PROCTORING_BACKFILL_HORIZON="2")
+    suspend(redis_conn)
+    wait_until(lambda: any(w["state"] == "suspended" for w in stats.workers()), 15, "worker suspended")
+    client = str(attempt.pk)
+    job_ids = [enqueuing.enqueue_frame(client, client, seq, FRAME) for seq in range(1, 4)]
+    time.sleep(3)  # age, not synchronisation: the pause outlasts the live window and the horizon
+    resume(redis_conn)
+    wait_until(
+        lambda: FrameResult.objects.filter(job_id__in=job_ids).count() == 3, 20, "delivered after resume"
+    )
+    assert sorted(call.headers["Idempotency-Key"] for call in api.calls) == sorted(job_ids)
+    assert all("late" not in call.fields for call in api.calls), "the paused time did not count"
+    assert stale_count() == 0

@@ -25,16 +25,8 @@ BOUNDED_BY_SIZE: dict[str, Bound] = {
     # counters since the start: one field per outcome, reject code and API status
     keys.totals(): lambda r, k: r.hlen(k) <= 64,
     keys.stale_count(): lambda r, k: r.type(k) == b"string",
-    # a count per latency bucket
-    keys.histogram("enqueue"): lambda r, k: r.hlen(k) <= 64,
-    keys.histogram("api"): lambda r, k: r.hlen(k) <= 64,
     # the last job events, trimmed at each write
     keys.recent_events(): lambda r, k: r.llen(k) <= 50,
-    # the least and greatest value per latency bucket
-    **{
-        keys.histogram_range(name): (lambda r, k: r.zcard(k) <= 32)
-        for name in ("enqueue", "api", "wait", "run", "age")
-    },
     # one member per client, pruned by its last frame's time (counters.COUNTS_TTL)
     keys.clients_index(): lambda r, k: r.zcard(k) <= 3,
     # the failed-image byte accounting: capped by PROCTORING_FAILED_BYTES_* (failed_image.lua)
@@ -47,6 +39,17 @@ BOUNDED_BY_SIZE: dict[str, Bound] = {
     keys.clients_ring_backlogged(): lambda r, k: r.llen(k) <= 1,
     keys.clients_ring_turn(): lambda r, k: r.hlen(k) <= 1,
 }
+# A count per latency bucket, one hash per measure (enqueue, api, wait, run, age), and beside
+# each the least and greatest value per bucket (a sorted set, `keys.histogram_range`).
+HISTOGRAM_PREFIX = keys.histogram("")
+
+
+def histogram_bound(r: redis.Redis, key: str) -> bool:
+    if r.type(key) == b"zset":
+        return r.zcard(key) <= 32
+    return r.hlen(key) <= 64
+
+
 # RQ's own keys: its queue, registries and worker records, bounded by RQ (RQ-FACTS.md).
 RQ_PREFIX = b"rq:"
 
@@ -93,7 +96,7 @@ def unbounded_keys(redis_conn: redis.Redis) -> list[str]:
         if key.startswith(RQ_PREFIX) or redis_conn.ttl(key) != -1:  # RQ's, expiring, or gone
             continue
         name = key.decode()
-        bound = BOUNDED_BY_SIZE.get(name)
+        bound = histogram_bound if name.startswith(HISTOGRAM_PREFIX) else BOUNDED_BY_SIZE.get(name)
         if bound is None or not bound(redis_conn, name):
             unbounded.append(f"{name} ({redis_conn.type(key)!r})")
     return unbounded

@@ -1,6 +1,6 @@
 """Whether a scheduler lock's holder is known dead (`proctoring.worker.scheduler_lock`): only a
 holder that stopped refreshing its lock and is gone (its record, or its process on this host),
-never a live one; and which frames the stale cut spares (`outcomes.is_stale`)."""
+never a live one; and which frames the cut makes late or expires (`lateness.classify`)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from proctoring.queue import lateness
 from proctoring.store.rq_internals import SchedulerLock
 from proctoring.worker import outcomes
 from proctoring.worker.scheduler_lock import SILENT_SECONDS, death_of, pid_alive
@@ -61,10 +62,22 @@ def test_pid_alive_sees_a_live_process_and_not_a_missing_one() -> None:
     assert pid_alive(0), "no pid to judge: assumed alive"
 
 
-def test_the_stale_cut_spares_a_frame_taken_back_from_a_dead_worker(settings: Any) -> None:
+def test_the_cut_makes_an_old_frame_late_and_expires_only_past_the_horizon(settings: Any) -> None:
     settings.PROCTORING_MAX_FRAME_AGE = 30
-    assert outcomes.is_stale(31, {})
-    assert not outcomes.is_stale(29, {})
-    assert not outcomes.is_stale(90, {outcomes.RECOVERED: 1})
+    settings.PROCTORING_BACKFILL_HORIZON = 900
+    assert lateness.classify(29, {}) == lateness.LIVE
+    assert lateness.classify(31, {}) == lateness.LATE
+    assert lateness.classify(901, {}) == lateness.EXPIRED
+    assert lateness.classify(3600, {outcomes.RECOVERED: 1}) == lateness.LATE, "taken back: late, kept"
+    assert lateness.classify(3600, {lateness.RETRIED: 1}) == lateness.LATE, "an operator's retry stands"
+    settings.PROCTORING_BACKFILL_HORIZON = 0
+    assert lateness.classify(86400, {}) == lateness.LATE
     settings.PROCTORING_MAX_FRAME_AGE = 0
-    assert not outcomes.is_stale(3600, {})
+    assert lateness.classify(3600, {}) == lateness.LIVE
+
+
+def test_an_expired_frame_says_why(settings: Any) -> None:
+    settings.PROCTORING_BACKFILL_HORIZON = 900
+    assert lateness.why_expired({}) == "waited past the backfill horizon (900 s)"
+    after = lateness.why_expired({"last_error": "ApiUnavailable: the API answered 503"})
+    assert after.endswith("after a failed attempt: ApiUnavailable: the API answered 503")

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('proctoring', '0005_auditentry'),
+        ('proctoring', '0006_frameresult_late'),
     ]
 
     operations = [
