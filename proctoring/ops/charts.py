@@ -1,21 +1,22 @@
 """The throughput chart as plain numbers: per minute, frames received (drawn as an area, so that
-a line on top of it never hides it), completed, failed and dropped as stale, as SVG points drawn
-by the admin page's template (and redrawn by its script), with each series' total."""
+a line on top of it never hides it), completed, delivered late (backfill, among the completed),
+failed and expired (dropped past the backfill horizon), as SVG points drawn by the admin page's
+template (and redrawn by its script), with each series' total."""
 
 from __future__ import annotations
 
 from typing import Any
 
 WIDTH, HEIGHT, PAD = 720, 160, 24
-LEGEND_X, LEGEND_STEP = 200, 125
-# (field of the minute hash, label, drawn as an area). A new series (late frames, once frames
-# are delivered as backfill) is one entry here and one field in `stats.MINUTE_FIELDS`: the
-# template and queue_admin.js draw whatever series they are given.
+LEGEND_X, LEGEND_STEP = 130, 118
+# (field of the minute hash, label, drawn as an area). A new series is one entry here and one
+# field in `stats.MINUTE_FIELDS`: the template and queue_admin.js draw whatever they are given.
 SERIES: tuple[tuple[str, str, bool], ...] = (
     ("received", "received", True),
     ("completed", "completed", False),
+    ("late", "late", False),
     ("failed", "failed", False),
-    ("stale", "dropped as stale", False),
+    ("stale", "expired", False),
 )
 
 

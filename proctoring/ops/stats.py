@@ -26,7 +26,7 @@ from proctoring.store import keys, shards
 
 MINUTES = 15  # throughput history shown
 # What each minute counts (`counters.count_minute`), as the throughput chart shows it.
-MINUTE_FIELDS = ("received", "completed", "failed", "stale")
+MINUTE_FIELDS = ("received", "completed", "late", "failed", "stale")
 
 
 _SUMMED = (
@@ -156,7 +156,7 @@ def _shard_workers(shard: int) -> list[dict[str, Any]]:
                 # RQ's: every job that ended without an error, every attempt that raised.
                 "successful": worker.successful_job_count,
                 "failed": worker.failed_job_count,
-                # Frame jobs: delivered, dropped unsent (stale), failed with no retry left.
+                # Frame jobs: delivered (late ones too), dropped unsent (expired), failed with no retry left.
                 "delivered": int(delivered or 0),
                 "dropped": int(dropped or 0),
                 "failed_for_good": int(failed_for_good or 0),
@@ -212,8 +212,8 @@ def attempts_of(client_ids: Iterable[str]) -> dict[str, Attempt]:
 
 
 def throughput(minutes: int = MINUTES) -> list[dict[str, Any]]:
-    """Frames received, completed, failed and dropped as stale per minute, oldest first, this
-    minute included."""
+    """Frames received, completed (late: delivered as backfill, among them), failed and expired
+    (`stale`: dropped past the backfill horizon) per minute, oldest first, this minute included."""
     now_minute = int(time.time() // 60)
     span = range(now_minute - minutes + 1, now_minute + 1)
     buckets: list[Counter[bytes]] = [Counter() for _ in span]

@@ -30,7 +30,7 @@ from proctoring.store import keys, rq_internals, scripts
 from proctoring.store.connections import get_redis
 
 QUEUED, RUNNING, RETRYING, FAILED, DONE = "q", "r", "s", "f", "x"
-STALE = "stale"  # the `extra` of a frame dropped as stale: counted per client and per minute
+STALE = "stale"  # the `extra` of a frame dropped past the backfill horizon: counted per client and minute
 COUNTS_TTL = 8 * 24 * 3600  # a client's counts outlive a week of silence (refreshed by each frame)
 MINUTE_TTL = 3700  # per-minute throughput buckets are kept a little over an hour
 # The keys the counts scripts find by a job's client (proctoring/store/scripts/includes/pc_move.lua).

@@ -44,7 +44,7 @@ proctoring:expired                      sorted set, by drop time: each frame dro
 proctoring:paused:since                 when the workers' pause began, while they are paused (a week at most).
 proctoring:paused                       sorted set of past pauses ("<start> <end>", by end), kept
                                         as long as the backfill horizon: the frames' clock stops.
-proctoring:stats:minute:<epoch minute>  hash: received, completed, failed, stale in that minute (UTC);
+proctoring:stats:minute:<epoch minute>  hash: received, completed, late, failed, stale in that minute (UTC);
                                         kept an hour, for the admin's throughput chart.
 proctoring:stats:totals                 hash: received, completed, failed, retried, recovered
                                         (jobs taken back from a dead worker), late (delivered as backfill),
@@ -198,8 +198,8 @@ def totals() -> str:
 
 # Fields this project adds to an RQ worker's hash (beside RQ's successful_job_count, which counts
 # every job that ended without an error, and failed_job_count, every attempt that raised): frame
-# jobs delivered to the API, frame jobs that ended delivering nothing (dropped as stale), and
-# frame jobs that failed for good (no retry left: in the failed registry).
+# jobs delivered to the API, frame jobs that ended delivering nothing (expired: dropped past the
+# backfill horizon), and frame jobs that failed for good (no retry left: in the failed registry).
 WORKER_DELIVERED = "delivered_job_count"
 WORKER_DROPPED = "dropped_job_count"
 WORKER_FAILED_FOR_GOOD = "failed_for_good_job_count"

@@ -59,7 +59,7 @@ class Succeeded:
 def delivered_something(writes: list[Write]) -> bool:
     """Whether a frame job that ended without an error delivered its frame: a delivered frame's
     bookkeeping (`outcomes.finish_delivered`) is written with its success; a frame dropped
-    unsent (stale) has written its own already and leaves nothing to write."""
+    unsent (expired) has written its own already and leaves nothing to write."""
     return bool(writes)
 
 

@@ -79,7 +79,7 @@ def render(snapshot: dict[str, Any]) -> str:
     for worker in snapshot["workers"]:
         lines.append(
             f"  {worker['name']}  {worker['state']}  running {worker['running']}  "
-            f"delivered {worker['delivered']}  dropped (stale) {worker['dropped']}  "
+            f"delivered {worker['delivered']}  expired {worker['dropped']}  "
             f"failed attempts {worker['failed']}  failed for good {worker['failed_for_good']}  "
             f"last beat {worker['last_heartbeat']}"
         )

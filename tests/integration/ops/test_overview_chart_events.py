@@ -5,7 +5,9 @@ list opens with the last events; the per-client, waiting and failed pages refres
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,9 +17,10 @@ from django.test import Client
 from rq.job import Job
 
 from exams.models import Attempt
-from proctoring.core.frames import parse_image
+from proctoring.core.frames import pack_frame, parse_image, unpack_frame
 from proctoring.queue import enqueue as enqueuing
 from proctoring.queue import policy
+from proctoring.store import keys
 from proctoring.worker.workers import ProctoringWorker
 from tests.support import RecordingApi, Reply, jpeg_bytes, wait_until
 
@@ -25,26 +28,35 @@ OVERVIEW = "/admin/proctoring/queue/"
 FRAME = parse_image(jpeg_bytes(), 1 << 20)
 
 
+def received_earlier(connection: Any, job_id: str, seconds: float) -> None:
+    """As if the gateway had received the frame `seconds` earlier."""
+    meta, image = unpack_frame(connection.get(keys.frame(job_id)))
+    older = dataclasses.replace(meta, received_at=meta.received_at - timedelta(seconds=seconds))
+    connection.set(keys.frame(job_id), pack_frame(older, image))
+
+
 @pytest.mark.django_db
-def test_the_chart_shows_received_under_completed_and_the_stale_frames(
+def test_the_chart_shows_received_under_completed_and_the_late_and_expired_frames(
     staff_client: Client, attempt: Attempt, api: RecordingApi, redis_conn: Any, settings: Any
 ) -> None:
     settings.PROCTORING_STORE_RESULTS = False
     client_id = str(attempt.pk)
-    jobs = [enqueuing.enqueue_frame(client_id, client_id, seq, FRAME) for seq in (1, 2, 3)]
-    for job_id in jobs[:2]:
-        Job.fetch(job_id, connection=redis_conn).perform()  # delivered: received = completed
-    settings.PROCTORING_MAX_FRAME_AGE = 0.001
-    Job.fetch(jobs[2], connection=redis_conn).perform()  # dropped as stale
+    jobs = [enqueuing.enqueue_frame(client_id, client_id, seq, FRAME) for seq in (1, 2, 3, 4)]
+    received_earlier(redis_conn, jobs[2], 120)  # past its live window: delivered late
+    received_earlier(redis_conn, jobs[3], 3600)  # past the backfill horizon: expired
+    for job_id in jobs:
+        Job.fetch(job_id, connection=redis_conn).perform()
     data = json.loads(staff_client.get("/admin/proctoring/queue/stats.json").content)
-    assert data["chart"]["totals"] == {"received": 3, "completed": 2, "failed": 0, "stale": 1}
+    assert data["chart"]["totals"] == {"received": 4, "completed": 3, "late": 1, "failed": 0, "stale": 1}
     assert sum(minute["stale"] for minute in data["throughput"]) == 1
     page = staff_client.get(OVERVIEW).content.decode()
     assert '<polygon class="received area" data-series="received"' in page, "an area, under the lines"
     assert '<polyline class="completed" data-series="completed"' in page
+    assert '<polyline class="late" data-series="late"' in page
     assert '<polyline class="stale" data-series="stale"' in page
-    assert 'dropped as stale <tspan data-series-total="stale">1</tspan>' in page
-    assert 'received <tspan data-series-total="received">3</tspan>' in page
+    assert 'expired <tspan data-series-total="stale">1</tspan>' in page
+    assert 'late <tspan data-series-total="late">1</tspan>' in page
+    assert 'received <tspan data-series-total="received">4</tspan>' in page
 
 
 @pytest.mark.django_db(transaction=True)
