@@ -175,6 +175,7 @@ class AuditEntry(models.Model):
         FAILED_CLEANED = "failed.cleaned"
         QUEUE_PAUSED = "queue.paused"
         QUEUE_RESUMED = "queue.resumed"
+        CIRCUIT_CLOSED = "queue.circuit_closed"  # the API's circuit breaker, closed by hand
         TEST_FRAME_SENT = "queue.test_frame"
         ATTEMPT_ENDED = "attempt.ended"  # by staff, in the admin
         ATTEMPT_ERASED = "attempt.erased"  # deleted, with all its data (admin, command, cascade)

@@ -19,6 +19,7 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -48,6 +49,19 @@ class Publisher:
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._warned_at = 0.0
+        self._sinks: list[Callable[[list[dict[str, Any]]], None]] = []
+
+    def add_sink(self, sink: Callable[[list[dict[str, Any]]], None]) -> None:
+        """Also hands each batch to `sink` (in the publisher's thread; once per sink): a
+        process that may write where this package may not (a worker keeping the last events
+        in Redis) plugs in here."""
+        if sink not in self._sinks:
+            self._sinks.append(sink)
+
+    def remove_sink(self, sink: Callable[[list[dict[str, Any]]], None]) -> None:
+        """Stops handing batches to `sink` (a test that built a worker in its own process)."""
+        if sink in self._sinks:
+            self._sinks.remove(sink)
 
     def publish(self, item: dict[str, Any]) -> None:
         """Logs `item` and queues it for the watchers; never blocks."""
@@ -98,6 +112,11 @@ class Publisher:
                     batch.append(self._events.get(timeout=left) if left > 0 else self._events.get_nowait())
                 except queue.Empty:
                     break
+            for sink in list(self._sinks):
+                try:
+                    sink(batch)
+                except Exception as exc:  # notices only, as below
+                    log.warning("could not keep %d job event(s): %s", len(batch), exc)
             if layer is None:
                 continue
             try:

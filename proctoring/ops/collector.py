@@ -33,7 +33,7 @@ class QueueCollector(Collector):
         yield GaugeMetricFamily("proctoring_workers_paused", "1 while paused", value=int(figures["paused"]))
         yield GaugeMetricFamily(
             "proctoring_api_circuit_open",
-            "1 while the API's circuit breaker is open (workers take no job)",
+            "1 while the API's circuit breaker is open or half-open (workers take no job but one probe)",
             value=int(figures["api_circuit"]["open"]),
         )
         yield GaugeMetricFamily("proctoring_workers", "Workers on the queue", value=len(stats.workers()))

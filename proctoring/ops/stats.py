@@ -16,16 +16,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from rq.job import Job
 from rq.registry import DeferredJobRegistry, FailedJobRegistry, ScheduledJobRegistry
 from rq.suspension import WORKERS_SUSPENDED
 from rq.worker import Worker
 
 from exams.models import Attempt
-from proctoring.queue import breaker, counters, envelopes, freshness, policy
+from proctoring.queue import breaker, counters, fairness, freshness, policy
 from proctoring.store import keys, shards
 
 MINUTES = 15  # throughput history shown
+# What each minute counts (`counters.count_minute`), as the throughput chart shows it.
+MINUTE_FIELDS = ("received", "completed", "late", "failed", "stale")
 
 
 _SUMMED = (
@@ -83,12 +84,12 @@ def _shard_figures() -> dict[str, Any]:
         pipe.zcard(ScheduledJobRegistry(queue=queue).key)
         pipe.zcard(DeferredJobRegistry(queue=queue).key)
         pipe.zcount(FailedJobRegistry(queue=queue).key, time.time(), "+inf")
-        pipe.lindex(queue.key, 0)
         pipe.exists(WORKERS_SUSPENDED)
         pipe.get(keys.stale_count())
         pipe.hmget(keys.totals(), ["coalesced", "clock_corrected", "recovered", "late"])
-        queued, running, scheduled, deferred, failed, oldest, paused, stale, totals = pipe.execute()
+        queued, running, scheduled, deferred, failed, paused, stale, totals = pipe.execute()
     coalesced, clock_corrected, recovered, late = totals
+    [oldest] = freshness.oldest_received(connection, [queue.key], fairness.PRIORITY_SCAN)
     return {
         "queue": queue.name,
         "queued": queued,
@@ -103,7 +104,7 @@ def _shard_figures() -> dict[str, Any]:
         "recovered": int(recovered or 0),
         "coalesced": int(coalesced or 0),
         "clock_corrected": int(clock_corrected or 0),
-        "oldest_queued_age_s": _age(connection, oldest.decode()) if oldest else None,
+        "oldest_queued_age_s": _age(oldest),
         "paused": bool(paused),
         "api_circuit": breaker.state(connection),
         "order": settings.PROCTORING_QUEUE_ORDER,
@@ -116,15 +117,9 @@ def _images_evicted(connection: Any) -> int:
     return int(connection.hget(keys.totals(), keys.FAILED_IMAGES_EVICTED) or 0)
 
 
-def _age(connection: Any, job_id: str) -> float | None:
-    """Seconds since the frame of job `job_id` was received (or the job enqueued)."""
-    meta = envelopes.read_meta(job_id, connection)
-    if meta is not None:
-        return round((datetime.now(UTC) - meta.received_at).total_seconds(), 3)
-    enqueued = connection.hget(Job.key_for(job_id), "enqueued_at")
-    if not enqueued:
-        return None
-    return round((datetime.now(UTC) - datetime.fromisoformat(enqueued.decode())).total_seconds(), 3)
+def _age(received: datetime | None) -> float | None:
+    """Seconds since `received` (the oldest waiting frame's receive time), None without one."""
+    return None if received is None else round((datetime.now(UTC) - received).total_seconds(), 3)
 
 
 def workers() -> list[dict[str, Any]]:
@@ -137,10 +132,18 @@ def workers() -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: row["name"])
 
 
+_WORKER_COUNTS = (keys.WORKER_DELIVERED, keys.WORKER_DROPPED, keys.WORKER_FAILED_FOR_GOOD)
+
+
 def _shard_workers(shard: int) -> list[dict[str, Any]]:
     queue = policy.get_queue()
     rows = []
-    for worker in Worker.all(queue=queue):
+    found = Worker.all(queue=queue)
+    with queue.connection.pipeline(transaction=False) as pipe:
+        for worker in found:
+            pipe.hmget(worker.key, _WORKER_COUNTS)
+        counts = pipe.execute()
+    for worker, (delivered, dropped, failed_for_good) in zip(found, counts, strict=True):
         executions = worker.get_current_executions()
         rows.append(
             {
@@ -150,8 +153,13 @@ def _shard_workers(shard: int) -> list[dict[str, Any]]:
                 "state": str(worker.get_state()),
                 "running": len(executions),
                 "current_jobs": sorted(execution.job_id for execution in executions)[:10],
+                # RQ's: every job that ended without an error, every attempt that raised.
                 "successful": worker.successful_job_count,
                 "failed": worker.failed_job_count,
+                # Frame jobs: delivered (late ones too), dropped unsent (expired), failed with no retry left.
+                "delivered": int(delivered or 0),
+                "dropped": int(dropped or 0),
+                "failed_for_good": int(failed_for_good or 0),
                 "birth": worker.birth_date.isoformat() if worker.birth_date else None,
                 "last_heartbeat": worker.last_heartbeat.isoformat() if worker.last_heartbeat else None,
                 "shard": shard,
@@ -204,7 +212,8 @@ def attempts_of(client_ids: Iterable[str]) -> dict[str, Attempt]:
 
 
 def throughput(minutes: int = MINUTES) -> list[dict[str, Any]]:
-    """Frames received, completed and failed per minute, oldest first, this minute included."""
+    """Frames received, completed (late: delivered as backfill, among them), failed and expired
+    (`stale`: dropped past the backfill horizon) per minute, oldest first, this minute included."""
     now_minute = int(time.time() // 60)
     span = range(now_minute - minutes + 1, now_minute + 1)
     buckets: list[Counter[bytes]] = [Counter() for _ in span]
@@ -217,7 +226,7 @@ def throughput(minutes: int = MINUTES) -> list[dict[str, Any]]:
     return [
         {
             "minute": datetime.fromtimestamp(minute * 60, UTC).isoformat(),
-            **{field: int(bucket.get(field.encode(), 0)) for field in ("received", "completed", "failed")},
+            **{field: int(bucket.get(field.encode(), 0)) for field in MINUTE_FIELDS},
         }
         for minute, bucket in zip(span, buckets, strict=True)
     ]
@@ -225,7 +234,8 @@ def throughput(minutes: int = MINUTES) -> list[dict[str, Any]]:
 
 # What a token holder sees of a worker: where it runs and how busy it is, not which jobs it runs.
 _WORKER_AGGREGATE_FIELDS = (
-    "name", "hostname", "pid", "state", "running", "successful", "failed", "birth", "last_heartbeat", "shard",
+    "name", "hostname", "pid", "state", "running", "successful", "failed", "delivered", "dropped",
+    "failed_for_good", "birth", "last_heartbeat", "shard",
 )  # fmt: skip
 
 

@@ -49,16 +49,46 @@ def release_probe(pipe: Any) -> None:
     pipe.delete(keys.api_probe())
 
 
+CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
+
+
 def state(connection: redis.Redis | None = None) -> dict[str, Any]:
-    """open (bool), seconds until a probe (when open), consecutive failures, threshold."""
+    """The circuit as the take script sees it (`take_gate.lua`): `state` closed, open (no job
+    taken until the cooldown ends, `retry_in_s`), or half-open (the cooldown ended with the
+    failures still at the threshold: one probe job goes through, `probing` while it is out; the
+    workers take nothing else meanwhile). `open` is true unless closed. With the consecutive
+    `failures` and the `threshold`."""
     connection = connection or get_redis()
     with connection.pipeline(transaction=False) as pipe:
         pipe.ttl(keys.api_circuit_open())
         pipe.get(keys.api_failures())
-        ttl, failures = pipe.execute()
+        pipe.exists(keys.api_probe())
+        ttl, failures, probe = pipe.execute()
+    failures = int(failures or 0)
+    threshold = settings.PROCTORING_BREAKER_THRESHOLD
+    if not enabled():
+        now = CLOSED
+    elif ttl is not None and ttl > 0:
+        now = OPEN
+    elif failures >= threshold:
+        now = HALF_OPEN
+    else:
+        now = CLOSED
     return {
-        "open": ttl is not None and ttl > 0,
-        "retry_in_s": ttl if ttl and ttl > 0 else None,
-        "failures": int(failures or 0),
-        "threshold": settings.PROCTORING_BREAKER_THRESHOLD,
+        "state": now,
+        "open": now != CLOSED,
+        "retry_in_s": ttl if now == OPEN else None,
+        "probing": now == HALF_OPEN and bool(probe),
+        "failures": failures,
+        "threshold": threshold,
     }
+
+
+def close(connection: redis.Redis | None = None) -> dict[str, Any]:
+    """Closes the circuit by hand (an operator who knows the API is back): the failures count
+    from zero, and a probe still out is forgotten (its outcome counts like any call's).
+    Returns the state it had."""
+    connection = connection or get_redis()
+    before = state(connection)
+    connection.delete(keys.api_circuit_open(), keys.api_failures(), keys.api_probe())
+    return before

@@ -25,11 +25,12 @@ from typing import Any, cast
 import redis
 from rq.job import Job
 
-from proctoring.queue import policy
+from proctoring.queue import failed_images, policy
 from proctoring.store import keys, rq_internals, scripts
 from proctoring.store.connections import get_redis
 
 QUEUED, RUNNING, RETRYING, FAILED, DONE = "q", "r", "s", "f", "x"
+STALE = "stale"  # the `extra` of a frame dropped past the backfill horizon: counted per client and minute
 COUNTS_TTL = 8 * 24 * 3600  # a client's counts outlive a week of silence (refreshed by each frame)
 MINUTE_TTL = 3700  # per-minute throughput buckets are kept a little over an hour
 # The keys the counts scripts find by a job's client (proctoring/store/scripts/includes/pc_move.lua).
@@ -49,8 +50,11 @@ def move(
     (e.g. "completed:2026-11-29", "stale") is counted once, on the move to DONE; on the move to
     FAILED it is the error's kind (exception class), indexed for the failed-jobs page."""
     expire_at = time.time() + failed_ttl if to == FAILED else 0
+    target = pipeline if pipeline is not None else connection or get_redis()
+    if to == DONE and extra == STALE:
+        count_minute(target, STALE)  # the throughput chart's stale frames
     scripts.counts_move(
-        pipeline if pipeline is not None else connection or get_redis(),
+        target,
         job=Job.key_for(job_id),
         failed_kinds=keys.FAILED_KINDS,
         job_id=job_id,
@@ -107,7 +111,7 @@ def minute_key(at: float | None = None) -> str:
 
 
 def count_minute(pipe: Any, field: str, at: float | None = None) -> None:
-    """Adds one to this minute's `field` (received, completed, failed)."""
+    """Adds one to this minute's `field` (received, completed, failed, stale)."""
     key = minute_key(at)
     pipe.hincrby(key, field, 1)
     pipe.expire(key, MINUTE_TTL)
@@ -180,3 +184,55 @@ def reconcile(client_ids: list[str] | None = None, connection: redis.Redis | Non
             client_ids=client_ids[start : start + RECONCILE_BATCH],
         )
     return changed
+
+
+ORPHAN_SCAN_STEP = 500  # keys asked of each SCAN call
+ORPHAN_SCAN_BUDGET = 5000  # keys looked at per call of `remove_orphan_frames`, at most (about)
+
+
+def remove_orphan_frames(cursor: int = 0, connection: redis.Redis | None = None) -> tuple[int, int]:
+    """A bounded step of a walk over the frames' envelopes: SCANs on from `cursor` over about
+    `ORPHAN_SCAN_BUDGET` keys and removes the envelopes whose job is gone (a failed job deleted
+    from django-rq's own pages, which know nothing of them: its image would stay, unseen, as
+    long as its TTL), forgetting the bytes of a kept failed image. Returns the cursor to go on
+    from (0: the walk is over, start again) and how many envelopes were removed.
+
+    An envelope and its job are written in one step (enqueue.lua) and a job id is never used
+    again, so an envelope found without its job stays so: removing it races with nothing."""
+    connection = connection or get_redis()
+    looked, removed = 0, 0
+    while looked < ORPHAN_SCAN_BUDGET:
+        cursor, found = cast(
+            tuple[int, list[bytes]], connection.scan(cursor, match=keys.FRAME_MATCH, count=ORPHAN_SCAN_STEP)
+        )
+        looked += ORPHAN_SCAN_STEP
+        removed += _remove_orphans(
+            connection, [key.decode().removeprefix(keys.FRAME_PREFIX) for key in found]
+        )
+        if cursor == 0:
+            break
+    return int(cursor), removed
+
+
+def _remove_orphans(connection: redis.Redis, job_ids: list[str]) -> int:
+    if not job_ids:
+        return 0
+    with connection.pipeline(transaction=False) as pipe:
+        for job_id in job_ids:
+            pipe.exists(Job.key_for(job_id))
+            pipe.hget(keys.failed_image_sizes(), job_id)
+        answers = pipe.execute()
+    orphans = [
+        (job_id, kept)
+        for job_id, exists, kept in zip(job_ids, answers[::2], answers[1::2], strict=True)
+        if not exists
+    ]
+    if not orphans:
+        return 0
+    with connection.pipeline() as pipe:
+        for job_id, kept in orphans:
+            if kept:  # "<bytes> <client id>"
+                failed_images.settle(pipe, job_id, kept.decode().partition(" ")[2], failed_images.FORGET)
+            pipe.delete(keys.frame(job_id))
+        pipe.execute()
+    return len(orphans)

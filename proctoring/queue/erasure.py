@@ -21,7 +21,7 @@ from django.conf import settings
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
-from proctoring.queue import failed_images, lateness, policy
+from proctoring.queue import failed_images, lateness, policy, recent_events
 from proctoring.store import keys, rq_internals, scripts, shards
 from proctoring.store.connections import get_redis
 
@@ -67,6 +67,7 @@ def client_keys(client_id: str) -> list[str]:
         keys.client_times(client_id),
         keys.connections_of_attempt(client_id),
         keys.client_refusals(client_id),
+        keys.client_times_range(client_id),
     ]
 
 
@@ -106,6 +107,8 @@ def erase(client_id: str, wait: float | None = None) -> RedisErasure:
             report.add(_erase_once(connection, client_id, running, whole=True))
             report.left_running = still
         lateness.forget_client(connection, client_id)  # what the expired list kept of its frames
+    for _ in shards.each():  # the overview's last events are kept where each worker's publisher wrote
+        recent_events.forget(client_id)
     log.info(
         "client %s erased from Redis: %d job(s), %d frame(s), %d key(s), %d failed image byte(s)",
         client_id,
@@ -135,10 +138,12 @@ def _erase_once(connection: redis.Redis, client_id: str, job_ids: list[str], who
 
     answers: list[Any] = connection.transaction(transaction, images_key)  # type: ignore[assignment]
     jobs, frames, erased, running = answers[-1]
+    ranges_erased = int(answers[-2])  # `_script`'s delete of the times' ranges
     return RedisErasure(
         jobs=int(jobs),
         frames=int(frames),
-        keys=int(erased) + (1 if settled else 0),  # the kept images' set, emptied by the settling
+        # With the kept images' set, emptied by the settling.
+        keys=int(erased) + ranges_erased + (1 if settled else 0),
         failed_image_bytes=freed[0],
         left_running=[job_id.decode() for job_id in running],
     )
@@ -159,7 +164,9 @@ def _script(pipe: Any, client_id: str, job_ids: list[str], whole: bool) -> None:
         times,
         connections,
         refusals,
+        times_range,
     ) = client_keys(client_id)
+    pipe.delete(times_range)  # right before the script, whose answer is the transaction's last
     scripts.client_erase(
         pipe,
         pending=pending,

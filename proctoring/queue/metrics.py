@@ -31,6 +31,8 @@ class Recorder:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._histograms: dict[str, Counter[str]] = {}
+        # Per histogram and bucket, the least and greatest value seen (`freshness.percentiles`).
+        self._ranges: dict[str, dict[str, tuple[float, float]]] = {}
         self._totals: Counter[str] = Counter()
         self._flushed = time.monotonic()
 
@@ -41,6 +43,9 @@ class Recorder:
             counts[bucket] += 1
             counts["count"] += 1
             counts["sum_us"] += round(value_ms * 1000)
+            ranges = self._ranges.setdefault(histogram, {})
+            low, high = ranges.get(bucket, (value_ms, value_ms))
+            ranges[bucket] = (min(low, value_ms), max(high, value_ms))
 
     def count(self, field: str, amount: int = 1) -> None:
         with self._lock:
@@ -54,19 +59,21 @@ class Recorder:
         with self._lock:
             return bool(self._totals or self._histograms)
 
-    def take(self) -> tuple[dict[str, Counter[str]], Counter[str]]:
+    def take(self) -> tuple[dict[str, Counter[str]], Counter[str], dict[str, dict[str, tuple[float, float]]]]:
         with self._lock:
-            histograms, totals = self._histograms, self._totals
-            self._histograms, self._totals = {}, Counter()
+            histograms, totals, ranges = self._histograms, self._totals, self._ranges
+            self._histograms, self._totals, self._ranges = {}, Counter(), {}
             self._flushed = time.monotonic()
-        return histograms, totals
+        return histograms, totals, ranges
 
     def write(self, pipe: Any) -> None:
         """Adds what was observed since the last write to `pipe`."""
-        histograms, totals = self.take()
+        histograms, totals, ranges = self.take()
         for name, counts in histograms.items():
             for field, amount in counts.items():
                 pipe.hincrby(keys.histogram(name), field, amount)
+        for name, of_buckets in ranges.items():
+            freshness.widen_ranges(pipe, keys.histogram_range(name), "", of_buckets)
         for field, amount in totals.items():
             pipe.hincrby(keys.totals(), field, amount)
 

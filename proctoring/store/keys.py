@@ -44,7 +44,7 @@ proctoring:expired                      sorted set, by drop time: each frame dro
 proctoring:paused:since                 when the workers' pause began, while they are paused (a week at most).
 proctoring:paused                       sorted set of past pauses ("<start> <end>", by end), kept
                                         as long as the backfill horizon: the frames' clock stops.
-proctoring:stats:minute:<epoch minute>  hash: received, completed, failed in that minute (UTC);
+proctoring:stats:minute:<epoch minute>  hash: received, completed, late, failed, stale in that minute (UTC);
                                         kept an hour, for the admin's throughput chart.
 proctoring:stats:totals                 hash: received, completed, failed, retried, recovered
                                         (jobs taken back from a dead worker), late (delivered as backfill),
@@ -60,6 +60,8 @@ proctoring:client:<id>:waiting          list: the client's frames waiting in the
                                         first (priority ones first): proctoring/store/scripts/enqueue.lua.
 proctoring:client:<id>:times            hash: the client's delivered frames per wait, run and age
                                         bucket ("wait:250": count), proctoring/queue/freshness.py.
+proctoring:client:<id>:times-range      sorted set: the least and greatest value seen in each of
+                                        those buckets ("wait:min:250", "wait:max:250"; score: ms).
 proctoring:ring                         list: the backlogged ring, clients with more than 2
                                         frames waiting, in the order the workers visit them
                                         (PROCTORING_QUEUE_ORDER=fair; proctoring/queue/fairness.py).
@@ -70,6 +72,10 @@ proctoring:worker-name:<name>           set for a few seconds while a starting w
                                         name (proctoring/worker/names.py).
 proctoring:stats:histogram:<name>       hash: a count per bucket (ms upper bound), sum_us, count
                                         (enqueue, api), for /metrics (proctoring/queue/metrics.py).
+proctoring:events:recent                list: the last 50 job events (JSON), newest first, for the
+                                        admin's overview (proctoring/queue/recent_events.py).
+proctoring:stats:histogram:<name>:range sorted set: the least and greatest value seen in each
+                                        bucket ("min:250", "max:250"; score: ms), for percentiles.
 
 Lua scripts (proctoring/store/scripts/) are given every key Python can name as KEYS. A key of a
 client or job that a script only discovers while it runs (walking the rings, reconciling a
@@ -150,6 +156,10 @@ def client_times(client_id: str) -> str:
     return f"{CLIENT_PREFIX}{client_id}:times"
 
 
+def client_times_range(client_id: str) -> str:
+    return f"{CLIENT_PREFIX}{client_id}:times-range"
+
+
 def client_hint(client_id: str) -> str:
     return f"{CLIENT_PREFIX}{client_id}:hint"
 
@@ -186,6 +196,13 @@ def totals() -> str:
     return f"{PREFIX}:stats:totals"
 
 
+# Fields this project adds to an RQ worker's hash (beside RQ's successful_job_count, which counts
+# every job that ended without an error, and failed_job_count, every attempt that raised): frame
+# jobs delivered to the API, frame jobs that ended delivering nothing (expired: dropped past the
+# backfill horizon), and frame jobs that failed for good (no retry left: in the failed registry).
+WORKER_DELIVERED = "delivered_job_count"
+WORKER_DROPPED = "dropped_job_count"
+WORKER_FAILED_FOR_GOOD = "failed_for_good_job_count"
 # The totals' field counting failed frames' images cut by the byte caps (queue/failed_images.py).
 FAILED_IMAGES_EVICTED = "failed_images_evicted"
 # The totals' field counting answers dropped because their attempt was erased while its frame ran
@@ -193,8 +210,16 @@ FAILED_IMAGES_EVICTED = "failed_images_evicted"
 RESULTS_DROPPED_ERASED = "results_dropped_erased"
 
 
+def recent_events() -> str:
+    return f"{PREFIX}:events:recent"
+
+
 def histogram(name: str) -> str:
     return f"{PREFIX}:stats:histogram:{name}"
+
+
+def histogram_range(name: str) -> str:
+    return f"{PREFIX}:stats:histogram:{name}:range"
 
 
 def failed_kind(kind: str) -> str:
@@ -255,6 +280,8 @@ COUNTS_TEMPLATE = template(client_counts)
 FAILED_TEMPLATE = template(client_failed)
 KIND_TEMPLATE = template(failed_kind)
 FRAME_TEMPLATE = template(frame)
+FRAME_PREFIX = frame("")  # a frame's key is this and its job id
+FRAME_MATCH = frame("*")  # every frame's key, for SCAN's MATCH
 WAITING_TEMPLATE = template(client_waiting)
 PRIORITY_TEMPLATE = template(client_priority)
 FAILED_IMAGES_TEMPLATE = template(client_failed_images)

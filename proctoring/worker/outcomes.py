@@ -61,6 +61,7 @@ def finish_delivered(
         pipe.hincrby(keys.totals(), "completed", 1)
         if late:
             pipe.hincrby(keys.totals(), lateness.LATE, 1)
+            counters.count_minute(pipe, lateness.LATE)
         pipe.delete(keys.frame(job_id))
         pipe.zrem(keys.client_pending(client_id), job_id)
         if times is not None and of_client and not late:

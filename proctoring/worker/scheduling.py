@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 class ProctoringScheduler(SchedulerBase):
     """RQ's scheduler, polling every `tick` seconds instead of every second; the one that holds
     the queue's lock also puts the per-client counts right every `PROCTORING_RECONCILE_SECONDS`
-    (`counters.reconcile`: jobs deleted or ended behind our back).
+    (`counters.reconcile`: jobs deleted or ended behind our back), and removes a bounded number
+    of frames' envelopes whose job was deleted (`counters.remove_orphan_frames`).
 
     `interval` stays 1: RQ derives its lock TTLs from it and Redis wants whole seconds there.
     """
@@ -42,6 +43,7 @@ class ProctoringScheduler(SchedulerBase):
     job_class = counters.FrameJob  # which knows its client without reading its hash again
     tick = 0.25
     _next_reconcile = 0.0
+    _orphan_cursor = 0  # where the walk over frames' envelopes goes on (`counters.remove_orphan_frames`)
     _next_cleanup = 0.0
     _stopping = False  # asked to stop (SIGTERM from its worker, or Ctrl-C)
     cleanup_every = 2.0  # seconds between looks for abandoned jobs (leases run out)
@@ -87,6 +89,17 @@ class ProctoringScheduler(SchedulerBase):
             return
         if changed:
             log.warning("per-client counts of %d client(s) had drifted and were put right", changed)
+        self.remove_orphan_frames()
+
+    def remove_orphan_frames(self) -> None:
+        """A bounded step of the walk that removes frames' envelopes whose job is gone."""
+        try:
+            self._orphan_cursor, removed = counters.remove_orphan_frames(self._orphan_cursor, self.connection)
+        except redis.RedisError as exc:
+            log.warning("could not look for frames whose job is gone: %s", exc)
+            return
+        if removed:
+            log.info("removed %d frame(s) whose job was gone (deleted from django-rq's pages)", removed)
 
     def request_stop(self, signum: Any = None, frame: Any = None) -> None:
         super().request_stop(signum, frame)

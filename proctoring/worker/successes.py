@@ -25,7 +25,7 @@ from rq.job import Job
 from rq.results import Result
 
 from proctoring.queue import policy
-from proctoring.store import rq_internals
+from proctoring.store import keys, rq_internals
 from proctoring.worker.job_context import Write
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,13 @@ class Succeeded:
     execution: Execution
     started_registry_key: str
     writes: list[Write] = field(default_factory=list)
+
+
+def delivered_something(writes: list[Write]) -> bool:
+    """Whether a frame job that ended without an error delivered its frame: a delivered frame's
+    bookkeeping (`outcomes.finish_delivered`) is written with its success; a frame dropped
+    unsent (expired) has written its own already and leaves nothing to write."""
+    return bool(writes)
 
 
 class Finisher:
@@ -152,6 +159,9 @@ class Finisher:
                     for item in batch:
                         _write_success(pipe, item)
                     pipe.hincrby(self.worker_key, "successful_job_count", len(batch))
+                    delivered = sum(1 for item in batch if delivered_something(item.writes))
+                    pipe.hincrby(self.worker_key, keys.WORKER_DELIVERED, delivered)
+                    pipe.hincrby(self.worker_key, keys.WORKER_DROPPED, len(batch) - delivered)
                     pipe.hincrbyfloat(self.worker_key, "total_working_time", _working_seconds(batch))
                     pipe.execute()
                 self.completed += len(batch)

@@ -25,13 +25,15 @@ from django.conf import settings
 from rq import SimpleWorker
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.exceptions import StopRequested
+from rq.job import JobStatus
 from rq.queue import Queue
 from rq.timeouts import JobTimeoutException
 from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 from rq.worker.base import DequeueStrategy
 
-from proctoring.queue import metrics
+from proctoring.core import events
+from proctoring.queue import metrics, policy, recent_events
 from proctoring.results import writer
 from proctoring.store import keys, rq_internals
 from proctoring.store.connections import get_redis
@@ -83,6 +85,7 @@ class ProctoringWorker(SimpleWorker):
         self._stopping = False  # a warm shutdown was asked for
         self._reported = (time.monotonic(), 0)
         self._next_scheduler_check = time.monotonic() + SCHEDULER_CHECK_SECONDS
+        events.publisher.add_sink(recent_events.record)  # the overview opens with the last events
 
     def work(
         self,
@@ -141,7 +144,9 @@ class ProctoringWorker(SimpleWorker):
                         # The API is down: jobs wait in the queue rather than burn attempts.
                         if not self._circuit_open:
                             self.log.warning(
-                                "Worker %s: the API's circuit is open; taking nothing", self.name
+                                "Worker %s: the API's circuit is %s; taking nothing",
+                                self.name,
+                                "half-open, its probe out" if circuit.probing else "open",
                             )
                             self._circuit_open = True
                         # While a probe is out, look often: a probe that was an expired frame
@@ -300,11 +305,15 @@ class ProctoringWorker(SimpleWorker):
                     done.result(timeout=successes.WAIT_TIMEOUT)
                 self._write_now(writes)
                 rq_internals.finalize_success(self, job, queue, execution, return_value)
+                if job.func_name == policy.FRAME_JOB:
+                    delivered = successes.delivered_something(writes)
+                    self._count(keys.WORKER_DELIVERED if delivered else keys.WORKER_DROPPED)
         except BaseException:
             job_context.end_job()  # a failed job's deferred writes are dropped: it may run again
             job_context.end_waits()
             try:
                 rq_internals.finalize_failure(self, job, queue, execution, sys.exc_info())
+                self._count_if_failed_for_good(job)
             except BaseException:
                 # RQ's own failure bookkeeping failing (Redis gone): RQ's cleanup will find the
                 # job abandoned in the started registry.
@@ -329,10 +338,21 @@ class ProctoringWorker(SimpleWorker):
             rq_internals.finalize_failure(
                 self, job, queue, execution, (type(error), error, error.__traceback__)
             )
+            self._count_if_failed_for_good(job)
         except BaseException:
             log.exception("could not record the failure of job %s; RQ's cleanup will find it", job.id)
         finally:
             self._release_lease(execution)
+
+    def _count(self, field: str) -> None:
+        """One more job of a kind in this worker's hash (`keys.WORKER_*`, read by ops/stats.py)."""
+        self.connection.hincrby(self.key, field, 1)
+
+    def _count_if_failed_for_good(self, job: Any) -> None:
+        """RQ counts every failed attempt (failed_job_count); a frame job that is now in the
+        failed registry, no retry left, is also counted as failed for good."""
+        if job.func_name == policy.FRAME_JOB and job.get_status(refresh=False) == JobStatus.FAILED:
+            self._count(keys.WORKER_FAILED_FOR_GOOD)
 
     def _write_now(self, writes: list[job_context.Write]) -> None:
         if not writes:

@@ -31,11 +31,19 @@
     row.appendChild(td);
   }
 
+  // As templates/admin/proctoring/circuit_detail.html says it.
+  function circuitDetail(circuit) {
+    let detail = circuit.failures + "/" + circuit.threshold + " failures";
+    if (circuit.state === "open") detail += ", probes in " + circuit.retry_in_s + " s";
+    if (circuit.state === "half-open") detail += circuit.probing ? ", probe out" : ", probes now";
+    return detail;
+  }
+
   function update(stats) {
     const queue = stats.queue;
     for (const element of root.querySelectorAll("[data-figure]")) {
       const name = element.dataset.figure;
-      if (name in queue && name !== "api_circuit") {
+      if (name in queue && !name.startsWith("api_circuit")) {
         const value = queue[name];
         element.textContent = DURATIONS.has(name) ? duration(value)
           : name === "oldest_queued_age_s" && value !== null ? value.toFixed(1) : text(value);
@@ -46,11 +54,18 @@
     root.querySelector("[data-show-when-paused]").hidden = !queue.paused;
     root.querySelector('[data-alert-when="failed"]').classList.toggle("alert", queue.failed > 0);
     const circuit = queue.api_circuit || {};
-    root.querySelector('[data-figure="api_circuit"]').textContent = circuit.open
-      ? "open (" + circuit.retry_in_s + " s)" : "closed";
+    root.querySelector('[data-figure="api_circuit"]').textContent = text(circuit.state);
+    root.querySelector('[data-figure="api_circuit_detail"]').textContent = circuitDetail(circuit);
+    const closeCircuit = root.querySelector("[data-show-when-circuit-open]");
+    if (closeCircuit) closeCircuit.hidden = !circuit.open;
     root.querySelector('[data-alert-when="api_circuit"]').classList.toggle("alert", Boolean(circuit.open));
     for (const [name, points] of Object.entries(stats.chart.points)) {
-      root.querySelector(`[data-series="${name}"]`).setAttribute("points", points);
+      const line = root.querySelector(`[data-series="${name}"]`);
+      if (line) line.setAttribute("points", points);
+    }
+    for (const [name, total] of Object.entries(stats.chart.totals)) {
+      const legend = root.querySelector(`[data-series-total="${name}"]`);
+      if (legend) legend.textContent = String(total);
     }
     root.querySelector('[data-chart="max"]').textContent = String(stats.chart.max);
     root.querySelector('[data-chart="first"]').textContent = stats.chart.first;
@@ -62,8 +77,8 @@
         const row = document.createElement("tr");
         row.dataset.worker = worker.name;
         for (const value of [worker.name, worker.hostname, worker.pid, worker.state, worker.running,
-                             worker.current_jobs.join(" "), worker.successful, worker.failed, moment(worker.birth),
-                             moment(worker.last_heartbeat)]) {
+                             worker.current_jobs.join(" "), worker.delivered, worker.dropped, worker.failed,
+                             worker.failed_for_good, moment(worker.birth), moment(worker.last_heartbeat)]) {
           cell(row, value);
         }
         body.appendChild(row);

@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 
+from proctoring.core import events
+from proctoring.queue import recent_events
+
 
 @pytest.fixture(autouse=True)
 def no_child_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
@@ -23,3 +26,11 @@ def no_child_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     if started:  # even if the code under test swallowed the error
         pytest.fail(f"an integration test started {started[0]}")
+
+
+@pytest.fixture(autouse=True)
+def no_kept_events_after_an_in_process_worker() -> Iterator[None]:
+    """A ProctoringWorker built in this process has the event publisher keep the last events in
+    Redis (`recent_events`): for its own test only, not for those that come after."""
+    yield
+    events.publisher.remove_sink(recent_events.record)

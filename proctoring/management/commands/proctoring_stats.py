@@ -59,7 +59,7 @@ def render(snapshot: dict[str, Any]) -> str:
     lines = [
         f"queue {queue['queue']} at {snapshot['generated_at']}"
         + ("  PAUSED" if queue["paused"] else "")
-        + ("  API CIRCUIT OPEN" if queue.get("api_circuit", {}).get("open") else ""),
+        + _circuit(queue.get("api_circuit", {})),
         "  ".join(f"{name} {queue[name]}" for name in ("queued", "running", "retrying", "deferred", "failed"))
         + f"  delivered late {queue['late']}"
         + f"  expired (past the backfill horizon) {queue['stale_dropped']}"
@@ -79,7 +79,9 @@ def render(snapshot: dict[str, Any]) -> str:
     for worker in snapshot["workers"]:
         lines.append(
             f"  {worker['name']}  {worker['state']}  running {worker['running']}  "
-            f"done {worker['successful']}  failed {worker['failed']}  last beat {worker['last_heartbeat']}"
+            f"delivered {worker['delivered']}  expired {worker['dropped']}  "
+            f"failed attempts {worker['failed']}  failed for good {worker['failed_for_good']}  "
+            f"last beat {worker['last_heartbeat']}"
         )
     lines += ["", "per minute (received / completed / failed)"]
     lines.append(
@@ -144,3 +146,10 @@ def _when(epoch: float | None) -> str:
     if epoch is None:
         return "-"
     return datetime.fromtimestamp(epoch, UTC).strftime("%H:%M:%S")
+
+
+def _circuit(circuit: dict[str, Any]) -> str:
+    if not circuit.get("open"):
+        return ""
+    state = str(circuit.get("state", "open")).upper()
+    return f"  API CIRCUIT {state} ({circuit.get('failures')}/{circuit.get('threshold')} failures)"

@@ -29,6 +29,7 @@ from rq.results import Result
 
 from exams.models import Attempt
 from proctoring.ops import stats
+from proctoring.ops.admin.queue import PAGE_REFRESH_MS
 from proctoring.queue import counters, envelopes, policy
 from proctoring.store import keys, shards
 
@@ -335,6 +336,7 @@ def failed_list(request: HttpRequest) -> HttpResponse:
         context["shard_links"] = [
             (index, count, _query(shard=str(index))) for index, count in enumerate(counts)
         ]
+    context["page_refresh_ms"] = PAGE_REFRESH_MS
     return render_page(request, "failed_list.html", "Failed jobs", context)
 
 

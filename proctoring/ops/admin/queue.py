@@ -20,11 +20,14 @@ from rq.suspension import suspend as rq_suspend
 
 from proctoring.core.exceptions import AdmissionError
 from proctoring.ops import charts, monitoring, selftest, stats
-from proctoring.queue import lateness, policy
+from proctoring.queue import breaker, lateness, policy, recent_events
 from proctoring.results import audit
 from proctoring.store import shards
 
 CLIENTS_PER_PAGE = 100
+# The per-client, waiting and failed pages reload their content this often while shown and left
+# alone (static/proctoring/page_refresh.js); the overview polls its JSON every 2 s.
+PAGE_REFRESH_MS = 5000
 QUEUE = ("queue", "proctoring")  # what pause, resume and the test frame act on, in the audit log
 SORTABLE = (
     "last_frame_at",
@@ -53,9 +56,23 @@ def overview(request: HttpRequest) -> HttpResponse:
         "workers": stats.workers(),
         "throughput": throughput,
         "chart": charts.throughput_chart(throughput),
+        "chart_minutes": stats.MINUTES,
+        "recent_events": [event_row(item) for item in recent_events.read()],
         "refresh_ms": 2000,
     }
     return render(request, "admin/proctoring/overview.html", context)
+
+
+def event_row(item: dict[str, Any]) -> dict[str, Any]:
+    """A kept job event as the overview's events list shows it (as queue_admin.js does a live one)."""
+    details = item.get("error") or ""
+    if item.get("event") == "completed" and item.get("flags"):
+        details = "flags: " + ", ".join(str(flag) for flag in item["flags"])
+    if item.get("event") == "stale":
+        details = f"{item.get('age_s')} s old"
+    at = item.get("at")
+    time_label = datetime.fromtimestamp(at, UTC).strftime("%H:%M:%S.%f")[:12] if at else "–"
+    return {**item, "time": time_label, "details": details}
 
 
 def stats_json(request: HttpRequest) -> JsonResponse:
@@ -88,6 +105,7 @@ def clients(request: HttpRequest) -> HttpResponse:
         "columns": _columns(sort, descending),
         "threshold": threshold,
         "total": len(rows),
+        "page_refresh_ms": PAGE_REFRESH_MS,
     }
     return render(request, "admin/proctoring/clients.html", context)
 
@@ -150,6 +168,25 @@ def resume(request: HttpRequest) -> HttpResponseRedirect:
         lateness.note_running(policy.get_queue().connection)
     audit.record(request, audit.Action.QUEUE_RESUMED, QUEUE)
     messages.success(request, "Workers resumed.")
+    return HttpResponseRedirect(reverse("proctoring-queue-overview"))
+
+
+@require_POST
+def close_circuit(request: HttpRequest) -> HttpResponseRedirect:
+    """Closes the API's circuit breaker on every shard: workers take jobs again at once."""
+    before = [breaker.close(policy.get_queue().connection) for _ in shards.each()]
+    states = [state["state"] for state in before]
+    audit.record(
+        request, audit.Action.CIRCUIT_CLOSED, QUEUE, was=states, failures=[s["failures"] for s in before]
+    )
+    if all(state == breaker.CLOSED for state in states):
+        messages.info(request, "The API's circuit was closed already.")
+    else:
+        messages.success(
+            request,
+            "The API's circuit is closed: workers take jobs again. It opens again after "
+            f"{settings.PROCTORING_BREAKER_THRESHOLD} failed calls in a row.",
+        )
     return HttpResponseRedirect(reverse("proctoring-queue-overview"))
 
 

@@ -49,6 +49,7 @@ urlpatterns = [
     viewing("clients/", admin_queue.clients, "proctoring-queue-clients"),
     operating("pause/", admin_queue.pause, "proctoring-queue-pause"),
     operating("resume/", admin_queue.resume, "proctoring-queue-resume"),
+    operating("circuit/close/", admin_queue.close_circuit, "proctoring-queue-close-circuit"),
     operating("test-frame/", admin_queue.send_test_frame, "proctoring-queue-test-frame"),
     viewing("waiting/", admin_waiting.waiting_list, "proctoring-queue-waiting"),
     viewing("failed/", admin_failed.failed_list, "proctoring-queue-failed"),

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from proctoring.ops import locate
+from proctoring.ops.admin.queue import PAGE_REFRESH_MS
 from proctoring.queue import envelopes, policy
 from proctoring.store import keys, shards
 
@@ -111,5 +112,6 @@ def waiting_list(request: HttpRequest) -> HttpResponse:
             "title": "Proctoring queue: Waiting frames",
             "tab": "waiting",
             "crumb": "Waiting frames",
+            "page_refresh_ms": PAGE_REFRESH_MS,
         },
     )

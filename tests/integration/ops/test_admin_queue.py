@@ -122,7 +122,8 @@ def test_chart_points_scale_to_the_largest_value() -> None:
     ]
     chart = charts.throughput_chart(rows, width=124, height=148)
     assert chart["max"] == 10
-    assert chart["points"]["received"] == "24.0,124.0 100.0,24.0"
+    # Received is an area, closed down to the baseline, so that no line drawn over it hides it.
+    assert chart["points"]["received"] == "24.0,124.0 24.0,124.0 100.0,24.0 100.0,124.0"
     assert chart["points"]["completed"] == "24.0,124.0 100.0,74.0"
     assert (chart["first"], chart["last"]) == ("07:00", "07:01")
 

@@ -31,6 +31,7 @@ POSTED = {
     "proctoring-queue-pause": {},
     "proctoring-queue-resume": {},
     "proctoring-queue-test-frame": {"priority": "1"},
+    "proctoring-queue-close-circuit": {},
     "proctoring-queue-failed-action": {"action": "clean", "hours": "0"},
 }
 

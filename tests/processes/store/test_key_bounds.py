@@ -25,6 +25,8 @@ BOUNDED_BY_SIZE: dict[str, Bound] = {
     # counters since the start: one field per outcome, reject code and API status
     keys.totals(): lambda r, k: r.hlen(k) <= 64,
     keys.stale_count(): lambda r, k: r.type(k) == b"string",
+    # the last job events, trimmed at each write
+    keys.recent_events(): lambda r, k: r.llen(k) <= 50,
     # one member per client, pruned by its last frame's time (counters.COUNTS_TTL)
     keys.clients_index(): lambda r, k: r.zcard(k) <= 3,
     # the failed-image byte accounting: capped by PROCTORING_FAILED_BYTES_* (failed_image.lua)
@@ -37,11 +39,14 @@ BOUNDED_BY_SIZE: dict[str, Bound] = {
     keys.clients_ring_backlogged(): lambda r, k: r.llen(k) <= 1,
     keys.clients_ring_turn(): lambda r, k: r.hlen(k) <= 1,
 }
-# A count per latency bucket, one hash per measure (enqueue, api, wait, run, age).
+# A count per latency bucket, one hash per measure (enqueue, api, wait, run, age), and beside
+# each the least and greatest value per bucket (a sorted set, `keys.histogram_range`).
 HISTOGRAM_PREFIX = keys.histogram("")
 
 
 def histogram_bound(r: redis.Redis, key: str) -> bool:
+    if r.type(key) == b"zset":
+        return r.zcard(key) <= 32
     return r.hlen(key) <= 64
 
 
