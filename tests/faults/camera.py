@@ -5,6 +5,7 @@ reopened with backoff, and every ack is recorded with when it came."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -80,3 +81,20 @@ class Camera:
                 time.sleep(0.2)
                 continue
             raise AssertionError(f"unexpected answer: {answer}")
+
+
+def streaming_threads(
+    cameras: list[Camera], stop: threading.Event, errors: list[BaseException], fps: float
+) -> list[threading.Thread]:
+    """A thread per camera (not started) that sends a frame, then waits 1 / `fps` s (the camera's
+    pace), until `stop` is set; an error ends it and is appended to `errors` for the main thread."""
+
+    def stream(camera: Camera) -> None:
+        try:
+            while not stop.is_set():
+                camera.send(timeout=60)
+                time.sleep(1 / fps)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    return [threading.Thread(target=stream, args=(camera,), daemon=True) for camera in cameras]

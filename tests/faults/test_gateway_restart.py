@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from exams.models import Attempt
 from proctoring.gateway.tokens import make_token
-from tests.faults.camera import Camera
+from tests.faults.camera import Camera, streaming_threads
 from tests.support import RecordingApi, free_port, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -42,15 +42,7 @@ def test_cameras_reconnect_to_a_restarted_gateway_and_no_acked_frame_is_lost(
     stop = threading.Event()
     errors: list[BaseException] = []
 
-    def stream(camera: Camera) -> None:
-        try:
-            while not stop.is_set():
-                camera.send(timeout=60)
-                time.sleep(0.1)  # 10 frames/s per camera
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=stream, args=(c,), daemon=True) for c in cameras]
+    threads = streaming_threads(cameras, stop, errors, 10)
     try:
         for thread in threads:
             thread.start()

@@ -25,7 +25,7 @@ from exams.models import Attempt
 from proctoring.gateway.tokens import make_token
 from proctoring.models import FrameResult
 from proctoring.ops import failed_jobs
-from tests.faults.camera import Camera
+from tests.faults.camera import Camera, streaming_threads
 from tests.support import Reply, stale_count, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -55,14 +55,6 @@ def test_after_an_outage_live_frames_go_first_then_every_acked_frame_as_backfill
     stop = threading.Event()
     errors: list[BaseException] = []
 
-    def stream(camera: Camera) -> None:
-        try:
-            while not stop.is_set():
-                camera.send(timeout=60)
-                time.sleep(1 / FPS)  # the camera's pace
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-
     def acked() -> dict[str, float]:
         return {job_id: at for camera in cameras for job_id, at in list(camera.acked.items())}
 
@@ -74,7 +66,7 @@ def test_after_an_outage_live_frames_go_first_then_every_acked_frame_as_backfill
             if call.at >= back
         }
 
-    threads = [threading.Thread(target=stream, args=(c,), daemon=True) for c in cameras]
+    threads = streaming_threads(cameras, stop, errors, FPS)
     back = float("inf")
     try:
         for thread in threads:

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from proctoring.gateway.tokens import make_token
-from tests.faults.camera import Camera
+from tests.faults.camera import Camera, streaming_threads
 from tests.faults.test_redis_restart import delivered, settle
 from tests.sentinel_support import MASTER, SentinelGroup
 from tests.support import Reply, wait_until
@@ -69,15 +69,7 @@ def test_gateways_and_workers_follow_a_failover_and_lose_no_acked_frame(
         ]
         errors: list[BaseException] = []
 
-        def stream(camera: Camera) -> None:
-            try:
-                while not stop.is_set():
-                    camera.send(timeout=60)
-                    time.sleep(0.1)
-            except BaseException as exc:  # reported by the main thread
-                errors.append(exc)
-
-        threads = [threading.Thread(target=stream, args=(c,), daemon=True) for c in cameras]
+        threads = streaming_threads(cameras, stop, errors, 10)
         for thread in threads:
             thread.start()
         wait_until(lambda: all(len(c.acked) >= 20 for c in cameras) or errors, 30, "streaming")

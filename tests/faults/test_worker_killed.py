@@ -18,7 +18,7 @@ from proctoring.core.frames import parse_image
 from proctoring.gateway.tokens import make_token
 from proctoring.models import FrameResult
 from proctoring.queue import counters, enqueue
-from tests.faults.camera import Camera
+from tests.faults.camera import Camera, streaming_threads
 from tests.support import Reply, jpeg_bytes, stale_count, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -113,14 +113,6 @@ def test_a_killed_lone_worker_loses_no_acked_frame_and_its_jobs_are_retried_with
     stop = threading.Event()
     errors: list[BaseException] = []
 
-    def stream(camera: Camera) -> None:
-        try:
-            while not stop.is_set():
-                camera.send(timeout=60)
-                time.sleep(1 / FPS)  # the camera's pace
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-
     def acked() -> set[str]:
         return {job_id for camera in cameras for job_id in list(camera.acked)}
 
@@ -133,7 +125,7 @@ def test_a_killed_lone_worker_loses_no_acked_frame_and_its_jobs_are_retried_with
                 first[key] = call.at
         return first
 
-    threads = [threading.Thread(target=stream, args=(c,), daemon=True) for c in cameras]
+    threads = streaming_threads(cameras, stop, errors, FPS)
     try:
         for thread in threads:
             thread.start()
