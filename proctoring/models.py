@@ -93,6 +93,14 @@ class Incident(models.Model):
     reviewed_at = models.DateTimeField(null=True, blank=True)
     review_comment = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Open while the attempt goes on; closed when it ends (an incident opened afterwards, by a
+    # frame acked before the end and analysed after it, is born closed).
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # A proctor's flag (kind PROCTOR_FLAG): who raised it and what they saw.
+    flagged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    comment = models.TextField(blank=True, max_length=2000)
 
     class Meta:
         ordering = ["-last_seen"]

@@ -18,6 +18,10 @@ class MessageType(StrEnum):
     ACK = "ack"  # server -> client
     ERROR = "error"  # server -> client
     THROTTLE = "throttle"  # server -> client: send at most `fps` frames per second from now on
+    # server -> client: the attempt's state (`attempt_state`), at connect and at every change
+    ATTEMPT = "attempt"
+    MESSAGE = "message"  # server -> client: a proctor's message (`proctor_message`)
+    MESSAGE_READ = "message_read"  # client -> server: {"type": "message_read", "id": <message id>}
 
 
 class ErrorCode(StrEnum):
@@ -38,6 +42,9 @@ class CloseCode:
     IDLE = 4408  # nothing received for PROCTORING_IDLE_TIMEOUT seconds (reconnect to go on)
     # PROCTORING_MAX_CONNECTIONS_PER_IP or _PER_ATTEMPT sockets are open already (retry later)
     TOO_MANY_CONNECTIONS = 4429
+    # The attempt ended (submitted, timed out or terminated): sent after a final `attempt` message
+    # saying how; do not reconnect. Frames acked before it are still analysed.
+    ATTEMPT_ENDED = 4410
 
 
 def ack(
@@ -65,6 +72,30 @@ def throttle(fps: float) -> str:
     return json.dumps({"type": MessageType.THROTTLE.value, "fps": fps})
 
 
+def attempt_state(
+    status: str, seconds_left: float | None, *, ended: bool, reason: str = "", extra_seconds: int = 0
+) -> str:
+    """The attempt's state: `status` (started, in_progress, paused, submitted, timed_out,
+    terminated), `seconds_left` on its clock (None before it starts; frozen while paused) counted
+    from when the message was written (so the client's own clock does not matter), `ended`, and
+    why it ended or was paused (`reason`)."""
+    message: dict[str, Any] = {
+        "type": MessageType.ATTEMPT.value,
+        "status": status,
+        "seconds_left": None if seconds_left is None else round(seconds_left, 1),
+        "ended": ended,
+        "extra_seconds": extra_seconds,
+    }
+    if reason:
+        message["reason"] = reason
+    return json.dumps(message)
+
+
+def proctor_message(message_id: int, body: str, sent_at: str) -> str:
+    """A proctor's message to show the exam taker; the page answers `message_read` with its id."""
+    return json.dumps({"type": MessageType.MESSAGE.value, "id": message_id, "body": body, "sent_at": sent_at})
+
+
 def as_json_data() -> dict[str, Any]:
     """What the exam page needs to know of the protocol."""
     return {
@@ -75,6 +106,7 @@ def as_json_data() -> dict[str, Any]:
             "FORBIDDEN": CloseCode.FORBIDDEN,
             "IDLE": CloseCode.IDLE,
             "TOO_MANY_CONNECTIONS": CloseCode.TOO_MANY_CONNECTIONS,
+            "ATTEMPT_ENDED": CloseCode.ATTEMPT_ENDED,
         },
         "hints": dict(HINTS),
     }

@@ -22,8 +22,11 @@ from exams.models import Attempt
 from proctoring.core import events
 from proctoring.models import Finding, FrameResult, Incident, Severity
 
+# An incident a proctor raised by hand, with their comment (not a flag of the API's).
+PROCTOR_FLAG = "proctor_flag"
 # How much each flag matters to a proctor; an unknown flag from another API is MEDIUM.
 SEVERITIES = {
+    PROCTOR_FLAG: Severity.HIGH,
     "camera_blocked": Severity.HIGH,
     "multiple_faces": Severity.HIGH,
     "no_face": Severity.MEDIUM,

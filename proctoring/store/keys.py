@@ -210,6 +210,11 @@ FAILED_IMAGES_EVICTED = "failed_images_evicted"
 RESULTS_DROPPED_ERASED = "results_dropped_erased"
 
 
+def attempt_control_channel() -> str:
+    """The pub/sub channel of attempts' state changes and proctor messages, for the gateways."""
+    return f"{PREFIX}:attempt-control"
+
+
 def recent_events() -> str:
     return f"{PREFIX}:events:recent"
 

@@ -1,0 +1,87 @@
+"""What follows a change of an attempt's state on the proctoring side, and how the exam page
+hears of it: the attempt's open incidents close when it ends, and every change and every proctor
+message is published on one Redis channel that each gateway process listens to
+(`proctoring.gateway.control`), which forwards it to that attempt's camera sockets.
+
+Publishing is best effort: with Redis down the message is lost, and the exam page, which also
+asks for the attempt's state now and then over HTTP, catches up within that interval. Nothing
+here decides a state: `exams.lifecycle` does, and has committed it before this runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+import redis
+from django.utils import timezone
+
+from exams import lifecycle
+from exams.models import Attempt, ProctorMessage, Transition
+from proctoring.core import protocol
+from proctoring.models import Incident
+from proctoring.store import keys
+from proctoring.store.connections import get_redis
+
+log = logging.getLogger(__name__)
+
+
+def state_message(attempt: Attempt, now: datetime | None = None) -> str:
+    """The `attempt` message (`protocol.attempt_state`) for the attempt as it is now."""
+    now = now or timezone.now()
+    ended = attempt.status in Attempt.ENDED
+    reason = attempt.end_reason if ended else ""
+    if attempt.status == Attempt.Status.PAUSED:
+        reason = _last_reason(attempt, lifecycle.Action.PAUSE)
+    return protocol.attempt_state(
+        attempt.status,
+        None if ended else attempt.seconds_left(now),
+        ended=ended,
+        reason=reason,
+        extra_seconds=attempt.extra_seconds,
+    )
+
+
+def message_message(message: ProctorMessage) -> str:
+    return protocol.proctor_message(message.pk, message.body, message.sent_at.isoformat())
+
+
+def publish(attempt_id: str, payload: str, *, final: bool = False) -> bool:
+    """Publishes `payload` (a protocol message) for the camera sockets of `attempt_id`; `final`
+    asks them to close with `CloseCode.ATTEMPT_ENDED` once it is sent. False if Redis failed."""
+    envelope = json.dumps({"attempt": attempt_id, "payload": payload, "final": final})
+    try:
+        get_redis().publish(keys.attempt_control_channel(), envelope)
+    except redis.RedisError as exc:
+        log.warning("could not tell the gateway about attempt %s: %s", attempt_id, exc)
+        return False
+    return True
+
+
+def publish_message(message: ProctorMessage) -> bool:
+    return publish(str(message.attempt_id), message_message(message))
+
+
+def close_incidents(attempt: Attempt) -> int:
+    """Closes the attempt's open incidents at its end; returns how many."""
+    return Incident.objects.filter(attempt=attempt, closed_at__isnull=True).update(
+        closed_at=attempt.ended_at or timezone.now()
+    )
+
+
+def on_attempt_changed(sender: Any, attempt: Attempt, transition: Transition, **kwargs: Any) -> None:
+    ended = attempt.status in Attempt.ENDED
+    if ended:
+        close_incidents(attempt)
+    publish(str(attempt.pk), state_message(attempt), final=ended)
+
+
+def connect() -> None:
+    lifecycle.attempt_changed.connect(on_attempt_changed, dispatch_uid="proctoring-attempt-control")
+
+
+def _last_reason(attempt: Attempt, action: str) -> str:
+    transition = attempt.transitions.filter(action=action).order_by("-at", "-pk").first()
+    return transition.reason if transition else ""
