@@ -118,7 +118,8 @@ def test_enforce_deadline_times_out_an_overdue_attempt_only(user, exam):
     running = lifecycle.apply(paused, Action.RESUME).attempt
     ended = lifecycle.enforce_deadline(running, now=later + timedelta(seconds=5))
     assert ended.status == S.TIMED_OUT and ended.ended_at is not None
-    assert ended.transitions.last().by is None  # the server did it
+    last = ended.transitions.last()
+    assert last is not None and last.by is None  # the server did it
 
 
 def test_submit_scores_choice_questions_exactly_and_leaves_text_to_a_person(user, exam):
