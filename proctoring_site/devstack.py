@@ -152,7 +152,8 @@ def main() -> int:
 
         from proctoring_site.gateway import daphne_argv
 
-        stack.spawn("web", daphne_argv(port, bind=HOST))
+        # One gateway per core, as deployed (`rungateway --processes`, its default).
+        stack.spawn("web", _python("manage.py", "rungateway", "--bind", HOST, "--port", str(port)))
         stack.spawn("reference-api", daphne_argv(api_port, bind=HOST))
         stack.spawn("worker", _python("manage.py", "rqworker", "proctoring"))
 

@@ -24,7 +24,9 @@ from tests.support import Process, child_env, free_port, python, wait_until
 def test_rungateway_serves_probes_and_lets_the_consumer_refuse_a_large_frame(attempt, processes, tmp_path):
     port = free_port()
     gateway = Process(
-        python("manage.py", "rungateway", "--port", str(port)), child_env(), tmp_path / "rungateway.log"
+        python("manage.py", "rungateway", "--port", str(port), "--processes", "1"),
+        child_env(),
+        tmp_path / "rungateway.log",
     )
     processes.append(gateway)
 

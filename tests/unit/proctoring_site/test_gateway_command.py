@@ -12,6 +12,7 @@ import sys
 import pytest
 from django.core.management import CommandError, call_command
 
+from proctoring_site import gateway_group
 from proctoring_site.gateway import daphne_argv
 
 
@@ -33,15 +34,36 @@ def test_argv_binds_where_asked_and_trusts_proxy_headers_only_when_asked(setting
 def test_command_becomes_daphne_with_its_options(settings, monkeypatch):
     executed: list[tuple[str, list[str]]] = []
     monkeypatch.setattr("os.execv", lambda path, argv: executed.append((path, argv)))
-    call_command("rungateway", "--port", "8002", "--bind", "10.0.0.5", "--proxy-headers")
+    call_command("rungateway", "--port", "8002", "--bind", "10.0.0.5", "--proxy-headers", "--processes", "1")
     expected = daphne_argv(8002, bind="10.0.0.5", proxy_headers=True)
     assert executed == [(sys.executable, expected)]
 
 
 def test_dry_run_prints_the_command_line(capsys, monkeypatch):
     monkeypatch.setattr("os.execv", lambda path, argv: pytest.fail("--dry-run ran daphne"))
-    call_command("rungateway", "--dry-run")
+    call_command("rungateway", "--dry-run", "--processes", "1")
     assert shlex.split(capsys.readouterr().out) == daphne_argv(8000)
+
+
+def test_several_processes_each_serve_an_inherited_socket(capsys, monkeypatch):
+    monkeypatch.setattr("os.execv", lambda path, argv: pytest.fail("--dry-run ran daphne"))
+    call_command("rungateway", "--dry-run", "--processes", "3")
+    out = capsys.readouterr().out
+    assert out.startswith("3 x ")
+    argv = shlex.split(out.partition(": ")[2])
+    assert argv[3:5] == ["--fd", "3"] and "--port" not in argv
+    assert daphne_argv(8000, fd=7)[3:5] == ["--fd", "7"]
+
+
+def test_the_default_is_one_process_per_core_this_process_may_use(monkeypatch):
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 5})
+    assert gateway_group.default_processes() == 3
+
+
+@pytest.mark.parametrize("count", ["0", "65"])
+def test_a_process_count_out_of_range_is_refused(count):
+    with pytest.raises(CommandError, match=f"--processes must be 1-64, got {count}"):
+        call_command("rungateway", "--processes", count)
 
 
 @pytest.mark.parametrize("port", ["0", "70000"])
