@@ -228,6 +228,9 @@ PROCTORING_CAPTURED_AT_WINDOW = env.interval(
 PROCTORING_MAX_QUEUED = env.int("PROCTORING_MAX_QUEUED", 5000, minimum=1)
 # A camera socket that sends nothing for this many seconds is closed (4408); 0 never closes one.
 PROCTORING_IDLE_TIMEOUT = env.float("PROCTORING_IDLE_TIMEOUT", 60.0, minimum=0, maximum=86400)
+# A gateway's event loop that does not wake for this long is logged with what it was running
+# (proctoring.gateway.loop_lag); 0 turns the log (not the measurement) off.
+PROCTORING_LOOP_STALL_MS = env.float("PROCTORING_LOOP_STALL_MS", 100.0, minimum=0, maximum=60000)
 # Camera sockets open at once, across every gateway: from one IP address (a school behind one NAT
 # is many takers: keep it generous) and for one attempt (2: a reconnect may overlap the old socket
 # until it is noticed dead). Past either, a new socket is closed with 4429. 0: no limit.

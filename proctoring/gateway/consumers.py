@@ -23,7 +23,7 @@ from proctoring.core.access import StreamRefused, scope_header
 from proctoring.core.exceptions import AdmissionError, FrameError, FramesRefused, QueueFull, QueueUnavailable
 from proctoring.core.frames import Frame, parse_image, parse_text_message
 from proctoring.core.protocol import CloseCode, ErrorCode
-from proctoring.gateway import connection_limits
+from proctoring.gateway import connection_limits, loop_lag
 from proctoring.gateway.auth import StreamIdentity, authorize, presented_token
 from proctoring.gateway.throttle import MIN_FPS, advised_fps
 from proctoring.queue import enqueue, metrics
@@ -88,6 +88,7 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             log.warning("client %r connected while the queue is unavailable: %s", attempt_id, exc)
         await self.accept()
         _keep_writing_metrics()
+        loop_lag.start()
         self.heard_at = time.monotonic()
         if settings.PROCTORING_IDLE_TIMEOUT:
             self.idle_watch = asyncio.create_task(self._close_when_idle(settings.PROCTORING_IDLE_TIMEOUT))

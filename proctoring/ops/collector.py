@@ -12,7 +12,7 @@ from prometheus_client.registry import Collector
 
 from proctoring.ops import stats
 from proctoring.queue import freshness
-from proctoring.queue.metrics import API_BUCKETS_MS, ENQUEUE_BUCKETS_MS
+from proctoring.queue.metrics import API_BUCKETS_MS, ENQUEUE_BUCKETS_MS, LOOP_LAG, LOOP_LAG_BUCKETS_MS
 from proctoring.store import keys, shards
 from proctoring.store.connections import get_redis
 
@@ -66,6 +66,12 @@ class QueueCollector(Collector):
         )
         yield _histogram("enqueue", ENQUEUE_BUCKETS_MS, "proctoring_enqueue_seconds", "Enqueue time")
         yield _histogram("api", API_BUCKETS_MS, "proctoring_api_seconds", "API call time")
+        yield _histogram(
+            LOOP_LAG,
+            LOOP_LAG_BUCKETS_MS,
+            "proctoring_gateway_loop_lag_seconds",
+            "How late the gateways' event loops woke from a 50 ms sleep",
+        )
         yield _histogram(
             "wait",
             freshness.WAIT_BUCKETS_MS,

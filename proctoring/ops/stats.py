@@ -21,7 +21,7 @@ from rq.suspension import WORKERS_SUSPENDED
 from rq.worker import Worker
 
 from exams.models import Attempt
-from proctoring.queue import breaker, counters, fairness, freshness, policy
+from proctoring.queue import breaker, counters, fairness, freshness, metrics, policy
 from proctoring.store import keys, shards
 
 MINUTES = 15  # throughput history shown
@@ -41,7 +41,8 @@ def queue_figures(
     """Counts per state for the whole queue, the oldest waiting frame's age, and whether
     workers are paused: added up over every shard (`REDIS_SHARDS`), each shard's own under
     `shards` when there are several. With the freshness percentiles (`wait_p95_s`...), from
-    `overall` when the caller has read them already (`/metrics` shows the histograms instead)."""
+    `overall` when the caller has read them already (`/metrics` shows the histograms instead), and
+    the gateways' loop lag over the last minutes (`loop_lag_p99_s`, `loop_lag_max_s`)."""
     per_shard = [_shard_figures() for _ in shards.each()]
     fresh = _freshness_figures(overall) if with_freshness else {}
     if len(per_shard) == 1:
@@ -68,11 +69,15 @@ def queue_figures(
 def _freshness_figures(overall: dict[str, dict[str, float | None]] | None) -> dict[str, float | None]:
     """The delivered frames' wait, run and answer age (seconds, estimated from histogram buckets), flat:
     `wait_p95_s`..."""
-    return {
+    figures = {
         f"{kind}_{name}_s": value
         for kind, quantiles in (overall if overall is not None else freshness.overall()).items()
         for name, value in quantiles.items()
     }
+    # The gateways' event loops over the last minutes: how late a frame's handling could start.
+    lag = metrics.loop_lag_window()
+    figures["loop_lag_p99_s"], figures["loop_lag_max_s"] = lag["p99"], lag["max_s"]
+    return figures
 
 
 def _shard_figures() -> dict[str, Any]:

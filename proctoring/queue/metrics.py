@@ -22,7 +22,16 @@ from proctoring.store import keys
 # Upper bounds, in milliseconds.
 ENQUEUE_BUCKETS_MS = (0.5, 1, 2, 5, 10, 25, 50, 100, 250, 1000)
 API_BUCKETS_MS = (10, 25, 50, 100, 200, 300, 500, 1000, 2500, 5000, 10000)
+# How late the gateway's event loop wakes a short sleep (`proctoring.gateway.loop_lag`).
+LOOP_LAG_BUCKETS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000)
+LOOP_LAG = "loop_lag"  # every observation, for Prometheus
+LOOP_LAG_WINDOW_MINUTES = 5  # the admin overview's "now": the last minutes' own histograms
 FLUSH_EVERY = 1.0  # seconds
+
+
+def loop_lag_minute(epoch_minute: int) -> str:
+    """The histogram of one minute's loop lag (kept `LOOP_LAG_WINDOW_MINUTES` + 1 minutes)."""
+    return f"{LOOP_LAG}:{epoch_minute}"
 
 
 class Recorder:
@@ -34,11 +43,18 @@ class Recorder:
         # Per histogram and bucket, the least and greatest value seen (`freshness.percentiles`).
         self._ranges: dict[str, dict[str, tuple[float, float]]] = {}
         self._totals: Counter[str] = Counter()
+        self._ttls: dict[str, int] = {}  # histograms that expire, and after how many seconds
         self._flushed = time.monotonic()
 
-    def observe(self, histogram: str, value_ms: float, buckets: tuple[float, ...]) -> None:
+    def observe(
+        self, histogram: str, value_ms: float, buckets: tuple[float, ...], ttl: int | None = None
+    ) -> None:
+        """Counts `value_ms` in `histogram`'s bucket; `ttl`: the histogram's keys expire that many
+        seconds after its last write (a histogram of one window of time)."""
         bucket = freshness.bucket(value_ms, buckets)
         with self._lock:
+            if ttl is not None:
+                self._ttls[histogram] = ttl
             counts = self._histograms.setdefault(histogram, Counter())
             counts[bucket] += 1
             counts["count"] += 1
@@ -66,6 +82,10 @@ class Recorder:
             self._flushed = time.monotonic()
         return histograms, totals, ranges
 
+    def ttl_of(self, histogram: str) -> int | None:
+        with self._lock:
+            return self._ttls.get(histogram)
+
     def write(self, pipe: Any) -> None:
         """Adds what was observed since the last write to `pipe`."""
         histograms, totals, ranges = self.take()
@@ -74,6 +94,10 @@ class Recorder:
                 pipe.hincrby(keys.histogram(name), field, amount)
         for name, of_buckets in ranges.items():
             freshness.widen_ranges(pipe, keys.histogram_range(name), "", of_buckets)
+            ttl = self.ttl_of(name)
+            if ttl is not None:
+                pipe.expire(keys.histogram(name), ttl)
+                pipe.expire(keys.histogram_range(name), ttl)
         for field, amount in totals.items():
             pipe.hincrby(keys.totals(), field, amount)
 
@@ -89,3 +113,22 @@ class Recorder:
 
 
 recorder = Recorder()
+
+
+def loop_lag_window(now: float | None = None) -> dict[str, float | None]:
+    """The gateways' loop lag over the last `LOOP_LAG_WINDOW_MINUTES` minutes, every gateway
+    process together: p50/p95/p99 in seconds (`freshness.percentiles`), the worst lag seen
+    (`max_s`) and how many probes it counts (`samples`); None where nothing was measured."""
+    minute = int((now if now is not None else time.time()) // 60)
+    counts: Counter[str] = Counter()
+    ranges: dict[str, tuple[float, float]] = {}
+    for back in range(LOOP_LAG_WINDOW_MINUTES):
+        name = loop_lag_minute(minute - back)
+        counts.update(freshness.histogram_counts(name))
+        for bucket_name, (low, high) in freshness.histogram_ranges(name).items():
+            known = ranges.get(bucket_name, (low, high))
+            ranges[bucket_name] = (min(known[0], low), max(known[1], high))
+    figures: dict[str, float | None] = dict(freshness.percentiles(counts, LOOP_LAG_BUCKETS_MS, ranges))
+    figures["max_s"] = max(high for _, high in ranges.values()) / 1000 if ranges else None
+    figures["samples"] = float(counts.get("count", 0))
+    return figures

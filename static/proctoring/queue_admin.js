@@ -14,7 +14,7 @@
 
   // As the page's template shows them (proctoring/templatetags/timing.py): below a second in
   // ms, else in s; a moment to the second, without its microseconds.
-  const DURATIONS = new Set(["wait_p50_s", "wait_p95_s", "wait_p99_s", "run_p95_s", "age_p95_s"]);
+  const DURATIONS = new Set(["wait_p50_s", "wait_p95_s", "wait_p99_s", "run_p95_s", "age_p95_s", "loop_lag_p99_s", "loop_lag_max_s"]);
   function duration(seconds) {
     if (seconds === null || seconds === undefined) return "–";
     if (Math.abs(seconds) >= 1) return seconds.toFixed(1) + " s";
