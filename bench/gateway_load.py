@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,8 +44,13 @@ from bench.stack import (
     start_process,
     stop_on_sigterm,
     stop_process,
+    tree_cpu_seconds,
+    tree_memory_kb,
     wait_for_port,
 )
+from proctoring.queue import freshness
+from proctoring.queue.metrics import LOOP_LAG, LOOP_LAG_BUCKETS_MS
+from proctoring.store import keys
 from proctoring_site.embedded_redis import free_port
 
 PLAIN_KEY = "bench:plain-frame"  # the only key the benchmark writes itself; deleted at once
@@ -94,9 +99,26 @@ PROJECT_APP = "proctoring_site.asgi:application"
 BASELINE_APP = "bench.minimal_asgi:application"
 
 
-def start_daphne(env: dict[str, str], port: int, log_path: Path, app: str) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "daphne", "-b", HOST, "-p", str(port)]
-    return start_process([*command, app], env, log_path)
+def start_daphne(
+    env: dict[str, str], port: int, log_path: Path, app: str, processes: int = 1
+) -> subprocess.Popen[bytes]:
+    """One daphne on `port`; or, with `processes` > 1, that many on the one port as
+    `rungateway --processes` runs them (the minimal consumer through the same supervisor)."""
+    if processes == 1:
+        command = [sys.executable, "-m", "daphne", "-b", HOST, "-p", str(port), app]
+    elif app == PROJECT_APP:
+        command = [
+            sys.executable,
+            "manage.py",
+            "rungateway",
+            "--port",
+            str(port),
+            "--processes",
+            str(processes),
+        ]
+    else:
+        command = [sys.executable, "-m", "bench.minimal_group", str(port), str(processes)]
+    return start_process(command, env, log_path)
 
 
 # --- The clients --------------------------------------------------------------------------------
@@ -186,15 +208,23 @@ async def _refused(times: list[float]) -> ClientResult:
 
 
 async def run_load(
-    urls: list[str], frame: bytes, fps: float, seconds: float, live: list[ClientResult] | None = None
+    urls: list[str],
+    frame: bytes,
+    fps: float,
+    seconds: float,
+    live: list[ClientResult] | None = None,
+    on_connected: Callable[[], None] | None = None,
 ) -> tuple[list[ClientResult], float]:
     """Connects every client, then starts all clocks together, staggered across one frame interval.
 
     Returns each client's result and the time from the first scheduled send to the end of the send
     window or the last answer, whichever is later. `live`, if given, receives each connected
     client's result as soon as it starts, so that another task can read the counts so far.
+    `on_connected` is called once every client has connected, before the first frame.
     """
     sockets = await asyncio.gather(*(_connect(url) for url in urls))
+    if on_connected is not None:
+        on_connected()
     loop = asyncio.get_running_loop()
     start = loop.time() + 0.5
     frames = max(1, round(fps * seconds))
@@ -239,6 +269,24 @@ def plain_set_usage(client: redis.Redis, frame: bytes) -> int:
 # --- Figures ------------------------------------------------------------------------------------
 
 
+def read_loop_lag(client: redis.Redis) -> dict[str, float | None]:
+    """The gateways' loop lag during the load (their probe's histogram, every process together):
+    p50, p99 and the worst, in ms."""
+    raw: dict[bytes, bytes] = client.hgetall(keys.histogram(LOOP_LAG))  # type: ignore[assignment]
+    counts = {field.decode(): int(value) for field, value in raw.items()}
+    ranges = freshness.read_ranges(
+        dict(client.zrange(keys.histogram_range(LOOP_LAG), 0, -1, withscores=True))
+    )
+    quantiles = freshness.percentiles(counts, LOOP_LAG_BUCKETS_MS, ranges)
+    worst = max((high for _, high in ranges.values()), default=None)
+    return {
+        "p50": None if quantiles["p50"] is None else round(quantiles["p50"] * 1000, 2),
+        "p99": None if quantiles["p99"] is None else round(quantiles["p99"] * 1000, 2),
+        "max": None if worst is None else round(worst, 2),
+        "samples": counts.get("count", 0),
+    }
+
+
 def percentile(sorted_values: list[float], pct: float) -> float:
     """Nearest-rank percentile of an ascending list (0 for an empty one)."""
     if not sorted_values:
@@ -268,7 +316,7 @@ def summarize(results: list[ClientResult], elapsed: float, offered: int) -> dict
 
 
 def print_report(figures: dict[str, Any]) -> None:
-    ack, mem = figures["ack_ms"], figures["redis"]
+    ack, mem, lag = figures["ack_ms"], figures["redis"], figures["loop_lag_ms"]
     lines = [
         f"clients {figures['clients']} x {figures['fps']} fps x {figures['seconds']} s; "
         f"frame {figures['frame_bytes']:,} bytes (640x480 JPEG); settings {figures['settings']}",
@@ -285,7 +333,10 @@ def print_report(figures: dict[str, Any]) -> None:
         f"per frame vs SET    {mem['ratio_to_plain_set']}x, "
         f"{mem['bytes_per_queued_frame'] - mem['plain_set_memory_usage']:+,} bytes",
         f"daphne RSS          {figures['daphne_rss_kb'] / 1024:.1f} MiB "
-        f"(peak {figures['daphne_peak_rss_kb'] / 1024:.1f} MiB)",
+        f"(peak {figures['daphne_peak_rss_kb'] / 1024:.1f} MiB; {figures['gateway_processes']} process(es))",
+        f"gateway CPU         {figures['cpu_us_per_frame']} µs per acked frame (every gateway process)",
+        f"loop lag ms         p50 {lag['p50']}  p99 {lag['p99']}  max {lag['max']} "
+        f"({lag['samples']} probes of 50 ms sleeps)",
     ]
     if "end_to_end" in figures:
         e2e = figures["end_to_end"]
@@ -325,24 +376,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--api-latency-ms", type=float, default=200.0, help="the fake API's latency (default 200)"
     )
     parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="gateway processes on the one port, as `rungateway --processes` (default 1); "
+        "the minimal consumer gets as many",
+    )
+    parser.add_argument(
         "--baseline",
         action="store_true",
         help="first measure the minimal consumer (LPUSH + ack) the same way",
     )
     args = parser.parse_args(argv)
-    if args.clients < 1 or args.fps <= 0 or args.seconds <= 0 or args.frame_kb <= 0:
-        parser.error("--clients, --fps, --seconds and --frame-kb must be positive")
+    if args.clients < 1 or args.fps <= 0 or args.seconds <= 0 or args.frame_kb <= 0 or args.processes < 1:
+        parser.error("--clients, --fps, --seconds, --frame-kb and --processes must be positive")
     return args
 
 
 @contextmanager
 def private_stack(
-    workdir: Path, max_pending: int, settings: str, app: str, api_url: str = UNUSED_API_URL
+    workdir: Path,
+    max_pending: int,
+    settings: str,
+    app: str,
+    api_url: str = UNUSED_API_URL,
+    processes: int = 1,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes], dict[str, str]]]:
     """Redis, a migrated SQLite database and daphne; yields (ws base URL, daphne, env); stops both."""
     with migrated_stack(workdir, max_pending=max_pending, settings=settings, api_url=api_url) as env:
         port = free_port()
-        daphne = start_daphne(env, port, workdir / "daphne.log", app)
+        daphne = start_daphne(env, port, workdir / "daphne.log", app, processes)
         try:
             wait_for_port(daphne, port, workdir / "daphne.log")
             progress(f"daphne (pid {daphne.pid}) on {HOST}:{port}")
@@ -370,7 +433,7 @@ def _measure(
     offered = args.clients * max(1, round(args.fps * args.seconds))
     api_url = api.url if api else UNUSED_API_URL
     end_to_end: dict[str, Any] | None = None
-    with private_stack(workdir, max(100_000, offered), args.settings, app, api_url) as (
+    with private_stack(workdir, max(100_000, offered), args.settings, app, api_url, args.processes) as (
         base_url,
         daphne,
         env,
@@ -385,13 +448,23 @@ def _measure(
         urls = [base_url + path for path in create_ws_paths(env, args.clients)]
         client = redis.Redis.from_url(env["REDIS_URL"])
         before = used_memory(client)
+        cpu_before: list[float] = []
+
+        def connected() -> None:
+            # The loop lag and CPU of the load alone, not of the start-up and connections.
+            client.delete(keys.histogram(LOOP_LAG), keys.histogram_range(LOOP_LAG))
+            cpu_before.append(tree_cpu_seconds([daphne.pid]))
+
         progress(f"streaming {offered:,} frames of {len(frame):,} bytes")
         results, elapsed = asyncio.run(
             asyncio.wait_for(
-                run_load(urls, frame, args.fps, args.seconds),
+                run_load(urls, frame, args.fps, args.seconds, on_connected=connected),
                 args.seconds + CONNECT_TIMEOUT + DRAIN_TIMEOUT + 30,
             )
         )
+        cpu_seconds = tree_cpu_seconds([daphne.pid]) - cpu_before[0]
+        time.sleep(1.5)  # the gateways write their figures once a second: the last second's too
+        loop_lag = read_loop_lag(client)
         if api is not None:
             acked = sum(len(result.latencies) for result in results)
             deadline = time.monotonic() + 60
@@ -412,6 +485,14 @@ def _measure(
             "ratio_to_plain_set": round(per_frame / plain, 3) if plain else None,
         }
         rss = memory_kb(daphne.pid)
+        if args.processes > 1:
+            tree = tree_memory_kb([daphne.pid])
+            rss = {"VmRSS": tree["rss"], "VmHWM": tree["rss"]}
+        figures["gateway_processes"] = args.processes
+        figures["cpu_us_per_frame"] = (
+            round(cpu_seconds * 1e6 / figures["acked"], 1) if figures["acked"] else None
+        )
+        figures["loop_lag_ms"] = loop_lag
         client.close()
         if figures["errors"]:
             kept = Path(tempfile.gettempdir()) / f"gateway-bench-daphne-{daphne.pid}.log"

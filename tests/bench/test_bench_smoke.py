@@ -37,6 +37,19 @@ def test_gateway_benchmark_acks_every_frame_and_measures_queue_memory():
     assert figures["acked"] == figures["offered"], figures["errors"]
     assert figures["errors"] == {}
     assert figures["redis"]["bytes_per_queued_frame"] > 0
+    assert figures["cpu_us_per_frame"] > 0
+    assert figures["loop_lag_ms"]["samples"] > 0 and figures["loop_lag_ms"]["p99"] is not None
+
+
+def test_gateway_benchmark_runs_both_gateways_with_several_processes():
+    command = ["bench/gateway_load.py", "--clients", "4", "--fps", "2", "--seconds", "2"]
+    figures = bench_json(*command, "--processes", "2", "--baseline", timeout=180)
+    for run in (figures, figures["baseline"]):
+        assert run["gateway_processes"] == 2
+        assert run["acked"] == run["offered"] == 16, run["errors"]
+        assert run["cpu_us_per_frame"] > 0
+        # Both processes' probes wrote to the same histogram: about 20 a second each.
+        assert run["loop_lag_ms"]["samples"] >= 2 * 20 * 2 * 0.5
 
 
 def test_gateway_benchmark_with_workers_measures_received_to_api_time():
