@@ -274,9 +274,8 @@ def read_loop_lag(client: redis.Redis) -> dict[str, float | None]:
     p50, p99 and the worst, in ms."""
     raw: dict[bytes, bytes] = client.hgetall(keys.histogram(LOOP_LAG))  # type: ignore[assignment]
     counts = {field.decode(): int(value) for field, value in raw.items()}
-    ranges = freshness.read_ranges(
-        dict(client.zrange(keys.histogram_range(LOOP_LAG), 0, -1, withscores=True))
-    )
+    scored = client.zrange(keys.histogram_range(LOOP_LAG), 0, -1, withscores=True)
+    ranges = freshness.read_ranges(dict(scored))  # type: ignore[arg-type]
     quantiles = freshness.percentiles(counts, LOOP_LAG_BUCKETS_MS, ranges)
     worst = max((high for _, high in ranges.values()), default=None)
     return {
