@@ -124,7 +124,7 @@ def redis_work() -> tuple[dict[str, int], float]:
     from proctoring.store.connections import get_redis
 
     connection = get_redis()
-    stats: dict[str, Any] = connection.info("commandstats")  # type: ignore[assignment]
-    cpu: dict[str, Any] = connection.info("cpu")  # type: ignore[assignment]
+    stats: dict[str, Any] = connection.info("commandstats")
+    cpu: dict[str, Any] = connection.info("cpu")
     calls = {name.removeprefix("cmdstat_"): int(entry["calls"]) for name, entry in stats.items()}
     return calls, float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
