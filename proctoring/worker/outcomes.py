@@ -76,8 +76,9 @@ def finish_delivered(
 
 
 def frame_age(received_at: float, delay: float) -> float:
-    """A taken frame's age for the cut (`lateness.age_of`: time paused left out)."""
-    return lateness.age_of(get_redis(), received_at, delay)
+    """A taken frame's age for the cut (`lateness.age_of`: time paused left out), with the pauses
+    its worker's take read when it did."""
+    return lateness.age_of(get_redis(), received_at, delay, pauses=job_context.prefetched_pauses())
 
 
 def count_recovered(connection: Any, job_meta: dict[str, Any]) -> None:

@@ -280,7 +280,7 @@ class ProctoringWorker(SimpleWorker):
 
     def _run_job(self, item: intake.Taken, queue: Queue) -> None:
         job, execution = item.job, item.execution
-        job_context.begin_job(job.id, item.envelope)
+        job_context.begin_job(job.id, item.envelope, item.pauses)
         handed_over = False  # to the finisher, which ends the lease once the success is recorded
         try:
             job.started_at = rq_now()
