@@ -235,3 +235,14 @@ def test_a_taken_frame_is_aged_with_the_pauses_its_take_read(
     assert "cmdstat_zrangebyscore" not in redis_conn.info("commandstats"), "no read of its own"
     assert age == pytest.approx(lateness.age_of(redis_conn, received, 0.0), abs=0.5)
     assert age == pytest.approx(time.time() - received - 10, abs=0.5)
+
+
+def test_with_no_live_window_a_frame_is_aged_without_reading_the_pauses(
+    redis_conn: redis.Redis, settings: Any
+) -> None:
+    settings.PROCTORING_MAX_FRAME_AGE = 0  # every frame is live, whatever its age
+    lateness.note_paused(redis_conn, time.time() - 30)
+    redis_conn.config_resetstat()
+    age = outcomes.frame_age(time.time() - 60, 0.0)
+    assert "cmdstat_zrangebyscore" not in redis_conn.info("commandstats")
+    assert lateness.classify(age, {}) == lateness.LIVE
