@@ -109,3 +109,22 @@ def settle(attempts: list[str], timeout: float) -> dict[str, Any]:
         if time.monotonic() > deadline:
             return state
         time.sleep(0.1)
+
+
+def reset_redis_stats() -> None:
+    """Zeroes Redis's per-command counts (INFO commandstats) before the workers start."""
+    from proctoring.store.connections import get_redis
+
+    get_redis().config_resetstat()
+
+
+def redis_work() -> tuple[dict[str, int], float]:
+    """Redis's calls per command since `reset_redis_stats` (commands run by scripts included,
+    MULTI/EXEC too), and the CPU seconds the server has used since it started."""
+    from proctoring.store.connections import get_redis
+
+    connection = get_redis()
+    stats: dict[str, Any] = connection.info("commandstats")
+    cpu: dict[str, Any] = connection.info("cpu")
+    calls = {name.removeprefix("cmdstat_"): int(entry["calls"]) for name, entry in stats.items()}
+    return calls, float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])

@@ -64,7 +64,8 @@ def child_env(
             "PROCTORING_MAX_QUEUED": str(max(max_pending, 1_000_000)),
             # A backlog queued up front would otherwise age past the stale limit while it drains,
             # and a frame dropped as stale never reaches the API the bench is measuring.
-            "PROCTORING_MAX_FRAME_AGE": "0",
+            # BENCH_MAX_FRAME_AGE=3600 measures the live window's bookkeeping (every frame live).
+            "PROCTORING_MAX_FRAME_AGE": os.environ.get("BENCH_MAX_FRAME_AGE", "0"),
             # Every load client connects from 127.0.0.1 (one address for hundreds of takers).
             "PROCTORING_MAX_CONNECTIONS_PER_IP": "0",
             "REDIS_URL": redis_url,

@@ -146,17 +146,21 @@ def run_setting(stack: Stack, setting: Setting) -> dict[str, Any]:
     started = time.monotonic()
     pipeline.enqueue_frames(stack.attempts, stack.frame, setting.frames)
     progress(f"{setting.label}: queued {setting.frames:,} frames in {time.monotonic() - started:.1f} s")
+    pipeline.reset_redis_stats()
+    _, redis_cpu_before = pipeline.redis_work()
     workers = start_workers(stack.env, setting, stack.workdir)
     try:
         progress(f"{setting.label}: {setting.processes} process(es), pids {[w.pid for w in workers]}")
         seen = watch(workers, setting, phase_timeout(stack, setting))
         state = pipeline.settle(stack.attempts, SETTLE_SECONDS)
+        calls, redis_cpu = pipeline.redis_work()
         api_stats = stack.api.stats()
     finally:
         for worker in workers:
             stop_process(worker)
     state["failed"] -= failed_before
     row = figures(setting, stack.latency_ms, seen, state, api_stats)
+    row.update(redis_figures(calls, redis_cpu - redis_cpu_before, setting.frames))
     if not row["delivery"]["exactly_once"]:
         keep_logs(stack.workdir, setting)
     return row
@@ -219,6 +223,18 @@ def figures(
     }
 
 
+def redis_figures(calls: dict[str, int], cpu_seconds: float, frames: int) -> dict[str, Any]:
+    """Redis's work per frame while the workers ran (from their start to the queue settled):
+    commands (those run by scripts included) and the server's CPU; with each command, those that
+    count most first."""
+    top = sorted(calls.items(), key=lambda item: -item[1])
+    return {
+        "redis_commands_per_frame": round(sum(calls.values()) / frames, 1),
+        "redis_cpu_ms_per_frame": round(cpu_seconds * 1000 / frames, 3),
+        "redis_top_commands_per_frame": {name: round(count / frames, 2) for name, count in top},
+    }
+
+
 # --- Report -------------------------------------------------------------------------------------
 
 COLUMNS = [
@@ -233,6 +249,8 @@ COLUMNS = [
     ("in flight", "api_mean_in_flight", "{:,.1f}"),
     ("overhead ms", "job_overhead_ms", "{}"),
     ("CPU ms/frame", "worker_cpu_ms_per_frame", "{}"),
+    ("Redis cmds/frame", "redis_commands_per_frame", "{}"),
+    ("Redis CPU ms/frame", "redis_cpu_ms_per_frame", "{}"),
     ("RSS MiB (peak)", "worker_rss_kb", "{}"),
     ("PSS MiB", "worker_pss_kb", "{}"),
     ("exactly once", "delivery", "{}"),
@@ -263,6 +281,9 @@ def print_report(report: dict[str, Any]) -> None:
         print("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
     for row in report["runs"]:
         print(f"{row['label']}: connection gap ms {row['connection_gap_ms']}, {row['api_connections']} conns")
+        most = list(row["redis_top_commands_per_frame"].items())[:10]
+        top = ", ".join(f"{name} {count}" for name, count in most)
+        print(f"{row['label']}: Redis commands per frame, most called: {top}")
 
 
 # --- The run ------------------------------------------------------------------------------------

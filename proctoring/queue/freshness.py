@@ -4,7 +4,8 @@ stored), and how old it was when its answer was there (received → answered).
 
 Overall figures are the Prometheus histograms of `proctoring.queue.metrics` (written by every worker
 once a second); per client, the same buckets in one hash per client, written with each delivered
-frame's own bookkeeping (no extra round trip). Percentiles are read from the buckets as
+frame's own bookkeeping (no extra round trip), added up over a batch of successes first (`Tally`,
+`tallied`). Percentiles are read from the buckets as
 Prometheus's `histogram_quantile` does, found in their bucket and placed in it by linear
 interpolation, but between the least and greatest value seen in that bucket rather than its
 bounds (kept beside the counts, `widen_ranges`): interpolating up to a wide bucket's bound
@@ -17,8 +18,10 @@ bound given as that bound.
 from __future__ import annotations
 
 import bisect
+import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -101,14 +104,66 @@ def percentiles(
 
 
 def record(pipe: Any, client_id: str, wait_ms: float, run_ms: float, age_ms: float) -> None:
-    """Adds one delivered frame's times to its client's buckets, in `pipe`."""
-    key = keys.client_times(client_id)
-    for kind, value in (("wait", wait_ms), ("run", run_ms), ("age", age_ms)):
-        name = bucket(value, KINDS[kind])
-        pipe.hincrby(key, f"{kind}:{name}", 1)
-        widen_ranges(pipe, keys.client_times_range(client_id), f"{kind}:", {name: (value, value)})
-    pipe.expire(key, CLIENT_TIMES_TTL)
-    pipe.expire(keys.client_times_range(client_id), CLIENT_TIMES_TTL)
+    """Adds one delivered frame's times to its client's buckets, in `pipe`; inside `tallied(pipe)`,
+    to the tally written with the batch."""
+    opened: tuple[Any, Tally] | None = getattr(_tallying, "open", None)
+    if opened is not None and opened[0] is pipe:
+        opened[1].add(client_id, wait_ms, run_ms, age_ms)
+        return
+    tally = Tally()
+    tally.add(client_id, wait_ms, run_ms, age_ms)
+    tally.write(pipe)
+
+
+class Tally:
+    """Delivered frames' times added up per client, bucket and kind, written at once: per client,
+    one HINCRBY per bucket touched, one ZADD for the least values and one for the greatest
+    (`widen_ranges`' members), and two EXPIREs, however many frames it holds."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, Counter[str]] = {}  # client -> "<kind>:<bucket>" -> frames
+        self._ranges: dict[str, dict[str, tuple[float, float]]] = {}  # client -> same -> (least, greatest)
+
+    def add(self, client_id: str, wait_ms: float, run_ms: float, age_ms: float) -> None:
+        counts = self._counts.setdefault(client_id, Counter())
+        ranges = self._ranges.setdefault(client_id, {})
+        for kind, value in (("wait", wait_ms), ("run", run_ms), ("age", age_ms)):
+            field = f"{kind}:{bucket(value, KINDS[kind])}"
+            counts[field] += 1
+            low, high = ranges.get(field, (value, value))
+            ranges[field] = (min(low, value), max(high, value))
+
+    def write(self, pipe: Any) -> None:
+        for client_id, counts in self._counts.items():
+            key, range_key = keys.client_times(client_id), keys.client_times_range(client_id)
+            for field, frames in counts.items():
+                pipe.hincrby(key, field, frames)
+            lows, highs = {}, {}
+            for field, (low, high) in self._ranges[client_id].items():
+                kind, _, name = field.partition(":")
+                lows[f"{kind}:min:{name}"], highs[f"{kind}:max:{name}"] = low, high
+            pipe.zadd(range_key, lows, lt=True)
+            pipe.zadd(range_key, highs, gt=True)
+            pipe.expire(key, CLIENT_TIMES_TTL)
+            pipe.expire(range_key, CLIENT_TIMES_TTL)
+
+
+# The pipeline whose `record` calls go to one tally (`tallied`), per thread.
+_tallying = threading.local()
+
+
+@contextmanager
+def tallied(pipe: Any) -> Iterator[None]:
+    """Within, `record(pipe, ...)` adds to one tally, written to `pipe` as the block ends without
+    an error: a batch of delivered frames costs per client a few commands, not a dozen a frame."""
+    tally = Tally()
+    outer = getattr(_tallying, "open", None)
+    _tallying.open = (pipe, tally)
+    try:
+        yield
+    finally:
+        _tallying.open = outer
+    tally.write(pipe)
 
 
 def of_clients(client_ids: list[str]) -> dict[str, dict[str, dict[str, float | None]]]:

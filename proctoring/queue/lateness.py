@@ -69,16 +69,28 @@ def note_running(connection: Any, now: float | None = None) -> None:
         pipe.execute()
 
 
-def _pauses(connection: Any, since: float, now: float) -> list[tuple[float, float]]:
-    """The pauses (start, end) that end after `since`, the one going on ending now."""
+@dataclass(frozen=True)
+class Pauses:
+    """The workers' pauses as read at one moment (`read_pauses`): those that ended, (start, end),
+    and the start of one going on, if any."""
+
+    ended: tuple[tuple[float, float], ...] = ()
+    ongoing: float | None = None
+
+    def spans(self, now: float) -> list[tuple[float, float]]:
+        """The pauses, the one going on ending `now`."""
+        return [*self.ended, *([(self.ongoing, now)] if self.ongoing is not None else [])]
+
+
+def read_pauses(connection: Any, since: float | str = "-inf") -> Pauses:
+    """The pauses that end after `since` (by default all that are kept: `note_running` keeps
+    those that can still matter to a frame's age), in one round trip."""
     with connection.pipeline(transaction=False) as pipe:
         pipe.zrangebyscore(keys.pauses(), since, "+inf")
         pipe.get(keys.paused_since())
         past, ongoing = pipe.execute()
-    spans = [(float(start), float(end)) for start, end in (member.split() for member in past)]
-    if ongoing is not None:
-        spans.append((float(ongoing), now))
-    return spans
+    ended = tuple((float(start), float(end)) for start, end in (member.split() for member in past))
+    return Pauses(ended, float(ongoing) if ongoing is not None else None)
 
 
 def _overlap(spans: list[tuple[float, float]], since: float, now: float) -> float:
@@ -87,21 +99,28 @@ def _overlap(spans: list[tuple[float, float]], since: float, now: float) -> floa
 
 def paused_between(connection: Any, since: float, now: float) -> float:
     """Seconds of [since, now] during which the workers were paused."""
-    return _overlap(_pauses(connection, since, now), since, now)
+    return _overlap(read_pauses(connection, since).spans(now), since, now)
 
 
-def age_of(connection: Any, received_at: float, delay: float, now: float | None = None) -> float:
+def age_of(
+    connection: Any, received_at: float, delay: float, now: float | None = None, pauses: Pauses | None = None
+) -> float:
     """A frame's age for the cut: seconds since it was received, less a delay it asked for and
-    the time the workers were paused meanwhile."""
+    the time the workers were paused meanwhile (from `pauses` when read already, as a worker's
+    take reads them for the frames it takes; else read now)."""
     now = now if now is not None else time.time()
-    return now - received_at - delay - paused_between(connection, received_at, now)
+    spans = (pauses if pauses is not None else read_pauses(connection, received_at)).spans(now)
+    return now - received_at - delay - _overlap(spans, received_at, now)
 
 
-def live_since(connection: Any, now: float) -> float:
+def live_since(connection: Any, now: float, pauses: Pauses | None = None) -> float:
     """The receive time from which a waiting frame is live (for the take's order): the live
-    window reaches back over the pauses within it (read once: this is on every take)."""
+    window reaches back over the pauses within it (`pauses` when read already, else read: this
+    is on every take)."""
     window = settings.PROCTORING_MAX_FRAME_AGE
-    spans = _pauses(connection, now - window - settings.PROCTORING_BACKFILL_HORIZON, now)
+    if pauses is None:
+        pauses = read_pauses(connection, now - window - settings.PROCTORING_BACKFILL_HORIZON)
+    spans = pauses.spans(now)
     since = now - window
     for _ in range(3):  # a pause found widens the window, which may reach another pause
         since = now - window - _overlap(spans, since, now)

@@ -36,6 +36,8 @@ class Taken:
     job: Job
     execution: Execution
     envelope: bytes | None
+    # The pauses as the take read them, for the frame's age (`lateness.age_of`); None: not read.
+    pauses: lateness.Pauses | None = None
 
 
 class Suspended(Exception):
@@ -93,6 +95,7 @@ def take(
         return Batch([])
     started = datetime.now(UTC)
     execution_ids = [uuid4().hex for _ in range(count)]
+    pauses = _read_pauses(connection)
     answer = scripts.take(
         connection,
         queue=queue_key,
@@ -128,7 +131,7 @@ def take(
         counts_template=keys.COUNTS_TEMPLATE,
         failed_template=keys.FAILED_TEMPLATE,
         kind_template=keys.KIND_TEMPLATE,
-        live_since=_live_since(connection, started.timestamp()),
+        live_since=_live_since(connection, started.timestamp(), pauses),
         pending_template=keys.PENDING_TEMPLATE,
         execution_ids=execution_ids,
     )
@@ -140,6 +143,7 @@ def take(
     if _saw_pause.is_set():  # the pause is over: the frames' clock runs again
         _saw_pause.clear()
         lateness.note_running(connection, started.timestamp())
+        pauses = _read_pauses(connection)  # with the pause just ended, for the frames' ages
     if answer == [-2]:
         raise CircuitOpen()
     if answer == [-3]:
@@ -160,16 +164,25 @@ def take(
         )
         execution.created_at = execution.last_heartbeat = started
         rq_internals.set_execution_job(execution, job)
-        taken.append(Taken(job, execution, envelope if isinstance(envelope, bytes) else None))
+        taken.append(Taken(job, execution, envelope if isinstance(envelope, bytes) else None, pauses))
     return Batch(taken, sparse, bool(held_back))
 
 
-def _live_since(connection: redis.Redis, now: float) -> str:
+def _read_pauses(connection: redis.Redis) -> lateness.Pauses | None:
+    """Every pause kept, read once per take for its order and for the ages of the frames it
+    takes (one round trip, not one more per frame); None with no live window, where a frame's
+    age decides nothing."""
+    if not settings.PROCTORING_MAX_FRAME_AGE:
+        return None
+    return lateness.read_pauses(connection)
+
+
+def _live_since(connection: redis.Redis, now: float, pauses: lateness.Pauses | None) -> str:
     """The receive time from which a waiting frame is live, for the take's order ("0": every
     frame is, with no live window)."""
-    if not settings.PROCTORING_MAX_FRAME_AGE:
+    if pauses is None:
         return "0"
-    return repr(lateness.live_since(connection, now))
+    return repr(lateness.live_since(connection, now, pauses))
 
 
 # Set while this process sees the workers paused (`lateness.note_paused`): time paused does not

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
+from proctoring.queue import lateness
+
 Write = Callable[[Any], None]  # adds a job's own writes to a pipeline
 
 
@@ -20,16 +22,19 @@ Write = Callable[[Any], None]  # adds a job's own writes to a pipeline
 _context = threading.local()
 
 
-def begin_job(job_id: str, envelope: bytes | None) -> None:
+def begin_job(job_id: str, envelope: bytes | None, pauses: lateness.Pauses | None = None) -> None:
+    """`pauses`: the workers' pauses as the take read them (`lateness.Pauses`), if it did."""
     _context.writes = []
     _context.waits = []
     _context.envelope = (job_id, envelope)
+    _context.pauses = pauses
 
 
 def end_job() -> list[Write]:
     writes: list[Write] = getattr(_context, "writes", None) or []
     _context.writes = None
     _context.envelope = None
+    _context.pauses = None
     return writes
 
 
@@ -68,3 +73,8 @@ def prefetched_envelope(job_id: str) -> bytes | None:
     if prefetched is None or prefetched[0] != job_id:
         return None
     return prefetched[1]
+
+
+def prefetched_pauses() -> lateness.Pauses | None:
+    """The workers' pauses as the running job's take read them (`lateness.Pauses`), or None."""
+    return getattr(_context, "pauses", None)

@@ -76,8 +76,13 @@ def finish_delivered(
 
 
 def frame_age(received_at: float, delay: float) -> float:
-    """A taken frame's age for the cut (`lateness.age_of`: time paused left out)."""
-    return lateness.age_of(get_redis(), received_at, delay)
+    """A taken frame's age for the cut (`lateness.age_of`: time paused left out), with the pauses
+    its worker's take read when it did. With no live window, where the age decides nothing
+    (`lateness.classify`: every frame is live), the pauses are not read."""
+    pauses = job_context.prefetched_pauses()
+    if pauses is None and not settings.PROCTORING_MAX_FRAME_AGE:
+        pauses = lateness.Pauses()
+    return lateness.age_of(get_redis(), received_at, delay, pauses=pauses)
 
 
 def count_recovered(connection: Any, job_meta: dict[str, Any]) -> None:

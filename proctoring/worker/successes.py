@@ -24,7 +24,7 @@ from rq.executions import Execution
 from rq.job import Job
 from rq.results import Result
 
-from proctoring.queue import policy
+from proctoring.queue import freshness, policy
 from proctoring.store import keys, rq_internals
 from proctoring.worker.job_context import Write
 
@@ -156,8 +156,9 @@ class Finisher:
             tries += 1
             try:
                 with self.connection.pipeline(transaction=True) as pipe:
-                    for item in batch:
-                        _write_success(pipe, item)
+                    with freshness.tallied(pipe):  # the batch's frame times: per client, not per frame
+                        for item in batch:
+                            _write_success(pipe, item)
                     pipe.hincrby(self.worker_key, "successful_job_count", len(batch))
                     delivered = sum(1 for item in batch if delivered_something(item.writes))
                     pipe.hincrby(self.worker_key, keys.WORKER_DELIVERED, delivered)

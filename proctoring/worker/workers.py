@@ -25,7 +25,6 @@ from django.conf import settings
 from rq import SimpleWorker
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.exceptions import StopRequested
-from rq.job import JobStatus
 from rq.queue import Queue
 from rq.timeouts import JobTimeoutException
 from rq.utils import now as rq_now
@@ -33,11 +32,11 @@ from rq.worker import WorkerStatus
 from rq.worker.base import DequeueStrategy
 
 from proctoring.core import events
-from proctoring.queue import metrics, policy, recent_events
+from proctoring.queue import metrics, recent_events
 from proctoring.results import writer
 from proctoring.store import keys, rq_internals
 from proctoring.store.connections import get_redis
-from proctoring.worker import intake, job_context, leases, names, scheduling, slots, successes
+from proctoring.worker import intake, job_context, job_counts, leases, names, scheduling, slots, successes
 from proctoring.worker.timeouts import WatchdogDeathPenalty
 from proctoring_site import redis_check, redis_clients
 
@@ -281,7 +280,7 @@ class ProctoringWorker(SimpleWorker):
 
     def _run_job(self, item: intake.Taken, queue: Queue) -> None:
         job, execution = item.job, item.execution
-        job_context.begin_job(job.id, item.envelope)
+        job_context.begin_job(job.id, item.envelope, item.pauses)
         handed_over = False  # to the finisher, which ends the lease once the success is recorded
         try:
             job.started_at = rq_now()
@@ -303,17 +302,14 @@ class ProctoringWorker(SimpleWorker):
             else:
                 for done in waits:
                     done.result(timeout=successes.WAIT_TIMEOUT)
-                self._write_now(writes)
+                job_counts.write_success(self.connection, self.key, job, writes)
                 rq_internals.finalize_success(self, job, queue, execution, return_value)
-                if job.func_name == policy.FRAME_JOB:
-                    delivered = successes.delivered_something(writes)
-                    self._count(keys.WORKER_DELIVERED if delivered else keys.WORKER_DROPPED)
         except BaseException:
             job_context.end_job()  # a failed job's deferred writes are dropped: it may run again
             job_context.end_waits()
             try:
                 rq_internals.finalize_failure(self, job, queue, execution, sys.exc_info())
-                self._count_if_failed_for_good(job)
+                job_counts.count_if_failed_for_good(self.connection, self.key, job)
             except BaseException:
                 # RQ's own failure bookkeeping failing (Redis gone): RQ's cleanup will find the
                 # job abandoned in the started registry.
@@ -338,29 +334,11 @@ class ProctoringWorker(SimpleWorker):
             rq_internals.finalize_failure(
                 self, job, queue, execution, (type(error), error, error.__traceback__)
             )
-            self._count_if_failed_for_good(job)
+            job_counts.count_if_failed_for_good(self.connection, self.key, job)
         except BaseException:
             log.exception("could not record the failure of job %s; RQ's cleanup will find it", job.id)
         finally:
             self._release_lease(execution)
-
-    def _count(self, field: str) -> None:
-        """One more job of a kind in this worker's hash (`keys.WORKER_*`, read by ops/stats.py)."""
-        self.connection.hincrby(self.key, field, 1)
-
-    def _count_if_failed_for_good(self, job: Any) -> None:
-        """RQ counts every failed attempt (failed_job_count); a frame job that is now in the
-        failed registry, no retry left, is also counted as failed for good."""
-        if job.func_name == policy.FRAME_JOB and job.get_status(refresh=False) == JobStatus.FAILED:
-            self._count(keys.WORKER_FAILED_FOR_GOOD)
-
-    def _write_now(self, writes: list[job_context.Write]) -> None:
-        if not writes:
-            return
-        with self.connection.pipeline(transaction=False) as pipe:
-            for write in writes:
-                write(pipe)
-            pipe.execute()
 
     def _report(self) -> None:
         """One line every ten seconds instead of one per job; the metrics once a second."""

@@ -15,6 +15,7 @@ from exams.models import Attempt
 from proctoring.core.frames import parse_image
 from proctoring.queue import enqueue as enqueuing
 from proctoring.queue import freshness, metrics
+from proctoring.store import keys
 from proctoring.templatetags.timing import duration
 from tests.support import jpeg_bytes
 
@@ -59,3 +60,36 @@ def test_without_the_ranges_the_bucket_bounds_are_used() -> None:
     ranges = {"10": (2.0, 9.0), "100": (20.0, 40.0)}
     assert freshness.percentiles(counts, (10, 100, 1000), ranges)["p95"] == 0.038
     assert freshness.percentiles({"+Inf": 2}, (10, 100), {"+Inf": (150.0, 250.0)})["p99"] == 0.249
+
+
+def test_a_tallied_batch_writes_what_frame_by_frame_records_do_in_a_few_commands(redis_conn: Any) -> None:
+    """A batch of successes adds its frames' times up per client and bucket (`freshness.tallied`):
+    the same hash and ranges as recording each frame alone, in commands per bucket touched."""
+    times = [(wait, 180.0 + wait % 7, wait + 200.0) for wait in RAW]
+    with redis_conn.pipeline() as pipe:
+        for wait, run, age in times:
+            freshness.record(pipe, "alone", wait * 1000, run, age * 1000)
+        alone = len(pipe.command_stack)
+        pipe.execute()
+    with redis_conn.pipeline() as pipe:
+        with freshness.tallied(pipe):
+            for wait, run, age in times:
+                freshness.record(pipe, "batched", wait * 1000, run, age * 1000)
+                freshness.record(pipe, "other", 1.0, 2.0, 3.0)
+        batched = len(pipe.command_stack)
+        pipe.execute()
+
+    times_key, range_key = keys.client_times, keys.client_times_range
+    assert redis_conn.hgetall(times_key("batched")) == redis_conn.hgetall(times_key("alone"))
+    assert redis_conn.zrange(range_key("batched"), 0, -1, withscores=True) == redis_conn.zrange(
+        range_key("alone"), 0, -1, withscores=True
+    )
+    for key in (times_key("batched"), range_key("batched")):
+        assert 0 < redis_conn.ttl(key) <= freshness.CLIENT_TIMES_TTL
+    assert redis_conn.hgetall(times_key("other")) == {b"wait:5": b"100", b"run:25": b"100", b"age:5": b"100"}
+    assert freshness.read_ranges(
+        dict(redis_conn.zrange(range_key("other"), 0, -1, withscores=True)), "run:"
+    ) == {"25": (2.0, 2.0)}
+    touched = len(redis_conn.hgetall(times_key("batched")))
+    assert alone == 7 * len(times), "a frame alone: three HINCRBYs, two ZADDs, two EXPIREs"
+    assert batched == (touched + 4) + (3 + 4), "per client: one HINCRBY per bucket, two ZADDs, two EXPIREs"

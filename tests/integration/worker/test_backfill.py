@@ -23,7 +23,7 @@ from proctoring.ops import failed_jobs
 from proctoring.queue import enqueue as enqueuing
 from proctoring.queue import freshness, lateness, metrics, policy
 from proctoring.store import keys, rq_internals
-from proctoring.worker import intake
+from proctoring.worker import intake, job_context, outcomes
 from tests.support import jpeg_bytes, stale_count
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -206,3 +206,43 @@ def test_late_frames_hold_their_clients_slots(
         redis_conn.zadd(keys.client_pending(str(attempt.pk)), {job_id: time.time() - 100}, xx=True)
     with pytest.raises(RateLimited):
         enqueue(attempt, 3)
+
+
+def test_a_taken_frame_is_aged_with_the_pauses_its_take_read(
+    attempt: Attempt, redis_conn: redis.Redis
+) -> None:
+    """One read of the pauses per take, not one more round trip per frame: the age a job
+    computes from them is the age read afresh."""
+    now = time.time()
+    lateness.note_paused(redis_conn, now - 100)
+    lateness.note_running(redis_conn, now - 90)
+    enqueue(attempt)
+    queue = policy.get_queue()
+    worker = SimpleWorker([queue], connection=redis_conn, name="aging")
+    worker.register_birth()
+    [taken] = intake.take(
+        redis_conn, queue.key, queue.started_job_registry.key, worker.key, worker.name, 1
+    ).taken
+    assert taken.pauses == lateness.read_pauses(redis_conn)
+    assert taken.pauses is not None and len(taken.pauses.ended) == 1
+    received = now - 120
+    redis_conn.config_resetstat()
+    job_context.begin_job(taken.job.id, taken.envelope, taken.pauses)
+    try:
+        age = outcomes.frame_age(received, 0.0)
+    finally:
+        job_context.end_job()
+    assert "cmdstat_zrangebyscore" not in redis_conn.info("commandstats"), "no read of its own"
+    assert age == pytest.approx(lateness.age_of(redis_conn, received, 0.0), abs=0.5)
+    assert age == pytest.approx(time.time() - received - 10, abs=0.5)
+
+
+def test_with_no_live_window_a_frame_is_aged_without_reading_the_pauses(
+    redis_conn: redis.Redis, settings: Any
+) -> None:
+    settings.PROCTORING_MAX_FRAME_AGE = 0  # every frame is live, whatever its age
+    lateness.note_paused(redis_conn, time.time() - 30)
+    redis_conn.config_resetstat()
+    age = outcomes.frame_age(time.time() - 60, 0.0)
+    assert "cmdstat_zrangebyscore" not in redis_conn.info("commandstats")
+    assert lateness.classify(age, {}) == lateness.LIVE

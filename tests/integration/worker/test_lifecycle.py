@@ -24,7 +24,7 @@ from rq.utils import as_text
 
 from proctoring.core.frames import parse_image
 from proctoring.queue import enqueue as enqueuing
-from proctoring.queue import policy
+from proctoring.queue import freshness, policy
 from proctoring.store import keys
 from proctoring.worker import intake, job_context, leases, outcomes, successes
 from tests.support import jpeg_bytes
@@ -263,6 +263,42 @@ def test_finisher_removes_a_batch_of_successes_as_rq_does(attempt: Any, redis_co
     assert (ours.successful_job_count, stock.successful_job_count) == (3, 1)
     assert ours.total_working_time == pytest.approx(1.5)
     assert stock.total_working_time == pytest.approx(0.5)
+
+
+@pytest.mark.django_db
+def test_a_batch_of_successes_writes_its_frames_times_once_per_client(
+    attempt: Any, redis_conn: redis.Redis
+) -> None:
+    client = str(attempt.pk)
+    enqueue(client, 5)
+    queue = policy.get_queue()
+    worker = born(queue, "taker")
+    taken = take(worker, queue, 5)
+    assert len(taken) == 5
+    finisher = successes.Finisher(redis_conn, worker.key)
+    redis_conn.config_resetstat()
+    for index, item in enumerate(taken):
+        job_context.begin_job(item.job.id, item.envelope)
+        outcomes.finish_delivered(client, item.job.id, times=(1.0 + index / 2, 210.0, 240.0 + index))
+        item.job.ended_at = item.job.started_at
+        finisher.add(
+            successes.Succeeded(
+                item.job, item.execution, queue.started_job_registry.key, job_context.end_job()
+            )
+        )
+    finisher.close()
+
+    assert finisher.completed == 5
+    assert redis_conn.hgetall(keys.client_times(client)) == {
+        b"wait:5": b"5",
+        b"run:250": b"5",
+        b"age:250": b"5",
+    }
+    ranges = redis_conn.zrange(keys.client_times_range(client), 0, -1, withscores=True)
+    waits = freshness.read_ranges(dict(ranges), "wait:")  # type: ignore[arg-type]
+    assert waits == {"5": (1.0, 3.0)}
+    calls = {name: entry["calls"] for name, entry in redis_conn.info("commandstats").items()}
+    assert calls.get("cmdstat_zadd") == 2, "the batch's least and greatest times, one ZADD each"
 
 
 @pytest.mark.django_db

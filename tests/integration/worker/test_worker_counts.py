@@ -14,6 +14,7 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 from django.test import Client
+from rq.job import Job
 from rq.worker_registration import register
 
 from exams.models import Attempt
@@ -21,6 +22,7 @@ from proctoring.core.frames import pack_frame, parse_image, unpack_frame
 from proctoring.queue import enqueue as enqueuing
 from proctoring.queue import policy
 from proctoring.store import keys
+from proctoring.worker import job_counts
 from proctoring.worker.workers import ProctoringWorker
 from tests.support import RecordingApi, Reply, jpeg_bytes
 
@@ -61,3 +63,27 @@ def test_the_workers_table_counts_delivered_dropped_and_failed_jobs_as_the_overv
     assert row["failed"] == 2  # attempts: the refused frame's, and the first of the retried one
     page = staff_client.get("/admin/proctoring/queue/").content.decode()
     assert "<th" in page and ">Expired</th>" in page and ">Failed for good</th>" in page
+
+
+def test_a_success_outside_a_batch_writes_its_job_s_writes_and_counts_a_frame_job(
+    attempt: Attempt, redis_conn: Any
+) -> None:
+    client_id = str(attempt.pk)
+    frame = parse_image(jpeg_bytes(), 1 << 20)
+    delivered, dropped = (
+        Job.fetch(enqueuing.enqueue_frame(client_id, client_id, seq, frame), connection=redis_conn)
+        for seq in (1, 2)
+    )
+    other = policy.get_queue().enqueue("os.getpid")
+
+    def write(pipe: Any) -> None:
+        pipe.set("written", 1)
+
+    job_counts.write_success(redis_conn, "rq:worker:w", delivered, [write])
+    job_counts.write_success(redis_conn, "rq:worker:w", dropped, [])
+    job_counts.write_success(redis_conn, "rq:worker:w", other, [])
+    assert redis_conn.get("written") == b"1"
+    assert redis_conn.hgetall("rq:worker:w") == {
+        keys.WORKER_DELIVERED.encode(): b"1",
+        keys.WORKER_DROPPED.encode(): b"1",
+    }
