@@ -15,11 +15,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from proctoring.routing import websocket_urlpatterns  # noqa: E402
-from proctoring_site import redis_check  # noqa: E402
+from proctoring_site import backpressure, redis_check  # noqa: E402
 
 # A wrong password or CA stops the gateway here; a Redis that is down does not (frames get
 # `unavailable` until it is back).
 redis_check.exit_if_refused("gateway")
+# A camera the gateway cannot keep up with is read no faster than it is served.
+backpressure.install()
 
 if settings.SERVE_STATIC:
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler

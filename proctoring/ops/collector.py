@@ -60,6 +60,11 @@ class QueueCollector(Collector):
         yield _by_prefix(totals, "rejected:", "proctoring_frames_rejected", "Frames refused", "reason")
         yield _by_prefix(totals, "api_status:", "proctoring_api_responses", "API answers", "status")
         yield CounterMetricFamily(
+            "proctoring_gateway_reads_paused",
+            "Times a gateway stopped reading a camera that sent faster than it was served",
+            value=totals.get(keys.GATEWAY_READS_PAUSED, 0),
+        )
+        yield CounterMetricFamily(
             "proctoring_failed_images_evicted",
             "Failed frames' images dropped by the byte caps (their metadata kept)",
             value=figures["failed_images_evicted"],

@@ -208,6 +208,9 @@ FAILED_IMAGES_EVICTED = "failed_images_evicted"
 # The totals' field counting answers dropped because their attempt was erased while its frame ran
 # (proctoring/results/writer.py).
 RESULTS_DROPPED_ERASED = "results_dropped_erased"
+# Times a gateway stopped reading a camera's socket because its frames waited for the consumer
+# (proctoring_site.backpressure).
+GATEWAY_READS_PAUSED = "gateway_reads_paused"
 
 
 def attempt_control_channel() -> str:
