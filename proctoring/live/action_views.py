@@ -130,7 +130,9 @@ def review_attempt(request: HttpRequest, attempt_id: str) -> HttpResponse:
     """A reviewer's verdict; with `next` set, on to the next unreviewed attempt of the queue."""
 
     def do(attempt: Attempt, form: dict[str, str]) -> Done:
-        verdict = review.mark_reviewed(attempt, request.user, form.get("outcome", ""), form.get("comment", ""))
+        verdict = review.mark_reviewed(
+            attempt, request.user, form.get("outcome", ""), form.get("comment", "")
+        )
         return f"Marked reviewed: {verdict.get_outcome_display()}.", {
             "review": verdict.pk,
             "outcome": verdict.outcome,

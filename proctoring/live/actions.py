@@ -42,9 +42,7 @@ def send_message(attempt: Attempt, by: Any, body: str) -> ProctorMessage:
 
 
 def pause(attempt: Attempt, by: Any, reason: str = "") -> lifecycle.Outcome:
-    return lifecycle.apply(
-        attempt, lifecycle.Action.PAUSE, by=by, reason=_text(reason, "reason", REASON_MAX)
-    )
+    return lifecycle.apply(attempt, lifecycle.Action.PAUSE, by=by, reason=_text(reason, "reason", REASON_MAX))
 
 
 def resume(attempt: Attempt, by: Any, reason: str = "") -> lifecycle.Outcome:

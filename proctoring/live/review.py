@@ -93,9 +93,9 @@ def signals_of(attempt_ids: Sequence[Any]) -> dict[str, Signals]:
         "attempt_id", "pk", "captured_at"
     ):
         frames[str(attempt_id)].append((pk, at))
-    for attempt_id, kept in frames.items():
+    for key, kept in frames.items():
         durations = incidents.frame_durations([at for _, at in kept], per_frame, within)
-        entry = found[attempt_id]
+        entry = found[key]
         entry.streaming_seconds = sum(durations)
         entry.no_face_seconds = sum(d for (pk, _), d in zip(kept, durations, strict=True) if pk in unseen)
     return found
@@ -128,7 +128,12 @@ def ranked(attempts: Sequence[Attempt]) -> list[Entry]:
     signals = signals_of(ids)
     reviews = latest_reviews(ids)
     entries = [
-        Entry(attempt, signals[str(attempt.pk)], priority(signals[str(attempt.pk)]), reviews.get(str(attempt.pk)))
+        Entry(
+            attempt,
+            signals[str(attempt.pk)],
+            priority(signals[str(attempt.pk)]),
+            reviews.get(str(attempt.pk)),
+        )
         for attempt in attempts
     ]
     return sorted(entries, key=lambda entry: (-entry.priority, entry.attempt.started_at))
@@ -171,5 +176,7 @@ def mark_reviewed(attempt: Attempt, reviewer: Any, outcome: str, comment: str = 
         )
     comment = str(comment or "").strip()
     if len(comment) > COMMENT_MAX:
-        raise InvalidReview(f"the comment is {len(comment)} characters long, at most {COMMENT_MAX} are allowed")
+        raise InvalidReview(
+            f"the comment is {len(comment)} characters long, at most {COMMENT_MAX} are allowed"
+        )
     return AttemptReview.objects.create(attempt=attempt, reviewer=reviewer, outcome=outcome, comment=comment)
