@@ -135,7 +135,7 @@ def review_attempt(request: HttpRequest, attempt_id: str) -> HttpResponse:
         )
         return f"Marked reviewed: {verdict.get_outcome_display()}.", {
             "review": verdict.pk,
-            "outcome": verdict.outcome,
+            "verdict": verdict.outcome,  # not `outcome`: that is the entry's own (ok, refused, error)
             "comment": verdict.comment,
         }
 
