@@ -4,42 +4,23 @@ down the list; in a constant number of queries whatever the number of attempts."
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from exams import lifecycle
 from exams.models import Attempt, AttemptReview, Exam
 from proctoring.live import actions, review
-from proctoring.models import AuditEntry, FrameResult
+from proctoring.models import AuditEntry
 from proctoring.results import incidents
+from tests.integration.live.analysed import stream
 from tests.roles import proctor_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def stream(attempt: Attempt, flags: list[list[str]], start: datetime | None = None) -> None:
-    """One analysed frame a second with these flags, recorded as the result writer would."""
-    start = start or timezone.now() - timedelta(minutes=5)
-    rows = [
-        FrameResult(
-            attempt=attempt,
-            seq=n + 1,
-            captured_at=start + timedelta(seconds=n),
-            received_at=start + timedelta(seconds=n),
-            job_id=f"{attempt.pk.hex}{n:08d}",
-            result={"flags": frame_flags},
-        )  # fmt: skip
-        for n, frame_flags in enumerate(flags)
-    ]
-    with transaction.atomic():
-        incidents.record(FrameResult.objects.bulk_create(rows))
 
 
 def taker(name: str) -> Any:
