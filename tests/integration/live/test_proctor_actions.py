@@ -126,6 +126,7 @@ def test_pause_and_resume_go_through_the_lifecycle_with_who_and_why(desk, procto
 
 def test_extra_time_moves_the_deadline_and_is_recorded(desk, proctor, running):
     before = fresh(running).seconds_left(running.consented_at)
+    assert before is not None
     response = desk.post(url(running, "extend"), {"minutes": "15", "reason": "a fire alarm"})
     assert response.status_code == 302
     extended = fresh(running)
