@@ -133,6 +133,15 @@ def rows(attempts: list[Attempt]) -> list[dict[str, Any]]:
     return result
 
 
+def clock(seconds: float | None) -> str:
+    """A time left as a clock shows it: "59:05", "1:00:00"; "–" before the clock starts."""
+    if seconds is None:
+        return "–"
+    hours, rest = divmod(max(0, round(seconds)), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 def _rounded(seconds: float | None) -> int | None:
     return None if seconds is None else int(seconds)
 

@@ -83,6 +83,7 @@ def attempt_timeline(request: HttpRequest, attempt_id: str) -> HttpResponse:
         "ended": attempt.status in Attempt.ENDED,
         "paused": attempt.status == Attempt.Status.PAUSED,
         "seconds_left": None if seconds_left is None else int(seconds_left),
+        "time_left": dashboard.clock(seconds_left),
         "transitions": attempt.transitions.select_related("by"),
         "attempt_messages": attempt.messages.select_related("sender"),
         "attempt_reviews": attempt.reviews.select_related("reviewer"),

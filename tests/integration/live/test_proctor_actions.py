@@ -362,3 +362,11 @@ def test_the_grid_page_has_a_menu_per_card_and_no_ended_attempt(desk, running, u
     )
     assert f'action="/proctor/attempts/{running.pk}/terminate/"' in card and "csrfmiddlewaretoken" in card
     assert "<details" in card and "<details open" not in card  # folded: thirty cards stay one glance
+
+
+def test_the_time_left_reads_as_a_clock():
+    from proctoring.live import dashboard
+
+    assert [dashboard.clock(s) for s in (None, -3, 59.6, 605, 3599, 3600, 5400)] == [
+        "–", "0:00", "1:00", "10:05", "59:59", "1:00:00", "1:30:00",
+    ]  # fmt: skip
