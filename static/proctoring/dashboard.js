@@ -1,6 +1,20 @@
 // The proctor dashboard's live grid: rows and events from /ws/proctor/exams/<slug>/, no polling.
 "use strict";
 
+// The attempt's timeline: its time left counts down while the attempt is in progress.
+(function () {
+  const left = document.getElementById("time-left");
+  if (!left || left.dataset.running !== "true") return;
+  const until = Date.now() + Number(left.dataset.seconds) * 1000;
+  function show() {
+    const whole = Math.max(0, Math.round((until - Date.now()) / 1000));
+    const hours = Math.floor(whole / 3600);
+    const minutes = String(Math.floor((whole % 3600) / 60)).padStart(hours ? 2 : 1, "0");
+    left.textContent = (hours ? hours + ":" : "") + minutes + ":" + String(whole % 60).padStart(2, "0");
+  }
+  setInterval(show, 1000);
+})();
+
 (function () {
   const root = document.getElementById("proctor-grid");
   if (!root) return;

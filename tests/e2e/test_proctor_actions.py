@@ -29,6 +29,10 @@ def test_a_proctor_messages_and_pauses_from_the_timeline(user, exam, proctor, op
     desk = open_page()
     log_in(desk, f"{gateway.url}/proctor/attempts/{attempt.pk}/", *PROCTOR)
     expect(desk.locator("#attempt-state .status-badge")).to_have_text("in progress")
+    time_left = desk.locator("#time-left")
+    expect(time_left).to_have_text(re.compile(r"^5\d:\d\d$"))
+    first = time_left.inner_text()
+    expect(time_left).not_to_have_text(first)  # counting down
 
     desk.get_by_label("Message to the candidate").fill("Please keep your face in view.")
     desk.get_by_role("button", name="Send message").click()
