@@ -200,7 +200,9 @@ def timeline(attempt: Attempt, kind: str | None = None) -> dict[str, Any]:
     scaled to 0..1 for drawing, with the risk summary."""
     frames = attempt.frame_results.values_list("captured_at", flat=True)
     findings = Finding.objects.filter(attempt=attempt)
-    attempt_incidents = Incident.objects.filter(attempt=attempt).select_related("snapshot", "reviewed_by")
+    attempt_incidents = Incident.objects.filter(attempt=attempt).select_related(
+        "snapshot", "reviewed_by", "flagged_by"
+    )
     if kind:
         findings = findings.filter(kind=kind)
         attempt_incidents = attempt_incidents.filter(kind=kind)

@@ -148,6 +148,10 @@ def test_a_flag_is_an_incident_of_its_own_kind_with_the_proctors_comment(desk, p
     assert incident.first_seen == incident.last_seen and incident.frame_count == 0
     assert incident.closed_at is None and incident.review_status == "pending"
     assert (last_audit().action, last_audit().detail["incident"]) == ("attempt.flagged", incident.pk)
+    page = desk.get(f"/proctor/attempts/{running.pk}/").content.decode()
+    assert (
+        f'id="incident-{incident.pk}"' in page and "flagged by proctor" in page and "someone whispers" in page
+    )
 
 
 def test_a_flag_on_an_ended_attempt_is_born_closed(proctor, running):
