@@ -80,6 +80,7 @@ def test_the_grid_menu_pauses_in_place_and_an_ended_attempt_leaves(
     expect(card).to_have_class(PAUSED_CARD)
     expect(card.get_by_role("button", name="Resume")).to_be_visible()
     assert desk.url == grid_url  # no navigation
+    screenshot(desk, "proctor-grid-paused")
 
     # Ended elsewhere (another proctor, the deadline): the card leaves through the socket.
     lifecycle.apply(other, lifecycle.Action.TERMINATE, reason="left the room")
