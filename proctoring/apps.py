@@ -8,6 +8,7 @@ class ProctoringConfig(AppConfig):
 
     def ready(self) -> None:
         from exams.models import Attempt
+        from proctoring.live import dashboard
         from proctoring.results import attempt_control, audit_signals, erasure
 
         # However an attempt is deleted (the admin, the ORM, its user's or exam's delete), its
@@ -15,3 +16,4 @@ class ProctoringConfig(AppConfig):
         pre_delete.connect(erasure.on_attempt_delete, sender=Attempt, dispatch_uid="proctoring-erasure")
         audit_signals.connect()  # permission changes go to the audit log
         attempt_control.connect()  # ends close incidents; changes reach the exam page
+        dashboard.connect()  # changes reach the proctors' grids

@@ -191,6 +191,16 @@ class AuditEntry(models.Model):
         ROLE_CHANGED = "role.changed"  # a user's is_staff, is_superuser or is_active
         PROCTORS_CHANGED = "proctors.changed"  # an exam's proctors
         REFUSED = "access.refused"  # a staff page, image or action the user has no role for
+        # A proctor stepping in on an attempt (proctoring.live.actions), and its review.
+        MESSAGE_SENT = "attempt.message_sent"
+        ATTEMPT_PAUSED = "attempt.paused"
+        ATTEMPT_RESUMED = "attempt.resumed"
+        TIME_EXTENDED = "attempt.time_extended"
+        ATTEMPT_FLAGGED = "attempt.flagged"
+        ATTEMPT_TERMINATED = "attempt.terminated"
+        ATTEMPT_REVIEWED = "attempt.reviewed"
+        REPORT_VIEWED = "attempt.report_viewed"  # the printable report: snapshots, reviews, messages
+        RESULTS_EXPORTED = "exam.results_exported"  # the exam's attempts as CSV
 
     class Outcome(models.TextChoices):
         OK = "ok"

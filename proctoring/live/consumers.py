@@ -4,8 +4,10 @@
 It joins the job events group, keeps the events of the exam's attempts, passes them on (the
 page counts frames per second from them), and at most four times a second sends the fresh rows
 (`dashboard.rows`) of the attempts they touched: counts, connection state, incidents and the
-thumbnail's version. Nothing polls: a row is re-read only because an event named it (a frame's
-outcome, a camera's socket opening or closing, a proctor's review of one of its incidents).
+thumbnail's version, the attempt's status and time left; an attempt that ended is
+named in `gone` and leaves the grid. Nothing polls: a row is re-read only because an event named it (a frame's
+outcome, a camera's socket opening or closing, a proctor's review of one of its incidents, a
+change of the attempt's state: `dashboard.ATTEMPT_CHANGED`).
 """
 
 from __future__ import annotations
@@ -82,7 +84,10 @@ class DashboardConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         await asyncio.sleep(FLUSH_EVERY)
         touched, self.touched = self.touched, set()
         rows = await database_sync_to_async(self._rows)(touched)
-        await self.send(text_data=json.dumps({"type": "rows", "rows": rows}))
+        # Touched but no row: the attempt ended (or is gone), and leaves the grid.
+        gone = sorted(touched - {row["attempt_id"] for row in rows})
+        self.clients -= set(gone)
+        await self.send(text_data=json.dumps({"type": "rows", "rows": rows, "gone": gone}))
 
     def _attempt_ids(self, among: set[str] | None = None) -> list[str]:
         attempts = Attempt.objects.filter(exam=self.exam, ended_at__isnull=True)

@@ -16,7 +16,9 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from exams.models import Attempt, Exam
+from exams import lifecycle
+from exams.models import Attempt, Exam, Transition
+from proctoring.core import events
 from proctoring.models import Finding, Incident
 from proctoring.queue import counters, envelopes
 from proctoring.results import incidents
@@ -29,11 +31,13 @@ TIMELINE_BUCKET = 10  # seconds per frame-count bar on the timeline
 # Steps between the timeline's axis ticks (seconds): the first that gives at most AXIS_TICKS.
 AXIS_STEPS = (1, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 43200, 86400)
 AXIS_TICKS = 8
+# The event that tells the grids an attempt's state changed (paused, extended, ended, ...).
+ATTEMPT_CHANGED = "attempt"
 
 
 def in_progress(exam: Exam, attempt_ids: Iterable[str] | None = None) -> list[Attempt]:
     """The exam's attempts not ended (all, or those of `attempt_ids`), oldest first."""
-    attempts = Attempt.objects.filter(exam=exam, ended_at__isnull=True).select_related("user")
+    attempts = Attempt.objects.filter(exam=exam, ended_at__isnull=True).select_related("user", "exam")
     if attempt_ids is not None:
         attempts = attempts.filter(pk__in=list(attempt_ids))
     return list(attempts.order_by("started_at"))
@@ -91,6 +95,7 @@ def rows(attempts: list[Attempt]) -> list[dict[str, Any]]:
     for attempt_id, kind in still_open.values_list("attempt_id", "kind"):
         open_kinds[str(attempt_id)].append(kind)
     now = time.time()
+    moment = timezone.now()
     sockets = open_sockets(ids, now)
     result = []
     for attempt, head in zip(attempts, heads, strict=True):
@@ -104,6 +109,11 @@ def rows(attempts: list[Attempt]) -> list[dict[str, Any]]:
                 "user": attempt.user.get_username(),
                 "started_at": attempt.started_at.isoformat(),
                 "consented": attempt.consented_at is not None,
+                "status": attempt.status,
+                "status_label": attempt.get_status_display(),
+                # Relative to when the row is sent; the page counts down from it while in progress.
+                "seconds_left": _rounded(attempt.seconds_left(moment)),
+                "extra_seconds": attempt.extra_seconds,
                 "state": connection_state(
                     counts["last_frame_at"], now, None if sockets is None else sockets[client_id]
                 ),
@@ -121,6 +131,28 @@ def rows(attempts: list[Attempt]) -> list[dict[str, Any]]:
             }
         )
     return result
+
+
+def clock(seconds: float | None) -> str:
+    """A time left as a clock shows it: "59:05", "1:00:00"; "–" before the clock starts."""
+    if seconds is None:
+        return "–"
+    hours, rest = divmod(max(0, round(seconds)), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _rounded(seconds: float | None) -> int | None:
+    return None if seconds is None else int(seconds)
+
+
+def on_attempt_changed(sender: Any, attempt: Attempt, transition: Transition, **kwargs: Any) -> None:
+    """The grids showing the attempt re-read its row (an ended one leaves them)."""
+    events.publisher.send(events.event(ATTEMPT_CHANGED, "", str(attempt.pk), status=attempt.status))
+
+
+def connect() -> None:
+    lifecycle.attempt_changed.connect(on_attempt_changed, dispatch_uid="proctoring-live-grid")
 
 
 def _thumb_version(head: bytes | None) -> str | None:
@@ -168,7 +200,9 @@ def timeline(attempt: Attempt, kind: str | None = None) -> dict[str, Any]:
     scaled to 0..1 for drawing, with the risk summary."""
     frames = attempt.frame_results.values_list("captured_at", flat=True)
     findings = Finding.objects.filter(attempt=attempt)
-    attempt_incidents = Incident.objects.filter(attempt=attempt).select_related("snapshot", "reviewed_by")
+    attempt_incidents = Incident.objects.filter(attempt=attempt).select_related(
+        "snapshot", "reviewed_by", "flagged_by"
+    )
     if kind:
         findings = findings.filter(kind=kind)
         attempt_incidents = attempt_incidents.filter(kind=kind)

@@ -16,10 +16,14 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from exams import lifecycle
+from exams.models import Attempt, AttemptReview
 from proctoring.core.selftest import TEST_EXAM_SLUG
-from proctoring.live import dashboard
+from proctoring.live import actions, dashboard
+from proctoring.live.review import COMMENT_MAX as REVIEW_COMMENT_MAX
 from proctoring.models import Incident
 from proctoring.results import audit, authorization, incidents, snapshots
 
@@ -68,12 +72,29 @@ def attempt_timeline(request: HttpRequest, attempt_id: str) -> HttpResponse:
     if attempt is None:
         raise _not_yours(request, ("attempt", attempt_id))
     kind = request.GET.get("kind", "").strip() or None
+    attempt = lifecycle.enforce_deadline(attempt)
     audit.record(request, audit.Action.ATTEMPT_VIEWED, attempt)
+    seconds_left = attempt.seconds_left(timezone.now())
     context = {
         "attempt": attempt,
         "timeline": dashboard.timeline(attempt, kind),
         "reviews": Incident.Review,
         "title": f"{attempt.user.get_username()} · {attempt.exam.title}",
+        "ended": attempt.status in Attempt.ENDED,
+        "paused": attempt.status == Attempt.Status.PAUSED,
+        "seconds_left": None if seconds_left is None else int(seconds_left),
+        "time_left": dashboard.clock(seconds_left),
+        "transitions": attempt.transitions.select_related("by"),
+        "attempt_messages": attempt.messages.select_related("sender"),
+        "attempt_reviews": attempt.reviews.select_related("reviewer"),
+        "outcomes": AttemptReview.Outcome.choices,
+        "limits": {
+            "message": actions.MESSAGE_MAX,
+            "reason": actions.REASON_MAX,
+            "comment": actions.COMMENT_MAX,
+            "review": REVIEW_COMMENT_MAX,
+            "minutes": actions.EXTRA_MINUTES,
+        },
     }
     return render(request, "proctor/attempt.html", context)
 

@@ -12,6 +12,7 @@ from django.test import Client
 from django.urls import URLPattern, reverse
 from rq.suspension import is_suspended
 
+from exams import lifecycle
 from exams.models import Exam
 from proctoring.core.frames import parse_image
 from proctoring.core.protocol import CloseCode
@@ -25,9 +26,24 @@ from tests.support import jpeg_bytes
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PATTERNS: list[URLPattern] = [*live_urls.urlpatterns, *ops_urls.urlpatterns]
+# Pages of issue 20 (a proctor's actions, the review queue, exports) answer another exam's
+# objects with 403; the older pages with 404, as if they did not exist.
+FORBIDDEN_NOT_HIDDEN = {
+    "proctor-review-queue", "proctor-review-next", "proctor-export", "proctor-report",
+    "proctor-message", "proctor-pause", "proctor-resume", "proctor-extend", "proctor-flag",
+    "proctor-attempt-review", "proctor-terminate",
+}  # fmt: skip
 # What each action is posted with: enough to act, were it allowed.
 POSTED = {
     "proctor-review": {"status": "dismissed", "comment": "not allowed"},
+    # A proctor's actions, in the order of the URLs (terminate, which ends the attempt, last).
+    "proctor-message": {"body": "eyes on your own screen"},
+    "proctor-pause": {"reason": "not allowed"},
+    "proctor-resume": {},
+    "proctor-extend": {"minutes": "5"},
+    "proctor-flag": {"comment": "not allowed"},
+    "proctor-attempt-review": {"outcome": "violation", "comment": "not allowed"},
+    "proctor-terminate": {"reason": "not allowed"},
     "proctoring-queue-pause": {},
     "proctoring-queue-resume": {},
     "proctoring-queue-test-frame": {"priority": "1"},
@@ -89,6 +105,8 @@ def test_staff_with_no_permission_get_403_and_change_nothing(world, name, method
 def test_a_proctor_sees_and_reviews_only_their_exams(world, other_world):
     client = Client()
     client.force_login(proctor_of(world["exam"]))
+    for of in (world, other_world):  # in progress: each action below is allowed in turn
+        lifecycle.apply(of["attempt"], lifecycle.Action.BEGIN)
     listing = client.get(reverse("proctor-exams"))
     assert listing.status_code == 200
     assert "Algebra" in listing.content.decode() and "Biology" not in listing.content.decode()
@@ -98,11 +116,18 @@ def test_a_proctor_sees_and_reviews_only_their_exams(world, other_world):
         method = "post" if pattern.name in POSTED else "get"
         data = POSTED.get(str(pattern.name)) if method == "post" else None
         theirs = getattr(client, method)(url_of(pattern, other_world), data)
-        assert theirs.status_code == 404, (pattern.name, theirs.status_code)
+        refused = 403 if pattern.name in FORBIDDEN_NOT_HIDDEN else 404
+        assert theirs.status_code == refused, (pattern.name, theirs.status_code)
         mine = getattr(client, method)(url_of(pattern, world), data)
-        assert mine.status_code == (302 if method == "post" else 200), (pattern.name, mine.status_code)
+        # The next unreviewed attempt is a redirect to its timeline.
+        done = 302 if method == "post" or pattern.name == "proctor-review-next" else 200
+        assert mine.status_code == done, (pattern.name, mine.status_code)
     other_world["incident"].refresh_from_db()
     world["incident"].refresh_from_db()
+    other_world["attempt"].refresh_from_db()
+    world["attempt"].refresh_from_db()
+    assert (other_world["attempt"].status, world["attempt"].status) == ("in_progress", "terminated")
+    assert not other_world["attempt"].messages.exists() and not other_world["attempt"].reviews.exists()
     assert other_world["incident"].review_status == "pending"
     assert world["incident"].review_status == "dismissed"
 
