@@ -14,6 +14,7 @@ check on the thread.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 import threading
@@ -30,6 +31,36 @@ log = logging.getLogger(__name__)
 
 INTERVAL = 0.05  # seconds between the probe's wake-ups
 STACK_FRAMES = 12  # innermost frames logged of a stalled loop's stack
+
+
+class GcClock:
+    """Time this process spends collecting garbage (gc.callbacks, any thread): a collection holds
+    the GIL, so the loop stalls for all of it, while the stack the watchdog takes shows only
+    whichever allocation set it off."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._started = 0.0
+        self.spent_ms = 0.0
+        self.oldest_generation = -1
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        with self._lock:
+            self.spent_ms += (time.perf_counter() - self._started) * 1000
+            self.oldest_generation = max(self.oldest_generation, info.get("generation", 0))
+
+    def take(self) -> tuple[float, int]:
+        """(ms spent, oldest generation collected) since the last take."""
+        with self._lock:
+            spent, generation = self.spent_ms, self.oldest_generation
+            self.spent_ms, self.oldest_generation = 0.0, -1
+        return spent, generation
+
+
+gc_clock = GcClock()
 
 
 class Probe:
@@ -50,6 +81,7 @@ class Probe:
         with self._lock:
             self.last_wake = now
             stack, self._stalled_stack = self._stalled_stack, None
+        gc_ms, generation = gc_clock.take()
         minute = int(time.time() // 60)
         metrics.recorder.observe(metrics.LOOP_LAG, lag_ms, metrics.LOOP_LAG_BUCKETS_MS)
         metrics.recorder.observe(
@@ -59,7 +91,13 @@ class Probe:
             ttl=(metrics.LOOP_LAG_WINDOW_MINUTES + 1) * 60,
         )
         if stack is not None or (self.stall_ms and lag_ms >= self.stall_ms):
-            self.report(lag_ms, stack or "(the stall ended before the watchdog looked)")
+            where = stack or "(the stall ended before the watchdog looked)"
+            if gc_ms >= 1:
+                where = (
+                    f"garbage collection (generation {generation}) took {gc_ms:.0f} ms of it; "
+                    f"the loop was at:\n{where}"
+                )
+            self.report(lag_ms, where)
         return lag_ms
 
     def check(self, now: float) -> bool:
@@ -93,6 +131,8 @@ def start() -> None:
     if task is not None and not task.done():
         return
     probe = Probe(settings.PROCTORING_LOOP_STALL_MS, _log_stall)
+    if gc_clock not in gc.callbacks:
+        gc.callbacks.append(gc_clock)
     _probes[loop] = loop.create_task(_run(probe))
     if probe.stall_ms:
         threading.Thread(target=_watch, args=(probe, loop), name="loop-lag-watchdog", daemon=True).start()

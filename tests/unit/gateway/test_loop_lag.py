@@ -74,3 +74,21 @@ def test_without_a_threshold_nothing_is_reported_and_the_watchdog_takes_no_stack
     probe.tick(0.0, 5.0)
     metrics.recorder.take()
     assert reports == []
+
+
+def test_time_spent_collecting_garbage_is_named_in_the_stall_report() -> None:
+    import gc
+
+    reports: list[str] = []
+    probe = loop_lag.Probe(stall_ms=50, report=lambda lag, stack: reports.append(stack))
+    gc.callbacks.append(loop_lag.gc_clock)
+    try:
+        loop_lag.gc_clock.take()
+        started = time.monotonic()
+        gc.collect()  # a full collection, as the gateway's would run in the middle of a frame
+        probe.tick(started - loop_lag.INTERVAL, started + 0.2)
+    finally:
+        gc.callbacks.remove(loop_lag.gc_clock)
+    metrics.recorder.take()
+    [report] = reports
+    assert report.startswith("garbage collection (generation 2) took ")
