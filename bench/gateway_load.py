@@ -382,6 +382,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "the minimal consumer gets as many",
     )
     parser.add_argument(
+        "--keep-log",
+        metavar="PATH",
+        help="keep each gateway's log as PATH.project.log / PATH.minimal.log (with "
+        "PROCTORING_LOOP_STALL_MS=20 in the environment, every stall over 20 ms and what held the loop)",
+    )
+    parser.add_argument(
         "--baseline",
         action="store_true",
         help="first measure the minimal consumer (LPUSH + ack) the same way",
@@ -493,6 +499,12 @@ def _measure(
         )
         figures["loop_lag_ms"] = loop_lag
         client.close()
+        if args.keep_log:
+            kept_as = Path(args.keep_log).with_suffix(
+                f".{'project' if app == PROJECT_APP else 'minimal'}.log"
+            )
+            kept_as.write_bytes((workdir / "daphne.log").read_bytes())
+            progress(f"the gateway's log (its loop stalls with what held the loop) is kept at {kept_as}")
         if figures["errors"]:
             kept = Path(tempfile.gettempdir()) / f"gateway-bench-daphne-{daphne.pid}.log"
             kept.write_bytes((workdir / "daphne.log").read_bytes())
