@@ -39,7 +39,9 @@ def test_begin_schedules_one_job_at_the_deadline_and_extend_moves_it(running):
     clock.schedule(running)  # again: the same job, not a second one
     assert len(scheduled()) == len(jobs)
     extended = lifecycle.apply(running, A.EXTEND, extra_seconds=600).attempt
-    later = clock.deadline_job_id(running.pk, extended.deadline(timezone.now()))
+    moved = extended.deadline(timezone.now())
+    assert moved is not None
+    later = clock.deadline_job_id(running.pk, moved)
     assert later in scheduled() and scheduled()[later] == pytest.approx(jobs[own] + 600, abs=1)
 
 

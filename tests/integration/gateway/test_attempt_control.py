@@ -45,7 +45,7 @@ async def open_socket(attempt: Attempt) -> WebsocketCommunicator:
 
 
 async def apply(attempt: Attempt, action: str, **options: Any) -> Attempt:
-    outcome = await database_sync_to_async(lifecycle.apply)(attempt, action, **options)
+    outcome: lifecycle.Outcome = await database_sync_to_async(lifecycle.apply)(attempt, action, **options)
     return outcome.attempt
 
 
@@ -233,7 +233,7 @@ def test_a_socket_of_another_attempt_hears_nothing_of_this_one(running, exam):
         socket = await open_socket(other)
         await receive(socket)
         await apply(running, A.TERMINATE)
-        quiet = await socket.receive_nothing(timeout=0.5)
+        quiet: bool = await socket.receive_nothing(timeout=0.5)
         await socket.disconnect()
         return quiet
 

@@ -53,6 +53,7 @@ def test_the_server_times_out_an_attempt_at_its_deadline_with_no_page_open(runni
     # A 2-second exam; granting 1 s more is an action that schedules the deadline job.
     Attempt.objects.filter(pk=running.pk).update(time_limit_seconds=2)
     extended = lifecycle.apply(running, A.EXTEND, extra_seconds=1).attempt
+    assert extended.consented_at is not None
     deadline = extended.deadline(extended.consented_at)
     ended = wait_until(
         lambda: Attempt.objects.filter(pk=running.pk, status=Attempt.Status.TIMED_OUT).first(),
