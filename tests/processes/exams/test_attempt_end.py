@@ -67,6 +67,25 @@ def test_the_server_times_out_an_attempt_at_its_deadline_with_no_page_open(runni
     assert "exams.jobs.enforce_deadline" in worker.log()
 
 
+def test_an_open_camera_socket_hears_the_time_out_and_is_closed_with_4410(
+    running, start_background_worker, start_daphne
+):
+    start_background_worker()
+    _, port = start_daphne()
+    url = f"ws://127.0.0.1:{port}/ws/proctoring/{running.pk}/?token={make_token(running)}"
+    with connect(url, open_timeout=10) as ws:
+        assert json.loads(ws.recv(timeout=10))["status"] == "in_progress"
+        Attempt.objects.filter(pk=running.pk).update(time_limit_seconds=2)
+        lifecycle.apply(running, A.EXTEND, extra_seconds=1)
+        extended = json.loads(ws.recv(timeout=10))
+        final = json.loads(ws.recv(timeout=20))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert extended["extra_seconds"] == 1 and extended["ended"] is False
+    assert (final["status"], final["ended"], final["seconds_left"]) == ("timed_out", True, None)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == CloseCode.ATTEMPT_ENDED
+
+
 def test_frames_acked_before_the_end_all_reach_the_api_and_are_stored(
     running, api, start_daphne, start_worker
 ):
