@@ -87,8 +87,8 @@ def greeting(attempt_id: str, *, unread: bool = True, now: datetime | None = Non
     marked read, oldest first: sent at a socket's connect, and again after the gateway's
     subscription was lost (it may have missed changes; the page shows a message id once).
 
-    An attempt whose clock has not started (no `begin` yet) has no state to tell: it cannot
-    stream (consent is `begin`), except for rows made by hand, such as the tests'."""
+    An attempt whose clock has not started (no `begin` yet) has no state to tell; none streams
+    but rows given a consent time by hand (consent on the exam page is `begin`)."""
     pk = _uuid(attempt_id)
     attempt = Attempt.objects.select_related("exam").filter(pk=pk).first() if pk else None
     if attempt is None:
