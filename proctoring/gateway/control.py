@@ -6,8 +6,9 @@ camera sockets of that attempt.
 Camera sockets listen on no channel layer (see `FrameConsumer`): one subscription per process
 instead of one blocking read per socket. Publishing is fire-and-forget, so a subscription that
 drops misses what was published meanwhile: after each resubscribe every socket is told its
-attempt's state again, from the database. Envelopes come from our own processes, but are
-bounded all the same: one too large or malformed is logged and dropped.
+attempt's state again, from the database; and every `ENDED_CHECK_EVERY` seconds one query finds
+the sockets whose attempt ended unheard (its publish lost), to close them. Envelopes come from
+our own processes, but are bounded all the same: one too large or malformed is logged and dropped.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ MAX_ENVELOPE_BYTES = 16 * 1024  # a state or a message of at most 1,000 characte
 READY_WAIT = 2.0  # seconds a connecting socket waits for the subscription before going on
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 10.0  # seconds between tries to resubscribe
 POLL = 1.0  # seconds each read of the subscription waits for a message
+# Seconds between looks in the database for this process's sockets whose attempt has ended: a
+# publish lost with Redis (the publisher's side) still closes them, this much later at most.
+ENDED_CHECK_EVERY = 30.0
 
 
 class Listener(Protocol):
@@ -78,6 +82,7 @@ class Subscriber:
         self.listeners: dict[str, weakref.WeakSet[Any]] = {}
         self.subscribed = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
+        self.watch_task: asyncio.Task[None] | None = None
         self.subscriptions = 0  # how many times it has subscribed (for the resync and tests)
 
     def add(self, attempt_id: str, listener: Listener) -> None:
@@ -135,9 +140,26 @@ class Subscriber:
             if envelope is not None:
                 await self.deliver(envelope)
 
-    async def resync(self) -> None:
-        """Tells every socket its attempt's state (and unread messages) from the database."""
-        for attempt_id in list(self.listeners):
+    async def watch(self) -> None:
+        """Closes, every `ENDED_CHECK_EVERY` s, the sockets whose attempt has ended unheard."""
+        while True:
+            await asyncio.sleep(ENDED_CHECK_EVERY)
+            try:
+                await self.close_ended()
+            except Exception:  # the database away: the next round tries again
+                log.exception("could not look for this gateway's ended attempts")
+
+    async def close_ended(self) -> None:
+        attempt_ids = list(self.listeners)
+        if not attempt_ids:
+            return
+        for attempt_id in await database_sync_to_async(attempt_control.ended_among)(attempt_ids):
+            await self.resync([attempt_id])
+
+    async def resync(self, attempt_ids: list[str] | None = None) -> None:
+        """Tells every socket (of `attempt_ids`, else all) its attempt's state (and unread
+        messages) from the database."""
+        for attempt_id in list(self.listeners) if attempt_ids is None else attempt_ids:
             told = await database_sync_to_async(attempt_control.greeting)(attempt_id)
             for listener in list(self.listeners.get(attempt_id, ())):
                 for index, payload in enumerate(told.messages):
@@ -163,6 +185,8 @@ def subscriber() -> Subscriber:
         current = _subscribers[loop] = Subscriber()
     if current.task is None or current.task.done():
         current.task = loop.create_task(current.run())
+    if current.watch_task is None or current.watch_task.done():
+        current.watch_task = loop.create_task(current.watch())
     return current
 
 

@@ -101,6 +101,15 @@ def greeting(attempt_id: str, *, unread: bool = True, now: datetime | None = Non
     return Greeting(messages, ended)
 
 
+def ended_among(attempt_ids: list[str]) -> list[str]:
+    """Those of `attempt_ids` that have ended (or no longer exist), in one query."""
+    wanted = {pk: attempt_id for attempt_id in attempt_ids if (pk := _uuid(attempt_id)) is not None}
+    still_open = set(
+        Attempt.objects.filter(pk__in=list(wanted), ended_at__isnull=True).values_list("pk", flat=True)
+    )
+    return [attempt_id for pk, attempt_id in wanted.items() if pk not in still_open]
+
+
 def mark_read(attempt_id: str, message_id: int, now: datetime | None = None) -> bool:
     """Marks the proctor's message `message_id` to `attempt_id` read (once: the first time
     counts). False if that attempt has no such message."""

@@ -238,3 +238,22 @@ def test_a_socket_of_another_attempt_hears_nothing_of_this_one(running, exam):
         return quiet
 
     assert async_to_sync(run)()
+
+
+def test_an_end_whose_publish_was_lost_still_closes_the_socket_at_the_next_look(running, monkeypatch):
+    monkeypatch.setattr(control, "ENDED_CHECK_EVERY", 0.2)
+
+    async def run() -> tuple[dict[str, Any], dict[str, Any]]:
+        socket = await open_socket(running)
+        await receive(socket)
+        # Ended with nothing published (as if Redis had refused the publish).
+        await database_sync_to_async(Attempt.objects.filter(pk=running.pk).update)(
+            status=Attempt.Status.TERMINATED, ended_at=timezone.now(), end_reason="unheard"
+        )
+        final = await receive(socket)
+        closed = await socket.receive_output(timeout=5)
+        return final, closed
+
+    final, closed = async_to_sync(run)()
+    assert (final["status"], final["ended"], final["reason"]) == ("terminated", True, "unheard")
+    assert closed["type"] == "websocket.close" and closed["code"] == CloseCode.ATTEMPT_ENDED
