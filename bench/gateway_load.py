@@ -136,7 +136,7 @@ async def _receive(
             if answer["type"] == "ack":
                 result.latencies.append(now - sent_at[int(answer["seq"])])
                 result.job_ids.append(str(answer["job_id"]))
-            elif answer["type"] == "throttle":
+            elif answer["type"] in ("throttle", "attempt", "message"):
                 continue  # not a reply to a frame (the bench's queue cap is set out of reach)
             else:
                 result.errors[str(answer.get("code"))] += 1

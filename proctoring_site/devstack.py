@@ -2,7 +2,8 @@
 
 Starts, in order: Redis (a private redis-server under var/redis with AOF on, unless REDIS_URL or
 REDIS_HOST or REDIS_SENTINELS point elsewhere), migrations and the demo data, the web server (daphne), one
-`rqworker proctoring` (with its scheduler) and the reference proctoring API (a second daphne).
+`rqworker proctoring` (with its scheduler), the background worker (`backgroundworker`: the attempts'
+deadlines) and the reference proctoring API (a second daphne).
 """
 
 from __future__ import annotations
@@ -156,6 +157,7 @@ def main() -> int:
         stack.spawn("web", _python("manage.py", "rungateway", "--bind", HOST, "--port", str(port)))
         stack.spawn("reference-api", daphne_argv(api_port, bind=HOST))
         stack.spawn("worker", _python("manage.py", "rqworker", "proctoring"))
+        stack.spawn("background", _python("manage.py", "backgroundworker"))
 
         url = f"http://{HOST}:{port}/"
         if not _wait_for_http(url + "accounts/login/", 60, stack):

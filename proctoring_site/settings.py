@@ -165,7 +165,22 @@ REDIS_TLS_OPTIONS = tls_options(env, REDIS_URL)
 REDIS_WAIT_REPLICAS = env.int("REDIS_WAIT_REPLICAS", 0, minimum=0, maximum=16)
 REDIS_WAIT_TIMEOUT = env.float("REDIS_WAIT_TIMEOUT", 0.5, minimum=0.01, maximum=10)
 
-RQ_QUEUES = {"proctoring": rq_connection(REDIS_SENTINEL, REDIS_URL, REDIS_TLS_OPTIONS)}
+# Queues of small background jobs (the attempts' deadlines, `exams.jobs`), beside the frames'
+# queue: plain RQ queues and workers, run by `manage.py backgroundworker` (a process of their
+# own; a queue added here is served by it). They live on the first shard, which every process
+# agrees on.
+BACKGROUND_QUEUES = ("exams",)
+BACKGROUND_REDIS_URL = REDIS_SHARDS[0] if REDIS_SHARDS else REDIS_URL
+RQ_QUEUES = {
+    "proctoring": rq_connection(REDIS_SENTINEL, REDIS_URL, REDIS_TLS_OPTIONS),
+    **{
+        name: {
+            **rq_connection(REDIS_SENTINEL, BACKGROUND_REDIS_URL, REDIS_TLS_OPTIONS),
+            "QUEUE_CLASS": "django_rq.queues.DjangoRQ",
+        }
+        for name in BACKGROUND_QUEUES
+    },
+}
 RQ = {
     # Enqueue at once, never deferred to a DB commit: the gateway acks only what Redis holds.
     "COMMIT_MODE": "auto",

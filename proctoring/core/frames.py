@@ -141,6 +141,28 @@ def parse_text_message(text: str, max_bytes: int, *, max_pixels: int = DEFAULT_M
     return parse_image(_decode_base64(image, max_bytes), max_bytes, captured_at, max_pixels=max_pixels)
 
 
+def parse_message_read(text: str) -> int | None:
+    """The message id of a `{"type": "message_read", "id": N}` text message, or None if `text`
+    is some other message (a frame). A cheap look first: frames are the common case, and a
+    base64 image cannot hold the type's name.
+
+    Raises:
+        BadMessage: a `message_read` whose id is not a positive integer.
+    """
+    if f'"{MessageType.MESSAGE_READ.value}"' not in text:
+        return None
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(message, dict) or message.get("type") != MessageType.MESSAGE_READ:
+        return None
+    message_id = message.get("id")
+    if not isinstance(message_id, int) or isinstance(message_id, bool) or not 0 < message_id < 2**63:
+        raise BadMessage(f"message_read needs 'id': a message's id, got {message_id!r}")
+    return message_id
+
+
 def _decode_base64(image: str, max_bytes: int) -> bytes:
     if image.startswith("data:"):
         header, sep, image = image.partition(",")

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
+from exams import lifecycle
 from exams.models import Attempt
 from proctoring.core.access import StreamRefused, origin_allowed
 from proctoring.core.protocol import CloseCode
@@ -35,7 +36,8 @@ def authorize(
 
     Another user's attempt and an attempt that does not exist are refused alike (4403), so the
     answer tells nothing about which attempts exist. A token and a session pass the same checks
-    of the attempt's state (`stream_refusal`), so ending an attempt revokes its tokens.
+    of the attempt's state (`stream_refusal`), so ending an attempt revokes its tokens; an
+    attempt whose time is up is timed out first (`lifecycle.enforce_deadline`), and refused.
     """
     if token:
         attempt = _token_attempt(attempt_id, token)
@@ -51,6 +53,8 @@ def authorize(
         if owned is None or owned.user_id != user.pk:
             raise StreamRefused(CloseCode.FORBIDDEN, "no such attempt for you")
         attempt, via = owned, "session"
+    # The clock is the server's: an attempt past its deadline ends here if its job was late.
+    attempt = lifecycle.enforce_deadline(attempt)
     refusal = stream_refusal(attempt)
     if refusal:
         raise StreamRefused(CloseCode.FORBIDDEN, refusal)

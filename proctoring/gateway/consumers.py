@@ -1,7 +1,9 @@
-"""The camera WebSocket: authenticate once, then validate and enqueue each frame, and say so.
+"""The camera WebSocket: authenticate once, then validate and enqueue each frame, and say so;
+tell the page its attempt's state and its proctor's messages, and close when the attempt ends.
 
 Nothing else happens here: no API calls, no database on the frame path, no blocking I/O on
 the event loop (the enqueue uses an asyncio Redis client; the ack waits for Redis's answer).
+The attempt's news comes from this process's one subscription (`proctoring.gateway.control`).
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from django.conf import settings
 from proctoring.core import events, protocol
 from proctoring.core.access import StreamRefused, scope_header
 from proctoring.core.exceptions import AdmissionError, FrameError, FramesRefused, QueueFull, QueueUnavailable
-from proctoring.core.frames import Frame, parse_image, parse_text_message
+from proctoring.core.frames import Frame, parse_image, parse_message_read, parse_text_message
 from proctoring.core.protocol import CloseCode, ErrorCode
-from proctoring.gateway import connection_limits, loop_lag
+from proctoring.gateway import connection_limits, control, loop_lag
 from proctoring.gateway.auth import StreamIdentity, authorize, presented_token
 from proctoring.gateway.throttle import MIN_FPS, advised_fps
 from proctoring.queue import enqueue, metrics
+from proctoring.results import attempt_control
 from proctoring.store import shards
 from proctoring.store.connections import get_async_redis
 
@@ -45,6 +48,9 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     heard_at = 0.0  # when the client last sent anything (monotonic)
     idle_watch: asyncio.Task[None] | None = None
     slot: connection_limits.Slot | None = None  # its place under the connection limits
+    # The attempt's news heard while its state is read at connect: passed on after it.
+    held: list[tuple[str, bool]] | None = None
+    ended = False  # the attempt's final state was sent: the socket is closing
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels runs `close_old_connections` in a thread before every message (a thread hop
@@ -93,10 +99,39 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if settings.PROCTORING_IDLE_TIMEOUT:
             self.idle_watch = asyncio.create_task(self._close_when_idle(settings.PROCTORING_IDLE_TIMEOUT))
         await events.apublish_connection(get_channel_layer(), events.CONNECTED, self.identity.client_id)
+        await self._greet()
+
+    async def _greet(self) -> None:
+        """Listens for the attempt's news, then tells the page its state and unread messages.
+        What is heard meanwhile waits (`held`) and follows, so the read cannot overwrite it."""
+        assert self.identity is not None
+        self.held = []
+        await control.register(self.identity.attempt_id, self)
+        told = await database_sync_to_async(attempt_control.greeting)(self.identity.attempt_id)
+        held, self.held = self.held, None
+        for index, payload in enumerate(told.messages):
+            await self.control(payload, told.ended and index == len(told.messages) - 1)
+        for payload, final in held:
+            await self.control(payload, final)
+
+    async def control(self, payload: str, final: bool) -> None:
+        """Passes on a protocol message about the attempt; after a `final` one, the attempt has
+        ended and the socket closes with `ATTEMPT_ENDED` (frames acked before stay queued)."""
+        if self.held is not None:
+            self.held.append((payload, final))
+            return
+        if self.ended:
+            return
+        await self.send(text_data=payload)
+        if final:
+            self.ended = True
+            await self.close(code=CloseCode.ATTEMPT_ENDED, reason="this attempt has ended")
 
     async def disconnect(self, code: int) -> None:
         if self.idle_watch is not None:
             self.idle_watch.cancel()
+        if self.identity is not None:
+            control.unregister(self.identity.attempt_id, self)
         await connection_limits.release(self.slot)
         self.slot = None
         if self.identity is not None:
@@ -118,9 +153,11 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await asyncio.sleep(left)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.identity is None:
+        if self.identity is None or self.ended:
             return
         self.heard_at = time.monotonic()
+        if text_data is not None and await self._read_receipt(text_data):
+            return
         self.seq += 1
         seq = self.seq
         try:
@@ -161,6 +198,23 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 settings.PROCTORING_REFUSALS_TO_SLOW,
             )
         )
+
+    async def _read_receipt(self, text_data: str) -> bool:
+        """Handles a `message_read` (not a frame: no seq of its own; errors carry seq 0).
+        Returns False if `text_data` is not one."""
+        assert self.identity is not None
+        try:
+            message_id = parse_message_read(text_data)
+        except FrameError as exc:
+            await self.send(text_data=protocol.error(0, exc.code, str(exc)))
+            return True
+        if message_id is None:
+            return False
+        marked = await database_sync_to_async(attempt_control.mark_read)(self.identity.attempt_id, message_id)
+        if not marked:
+            detail = f"no message {message_id} for this attempt"
+            await self.send(text_data=protocol.error(0, ErrorCode.BAD_MESSAGE, detail))
+        return True
 
     async def _tell_rate(self, fps: float) -> None:
         """Asks the client to send at `fps` when that differs from what it was last told."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +24,7 @@ from exams import lifecycle
 from exams.models import Attempt, ProctorMessage, Transition
 from proctoring.core import protocol
 from proctoring.models import Incident
-from proctoring.store import keys
+from proctoring.store import keys, shards
 from proctoring.store.connections import get_redis
 
 log = logging.getLogger(__name__)
@@ -53,15 +55,70 @@ def publish(attempt_id: str, payload: str, *, final: bool = False) -> bool:
     asks them to close with `CloseCode.ATTEMPT_ENDED` once it is sent. False if Redis failed."""
     envelope = json.dumps({"attempt": attempt_id, "payload": payload, "final": final})
     try:
-        get_redis().publish(keys.attempt_control_channel(), envelope)
+        with shards.using(control_redis_url()):
+            get_redis().publish(keys.attempt_control_channel(), envelope)
     except redis.RedisError as exc:
         log.warning("could not tell the gateway about attempt %s: %s", attempt_id, exc)
         return False
     return True
 
 
+def control_redis_url() -> str:
+    """The Redis of the channel: the first shard's, which every process agrees on (a worker's own
+    `REDIS_URL` is its shard's)."""
+    return shards.urls()[0]
+
+
 def publish_message(message: ProctorMessage) -> bool:
     return publish(str(message.attempt_id), message_message(message))
+
+
+@dataclass(frozen=True)
+class Greeting:
+    """What a camera socket of an attempt is told: `messages` (protocol messages, in order);
+    `ended`: the last of them is the final state, and the socket is to close."""
+
+    messages: list[str]
+    ended: bool
+
+
+def greeting(attempt_id: str, *, unread: bool = True, now: datetime | None = None) -> Greeting:
+    """The attempt's state message, then (with `unread`) the proctor's messages it has not
+    marked read, oldest first: sent at a socket's connect, and again after the gateway's
+    subscription was lost (it may have missed changes; the page shows a message id once).
+
+    An attempt whose clock has not started (no `begin` yet) has no state to tell; none streams
+    but rows given a consent time by hand (consent on the exam page is `begin`)."""
+    pk = _uuid(attempt_id)
+    attempt = Attempt.objects.select_related("exam").filter(pk=pk).first() if pk else None
+    if attempt is None:
+        return Greeting([], ended=True)
+    ended = attempt.status in Attempt.ENDED
+    messages = [] if attempt.status == Attempt.Status.STARTED else [state_message(attempt, now)]
+    if unread and not ended:
+        pending = attempt.messages.filter(read_at__isnull=True).order_by("sent_at", "pk")
+        messages.extend(message_message(message) for message in pending)
+    return Greeting(messages, ended)
+
+
+def ended_among(attempt_ids: list[str]) -> list[str]:
+    """Those of `attempt_ids` that have ended (or no longer exist), in one query."""
+    wanted = {pk: attempt_id for attempt_id in attempt_ids if (pk := _uuid(attempt_id)) is not None}
+    still_open = set(
+        Attempt.objects.filter(pk__in=list(wanted), ended_at__isnull=True).values_list("pk", flat=True)
+    )
+    return [attempt_id for pk, attempt_id in wanted.items() if pk not in still_open]
+
+
+def mark_read(attempt_id: str, message_id: int, now: datetime | None = None) -> bool:
+    """Marks the proctor's message `message_id` to `attempt_id` read (once: the first time
+    counts). False if that attempt has no such message."""
+    pk = _uuid(attempt_id)
+    found = ProctorMessage.objects.filter(pk=message_id, attempt_id=pk) if pk else None
+    if found is None or not found.exists():
+        return False
+    found.filter(read_at__isnull=True).update(read_at=now or timezone.now())
+    return True
 
 
 def close_incidents(attempt: Attempt) -> int:
@@ -80,6 +137,13 @@ def on_attempt_changed(sender: Any, attempt: Attempt, transition: Transition, **
 
 def connect() -> None:
     lifecycle.attempt_changed.connect(on_attempt_changed, dispatch_uid="proctoring-attempt-control")
+
+
+def _uuid(attempt_id: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(attempt_id)
+    except ValueError:
+        return None
 
 
 def _last_reason(attempt: Attempt, action: str) -> str:

@@ -76,10 +76,13 @@ def record(frames: Sequence[FrameResult]) -> list[Opened]:
     flagged = [frame for frame in frames if frame.flags]
     if not flagged:
         return []
+    # Workers on other processes may record frames of the same attempts at the same time; the
+    # lock also orders this against the attempt's end (`exams.lifecycle` locks the row), so an
+    # incident is either seen by the end's closing or born closed here.
+    attempts = Attempt.objects.filter(pk__in=sorted({frame.attempt_id for frame in flagged}))
     if db_connection.features.has_select_for_update:
-        # Workers on other processes may record frames of the same attempts at the same time.
-        attempt_ids = sorted({frame.attempt_id for frame in flagged})
-        list(Attempt.objects.select_for_update().filter(pk__in=attempt_ids).values_list("pk", flat=True))
+        attempts = attempts.select_for_update()
+    ended_at = dict(attempts.order_by("pk").values_list("pk", "ended_at"))
     within = gap()
     known: dict[tuple[Any, str], list[Incident]] = {}
     changed: dict[int, Incident] = {}
@@ -110,6 +113,8 @@ def record(frames: Sequence[FrameResult]) -> list[Opened]:
                     last_seen=frame.captured_at,
                     frame_count=1,
                     snapshot=frame,
+                    # A frame acked before the attempt's end and analysed after it.
+                    closed_at=ended_at.get(frame.attempt_id),
                 )
                 candidates.append(incident)
                 opened.append(Opened(incident, frame))
