@@ -54,7 +54,7 @@ def _act(
     audit.record(request, action, attempt, **detail)
     attempt.refresh_from_db()
     if _wants_json(request):
-        return JsonResponse({"ok": True, "said": said, **_state(attempt)})
+        return JsonResponse({"ok": True, "said": said, **_attempt_state(attempt)})
     messages.success(request, said)
     return HttpResponseRedirect(_back(request, attempt))
 
@@ -151,7 +151,7 @@ def review_attempt(request: HttpRequest, attempt_id: str) -> HttpResponse:
     return response
 
 
-def _state(attempt: Attempt) -> dict[str, Any]:
+def _attempt_state(attempt: Attempt) -> dict[str, Any]:
     seconds = attempt.seconds_left(timezone.now())
     return {
         "status": attempt.status,
@@ -164,7 +164,7 @@ def _state(attempt: Attempt) -> dict[str, Any]:
 def _refused(request: HttpRequest, attempt: Attempt, action: str, status: int, reason: str) -> HttpResponse:
     audit.record(request, action, attempt, audit.Outcome.ERROR, error=reason)
     if _wants_json(request):
-        return JsonResponse({"ok": False, "error": reason, **_state(attempt)}, status=status)
+        return JsonResponse({"ok": False, "error": reason, **_attempt_state(attempt)}, status=status)
     context = {"attempt": attempt, "reason": reason, "back": _back(request, attempt), "title": "Not done"}
     return render(request, "proctor/refused.html", context, status=status)
 
