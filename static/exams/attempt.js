@@ -204,7 +204,7 @@ function showOutcome(state) {
   document.dispatchEvent(new CustomEvent("exam:ended"));
   for (const id of ["questions", "paused-notice", "clock", "camera"]) if ($(id)) $(id).hidden = true;
   $("outcome-status").textContent = OUTCOME[state.status] || state.status;
-  $("outcome-reason").textContent = state.reason ? `Reason: ${state.reason}` : "";
+  $("outcome-reason").textContent = state.reason && state.status !== "submitted" ? `Reason: ${state.reason}` : "";
   $("outcome-score").textContent = state.max_score
     ? `Score for the choice questions: ${state.score} of ${state.max_score} points.` : "";
   $("outcome").hidden = false;
@@ -236,7 +236,7 @@ async function poll() {
 
 function fillScore(state) {
   if (state.max_score) $("outcome-score").textContent = `Score for the choice questions: ${state.score} of ${state.max_score} points.`;
-  if (state.reason) $("outcome-reason").textContent = `Reason: ${state.reason}`;
+  if (state.reason && state.status !== "submitted") $("outcome-reason").textContent = `Reason: ${state.reason}`;
 }
 
 function schedulePoll(ms) {
