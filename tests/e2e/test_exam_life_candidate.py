@@ -204,3 +204,13 @@ def test_a_proctor_s_message_takes_focus_is_marked_read_and_termination_ends_the
     expect(outcome).to_contain_text("Reason: a second person")
     expect(page.locator("#camera-state")).to_have_text("off")
     expect(outcome).to_be_focused()
+
+
+def test_the_axe_check_reports_a_serious_violation_when_there_is_one(
+    user: Any, exam: Exam, open_page: Any, start_gateway: Any
+) -> None:
+    gateway = start_gateway()
+    page = open_page()
+    log_in(page, gateway.url + "/", *TAKER)
+    page.evaluate("document.querySelector('main').insertAdjacentHTML('beforeend', '<input id=unlabelled>')")
+    assert any(line.startswith("label ") for line in axe_violations(page))
