@@ -28,7 +28,9 @@ MAX_BODY = 64 * 1024  # bytes of an answer save: 4000 characters of text fit, wi
 def exam_list(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     exams = Exam.objects.filter(is_active=True)
-    open_attempts = {a.exam_id: a for a in Attempt.objects.filter(user=user, ended_at__isnull=True)}
+    # An attempt whose clock ran out is not offered to continue.
+    candidates = Attempt.objects.filter(user=user, ended_at__isnull=True).select_related("exam")
+    open_attempts = {a.exam_id: a for a in map(lifecycle.enforce_deadline, candidates) if a.is_open}
     rows = [
         (exam, open_attempts.get(exam.pk), None if exam.pk in open_attempts else start_refusal(user, exam))
         for exam in exams

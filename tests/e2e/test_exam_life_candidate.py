@@ -69,6 +69,11 @@ def test_a_candidate_answers_reloads_and_submits_and_sees_the_score(
     consent(page)
     expect(page.get_by_role("heading", name="Questions")).to_be_visible()
     expect(page.locator("#time-left")).to_have_text(re.compile(r"^(59:[0-5]\d|1:00:00)$"))
+    # The ticking timer is no live region; a separate polite one speaks now and then.
+    ticking = page.locator("#time-left").locator("xpath=ancestor-or-self::*[@aria-live]")
+    expect(ticking).to_have_count(0)
+    expect(page.locator("#time-announce")).to_have_attribute("aria-live", "polite")
+    expect(page.locator("#time-announce")).to_have_text(re.compile(r"(1 hour|\d+ minutes) left"))
 
     single = page.get_by_role("group", name=re.compile("What is 2 \\+ 2"))
     single.get_by_label("4").check()
@@ -127,6 +132,21 @@ def test_a_second_tab_s_change_is_shown_not_overwritten(
     assert Answer.objects.get(attempt=attempt, question=questions["text"]).text == "written in the other tab"
 
 
+def test_an_answer_typed_while_offline_is_saved_once_the_connection_is_back(
+    user: Any, exam: Exam, questions: dict[str, Question], open_page: Any, start_gateway: Any
+) -> None:
+    gateway = start_gateway()
+    page = open_page()
+    attempt = begin(page, gateway.url, exam)
+    page.context.set_offline(True)
+    page.get_by_label(re.compile("Why is the sky blue")).fill("typed on a train")
+    card = page.locator(".question").nth(2)
+    expect(card.locator(".save-state")).to_contain_text("no connection", timeout=10_000)
+    page.context.set_offline(False)
+    saved(page, 3)
+    assert Answer.objects.get(attempt=attempt, question=questions["text"]).text == "typed on a train"
+
+
 def test_at_the_deadline_the_page_says_time_is_up_and_shows_the_server_s_outcome(
     user: Any, exam: Exam, questions: dict[str, Question], open_page: Any, start_gateway: Any
 ) -> None:
@@ -168,6 +188,12 @@ def test_the_page_follows_a_pause_and_its_resume_with_the_clock_stopped(
     expect(page.get_by_role("heading", name="Questions")).to_be_visible(timeout=POLL_S * 1000)
     expect(notice).to_be_hidden()
     expect(page.locator("#time-announce")).to_contain_text("resumed")
+
+    lifecycle.apply(Attempt.objects.get(pk=attempt.pk), lifecycle.Action.EXTEND, extra_seconds=600)
+    expect(page.locator("#time-announce")).to_contain_text(
+        "You were given 10 more minutes", timeout=POLL_S * 1000
+    )
+    expect(page.locator("#time-left")).to_have_text(re.compile(r"^1:(09|10):\d\d$"))
 
 
 def test_a_proctor_s_message_takes_focus_is_marked_read_and_termination_ends_the_page(

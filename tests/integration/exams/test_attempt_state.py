@@ -225,3 +225,11 @@ def test_a_question_of_the_exam_is_listed_in_order(client, user, running, questi
         ]
         == f"/attempts/{running.pk}/state/"
     )
+
+
+def test_the_list_does_not_offer_to_continue_an_attempt_whose_clock_ran_out(client, user, running):
+    Attempt.objects.filter(pk=running.pk).update(consented_at=timezone.now() - timedelta(hours=2))
+    client.force_login(user)
+    page = client.get("/").content.decode()
+    assert f"/attempts/{running.pk}/" not in page
+    assert Attempt.objects.get(pk=running.pk).status == "timed_out"
