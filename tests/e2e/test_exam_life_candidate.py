@@ -29,13 +29,13 @@ POLL_S = 20  # the page polls its state every ~12 s
 @pytest.fixture
 def questions(exam: Exam) -> dict[str, Question]:
     single = Question.objects.create(exam=exam, position=1, kind="single", prompt="What is 2 + 2?")
-    for n, (text, right) in enumerate([("3", False), ("4", True), ("5", False)]):
-        Choice.objects.create(question=single, position=n, text=text, is_correct=right)
+    for n, (label, right) in enumerate([("3", False), ("4", True), ("5", False)]):
+        Choice.objects.create(question=single, position=n, text=label, is_correct=right)
     multiple = Question.objects.create(
         exam=exam, position=2, kind="multiple", prompt="Which numbers are even?", points=2
     )
-    for n, (text, right) in enumerate([("2", True), ("7", False), ("10", True)]):
-        Choice.objects.create(question=multiple, position=n, text=text, is_correct=right)
+    for n, (label, right) in enumerate([("2", True), ("7", False), ("10", True)]):
+        Choice.objects.create(question=multiple, position=n, text=label, is_correct=right)
     text = Question.objects.create(exam=exam, position=3, kind="text", prompt="Why is the sky blue?")
     return {"single": single, "multiple": multiple, "text": text}
 
@@ -155,6 +155,7 @@ def test_at_the_deadline_the_page_says_time_is_up_and_shows_the_server_s_outcome
     attempt = begin(page, gateway.url, exam)
     page.get_by_role("group", name=re.compile("What is 2 \\+ 2")).get_by_label("4").check()
     saved(page, 1)
+    assert attempt.consented_at is not None
     elapsed = (timezone.now() - attempt.consented_at).total_seconds()
     Attempt.objects.filter(pk=attempt.pk).update(time_limit_seconds=int(elapsed) + 6)
     page.reload()
