@@ -85,6 +85,7 @@ def test_a_candidate_answers_reloads_and_submits_and_sees_the_score(
     page.get_by_label(re.compile("Why is the sky blue")).fill("Rayleigh scattering of sunlight.")
     saved(page, 3)
     assert_accessible(page, "questions")
+    screenshot(page, "exam-life-answering")
 
     page.reload()
     expect(single.get_by_label("4")).to_be_checked()
