@@ -19,11 +19,12 @@ let pollTimer = null;
 
 const clock = new Clock({ display: $("time-left"), announcer: $("time-announce"), onZero: timeIsUp });
 
+// The cookie first: logging in again (in another tab) changes it, not the form field rendered here.
 function csrfToken() {
-  const field = document.querySelector("[name=csrfmiddlewaretoken]");
-  if (field) return field.value;
   const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  return match ? decodeURIComponent(match[1]) : "";
+  if (match) return decodeURIComponent(match[1]);
+  const field = document.querySelector("[name=csrfmiddlewaretoken]");
+  return field ? field.value : "";
 }
 
 async function post(url, body, options = {}) {
@@ -70,7 +71,12 @@ async function save(q) {
   try {
     const response = await post(config.answerUrl, { question: q.id, version: q.version, ...readAnswer(q) });
     const data = await response.json().catch(() => ({}));
-    if (response.ok) {
+    if (response.redirected || (response.ok && !data.answer)) {
+      // The session ended (the server sent the login page): the answer stays on this page.
+      q.dirty = true;
+      setSaveState(q, "Not saved: you are logged out. Log in again in another tab, then change the answer.");
+      say(`Question ${q.number} was not saved: you are logged out.`);
+    } else if (response.ok) {
       q.version = data.answer.version;
       setSaveState(q, "Saved");
     } else if (response.status === 409 && data.current) {
@@ -80,8 +86,10 @@ async function save(q) {
       setSaveState(q, "Changed in another tab: this is the answer saved there");
       say(`Question ${q.number} was changed in another tab; the page now shows that answer.`);
     } else if (response.status === 409 && data.state) {
+      // Paused (or ended) meanwhile: the answer stays on the page and is saved at the resume.
       q.again = false;
-      setSaveState(q, "Not saved: the exam is not in progress");
+      q.dirty = true;
+      setSaveState(q, "Not saved yet: the exam is not in progress");
       applyState(data.state);
     } else {
       q.again = false;
@@ -184,6 +192,9 @@ function applyState(state) {
     $("paused-reason").textContent = paused && state.reason ? `Reason: ${state.reason}` : "";
   }
   if ($("questions")) $("questions").hidden = !running;
+  if (running && before === "paused") {
+    for (const q of questions.values()) if (q.dirty) save(q);
+  }
   if (before !== status) {
     if (paused) clock.say("Your exam is paused by the proctor. The clock is stopped.");
     else if (running && before === "paused") clock.say(`Your exam is resumed. ${spokenTime(state.seconds_left)}.`);

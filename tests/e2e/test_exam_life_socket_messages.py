@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from exams import lifecycle
-from exams.models import Attempt, Exam, Question
+from exams.models import Answer, Attempt, Exam, Question
 from proctoring.core import protocol
 from proctoring.results.attempt_control import state_message
 from tests.e2e.conftest import TAKER
@@ -132,3 +132,21 @@ def test_close_code_4410_alone_ends_the_page_with_the_outcome_read_from_the_serv
     expect(page.locator("#conn-state")).to_have_text("ended")
     page.wait_for_timeout(2500)
     assert page.evaluate("window.cameraSockets.length") == 1
+
+
+def test_an_answer_refused_by_a_pause_is_kept_and_saved_at_the_resume(
+    user: Any, exam: Exam, text_question: Question, open_page: Any, start_gateway: Any
+) -> None:
+    gateway = start_gateway()
+    page = open_page()
+    page.context.add_init_script(KEEP_SOCKETS)
+    attempt = begin(page, gateway.url, exam)
+    paused = lifecycle.apply(attempt, lifecycle.Action.PAUSE, reason="a moment").attempt
+    # The page has not heard of the pause yet: its save is refused, which tells it.
+    page.get_by_label(re.compile("Why is the sky blue")).fill("typed as the pause came")
+    expect(page.locator("#paused-notice")).to_be_visible(timeout=10_000)
+    assert not Answer.objects.exists()
+
+    deliver(page, state_message(lifecycle.apply(paused, lifecycle.Action.RESUME).attempt))
+    expect(page.locator(".question .save-state")).to_have_text("Saved", timeout=10_000)
+    assert Answer.objects.get(attempt=attempt).text == "typed as the pause came"
