@@ -31,8 +31,16 @@ def exam_list(request: HttpRequest) -> HttpResponse:
     # An attempt whose clock ran out is not offered to continue.
     candidates = Attempt.objects.filter(user=user, ended_at__isnull=True).select_related("exam")
     open_attempts = {a.exam_id: a for a in map(lifecycle.enforce_deadline, candidates) if a.is_open}
+    last_ended: dict[int, Attempt] = {}
+    for ended in Attempt.objects.filter(user=user, ended_at__isnull=False).order_by("ended_at"):
+        last_ended[ended.exam_id] = ended
     rows = [
-        (exam, open_attempts.get(exam.pk), None if exam.pk in open_attempts else start_refusal(user, exam))
+        (
+            exam,
+            open_attempts.get(exam.pk),
+            None if exam.pk in open_attempts else start_refusal(user, exam),
+            last_ended.get(exam.pk),
+        )
         for exam in exams
     ]
     return render(request, "exams/exam_list.html", {"rows": rows})

@@ -231,5 +231,16 @@ def test_the_list_does_not_offer_to_continue_an_attempt_whose_clock_ran_out(clie
     Attempt.objects.filter(pk=running.pk).update(consented_at=timezone.now() - timedelta(hours=2))
     client.force_login(user)
     page = client.get("/").content.decode()
-    assert f"/attempts/{running.pk}/" not in page
+    assert "Continue your attempt" not in page
+    assert "Your last attempt: timed out" in page
     assert Attempt.objects.get(pk=running.pk).status == "timed_out"
+
+
+def test_the_list_shows_the_outcome_of_the_last_ended_attempt(client, user, running, questions):
+    client.force_login(user)
+    save(client, running, questions["single"], choices=correct(questions["single"]))
+    client.post(f"/attempts/{running.pk}/submit/")
+    page = client.get("/").content.decode()
+    assert "Your last attempt: submitted on" in page
+    assert "1 of 3 points for the choice questions" in page
+    assert f'href="/attempts/{running.pk}/">its outcome</a>' in page
