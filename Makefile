@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# axe-core for the browser tests' accessibility checks (tests/e2e inject it into the pages).
+NPM_STAMP := node_modules/.installed
 
 .PHONY: install run test test-fast lint format bench clean
 
@@ -12,7 +14,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(NPM_STAMP): package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NPM_STAMP)
+
+install: $(STAMP) $(NPM_STAMP)
 
 run: install
 	$(BIN)/python -m proctoring_site.devstack
@@ -37,4 +43,4 @@ bench: install
 	$(BIN)/python bench/gateway_load.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var node_modules .pytest_cache .mypy_cache .ruff_cache

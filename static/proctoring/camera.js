@@ -92,6 +92,12 @@ function connect() {
         $("last-error").textContent = "";
       }
       showHint(message.hint);
+    } else if (message.type === P.types.ATTEMPT) {
+      // The exam's state (status, time left, how it ended): the questions' module shows it.
+      document.dispatchEvent(new CustomEvent("exam:attempt", { detail: message }));
+      if (message.ended) stop("ended");
+    } else if (message.type === P.types.MESSAGE) {
+      document.dispatchEvent(new CustomEvent("exam:message", { detail: message }));
     } else if (message.type === P.types.THROTTLE) {
       // The server's queue is filling: send less often until it says otherwise.
       setFrameRate(message.fps);
@@ -120,6 +126,14 @@ function connect() {
   };
   ws.onclose = (event) => {
     state.ws = null;
+    if (state.stopped) return;
+    if (event.code === P.close.ATTEMPT_ENDED) {
+      // The attempt ended (its final `attempt` message may have been missed): no reconnecting;
+      // the questions' module asks the server how it ended.
+      stop("ended");
+      document.dispatchEvent(new CustomEvent("exam:socket-ended"));
+      return;
+    }
     if (event.code === P.close.UNAUTHENTICATED || event.code === P.close.FORBIDDEN) {
       state.stopped = true;
       setConnection("refused");
@@ -136,6 +150,35 @@ function connect() {
     setTimeout(connect, delay);
   };
 }
+
+// The attempt ended: the camera goes off and the socket closes for good.
+function stop(name) {
+  state.stopped = true;
+  clearInterval(state.timer);
+  clearTimeout(state.timer);
+  state.capture = null;
+  const video = $("preview");
+  if (video.srcObject) {
+    for (const track of video.srcObject.getTracks()) track.stop();
+    video.srcObject = null;
+  }
+  $("camera-state").textContent = "off";
+  setConnection(name);
+  if (state.ws) {
+    const ws = state.ws;
+    state.ws = null;
+    ws.close(1000, "the attempt ended");
+  }
+}
+
+document.addEventListener("exam:ended", () => { if (!state.stopped) stop("ended"); });
+// The exam taker read a proctor's message: the gateway hears of it over the socket when it is open.
+document.addEventListener("exam:message-read", (event) => {
+  const ws = state.ws;
+  if (ws && ws.readyState === WebSocket.OPEN) {
+    ws.send(JSON.stringify({ type: P.types.MESSAGE_READ, id: event.detail.id }));
+  }
+});
 
 // While the workers are paused the frames wait in the queue: say so calmly, once, and clear it
 // when an ack comes without the pause.
@@ -205,7 +248,7 @@ function captureLoop(video) {
 }
 
 // Nothing is captured before the exam taker has agreed (the page shows the consent form).
-if (config.consented) {
+if (config.consented && !config.ended) {
   const video = await startCamera();
   if (video) {
     connect();

@@ -85,3 +85,25 @@ def screenshot(page: Page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+SEVERE = ("serious", "critical")
+
+
+def axe_violations(page: Page) -> list[str]:
+    """Runs axe-core (from npm: `make install`) in the page; returns its serious and critical
+    violations, one line each (rule, impact, the first offending elements)."""
+    assert AXE.exists(), f"{AXE} is missing: run `make install` (npm ci installs axe-core)"
+    page.add_script_tag(content=AXE.read_text())
+    violations = page.evaluate(
+        """async () => (await axe.run(document, { resultTypes: ["violations"] })).violations.map((v) => ({
+            id: v.id, impact: v.impact, help: v.help,
+            targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ")),
+        }))"""
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {', '.join(v['targets'])}"
+        for v in violations
+        if v["impact"] in SEVERE
+    ]

@@ -169,3 +169,15 @@ def test_seed_demo_is_idempotent_and_keeps_changed_passwords(db):
     assert "password unchanged" in output
     student.refresh_from_db()
     assert student.check_password("changed-by-the-student")
+
+
+def test_seed_demo_gives_the_demo_exam_a_question_of_each_kind_once(db):
+    run("seed_demo")
+    run("seed_demo")
+    exam = Exam.objects.get(slug="demo-exam")
+    assert exam.duration_minutes == 20
+    questions = list(exam.questions.all())
+    assert [q.kind for q in questions] == ["single", "multiple", "text"]
+    for question in questions[:2]:
+        assert question.choices.filter(is_correct=True).exists()
+        assert question.choices.filter(is_correct=False).exists()

@@ -95,7 +95,7 @@ def test_logged_in_user_sees_active_exams_only(client, user, exam):
     client.force_login(user)
     response = client.get("/")
     assert response.status_code == 200
-    assert [row_exam for row_exam, _ in response.context["rows"]] == [exam]
+    assert [row[0] for row in response.context["rows"]] == [exam]
     assert b"Algebra" in response.content
     assert b"Retired Exam" not in response.content
 
@@ -183,11 +183,11 @@ def test_attempt_page_carries_the_stream_config_with_path_and_protocol(client, u
     assert config["protocol"]["close"]["UNAUTHENTICATED"] == protocol.CloseCode.UNAUTHENTICATED
 
 
-def test_attempt_page_loads_the_camera_module_and_nothing_from_elsewhere(client, user, attempt):
+def test_attempt_page_loads_the_camera_and_exam_modules_and_nothing_from_elsewhere(client, user, attempt):
     client.force_login(user)
     page = PageAssets(client.get(f"/attempts/{attempt.pk}/").content.decode())
     modules = [s for s in page.scripts if s.get("type") == "module"]
-    assert [s.get("src") for s in modules] == ["/static/proctoring/camera.js"]
+    assert [s.get("src") for s in modules] == ["/static/proctoring/camera.js", "/static/exams/attempt.js"]
     sources = [s.get("src") or "" for s in page.scripts] + [link.get("href") or "" for link in page.links]
     assert "/static/site.css" in sources
     external = [url for url in sources if url.startswith(("http://", "https://", "//"))]

@@ -126,6 +126,7 @@ def test_attempts_ended_and_proctors_assigned_in_the_admin_are_recorded(world):
     form = {
         "title": exam.title, "slug": exam.slug, "description": "", "duration_minutes": "60",
         "is_active": "on", "proctors": [str(proctor.pk)],
+        "questions-TOTAL_FORMS": "0", "questions-INITIAL_FORMS": "0",  # the questions inline's
     }  # fmt: skip
     assert admin.post(f"/admin/exams/exam/{exam.pk}/change/", form).status_code == 302
     ended = AuditEntry.objects.get(action=Action.ATTEMPT_ENDED)
