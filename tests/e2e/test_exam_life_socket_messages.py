@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from exams import lifecycle
@@ -141,8 +142,11 @@ def test_an_answer_refused_by_a_pause_is_kept_and_saved_at_the_resume(
     page = open_page()
     page.context.add_init_script(KEEP_SOCKETS)
     attempt = begin(page, gateway.url, exam)
-    paused = lifecycle.apply(attempt, lifecycle.Action.PAUSE, reason="a moment").attempt
-    # The page has not heard of the pause yet: its save is refused, which tells it.
+    # A pause whose message has not reached the page yet (the gateway tells it within
+    # milliseconds, so the row is changed here without publishing): its save is refused, which
+    # tells it.
+    Attempt.objects.filter(pk=attempt.pk).update(status=Attempt.Status.PAUSED, paused_at=timezone.now())
+    paused = Attempt.objects.get(pk=attempt.pk)
     page.get_by_label(re.compile("Why is the sky blue")).fill("typed as the pause came")
     expect(page.locator("#paused-notice")).to_be_visible(timeout=10_000)
     assert not Answer.objects.exists()
