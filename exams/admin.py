@@ -40,7 +40,7 @@ class ExamAdmin(admin.ModelAdmin[Exam]):
     fieldsets = [
         (None, {"fields": ["title", "slug", "description", "is_active"]}),
         ("Time", {"fields": ["duration_minutes", "opens_at", "closes_at"]}),
-        ("Who", {"fields": ["enrolled_group", "proctors"]}),
+        ("Who", {"fields": ["enrolled_group", "attempts_allowed", "proctors"]}),
     ]
     inlines = [QuestionInline]
 

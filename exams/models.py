@@ -34,6 +34,11 @@ class Exam(models.Model):
         related_name="+",
         help_text="Only members of this group may take the exam. Empty: anyone with an account.",
     )
+    # How many attempts a candidate may make (ended ones count); 0: no limit. One by default, as
+    # a school's exam is taken once; a practice exam sets more.
+    attempts_allowed = models.PositiveSmallIntegerField(
+        default=1, help_text="Attempts each candidate may make; 0 for no limit."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # Who watches this exam's attempts: its grid, timelines, images and incident reviews. Staff who
     # proctor no exam see none of them (superusers see all).

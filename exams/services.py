@@ -28,6 +28,10 @@ def start_refusal(user: User, exam: Exam) -> str | None:
         return f"exam {exam.slug!r} closed at {exam.closes_at:%Y-%m-%d %H:%M} UTC"
     if exam.enrolled_group_id is not None and not user.groups.filter(pk=exam.enrolled_group_id).exists():
         return f"you are not enrolled in exam {exam.slug!r}"
+    if exam.attempts_allowed:
+        made = Attempt.objects.filter(user=user, exam=exam, ended_at__isnull=False).count()
+        if made >= exam.attempts_allowed:
+            return f"you have used your {made} attempt{'s' if made != 1 else ''} at exam {exam.slug!r}"
     return None
 
 

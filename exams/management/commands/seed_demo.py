@@ -16,6 +16,7 @@ DEMO_EXAM = {
     "title": "Demo exam",
     "description": "Three short questions; the camera streams while you answer.",
     "duration_minutes": 20,
+    "attempts_allowed": 0,  # a demo: try it as often as you like
 }
 # (kind, prompt, points, [(choice, correct)])
 DEMO_QUESTIONS = [

@@ -244,3 +244,19 @@ def test_the_list_shows_the_outcome_of_the_last_ended_attempt(client, user, runn
     assert "Your last attempt: submitted on" in page
     assert "1 of 3 points for the choice questions" in page
     assert f'href="/attempts/{running.pk}/">its outcome</a>' in page
+
+
+def test_a_candidate_gets_the_exams_number_of_attempts_and_no_more(client, user, exam):
+    client.force_login(user)
+    assert exam.attempts_allowed == 1  # a new exam is taken once
+    client.post(f"/exams/{exam.slug}/start/")
+    first = Attempt.objects.get()
+    assert client.post(f"/exams/{exam.slug}/start/")["Location"] == f"/attempts/{first.pk}/"  # resumed
+    lifecycle.apply(first, lifecycle.Action.TERMINATE, reason="ended")
+    assert "you have used your 1 attempt at exam" in client.get("/").content.decode()
+    client.post(f"/exams/{exam.slug}/start/")
+    assert Attempt.objects.count() == 1
+    exam.attempts_allowed = 0  # no limit
+    exam.save()
+    client.post(f"/exams/{exam.slug}/start/")
+    assert Attempt.objects.count() == 2

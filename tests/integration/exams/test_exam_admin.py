@@ -28,6 +28,7 @@ def test_an_author_adds_a_question_inline_and_its_choices_on_its_page(admin_clie
         "title": exam.title,
         "slug": exam.slug,
         "duration_minutes": 30,
+        "attempts_allowed": 1,
         "is_active": "on",
         "questions-TOTAL_FORMS": 1,
         "questions-INITIAL_FORMS": 0,
