@@ -124,7 +124,8 @@ def test_attempts_ended_and_proctors_assigned_in_the_admin_are_recorded(world):
     admin.post("/admin/exams/attempt/", {"action": "end_attempts", "_selected_action": [str(attempt.pk)]})
     proctor = bare_staff("pat")
     form = {
-        "title": exam.title, "slug": exam.slug, "description": "", "duration_minutes": "60", "attempts_allowed": "1",
+        "title": exam.title, "slug": exam.slug, "description": "", "duration_minutes": "60",
+        "attempts_allowed": "1",
         "is_active": "on", "proctors": [str(proctor.pk)],
         "questions-TOTAL_FORMS": "0", "questions-INITIAL_FORMS": "0",  # the questions inline's
     }  # fmt: skip
