@@ -27,7 +27,11 @@ def start_refusal(user: User, exam: Exam, *, enrolled: bool = False) -> str | No
         return f"exam {exam.slug!r} opens at {exam.opens_at:%Y-%m-%d %H:%M} UTC"
     if exam.closes_at is not None and now >= exam.closes_at:
         return f"exam {exam.slug!r} closed at {exam.closes_at:%Y-%m-%d %H:%M} UTC"
-    if not enrolled and exam.enrolled_group_id is not None and not user.groups.filter(pk=exam.enrolled_group_id).exists():
+    if (
+        not enrolled
+        and exam.enrolled_group_id is not None
+        and not user.groups.filter(pk=exam.enrolled_group_id).exists()
+    ):
         return f"you are not enrolled in exam {exam.slug!r}"
     return None
 

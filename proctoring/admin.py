@@ -107,7 +107,7 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         if not change:
             obj.platform = keys.platform_of(obj.platform, obj.name)
-            obj.created_by = request.user if request.user.is_authenticated else None  # type: ignore[assignment]
+            obj.created_by = request.user if request.user.is_authenticated else None
             # On the instance, which this request alone holds (the ModelAdmin is shared).
             obj._plaintext = keys.fill(obj)  # type: ignore[attr-defined]
         super().save_model(request, obj, form, change)
@@ -117,10 +117,14 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
         key: ApiKey = form.instance
         scope = sorted(key.exams.values_list("slug", flat=True))
         action = audit.Action.API_KEY_CHANGED if change else audit.Action.API_KEY_CREATED
-        audit.record(request, action, key, name=key.name, prefix=key.prefix, exams=scope, all_exams=key.all_exams)
+        audit.record(
+            request, action, key, name=key.name, prefix=key.prefix, exams=scope, all_exams=key.all_exams
+        )
         plaintext = getattr(key, "_plaintext", "")
         if plaintext:
-            messages.warning(request, f"The new API key, shown this once (only its hash is kept): {plaintext}")
+            messages.warning(
+                request, f"The new API key, shown this once (only its hash is kept): {plaintext}"
+            )
 
     @admin.action(description="Revoke the selected API keys")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:

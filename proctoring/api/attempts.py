@@ -35,7 +35,9 @@ def exam_in_scope(key: ApiKey, slug: str) -> Exam:
     a key learns nothing of the exams outside its scope."""
     exam = Exam.objects.filter(slug=slug).first()
     if exam is None or not keys.reaches(key, exam):
-        raise ApiError(403, Code.EXAM_OUT_OF_SCOPE, f"exam {slug[:50]!r} is not within this API key's scope", "exam")
+        raise ApiError(
+            403, Code.EXAM_OUT_OF_SCOPE, f"exam {slug[:50]!r} is not within this API key's scope", "exam"
+        )
     return exam
 
 
@@ -51,7 +53,9 @@ def attempt_in_scope(key: ApiKey, attempt_id: str) -> Attempt:
     return lifecycle.enforce_deadline(attempt)
 
 
-def open_attempt(key: ApiKey, exam: Exam, external_id: str, display_name: str = "", consented: bool = False) -> Opened:
+def open_attempt(
+    key: ApiKey, exam: Exam, external_id: str, display_name: str = "", consented: bool = False
+) -> Opened:
     """The platform user's open attempt at the exam, or a new one (never a second: the user's row
     is locked while looking). The key's scope is the enrolment: the exam's group is not asked.
     `consented`: the platform collected the exam taker's consent to proctoring, which the camera
@@ -67,7 +71,9 @@ def open_attempt(key: ApiKey, exam: Exam, external_id: str, display_name: str = 
         except ExamClosed as exc:
             raise ApiError(409, Code.EXAM_CLOSED, str(exc), "exam") from None
         if consented and attempt.status == Attempt.Status.STARTED:
-            attempt = lifecycle.apply(attempt, lifecycle.Action.BEGIN, by=link.user, reason=CONSENT_REASON).attempt
+            attempt = lifecycle.apply(
+                attempt, lifecycle.Action.BEGIN, by=link.user, reason=CONSENT_REASON
+            ).attempt
     return Opened(attempt, created)
 
 

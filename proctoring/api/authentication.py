@@ -47,7 +47,7 @@ def key_of(request: Request) -> ApiKey:
     return key
 
 
-class BearerKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]
+class BearerKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     """The key, as the OpenAPI schema names it (drf-spectacular finds this by its target class)."""
 
     target_class = BearerKeyAuthentication

@@ -21,8 +21,12 @@ class Code:
     NOT_FOUND = "not_found"  # 404: no such attempt among the key's exams', or no such path
     INVALID = "invalid"  # 400: a field is missing, too long or of the wrong type (`field` names it)
     MALFORMED = "malformed"  # 400: the body is not JSON
-    EXAM_CLOSED = "exam_closed"  # 409: the exam takes no new attempt now (inactive, before or after its window)
-    TRANSITION_REFUSED = "transition_refused"  # 409: the attempt's state does not allow it (submit while paused)
+    EXAM_CLOSED = (
+        "exam_closed"  # 409: the exam takes no new attempt now (inactive, before or after its window)
+    )
+    TRANSITION_REFUSED = (
+        "transition_refused"  # 409: the attempt's state does not allow it (submit while paused)
+    )
     METHOD_NOT_ALLOWED = "method_not_allowed"  # 405
     NOT_ACCEPTABLE = "not_acceptable"  # 406
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"  # 415: send application/json
@@ -81,8 +85,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     else:
         code = next((code for kind, code in CODES if isinstance(exc, kind)), Code.SERVER_ERROR)
         payload = body(code, _text(exc.detail))
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        headers["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
+    wait = getattr(exc, "wait", None) if isinstance(exc, exceptions.Throttled) else None
+    if wait is not None:
+        headers["Retry-After"] = str(max(1, int(wait + 0.999)))
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         headers["WWW-Authenticate"] = 'Bearer realm="api"'
     return Response(payload, status=exc.status_code, headers=headers)

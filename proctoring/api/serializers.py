@@ -4,20 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from exams.models import Attempt, AttemptReview
 from proctoring.api import platform_users
 from proctoring.models import Incident
 
+# Text without NUL (which databases refuse), said in the schema too (as its pattern).
+NO_NUL = [RegexValidator(r"^[^\x00]*$", "NUL characters are not allowed.")]
+
 
 class CreateAttemptRequest(serializers.Serializer[Any]):
     exam = serializers.SlugField(max_length=50, help_text="The exam's slug.")
+    # Opaque: kept as given, spaces included (trimming would make two ids one).
     external_user = serializers.CharField(
-        max_length=platform_users.ID_MAX, help_text="The platform's id of the exam taker."
-    )
+        min_length=1, max_length=platform_users.ID_MAX, trim_whitespace=False, validators=NO_NUL,
+        help_text="The platform's id of the exam taker.",
+    )  # fmt: skip
     display_name = serializers.CharField(
-        max_length=platform_users.NAME_MAX, required=False, allow_blank=True, default="",
+        max_length=platform_users.NAME_MAX, required=False, allow_blank=True, default="", validators=NO_NUL,
         help_text="Shown to proctors.",
     )  # fmt: skip
     consented = serializers.BooleanField(
@@ -28,7 +34,9 @@ class CreateAttemptRequest(serializers.Serializer[Any]):
 
 
 class EndAttemptRequest(serializers.Serializer[Any]):
-    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    reason = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, default="", validators=NO_NUL
+    )
     submit = serializers.BooleanField(
         required=False, default=False,
         help_text="Submit (scored; only while in progress) instead of terminate.",
@@ -84,7 +92,9 @@ class IncidentAnswer(serializers.Serializer[Any]):
     reviewed_at = serializers.DateTimeField(allow_null=True)
     closed = serializers.BooleanField()
     closed_at = serializers.DateTimeField(allow_null=True)
-    snapshot_url = serializers.CharField(allow_null=True, help_text="Signed; works without a key until expiry.")
+    snapshot_url = serializers.CharField(
+        allow_null=True, help_text="Signed; works without a key until expiry."
+    )
     snapshot_expires_at = serializers.DateTimeField(allow_null=True)
 
 

@@ -45,6 +45,10 @@ def read(signed: str) -> LinkClaims:
         raise InvalidLink("the link has expired") from None
     except signing.BadSignature:
         raise InvalidLink("the link is not valid") from None
-    if not isinstance(claims, dict) or not isinstance(claims.get("j"), str) or not isinstance(claims.get("k"), int):
+    if (
+        not isinstance(claims, dict)
+        or not isinstance(claims.get("j"), str)
+        or not isinstance(claims.get("k"), int)
+    ):
         raise InvalidLink("the link is not valid")
     return LinkClaims(claims["j"], claims["k"])

@@ -30,11 +30,15 @@ ERRORS = {
         (429, "The key's calls per minute are spent; retry after `Retry-After` seconds."),
     ]
 }
-NOT_FOUND = {404: OpenApiResponse(serializers.ErrorAnswer, description="No such attempt among the key's exams.")}
+NOT_FOUND = {
+    404: OpenApiResponse(serializers.ErrorAnswer, description="No such attempt among the key's exams.")
+}
 OUT_OF_SCOPE = {
     403: OpenApiResponse(serializers.ErrorAnswer, description="The exam is not within the key's scope.")
 }
-CONFLICT = {409: OpenApiResponse(serializers.ErrorAnswer, description="The exam or attempt does not allow it now.")}
+CONFLICT = {
+    409: OpenApiResponse(serializers.ErrorAnswer, description="The exam or attempt does not allow it now.")
+}
 ORDERINGS = {"-risk", "risk", "started_at", "-started_at"}
 
 
@@ -54,8 +58,12 @@ class AttemptsView(APIView):
         request=serializers.CreateAttemptRequest,
         responses={
             201: serializers.AttemptAnswer,
-            200: OpenApiResponse(serializers.AttemptAnswer, description="The user's open attempt, unchanged."),
-            **ERRORS, **OUT_OF_SCOPE, **CONFLICT,
+            200: OpenApiResponse(
+                serializers.AttemptAnswer, description="The user's open attempt, unchanged."
+            ),
+            **ERRORS,
+            **OUT_OF_SCOPE,
+            **CONFLICT,
         },  # fmt: skip
         summary="Open an attempt for a platform's user (or find their open one)",
     )
@@ -120,7 +128,9 @@ class IncidentsView(APIView):
     def get(self, request: Request, attempt_id: str) -> Response:
         key = key_of(request)
         attempt = attempts.attempt_in_scope(key, attempt_id)
-        found = Incident.objects.filter(attempt=attempt).select_related("snapshot").order_by("first_seen", "pk")
+        found = (
+            Incident.objects.filter(attempt=attempt).select_related("snapshot").order_by("first_seen", "pk")
+        )
         pages = Pages()
         page = pages.paginate_queryset(found, request, view=self) or []
         return pages.get_paginated_response([_incident(incident, key) for incident in page])
@@ -149,7 +159,7 @@ class ReviewQueueView(APIView):
         elif ordering == "risk":
             entries.reverse()
         pages = Pages()
-        page = pages.paginate_queryset(entries, request, view=self) or []  # type: ignore[arg-type]
+        page: list[review.Entry] = pages.paginate_queryset(entries, request, view=self) or []  # type: ignore[arg-type]
         return pages.get_paginated_response([_queue_entry(entry) for entry in page])
 
 
@@ -188,7 +198,9 @@ def _queue_entry(entry: review.Entry) -> dict[str, Any]:
             "pending_incidents": entry.signals.pending,
             "proctor_flags": entry.signals.flags,
             "review": (
-                {"outcome": entry.review.outcome, "reviewed_at": entry.review.reviewed_at} if entry.review else None
+                {"outcome": entry.review.outcome, "reviewed_at": entry.review.reviewed_at}
+                if entry.review
+                else None
             ),
         }
     ).data

@@ -42,6 +42,8 @@ class Command(BaseCommand):
             name=key.name, prefix=key.prefix, exams=slugs, all_exams=key.all_exams,
         )  # fmt: skip
         scope = "all exams" if key.all_exams else ", ".join(slugs) or "no exam"
-        self.stdout.write(f"API key {key.name!r} (pk_{key.prefix}_…) for platform {key.platform!r}, reaching {scope}.")
+        self.stdout.write(
+            f"API key {key.name!r} (pk_{key.prefix}_…) for platform {key.platform!r}, reaching {scope}."
+        )
         self.stdout.write("It is shown once, below; only its hash is kept:")
         self.stdout.write(issued.plaintext)

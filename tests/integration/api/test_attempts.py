@@ -12,6 +12,7 @@ from django.db import connection
 from exams import lifecycle
 from exams.models import Attempt, Exam, Transition
 from proctoring.api import platform_users
+from proctoring.core.access import StreamRefused
 from proctoring.gateway import auth
 from proctoring.models import AuditEntry, ExternalUser
 from proctoring.results import incidents
@@ -65,7 +66,7 @@ def test_the_keys_scope_is_the_enrolment_but_the_window_holds(platform, exam):
 def test_consent_given_through_the_api_lets_the_token_stream(platform):
     body = create(platform, user="u").json()
     attempt = Attempt.objects.get(pk=body["id"])
-    with pytest.raises(auth.StreamRefused):
+    with pytest.raises(StreamRefused):
         auth.authorize(body["id"], None, body["token"], None)
     consented = create(platform, user="u", consented=True)
     assert consented.status_code == 200 and consented.json()["status"] == "in_progress"
@@ -95,7 +96,7 @@ def test_end_terminates_through_the_lifecycle_and_the_token_is_refused_after(pla
     assert seen == ["terminate"]  # the gateway closes the socket (4410) on this signal
     transition = Transition.objects.get(attempt_id=body["id"], action="terminate")
     assert transition.reason == "left the LMS" and transition.from_status == "in_progress"
-    with pytest.raises(auth.StreamRefused):
+    with pytest.raises(StreamRefused):
         auth.authorize(body["id"], None, body["token"], None)
     entry = AuditEntry.objects.get(action=AuditEntry.Action.API_ATTEMPT_ENDED)
     assert entry.actor_username == "api-key:moodle" and entry.detail["status"] == "terminated"
@@ -125,7 +126,10 @@ def test_get_answers_state_times_risk_and_incident_counts(platform):
     assert answer["status"] == "in_progress" and answer["seconds_left"] > 0
     assert answer["open_incidents"] == 1 and answer["pending_review"] == 1
     summary = incidents.risk_summary(Attempt.objects.get(pk=body["id"]))
-    assert answer["risk"]["incidents"] == 1 and answer["risk"]["no_face_percent"] == summary["no_face_percent"] > 0
+    assert (
+        answer["risk"]["incidents"] == 1
+        and answer["risk"]["no_face_percent"] == summary["no_face_percent"] > 0
+    )
     assert answer["risk"]["by_kind"]["no_face"]["count"] == 1
 
 

@@ -5,6 +5,7 @@ An attempt of an exam outside the key's scope is 404, like one that does not exi
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ def calls(attempt_id: str) -> list[tuple[str, str, dict[str, str] | None]]:
     ]
 
 
-def call(client: ApiClient, method: str, path: str, body: dict[str, str] | None) -> object:
+def call(client: ApiClient, method: str, path: str, body: dict[str, str] | None) -> Any:
     return client.post(path, body) if method == "post" else client.get(path)
 
 
@@ -42,7 +43,15 @@ def test_without_a_usable_key_every_endpoint_answers_401(index, attempt_id, exam
     revoked = make_key(exam, name="old")
     keys.revoke(ApiKey.objects.get(name="old"))
     method, path, body = calls(attempt_id)[index]
-    for presented in [None, "", "Basic abc", "Bearer", "Bearer pk_nothing", "Bearer " + "pk_0123abcd_" + "x" * 43, f"Bearer {revoked}"]:
+    for presented in [
+        None,
+        "",
+        "Basic abc",
+        "Bearer",
+        "Bearer pk_nothing",
+        "Bearer " + "pk_0123abcd_" + "x" * 43,
+        f"Bearer {revoked}",
+    ]:
         client = ApiClient(None)
         if presented is not None:
             client.headers = {"Authorization": presented}
@@ -69,7 +78,12 @@ def test_another_exams_key_is_refused_without_learning_whether_the_attempt_exist
     else:  # naming the exam: 403, as for an exam that does not exist
         assert answer.status_code == 403
         assert answer.json()["error"]["code"] == "exam_out_of_scope"
-        unknown = call(outsider, method, path.replace("algebra", "no-such-exam"), body and {**body, "exam": "no-such-exam"})
+        unknown = call(
+            outsider,
+            method,
+            path.replace("algebra", "no-such-exam"),
+            body and {**body, "exam": "no-such-exam"},
+        )
         assert unknown.status_code == 403
     assert Attempt.objects.get().is_open
 

@@ -4,6 +4,8 @@ process of the site shares them."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from proctoring.api import throttling
@@ -13,7 +15,7 @@ from tests.integration.api.conftest import ApiClient, create
 pytestmark = pytest.mark.django_db
 
 
-def assert_error(answer, status: int, code: str, field: str | None = None) -> dict:
+def assert_error(answer, status: int, code: str, field: str | None = None) -> Any:
     assert answer.status_code == status, answer.content
     assert answer["Content-Type"] == "application/json"
     body = answer.json()
@@ -58,7 +60,9 @@ def test_not_json_wrong_type_wrong_method_and_unknown_paths_answer_in_the_shape(
     assert_error(raw, 400, "malformed")
     form = platform.client.post("/api/v1/attempts/", {"exam": "algebra"}, headers=platform.headers)
     assert_error(form, 415, "unsupported_media_type")
-    assert_error(platform.client.delete("/api/v1/attempts/", headers=platform.headers), 405, "method_not_allowed")
+    assert_error(
+        platform.client.delete("/api/v1/attempts/", headers=platform.headers), 405, "method_not_allowed"
+    )
     assert_error(platform.get("/api/v1/nothing/here/"), 404, "not_found")
     assert_error(platform.get("/api/v1/attempts/not-a-uuid/"), 404, "not_found")
 

@@ -56,7 +56,9 @@ def test_incidents_carry_kind_severity_times_review_state_and_a_working_link(pla
     image = Client().get(incident["snapshot_url"])  # no key, no session
     assert image.status_code == 200 and image.content == IMAGE
     assert image["Content-Type"] == "image/jpeg" and "no-store" in image["Cache-Control"]
-    assert AuditEntry.objects.filter(action=AuditEntry.Action.SNAPSHOT_VIEWED, actor_username="api-key:moodle").exists()
+    assert AuditEntry.objects.filter(
+        action=AuditEntry.Action.SNAPSHOT_VIEWED, actor_username="api-key:moodle"
+    ).exists()
 
 
 def test_a_link_expires_and_a_forged_or_altered_one_is_refused(platform, settings):
