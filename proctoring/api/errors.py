@@ -8,11 +8,14 @@ throttling, validation): `exception_handler` maps them here, by `CODES`.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
 
 
 class Code:
@@ -70,12 +73,14 @@ def body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's EXCEPTION_HANDLER: every refusal in the one shape. Anything else (a bug) is left to
-    Django, whose 500 `handler` answers in the same shape for the API's paths."""
+    """DRF's EXCEPTION_HANDLER: every refusal in the one shape; anything else (a bug) is logged
+    with its traceback and answered 500 `server_error` in the same shape."""
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     if not isinstance(exc, exceptions.APIException):
-        return None
+        view = context.get("view")
+        logger.error("the API failed in %s", type(view).__name__, exc_info=exc)
+        return Response(server_error_body(), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
     headers: dict[str, str] = {}
     if isinstance(exc, ApiError):
         payload = body(exc.error_code, str(exc.detail), exc.field)
@@ -113,12 +118,3 @@ def _text(detail: Any) -> str:
 
 def server_error_body() -> dict[str, Any]:
     return body(Code.SERVER_ERROR, "the server failed to answer; the error is logged")
-
-
-STATUS_OF = {
-    Code.UNAUTHENTICATED: status.HTTP_401_UNAUTHORIZED,
-    Code.EXAM_OUT_OF_SCOPE: status.HTTP_403_FORBIDDEN,
-    Code.NOT_FOUND: status.HTTP_404_NOT_FOUND,
-    Code.EXAM_CLOSED: status.HTTP_409_CONFLICT,
-    Code.TRANSITION_REFUSED: status.HTTP_409_CONFLICT,
-}

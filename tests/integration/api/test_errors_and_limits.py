@@ -86,3 +86,16 @@ def test_the_window_resets_each_minute(redis_conn):
     assert throttling.spend(7, 2, now=659.5) == pytest.approx(0.5)
     assert throttling.spend(7, 2, now=660.0) is None
     assert 0 < redis_conn.ttl("proctoring:api-key:7:calls:10") <= 120
+
+
+def test_a_bug_is_a_500_in_the_same_shape_and_logged(platform, monkeypatch, caplog):
+    attempt = create(platform).json()["id"]
+
+    def broken(attempt):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("proctoring.api.attempts.detail", broken)
+    answer = platform.get(f"/api/v1/attempts/{attempt}/")
+    assert_error(answer, 500, "server_error")
+    assert "a bug" not in answer.content.decode()
+    assert any(record.exc_info and "a bug" in str(record.exc_info[1]) for record in caplog.records)
