@@ -102,6 +102,12 @@ def external_id_of(attempt: Attempt) -> str | None:
     return link.external_id if link is not None else None
 
 
+def external_ids(user_ids: list[int]) -> dict[int, str]:
+    """The platform ids of these users (those who have one), in one query."""
+    rows = ExternalUser.objects.filter(user_id__in=user_ids).values_list("user_id", "external_id")
+    return dict(rows)
+
+
 def ws_paths(attempt: Attempt) -> dict[str, str]:
     """The camera's socket for the attempt, and a token for it (docs/protocol.md)."""
     token = make_token(attempt)
@@ -119,6 +125,7 @@ def facts(attempt: Attempt, now: datetime | None = None, *, camera: bool = True)
         "id": attempt.pk,
         "exam": attempt.exam.slug,
         "external_user": external_id_of(attempt),
+        "display_name": attempt.user.first_name,
         "status": attempt.status,
         "started_at": attempt.started_at,
         "consented_at": attempt.consented_at,

@@ -24,7 +24,7 @@ class CreateAttemptRequest(serializers.Serializer[Any]):
     )  # fmt: skip
     display_name = serializers.CharField(
         max_length=platform_users.NAME_MAX, required=False, allow_blank=True, default="", validators=NO_NUL,
-        help_text="Shown to proctors.",
+        help_text="The exam taker's name, kept as their user's first name and given back in answers.",
     )  # fmt: skip
     consented = serializers.BooleanField(
         required=False, default=False,
@@ -63,6 +63,7 @@ class AttemptAnswer(serializers.Serializer[Any]):
     id = serializers.UUIDField()
     exam = serializers.CharField()
     external_user = serializers.CharField(allow_null=True)
+    display_name = serializers.CharField(allow_blank=True)
     status = serializers.ChoiceField(choices=Attempt.Status.choices)
     started_at = serializers.DateTimeField()
     consented_at = serializers.DateTimeField(allow_null=True)
@@ -106,6 +107,7 @@ class Review(serializers.Serializer[Any]):
 class QueueEntryAnswer(serializers.Serializer[Any]):
     id = serializers.UUIDField()
     external_user = serializers.CharField(allow_null=True)
+    display_name = serializers.CharField(allow_blank=True)
     status = serializers.ChoiceField(choices=Attempt.Status.choices)
     started_at = serializers.DateTimeField()
     ended_at = serializers.DateTimeField(allow_null=True)

@@ -160,7 +160,8 @@ class ReviewQueueView(APIView):
             entries.reverse()
         pages = Pages()
         page: list[review.Entry] = pages.paginate_queryset(entries, request, view=self) or []  # type: ignore[arg-type]
-        return pages.get_paginated_response([_queue_entry(entry) for entry in page])
+        ids = attempts.external_ids([entry.attempt.user_id for entry in page])
+        return pages.get_paginated_response([_queue_entry(entry, ids) for entry in page])
 
 
 def _incident(incident: Incident, key: ApiKey) -> dict[str, Any]:
@@ -184,12 +185,13 @@ def _incident(incident: Incident, key: ApiKey) -> dict[str, Any]:
     ).data
 
 
-def _queue_entry(entry: review.Entry) -> dict[str, Any]:
+def _queue_entry(entry: review.Entry, external_ids: dict[int, str]) -> dict[str, Any]:
     attempt = entry.attempt
     return serializers.QueueEntryAnswer(
         {
             "id": attempt.pk,
-            "external_user": attempts.external_id_of(attempt),
+            "external_user": external_ids.get(attempt.user_id),
+            "display_name": attempt.user.first_name,
             "status": attempt.status,
             "started_at": attempt.started_at,
             "ended_at": attempt.ended_at,

@@ -10,6 +10,7 @@ import os
 
 import pytest
 import schemathesis
+from django.contrib.staticfiles import finders
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
@@ -86,3 +87,5 @@ def test_the_schema_and_its_docs_are_served_without_a_key_and_without_a_cdn(db):
     docs = Client().get("/api/v1/docs").content.decode()
     assert "swagger-ui" in docs and "/static/drf_spectacular_sidecar/" in docs
     assert "cdn" not in docs.lower() and "https://" not in docs
+    # The page's scripts are static files of this site (collected by collectstatic).
+    assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js") is not None
