@@ -79,7 +79,8 @@ class AttemptsView(APIView):
         if opened.created:
             audit.record(
                 request._request, audit.Action.API_ATTEMPT_CREATED, opened.attempt,
-                actor_name=actor(key), external_user=data["external_user"], consented=data["consented"],
+                actor_name=actor(key), api_key=key.prefix, external_user=data["external_user"],
+                consented=data["consented"],
             )  # fmt: skip
         answer = serializers.AttemptAnswer(attempts.facts(opened.attempt)).data
         return Response(answer, status=status.HTTP_201_CREATED if opened.created else status.HTTP_200_OK)
@@ -113,7 +114,7 @@ class EndAttemptView(APIView):
         if changed:
             audit.record(
                 request._request, audit.Action.API_ATTEMPT_ENDED, ended,
-                actor_name=actor(key), status=ended.status, reason=data["reason"][:200],
+                actor_name=actor(key), api_key=key.prefix, status=ended.status, reason=data["reason"][:200],
             )  # fmt: skip
         return Response(serializers.AttemptAnswer(attempts.facts(ended)).data)
 
