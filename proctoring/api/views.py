@@ -31,7 +31,9 @@ ERRORS = {
     ]
 }
 NOT_FOUND = {
-    404: OpenApiResponse(serializers.ErrorAnswer, description="No such attempt among the key's exams.")
+    404: OpenApiResponse(
+        serializers.ErrorAnswer, description="No such attempt among the key's exams, or page."
+    )
 }
 OUT_OF_SCOPE = {
     403: OpenApiResponse(serializers.ErrorAnswer, description="The exam is not within the key's scope.")
@@ -40,6 +42,12 @@ CONFLICT = {
     409: OpenApiResponse(serializers.ErrorAnswer, description="The exam or attempt does not allow it now.")
 }
 ORDERINGS = {"-risk", "risk", "started_at", "-started_at"}
+NO_PAGE = {404: OpenApiResponse(serializers.ErrorAnswer, description="No such page (past the last).")}
+# Pages are numbered from 1; a page size past the largest is the largest.
+PAGING = [
+    OpenApiParameter("page", {"type": "integer", "minimum": 1}),
+    OpenApiParameter("page_size", {"type": "integer", "minimum": 1}, description="At most 200."),
+]
 
 
 class Pages(PageNumberPagination):
@@ -122,7 +130,7 @@ class EndAttemptView(APIView):
 class IncidentsView(APIView):
     @extend_schema(
         operation_id="attempts_incidents",
-        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+        parameters=PAGING,
         responses={200: serializers.IncidentPage, **ERRORS, **NOT_FOUND},
         summary="An attempt's incidents, each with a short-lived signed link to its snapshot",
     )
@@ -142,10 +150,9 @@ class ReviewQueueView(APIView):
         operation_id="exams_review_queue",
         parameters=[
             OpenApiParameter("ordering", str, enum=sorted(ORDERINGS), description="Default: -risk."),
-            OpenApiParameter("page", int),
-            OpenApiParameter("page_size", int),
+            *PAGING,
         ],
-        responses={200: serializers.QueuePage, **ERRORS, **OUT_OF_SCOPE},
+        responses={200: serializers.QueuePage, **ERRORS, **OUT_OF_SCOPE, **NO_PAGE},
         summary="The exam's review queue: its attempts, riskiest first",
     )
     def get(self, request: Request, slug: str) -> Response:

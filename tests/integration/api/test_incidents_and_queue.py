@@ -101,6 +101,8 @@ def test_the_review_queue_is_the_live_ranking_paginated(platform, exam):
     assert [row["id"] for row in ascending["results"]] == expected[::-1]
     paged = platform.get("/api/v1/exams/algebra/attempts/", page_size=2, page=2).json()
     assert [row["id"] for row in paged["results"]] == expected[2:] and paged["previous"]
+    past = platform.get("/api/v1/exams/algebra/attempts/", page=3)
+    assert past.status_code == 404 and past.json()["error"]["code"] == "not_found"
     bad = platform.get("/api/v1/exams/algebra/attempts/", ordering="name")
     assert bad.status_code == 400 and bad.json()["error"]["field"] == "ordering"
     assert str(middling.pk) in expected
