@@ -1,9 +1,11 @@
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from proctoring.models import AuditEntry, Finding, FrameResult, Incident
+from proctoring.api import keys
+from proctoring.models import ApiKey, AuditEntry, Finding, FrameResult, Incident
 from proctoring.results import audit, incidents
 
 
@@ -82,3 +84,53 @@ class AuditEntryAdmin(admin.ModelAdmin[AuditEntry]):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
+    """Keys of the REST API: made here (the key is shown once, in a message), scoped, revoked;
+    never deleted (the audit log names calls by them)."""
+
+    list_display = ["name", "prefix", "platform", "all_exams", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["all_exams", "revoked_at"]
+    search_fields = ["name", "prefix", "platform"]
+    filter_horizontal = ["exams"]
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+        fixed = ["prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+        return fixed + ["platform"] if obj is not None else fixed
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        if not change:
+            obj.platform = keys.platform_of(obj.platform, obj.name)
+            obj.created_by = request.user if request.user.is_authenticated else None
+            # On the instance, which this request alone holds (the ModelAdmin is shared).
+            obj._plaintext = keys.fill(obj)  # type: ignore[attr-defined]
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        key: ApiKey = form.instance
+        scope = sorted(key.exams.values_list("slug", flat=True))
+        action = audit.Action.API_KEY_CHANGED if change else audit.Action.API_KEY_CREATED
+        audit.record(
+            request, action, key, name=key.name, prefix=key.prefix, exams=scope, all_exams=key.all_exams
+        )
+        plaintext = getattr(key, "_plaintext", "")
+        if plaintext:
+            messages.warning(
+                request, f"The new API key, shown this once (only its hash is kept): {plaintext}"
+            )
+
+    @admin.action(description="Revoke the selected API keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        revoked = 0
+        for key in queryset:
+            if keys.revoke(key):
+                revoked += 1
+                audit.record(request, audit.Action.API_KEY_REVOKED, key, name=key.name, prefix=key.prefix)
+        self.message_user(request, f"{revoked} API key(s) revoked.")

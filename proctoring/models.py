@@ -5,8 +5,8 @@ time interval) that a proctor reviews.
 The shape follows what mature proctoring systems keep (edx-proctoring's attempts, reviews and
 review comments): the evidence is append-only, the review is a separate, attributed decision.
 
-Beside them: the holder of the queue's permissions, and the audit log (an append-only entry per
-action of staff).
+Beside them: the holder of the queue's permissions, the audit log (an append-only entry per
+action of staff or of an API key), and the REST API's keys and the platforms' users they create.
 """
 
 from __future__ import annotations
@@ -201,6 +201,12 @@ class AuditEntry(models.Model):
         ATTEMPT_REVIEWED = "attempt.reviewed"
         REPORT_VIEWED = "attempt.report_viewed"  # the printable report: snapshots, reviews, messages
         RESULTS_EXPORTED = "exam.results_exported"  # the exam's attempts as CSV
+        # The REST API (proctoring/api/): its keys, and what a key's calls change.
+        API_KEY_CREATED = "api_key.created"
+        API_KEY_REVOKED = "api_key.revoked"
+        API_KEY_CHANGED = "api_key.changed"  # its name or scope, in the admin
+        API_ATTEMPT_CREATED = "api.attempt_created"
+        API_ATTEMPT_ENDED = "api.attempt_ended"
 
     class Outcome(models.TextChoices):
         OK = "ok"
@@ -243,3 +249,54 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise AppendOnly("audit entries are deleted only by the retention purge")
+
+
+class ApiKey(models.Model):
+    """A platform's key to the REST API (proctoring/api/): only a SHA-256 of its secret is kept,
+    the key itself is shown once. It reaches the exams it is scoped to (or all, with `all_exams`
+    set explicitly); an empty scope reaches none."""
+
+    name = models.CharField(max_length=100, help_text="Who holds it; the audit log names calls by it.")
+    # The platform whose users the key speaks for: keys of one platform (a rotation) share its
+    # external users and their attempts.
+    platform = models.SlugField(
+        max_length=50, blank=True, help_text="Keys of one platform share its users. Empty: the name's slug."
+    )
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    secret_sha256 = models.CharField(max_length=64, editable=False)
+    exams = models.ManyToManyField(Exam, blank=True, related_name="+", help_text="The exams it reaches.")
+    all_exams = models.BooleanField(default=False, help_text="Reaches every exam, present and future.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} (pk_{self.prefix}_…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class ExternalUser(models.Model):
+    """A platform's user, as the API knows them: a Django user of its own per (platform, id)."""
+
+    platform = models.SlugField(max_length=50)
+    external_id = models.CharField(max_length=150)
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="external")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["platform", "external_id"], name="one_user_per_external_id")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.external_id}"

@@ -70,6 +70,11 @@ INSTALLED_APPS = [
     "proctoring",
     "django_rq",
     "exams",
+    # The REST API (proctoring/api/): its framework, its OpenAPI schema, and the schema's docs
+    # page served from the sidecar's static files (no CDN).
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
 ]
 
 MIDDLEWARE = [
@@ -329,6 +334,32 @@ PROCTORING_REFUSALS_TO_BLOCK = env.int("PROCTORING_REFUSALS_TO_BLOCK", 10, minim
 PROCTORING_REFUSAL_COOLDOWN = env.int("PROCTORING_REFUSAL_COOLDOWN", 60, minimum=1, maximum=24 * 3600)
 # How long a camera client's token stays valid (seconds); an ended attempt refuses it anyway.
 PROCTORING_TOKEN_MAX_AGE = env.int("PROCTORING_TOKEN_MAX_AGE", 6 * 3600, minimum=60)
+# The REST API: calls per clock minute per API key (429 past it), and how long the signed link
+# to an incident's snapshot in its answers works (seconds).
+PROCTORING_API_CALLS_PER_MINUTE = env.int("PROCTORING_API_CALLS_PER_MINUTE", 600, minimum=1)
+PROCTORING_API_SNAPSHOT_LINK_SECONDS = env.int(
+    "PROCTORING_API_SNAPSHOT_LINK_SECONDS", 300, minimum=10, maximum=24 * 3600
+)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["proctoring.api.authentication.BearerKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["proctoring.api.authentication.HasApiKey"],
+    "DEFAULT_THROTTLE_CLASSES": ["proctoring.api.throttling.PerKeyThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "proctoring.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Proctoring pipeline API",
+    "DESCRIPTION": "Open attempts for a platform's users, hand them a camera, end them, read incidents "
+    "and the review queue. Guide: docs/integration.md.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 # A bearer token that lets a monitoring system read /metrics and /proctoring/stats.json without
 # a staff login ("Authorization: Bearer <token>"): aggregates only, no client rows. Empty: staff
 # sessions only; short or a placeholder: start-up stops.

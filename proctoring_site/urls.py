@@ -1,4 +1,4 @@
-"""Top-level URLs: exam pages, accounts, admin, the probes and, in development, the reference
+"""Top-level URLs: exam pages, accounts, admin, the REST API, the probes and, in development, the reference
 proctoring API."""
 
 from collections.abc import Callable
@@ -61,6 +61,7 @@ urlpatterns = [
     path("metrics", monitoring.metrics, name="metrics"),
     path("proctoring/stats.json", monitoring.stats_json, name="proctoring-stats"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("api/v1/", include("proctoring.api.urls")),
     *reference_api,
     path("", include("exams.urls")),
 ]

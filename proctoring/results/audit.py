@@ -42,6 +42,7 @@ def record(
     *,
     exam: Exam | None = None,
     exam_slug: str = "",
+    actor_name: str = "",
     **detail: Any,
 ) -> AuditEntry:
     """Appends one entry and returns it.
@@ -54,6 +55,7 @@ def record(
         outcome: ok, refused (no role for it) or error (it failed).
         exam: the exam concerned, when the target does not say.
         exam_slug: the exam's slug alone, for an exam that is being deleted.
+        actor_name: who acted when no user did (an API key: "api-key:<name>").
         detail: a few JSON values (cut to `DETAIL_MAX` bytes).
     """
     request = who if isinstance(who, HttpRequest) else None
@@ -64,7 +66,7 @@ def record(
     exam = exam or _exam_of(target)
     return AuditEntry.objects.create(
         actor=user,
-        actor_username=user.get_username() if user is not None else "",
+        actor_username=user.get_username() if user is not None else actor_name[:150],
         action=action,
         target_type=target_type,
         target_id=target_id[:255],

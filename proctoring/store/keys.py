@@ -74,6 +74,8 @@ proctoring:stats:histogram:<name>       hash: a count per bucket (ms upper bound
                                         (enqueue, api), for /metrics (proctoring/queue/metrics.py).
 proctoring:events:recent                list: the last 50 job events (JSON), newest first, for the
                                         admin's overview (proctoring/queue/recent_events.py).
+proctoring:api-key:<id>:calls:<minute>  the REST API calls of one key in that epoch minute, kept 2
+                                        minutes: its rate limit (proctoring/api/throttling.py).
 proctoring:stats:histogram:<name>:range sorted set: the least and greatest value seen in each
                                         bucket ("min:250", "max:250"; score: ms), for percentiles.
 
@@ -280,6 +282,10 @@ def connections_of_attempt(attempt_id: str) -> str:
 
 def worker_name_claim(name: str) -> str:
     return f"{PREFIX}:worker-name:{name}"
+
+
+def api_key_calls(key_id: int, minute: int) -> str:
+    return f"{PREFIX}:api-key:{key_id}:calls:{minute}"
 
 
 # The templates the Lua scripts expand with `key_for` (see `template`), made once for every caller.
