@@ -1,9 +1,10 @@
 """The server's clock: a job at each attempt's deadline times it out, with no browser needed.
 
 Each `begin`, `resume` and `extend` schedules `exams.jobs.enforce_deadline` at the attempt's
-deadline on the `exams` queue (django-rq's scheduler; `manage.py backgroundworker` runs it).
-The job's id is the attempt's and the deadline's second, so scheduling the same deadline twice
-makes one job. The job reads the attempt again: time added or a pause since moves the deadline,
+deadline on the `exams` queue (django-rq's scheduler; `manage.py backgroundworker` runs it),
+rounded up to a whole second: RQ keeps a scheduled time in whole seconds rounded down, so a
+job for 12.3 s would run at 12 s, before the deadline. The job's id is the attempt's and that
+second, so scheduling the same deadline twice makes one job. The job reads the attempt again: time added or a pause since moves the deadline,
 and the job schedules itself anew (a paused attempt waits for `resume`, which schedules). Every
 deadline job also sweeps for other overdue attempts, and schedules a sweep each minute while
 attempts run, so a lost job (Redis down at scheduling time) ends its attempt a minute late at
@@ -40,13 +41,26 @@ def sweep_job_id(at: datetime) -> str:
     return f"exams-sweep-{int(at.timestamp())}"
 
 
-def schedule(attempt: Attempt, now: datetime | None = None) -> str | None:
+def due_second(moment: datetime) -> datetime:
+    """`moment` rounded up to a whole second."""
+    whole = moment.replace(microsecond=0)
+    return whole if whole == moment else whole + timedelta(seconds=1)
+
+
+def schedule(
+    attempt: Attempt, now: datetime | None = None, *, not_before: datetime | None = None
+) -> str | None:
     """Schedules the deadline job of an attempt in progress (and the next sweep); returns the
-    job's id, or None if its clock is not running or Redis could not take the job."""
+    job's id, or None if its clock is not running or Redis could not take the job. `not_before`:
+    no earlier than then (a job rescheduling itself: never under its own id, which RQ deletes
+    once it has run)."""
     now = now or timezone.now()
     deadline = attempt.deadline(now) if attempt.status == Attempt.Status.IN_PROGRESS else None
     if deadline is None:
         return None
+    deadline = due_second(deadline)
+    if not_before is not None:
+        deadline = max(deadline, due_second(not_before))
     job_id = deadline_job_id(attempt.pk, deadline)
     try:
         queue = django_rq.get_queue(QUEUE)
@@ -78,7 +92,7 @@ def check(attempt_id: str, now: datetime | None = None) -> str:
         return "gone"
     attempt = lifecycle.enforce_deadline(attempt, now)
     if attempt.status == Attempt.Status.IN_PROGRESS:
-        schedule(attempt, now)
+        schedule(attempt, now, not_before=now + timedelta(seconds=1))
     return str(attempt.status)
 
 

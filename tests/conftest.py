@@ -94,6 +94,24 @@ def start_worker(processes: list[Process], tmp_path: Path) -> Callable[..., Proc
 
 
 @pytest.fixture
+def start_background_worker(processes: list[Process], tmp_path: Path, redis_conn) -> Callable[[], Process]:
+    """`python manage.py backgroundworker` as the deployment runs it; ready once registered."""
+
+    def start() -> Process:
+        worker = Process(python("manage.py", "backgroundworker"), child_env(), tmp_path / "background.log")
+        processes.append(worker)
+        wait_until(
+            lambda: redis_conn.scard("rq:workers:exams") or worker.popen.poll() is not None,
+            30,
+            "background worker registration",
+        )
+        assert worker.popen.poll() is None, worker.log()
+        return worker
+
+    return start
+
+
+@pytest.fixture
 def start_daphne(processes: list[Process], tmp_path: Path) -> Callable[..., tuple[Process, int]]:
     def start(port: int | None = None, **env: str) -> tuple[Process, int]:
         port = port or free_port()

@@ -100,9 +100,13 @@ def test_end_terminates_through_the_lifecycle_and_the_token_is_refused_after(pla
         auth.authorize(body["id"], None, body["token"], None)
     entry = AuditEntry.objects.get(action=AuditEntry.Action.API_ATTEMPT_ENDED)
     assert entry.actor_username == "api-key:moodle" and entry.detail["status"] == "terminated"
-    # Ending again changes nothing and records nothing; a new create opens a new attempt.
+    # Ending again changes nothing and records nothing; a new create is the exam's rule: one
+    # attempt each by default (a 409 naming it), a new attempt where the exam allows more.
     assert platform.post(f"/api/v1/attempts/{body['id']}/end/").json()["status"] == "terminated"
     assert AuditEntry.objects.filter(action=AuditEntry.Action.API_ATTEMPT_ENDED).count() == 1
+    refused = create(platform, user="u")
+    assert refused.status_code == 409 and "used your 1 attempt" in refused.json()["error"]["message"]
+    Exam.objects.update(attempts_allowed=0)
     assert create(platform, user="u").status_code == 201
 
 

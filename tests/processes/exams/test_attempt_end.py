@@ -5,8 +5,6 @@ all reach the API and are stored, though the camera socket was closed with 4410.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -17,29 +15,11 @@ from exams.models import Attempt, Transition
 from proctoring.core.protocol import CloseCode
 from proctoring.gateway.tokens import make_token
 from proctoring.models import FrameResult
-from tests.support import Process, child_env, jpeg_bytes, python, wait_until
+from tests.support import jpeg_bytes, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 A = lifecycle.Action
-
-
-@pytest.fixture
-def start_background_worker(processes: list[Process], tmp_path: Path, redis_conn) -> Callable[[], Process]:
-    """`python manage.py backgroundworker` as the deployment runs it; ready once registered."""
-
-    def start() -> Process:
-        worker = Process(python("manage.py", "backgroundworker"), child_env(), tmp_path / "background.log")
-        processes.append(worker)
-        wait_until(
-            lambda: redis_conn.scard("rq:workers:exams") or worker.popen.poll() is not None,
-            30,
-            "background worker registration",
-        )
-        assert worker.popen.poll() is None, worker.log()
-        return worker
-
-    return start
 
 
 @pytest.fixture
