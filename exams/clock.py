@@ -4,8 +4,9 @@ Each `begin`, `resume` and `extend` schedules `exams.jobs.enforce_deadline` at t
 deadline on the `exams` queue (django-rq's scheduler; `manage.py backgroundworker` runs it),
 rounded up to a whole second: RQ keeps a scheduled time in whole seconds rounded down, so a
 job for 12.3 s would run at 12 s, before the deadline. The job's id is the attempt's and that
-second, so scheduling the same deadline twice makes one job. The job reads the attempt again: time added or a pause since moves the deadline,
-and the job schedules itself anew (a paused attempt waits for `resume`, which schedules). Every
+second, so scheduling the same deadline twice makes one job. The job reads the attempt again:
+time added or a pause since moves the deadline, and the job schedules itself anew, under a new
+id (a paused attempt waits for `resume`, which schedules). Every
 deadline job also sweeps for other overdue attempts, and schedules a sweep each minute while
 attempts run, so a lost job (Redis down at scheduling time) ends its attempt a minute late at
 most; a page or socket that reads the attempt ends it at once (`lifecycle.enforce_deadline`).
