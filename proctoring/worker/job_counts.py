@@ -8,7 +8,7 @@ from typing import Any
 
 from rq.job import Job, JobStatus
 
-from proctoring.queue import freshness, policy
+from proctoring.queue import freshness, policy, summed
 from proctoring.store import keys
 from proctoring.worker import job_context, successes
 
@@ -22,7 +22,7 @@ def write_success(connection: Any, worker_key: str, job: Job, writes: list[job_c
     if not writes and not is_frame:
         return
     with connection.pipeline(transaction=False) as pipe:
-        with freshness.tallied(pipe):
+        with freshness.tallied(pipe), summed.summed(pipe):
             for write in writes:
                 write(pipe)
         if is_frame:

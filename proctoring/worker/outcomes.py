@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 
 from proctoring.core.frames import FrameMeta
-from proctoring.queue import breaker, counters, envelopes, failed_images, freshness, lateness
+from proctoring.queue import breaker, counters, envelopes, failed_images, freshness, lateness, summed
 from proctoring.store import keys
 from proctoring.store.connections import get_redis
 from proctoring.worker import job_context
@@ -45,28 +45,32 @@ def finish_delivered(
     window = settings.PROCTORING_PRIORITY_AFTER_FLAG
 
     def write(pipe: Any) -> None:
-        breaker.record_success(pipe)
         of_client = kept()
-        if hint and of_client:
-            pipe.set(keys.client_hint(client_id), hint, ex=HINT_TTL)
-        else:
-            pipe.delete(keys.client_hint(client_id))
-        if flagged and window and of_client:
-            pipe.set(keys.client_priority(client_id), 1, ex=window)
+        # The per-frame copy and deletes stay in order (the thumbnail is copied before the
+        # frame's bytes go); the counts, the circuit and the client's hint and refusals are
+        # written once per batch of successes (`summed`).
         if keep_latest and of_client:
             pipe.copy(keys.frame(job_id), keys.client_latest(client_id), replace=True)
             pipe.expire(keys.client_latest(client_id), LATEST_TTL)
         counters.move(job_id, counters.DONE, pipeline=pipe, extra=counters.completed_field())
-        counters.count_minute(pipe, "completed")
-        pipe.hincrby(keys.totals(), "completed", 1)
-        if late:
-            pipe.hincrby(keys.totals(), lateness.LATE, 1)
-            counters.count_minute(pipe, lateness.LATE)
         pipe.delete(keys.frame(job_id))
         pipe.zrem(keys.client_pending(client_id), job_id)
         if times is not None and of_client and not late:
             freshness.record(pipe, client_id, *times)
-        pipe.delete(keys.client_refusals(client_id))  # the API takes this client's frames again
+        with summed.summed(pipe) as sums:
+            breaker.record_success(sums)
+            if hint and of_client:
+                sums.set(keys.client_hint(client_id), hint, ex=HINT_TTL)
+            else:
+                sums.delete(keys.client_hint(client_id))
+            if flagged and window and of_client:
+                sums.set(keys.client_priority(client_id), 1, ex=window)
+            counters.count_minute(sums, "completed")
+            sums.hincrby(keys.totals(), "completed", 1)
+            if late:
+                sums.hincrby(keys.totals(), lateness.LATE, 1)
+                counters.count_minute(sums, lateness.LATE)
+            sums.delete(keys.client_refusals(client_id))  # the API takes this client's frames again
 
     if job_context.defer_on_success(write):
         return

@@ -24,7 +24,7 @@ from rq.executions import Execution
 from rq.job import Job
 from rq.results import Result
 
-from proctoring.queue import freshness, policy
+from proctoring.queue import freshness, policy, summed
 from proctoring.store import keys, rq_internals
 from proctoring.worker.job_context import Write
 
@@ -156,7 +156,9 @@ class Finisher:
             tries += 1
             try:
                 with self.connection.pipeline(transaction=True) as pipe:
-                    with freshness.tallied(pipe):  # the batch's frame times: per client, not per frame
+                    # The batch's frame times, counts and clients' flags: per batch or per
+                    # client, not per frame.
+                    with freshness.tallied(pipe), summed.summed(pipe):
                         for item in batch:
                             _write_success(pipe, item)
                     pipe.hincrby(self.worker_key, "successful_job_count", len(batch))
