@@ -182,7 +182,12 @@ def _write(batch: list[Pending], written: list[str]) -> None:
     and the snapshots of the incidents they open (their keys added to `written` as they are)."""
     flagged = {item.row.job_id: item for item in batch if item.row.flags}
     # A repeated job (same job id) keeps the first stored answer and adds no second finding.
-    already = set(FrameResult.objects.filter(job_id__in=flagged).values_list("job_id", flat=True))
+    # (Most batches have no flagged row: no query for them.)
+    already = (
+        set(FrameResult.objects.filter(job_id__in=flagged).values_list("job_id", flat=True))
+        if flagged
+        else set()
+    )
     FrameResult.objects.bulk_create([item.row for item in batch], ignore_conflicts=True)
     new = [job_id for job_id in flagged if job_id not in already]
     if not new:

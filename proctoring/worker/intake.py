@@ -23,6 +23,7 @@ from django.conf import settings
 from rq.defaults import DEFAULT_WORKER_TTL
 from rq.executions import WORKER_EXECUTIONS_KEY_TEMPLATE, Execution
 from rq.job import Job
+from rq.serializers import resolve_serializer
 from rq.suspension import WORKERS_SUSPENDED
 from rq.utils import str_to_date, utcformat
 
@@ -150,6 +151,10 @@ def take(
         raise CircuitOpen(probing=True)
     sparse, held_back = answer[0], answer[1]
     taken: list[Taken] = []
+    # RQ checks a serializer it is given against its protocol on every job it makes (a slow
+    # isinstance); its default it takes as is.
+    if serializer is _DEFAULT_SERIALIZER:
+        serializer = None
     for i in range(2, len(answer), 4):
         job_id, execution_id, flat, envelope = answer[i : i + 4]
         job_id = job_id.decode()
@@ -184,6 +189,8 @@ def _live_since(connection: redis.Redis, now: float, pauses: lateness.Pauses | N
         return "0"
     return repr(lateness.live_since(connection, now, pauses))
 
+
+_DEFAULT_SERIALIZER = resolve_serializer(None)
 
 # Set while this process sees the workers paused (`lateness.note_paused`): time paused does not
 # count toward a frame's age.
