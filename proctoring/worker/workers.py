@@ -36,7 +36,17 @@ from proctoring.queue import metrics, recent_events
 from proctoring.results import writer
 from proctoring.store import keys, rq_internals
 from proctoring.store.connections import get_redis
-from proctoring.worker import intake, job_context, job_counts, leases, names, scheduling, slots, successes
+from proctoring.worker import (
+    gc_tuning,
+    intake,
+    job_context,
+    job_counts,
+    leases,
+    names,
+    scheduling,
+    slots,
+    successes,
+)
 from proctoring.worker.timeouts import WatchdogDeathPenalty
 from proctoring_site import redis_check, redis_clients
 
@@ -100,6 +110,7 @@ class ProctoringWorker(SimpleWorker):
         """RQ's work loop (suspension, maintenance, scheduler, heartbeats, warm shutdown), but
         taking as many jobs per round trip as there are free threads to run them."""
         self.bootstrap(logging_level, date_format, log_format)
+        gc_tuning.settle_heap()  # start-up done: what is loaded now lives as long as the process
         self._leases = leases.Leases(self.connection)
         self._finisher = successes.Finisher(self.connection, self.key, on_commit=self._committed)
         if self._reserve:
