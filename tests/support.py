@@ -109,6 +109,13 @@ class Reply:
     content_type: str = "application/json"
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog is 5: a worker's 64 threads connecting at once to a test
+    # process busy elsewhere overflow it, and a dropped SYN is retried after 1 s, past a 0.5 s
+    # connect timeout, which reads as an unreachable API. A real API's backlog is far larger.
+    request_queue_size = 128
+
+
 class RecordingApi:
     """A real HTTP server standing in for the proctoring API: it records every call and answers
     from a script (a list of replies, the last repeating), or blocks while `hold` is set."""
@@ -122,7 +129,7 @@ class RecordingApi:
         # Bound now (its port is ours), listening from start(): until then a connection to it is
         # refused, which is how a test plays an API that is down without losing its port to
         # another socket's ephemeral port in between.
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler(), bind_and_activate=False)
+        self._server = _Server(("127.0.0.1", 0), self._handler(), bind_and_activate=False)
         self._server.server_bind()
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
