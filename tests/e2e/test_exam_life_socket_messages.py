@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
@@ -144,12 +145,16 @@ def test_an_answer_refused_by_a_pause_is_kept_and_saved_at_the_resume(
     attempt = begin(page, gateway.url, exam)
     # A pause whose message has not reached the page yet (the gateway tells it within
     # milliseconds, so the row is changed here without publishing): its save is refused, which
-    # tells it.
+    # tells it. The page's slow state poll would tell it too, if it came first on a slow machine:
+    # it is held off until the refused save has spoken.
+    state_url = re.compile(re.escape(reverse("exams:state", args=[attempt.pk])) + "$")
+    page.route(state_url, lambda route: route.abort())
     Attempt.objects.filter(pk=attempt.pk).update(status=Attempt.Status.PAUSED, paused_at=timezone.now())
     paused = Attempt.objects.get(pk=attempt.pk)
     page.get_by_label(re.compile("Why is the sky blue")).fill("typed as the pause came")
     expect(page.locator("#paused-notice")).to_be_visible(timeout=10_000)
     assert not Answer.objects.exists()
+    page.unroute_all()
 
     deliver(page, state_message(lifecycle.apply(paused, lifecycle.Action.RESUME).attempt))
     expect(page.locator(".question .save-state")).to_have_text("Saved", timeout=10_000)

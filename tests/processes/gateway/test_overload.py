@@ -43,7 +43,11 @@ def test_a_frame_past_its_live_window_goes_late_and_one_past_the_horizon_is_drop
     late_id = aged(2, 60)
     fresh_id = enqueue.enqueue_frame(client, client, 3, frame)
 
-    start_worker(PROCTORING_MAX_FRAME_AGE="30", PROCTORING_BACKFILL_HORIZON="900")
+    # One job at a time: with spare threads the late frame is rightly taken as soon as no live one
+    # waits, and the two calls then race to the API; the order under test is the order of taking.
+    start_worker(
+        PROCTORING_MAX_FRAME_AGE="30", PROCTORING_BACKFILL_HORIZON="900", PROCTORING_WORKER_CONCURRENCY="1"
+    )
     wait_until(lambda: FrameResult.objects.filter(job_id=late_id).exists(), 30, "the late frame delivered")
     wait_until(lambda: stale_count() == 1, 10, "the expired frame counted")
     calls = [(call.headers["Idempotency-Key"], call.fields.get("late")) for call in api.calls]
