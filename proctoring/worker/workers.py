@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -25,8 +24,6 @@ from django.conf import settings
 from rq import SimpleWorker
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.exceptions import StopRequested
-from rq.queue import Queue
-from rq.timeouts import JobTimeoutException
 from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 from rq.worker.base import DequeueStrategy
@@ -39,10 +36,9 @@ from proctoring.store.connections import get_redis
 from proctoring.worker import (
     gc_tuning,
     intake,
-    job_context,
-    job_counts,
     leases,
     names,
+    running,
     scheduling,
     slots,
     successes,
@@ -59,7 +55,7 @@ TAKE_LINGER = 0.01  # seconds a worker waits after the first job of a trickle, f
 SCHEDULER_CHECK_SECONDS = 5.0  # how often a worker makes sure a scheduler runs
 
 
-class ProctoringWorker(SimpleWorker):
+class ProctoringWorker(running.JobRunning, SimpleWorker):
     death_penalty_class = WatchdogDeathPenalty
     # Between tries while Redis is away (1, 2, 4, 5, 5… s): RQ's 60 s would leave a worker asleep
     # for up to a minute after Redis is back, during a live exam.
@@ -288,68 +284,6 @@ class ProctoringWorker(SimpleWorker):
                 time.sleep(TAKE_LINGER)
         else:
             time.sleep(0.05)
-
-    def _run_job(self, item: intake.Taken, queue: Queue) -> None:
-        job, execution = item.job, item.execution
-        job_context.begin_job(job.id, item.envelope, item.pauses)
-        handed_over = False  # to the finisher, which ends the lease once the success is recorded
-        try:
-            job.started_at = rq_now()
-            timeout = job.timeout or self.queue_class.DEFAULT_TIMEOUT
-            with self.death_penalty_class(timeout, JobTimeoutException, job_id=job.id):
-                return_value = job.perform()
-            writes, waits = job_context.end_job(), job_context.end_waits()
-            if successes.is_batchable(job, return_value) and self._finisher is not None:
-                job.ended_at = rq_now()
-                self.executions.pop(execution.id, None)
-                succeeded = successes.Succeeded(job, execution, queue.started_job_registry.key, writes)
-
-                def store_failed(error: BaseException) -> None:
-                    self._fail_late(job, queue, execution, error)
-
-                self._finisher.add_when(succeeded, waits, store_failed)
-                handed_over = True
-                log.debug("Worker %s: job %s OK", self.name, job.id)
-            else:
-                for done in waits:
-                    done.result(timeout=successes.WAIT_TIMEOUT)
-                job_counts.write_success(self.connection, self.key, job, writes)
-                rq_internals.finalize_success(self, job, queue, execution, return_value)
-        except BaseException:
-            job_context.end_job()  # a failed job's deferred writes are dropped: it may run again
-            job_context.end_waits()
-            try:
-                rq_internals.finalize_failure(self, job, queue, execution, sys.exc_info())
-                job_counts.count_if_failed_for_good(self.connection, self.key, job)
-            except BaseException:
-                # RQ's own failure bookkeeping failing (Redis gone): RQ's cleanup will find the
-                # job abandoned in the started registry.
-                log.exception("worker thread could not record the failure of job %s", job.id)
-        finally:
-            if not handed_over:
-                self._release_lease(execution)
-            self._slots.release()
-
-    def _committed(self, batch: list[successes.Succeeded]) -> None:
-        self._release_lease(*(item.execution for item in batch))
-
-    def _release_lease(self, *executions: Any) -> None:
-        if self._leases is not None:
-            self._leases.release([execution.composite_key for execution in executions])
-
-    def _fail_late(self, job: Any, queue: Queue, execution: Any, error: BaseException) -> None:
-        """A job whose slot is already free failed after all (its answer could not be stored):
-        RQ's failure handling, with its retries, as if the job had raised the error."""
-        log.error("job %s: its answer could not be stored: %s", job.id, error)
-        try:
-            rq_internals.finalize_failure(
-                self, job, queue, execution, (type(error), error, error.__traceback__)
-            )
-            job_counts.count_if_failed_for_good(self.connection, self.key, job)
-        except BaseException:
-            log.exception("could not record the failure of job %s; RQ's cleanup will find it", job.id)
-        finally:
-            self._release_lease(execution)
 
     def _report(self) -> None:
         """One line every ten seconds instead of one per job; the metrics once a second."""
