@@ -2,7 +2,9 @@
 
 It starts before pytest-django reads the Django settings (a hook wrapper around
 `pytest_load_initial_conftests`), so the settings' one Redis address is this server's. It never
-touches a Redis someone else started, and stops its own by PID at the end of the run.
+touches a Redis someone else started, and stops its own by PID at the end of the run. Under
+pytest-xdist (`make test` runs two processes) every pytest process starts its own, with its own
+working directory and database, so the processes share nothing but the cores.
 """
 
 from __future__ import annotations
