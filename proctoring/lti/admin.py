@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
@@ -22,6 +23,8 @@ class PlatformAdmin(admin.ModelAdmin[Platform]):
     search_fields = ["name", "issuer", "client_id"]
     filter_horizontal = ["exams"]
     readonly_fields = ["tool_urls"]
+    # A platform's URL typed without a scheme is an https one (Django 6's default, asked for now).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     @admin.display(description="This tool's URLs (give them to the platform)")
     def tool_urls(self, platform: Platform | None) -> SafeString:
