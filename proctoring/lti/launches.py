@@ -16,6 +16,7 @@ from pylti1p3.contrib.django.request import DjangoRequest
 from pylti1p3.contrib.django.session import DjangoSessionService
 from pylti1p3.exception import LtiException, OIDCException
 
+from proctoring.lti import storage
 from proctoring.lti.models import Platform
 from proctoring.lti.storage import RedisLaunchStorage
 from proctoring.lti.tool_config import PlatformToolConf, platform_of
@@ -130,6 +131,19 @@ class _MessageLaunch(DjangoMessageLaunch):
     def save_launch_data(self) -> _MessageLaunch:
         # The launch is acted on at once and never restored: nothing of it is kept.
         return self
+
+    def fetch_public_key(self, key_set_url: str) -> Any:
+        """The platform's key set: from Redis while it holds the token's key (at an exam's start
+        hundreds of launches come within a minute), else fetched again (a key rotated in)."""
+        kid = self._jwt.get("header", {}).get("kid")
+        cached = storage.cached_key_set(key_set_url)
+        if cached is not None and any(key.get("kid") == kid for key in cached.get("keys", [])):
+            return cached
+        fresh = super().fetch_public_key(key_set_url)
+        if not isinstance(fresh, dict) or not isinstance(fresh.get("keys"), list):
+            raise LtiException(f"the key set at {key_set_url} is not a JWKS")
+        storage.keep_key_set(key_set_url, dict(fresh))
+        return fresh
 
 
 class _TimedSession(requests.Session):

@@ -79,6 +79,8 @@ proctoring:api-key:<id>:calls:<minute>  the REST API calls of one key in that ep
 proctoring:lti:<key>                    an LTI launch between its OIDC login and its launch: the
                                         nonce issued (spent by the launch) and the state's
                                         parameters, kept 10 minutes (proctoring/lti/storage.py).
+proctoring:lti-key-set:<sha256 of URL>  a platform's JWKS as fetched from its key set URL, kept 5
+                                        minutes (proctoring/lti/storage.py).
 proctoring:stats:histogram:<name>:range sorted set: the least and greatest value seen in each
                                         bucket ("min:250", "max:250"; score: ms), for percentiles.
 
@@ -293,6 +295,10 @@ def api_key_calls(key_id: int, minute: int) -> str:
 
 def lti_launch(key: str) -> str:
     return f"{PREFIX}:lti:{key}"
+
+
+def lti_key_set(url_digest: str) -> str:
+    return f"{PREFIX}:lti-key-set:{url_digest}"
 
 
 # The templates the Lua scripts expand with `key_for` (see `template`), made once for every caller.

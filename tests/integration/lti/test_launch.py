@@ -18,6 +18,7 @@ from tests.integration.lti.conftest import (
     Browser,
     LmsPlatform,
     launched,
+    new_key,
 )
 
 
@@ -104,3 +105,24 @@ def test_the_tool_publishes_its_public_key_set(db: None) -> None:
     assert key["kty"] == "RSA" and key["alg"] == "RS256" and key["use"] == "sig" and key["kid"]
     assert "d" not in key  # no private part
     assert Browser().client.get("/lti/jwks/").json()["keys"] == [key]  # made once, kept
+
+
+def test_the_platforms_key_set_is_fetched_once_for_many_launches(
+    platform: LmsPlatform, registered: Platform, browser: Browser, exam: Exam
+) -> None:
+    for learner in ("learner-1", "learner-2", "learner-3"):
+        assert launched(platform, Browser(), {"sub": learner}).status_code == 302
+
+    assert platform.jwks_requests == 1 and Attempt.objects.count() == 3
+
+
+def test_a_key_the_platform_rotates_in_is_fetched_at_once(
+    platform: LmsPlatform, registered: Platform, browser: Browser, exam: Exam
+) -> None:
+    launched(platform, browser, {"sub": "learner-1"})
+    platform.key, platform.kid = new_key(), "platform-key-2"
+
+    response = launched(platform, Browser(), {"sub": "learner-2"})
+
+    assert response.status_code == 302 and platform.jwks_requests == 2
+    assert Attempt.objects.count() == 2
