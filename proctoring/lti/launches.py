@@ -86,24 +86,26 @@ def verify(request: HttpRequest) -> Launch:
         )
         launch.set_jwt_verify_options(VERIFY_OPTIONS)
         data: dict[str, Any] = dict(launch.get_launch_data())
-        resource_launch = launch.is_resource_launch()
+        if not launch.is_resource_launch():
+            raise LaunchRefused(400, "only resource link launches (LtiResourceLinkRequest) open an exam")
+        platform = platform_of(str(data["iss"]), launch.get_client_id())
+        if platform is None:  # deactivated in between
+            raise LaunchRefused(403, "the platform is not registered")
+        return _launch_of(platform, data)
     except LtiException as exc:
         raise LaunchRefused(403, f"the launch could not be verified: {exc}") from None
     except (AttributeError, TypeError, KeyError, ValueError):
-        # PyLTI1p3 takes the token's parts for the objects the spec says they are.
+        # PyLTI1p3 (and _launch_of) take the token's parts and claims for the JSON types the
+        # spec gives them; a signed token of other types is the platform's error, not ours.
         raise LaunchRefused(400, "the launch's id_token is malformed") from None
-    if not resource_launch:
-        raise LaunchRefused(400, "only resource link launches (LtiResourceLinkRequest) open an exam")
-    platform = platform_of(str(data["iss"]), launch.get_client_id())
-    if platform is None:  # deactivated in between
-        raise LaunchRefused(403, "the platform is not registered")
-    return _launch_of(platform, data)
 
 
 def _launch_of(platform: Platform, data: dict[str, Any]) -> Launch:
     custom = data.get(CLAIM + "custom") or {}
     roles = data.get(CLAIM + "roles") or []
-    name = data.get("name") or " ".join(filter(None, [data.get("given_name"), data.get("family_name")]))
+    name = data.get("name") or " ".join(
+        str(part) for part in (data.get("given_name"), data.get("family_name")) if part
+    )
     return Launch(
         platform=platform,
         subject=str(data["sub"]),
@@ -119,9 +121,9 @@ class _OneTimeNonces(DjangoSessionService):
     id_token posted again with its state would be taken twice."""
 
     def check_nonce(self, nonce: str) -> bool:
-        storage = self.data_storage
-        assert isinstance(storage, RedisLaunchStorage)
-        return storage.take(self._get_key("nonce", nonce))
+        kept = self.data_storage
+        assert isinstance(kept, RedisLaunchStorage)
+        return kept.take(self._get_key("nonce", nonce))
 
 
 class _MessageLaunch(DjangoMessageLaunch):

@@ -38,6 +38,7 @@ def launch(request: HttpRequest) -> HttpResponse:
     except launches.LaunchRefused as exc:
         return _refused(request, exc)
     login(request, user, backend=BACKEND)
+    log.info("LTI launch from %r: %s at attempt %s", verified.platform.name, user.username, attempt.pk)
     return redirect("exams:attempt", attempt_id=attempt.pk)
 
 

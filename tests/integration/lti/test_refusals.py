@@ -183,3 +183,18 @@ def test_a_registration_with_another_client_id_is_not_used(
 ) -> None:
     Platform.objects.filter(pk=registered.pk).update(client_id="renamed")
     refused(browser.login(client_id=CLIENT_ID), 400, "Could not find registration")
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "reason"),
+    [
+        ({CLAIM + "resource_link": "link-42"}, 400, "malformed"),
+        ({CLAIM + "roles": "Learner"}, 403, "for learners"),
+        ({"sub": {"id": 7}}, 403, "Subject must be a string"),
+    ],
+    ids=["resource-link-a-string", "roles-a-string", "sub-an-object"],
+)
+def test_a_signed_token_with_claims_of_the_wrong_type_is_refused_not_an_error(
+    platform: LmsPlatform, browser: Browser, changes: dict[str, Any], status: int, reason: str
+) -> None:
+    refused(launched(platform, browser, changes), status, reason)
