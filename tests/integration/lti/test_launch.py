@@ -10,16 +10,8 @@ from exams.models import Attempt, Exam
 from proctoring.lti.attempts import platform_slug
 from proctoring.lti.models import Platform, ResourceLink
 from proctoring.models import ExternalUser
-from tests.integration.lti.conftest import (
-    AUTH_URL,
-    CLIENT_ID,
-    ISSUER,
-    LAUNCH_URL,
-    Browser,
-    LmsPlatform,
-    launched,
-    new_key,
-)
+from tests.integration.lti.conftest import LAUNCH_URL, Browser, launched
+from tests.lti_platform import AUTH_URL, CLIENT_ID, ISSUER, LmsPlatform, new_key
 
 
 def test_the_login_redirects_to_the_platform_with_state_nonce_client_id_and_login_hint(

@@ -16,15 +16,8 @@ from django.utils import timezone
 
 from exams.models import Attempt, Exam
 from proctoring.lti.models import Platform
-from tests.integration.lti.conftest import (
-    CLAIM,
-    CLIENT_ID,
-    INSTRUCTOR,
-    Browser,
-    LmsPlatform,
-    launched,
-    new_key,
-)
+from tests.integration.lti.conftest import Browser, launched
+from tests.lti_platform import CLAIM, CLIENT_ID, INSTRUCTOR, LmsPlatform, new_key
 
 
 def refused(response: Any, status: int, reason: str) -> None:
