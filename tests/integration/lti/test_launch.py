@@ -118,3 +118,17 @@ def test_a_key_the_platform_rotates_in_is_fetched_at_once(
 
     assert response.status_code == 302 and platform.jwks_requests == 2
     assert Attempt.objects.count() == 2
+
+
+def test_a_launched_learner_starts_no_other_exam_from_the_exam_list(
+    platform: LmsPlatform, registered: Platform, browser: Browser, exam: Exam
+) -> None:
+    launched(platform, browser)
+    history = Exam.objects.create(slug="history", title="History")
+
+    listed = browser.client.get("/")
+    started = browser.client.post(f"/exams/{history.slug}/start/")
+
+    assert "started from your course" in listed.content.decode()
+    assert started.status_code == 302 and started["Location"] == "/"
+    assert list(Attempt.objects.values_list("exam__slug", flat=True)) == ["algebra"]
