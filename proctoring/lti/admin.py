@@ -26,7 +26,7 @@ class PlatformAdmin(admin.ModelAdmin[Platform]):
     # A platform's URL typed without a scheme is an https one (Django 6's default, asked for now).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
-    @admin.display(description="This tool's URLs (give them to the platform)")
+    @admin.display(description="This tool's URLs on this site (give them to the platform)")
     def tool_urls(self, platform: Platform | None) -> SafeString:
         return format_html(
             "Login initiation: <code>{}</code><br>Redirect / launch: <code>{}</code><br>"
