@@ -27,6 +27,10 @@ def start_refusal(user: User, exam: Exam, *, enrolled: bool = False) -> str | No
         return f"exam {exam.slug!r} opens at {exam.opens_at:%Y-%m-%d %H:%M} UTC"
     if exam.closes_at is not None and now >= exam.closes_at:
         return f"exam {exam.slug!r} closed at {exam.closes_at:%Y-%m-%d %H:%M} UTC"
+    if not enrolled and User.objects.filter(pk=user.pk, external__isnull=False).exists():
+        # A platform's user (the REST API's or an LTI launch's, `proctoring.models.ExternalUser`)
+        # is enrolled by its platform, exam by exam: it starts only what its platform opens.
+        return f"exam {exam.slug!r} is started from your course's platform, not here"
     if (
         not enrolled
         and exam.enrolled_group_id is not None

@@ -75,6 +75,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # LTI 1.3 launches from learning platforms (proctoring/lti/): its registrations and keys.
+    "proctoring.lti",
 ]
 
 MIDDLEWARE = [

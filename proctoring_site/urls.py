@@ -1,5 +1,5 @@
-"""Top-level URLs: exam pages, accounts, admin, the REST API, the probes and, in development, the reference
-proctoring API."""
+"""Top-level URLs: exam pages, accounts, admin, the REST API, LTI launches, the probes and, in
+development, the reference proctoring API."""
 
 from collections.abc import Callable
 from functools import wraps
@@ -62,6 +62,7 @@ urlpatterns = [
     path("proctoring/stats.json", monitoring.stats_json, name="proctoring-stats"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include("proctoring.api.urls")),
+    path("lti/", include("proctoring.lti.urls")),
     *reference_api,
     path("", include("exams.urls")),
 ]

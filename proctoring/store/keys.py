@@ -76,6 +76,11 @@ proctoring:events:recent                list: the last 50 job events (JSON), new
                                         admin's overview (proctoring/queue/recent_events.py).
 proctoring:api-key:<id>:calls:<minute>  the REST API calls of one key in that epoch minute, kept 2
                                         minutes: its rate limit (proctoring/api/throttling.py).
+proctoring:lti:<key>                    an LTI launch between its OIDC login and its launch: the
+                                        nonce issued (spent by the launch) and the state's
+                                        parameters, kept 10 minutes (proctoring/lti/storage.py).
+proctoring:lti-key-set:<sha256 of URL>  a platform's JWKS as fetched from its key set URL, kept 5
+                                        minutes (proctoring/lti/storage.py).
 proctoring:stats:histogram:<name>:range sorted set: the least and greatest value seen in each
                                         bucket ("min:250", "max:250"; score: ms), for percentiles.
 
@@ -286,6 +291,14 @@ def worker_name_claim(name: str) -> str:
 
 def api_key_calls(key_id: int, minute: int) -> str:
     return f"{PREFIX}:api-key:{key_id}:calls:{minute}"
+
+
+def lti_launch(key: str) -> str:
+    return f"{PREFIX}:lti:{key}"
+
+
+def lti_key_set(url_digest: str) -> str:
+    return f"{PREFIX}:lti-key-set:{url_digest}"
 
 
 # The templates the Lua scripts expand with `key_for` (see `template`), made once for every caller.
