@@ -102,4 +102,3 @@ def test_the_sample_page_on_another_origin_streams_and_stops_when_the_platform_e
     # Where the lead's webhook check goes once webhooks are merged: register
     # f"{platform.url}/webhooks/" for the platform, then
     # wait_until(lambda: [e["type"] for e in platform.webhook_events()] == [..., "attempt.ended"], ...).
-

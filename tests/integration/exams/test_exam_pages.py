@@ -183,7 +183,7 @@ def test_attempt_page_carries_the_stream_config_with_path_and_protocol(client, u
     assert config["protocol"]["close"]["UNAUTHENTICATED"] == protocol.CloseCode.UNAUTHENTICATED
 
 
-def test_attempt_page_loads_the_embeddable_camera_and_exam_modules_and_nothing_from_elsewhere(client, user, attempt):
+def test_attempt_page_loads_the_embeddable_camera_and_its_modules_and_nothing_else(client, user, attempt):
     client.force_login(user)
     page = PageAssets(client.get(f"/attempts/{attempt.pk}/").content.decode())
     loaded = [(s.get("src"), s.get("type")) for s in page.scripts if s.get("src")]
