@@ -120,6 +120,7 @@
     <p id="${id("camera-message-body")}"></p>
     <button type="button" id="${id("camera-message-ok")}">OK, I've read it</button>
   </div>
+  <p id="${id("camera-paused")}" class="pc-hint" role="status" hidden></p>
   <p id="${id("camera-ended")}" class="pc-ended" role="status" hidden>The proctored attempt has ended; the camera is off.</p>
 </div>`;
   }
@@ -136,7 +137,8 @@
    *   onConsent   called when the candidate agrees, before the camera starts; may return a
    *               promise; false (or a rejection) keeps the camera off
    *   onStatus(status)   every change: {connection, camera, sent, acked, refused, hint, note, closeCode}
-   *   onAttempt(message) the attempt's state from the server (status, seconds_left, ended, reason)
+   *   onAttempt(message) the attempt's state from the server (status, seconds_left, ended, reason);
+   *                      without it the widget says when a proctor paused the attempt
    *   onMessage(message) a proctor's message; without it the widget shows it and sends `message_read`
    *   onEnded({status, reason, closeCode}) once, when the attempt has ended
    *   fps, jpegQuality, maxPixels, protocol: the server's settings when they differ from the defaults
@@ -253,6 +255,7 @@
         showHint(message.hint);
       } else if (message.type === P.types.ATTEMPT) {
         if (typeof o.onAttempt === "function") o.onAttempt(message);
+        else showAttemptPaused(message);
         if (message.ended) {
           // The server closes the socket with 4410 next; the camera goes off now.
           stop("ended", { keepSocket: true });
@@ -426,6 +429,16 @@
       if (ws && ws.readyState === WebSocket.OPEN) {
         ws.send(JSON.stringify({ type: P.types.MESSAGE_READ, id: messageId }));
       }
+    }
+
+    // Without an `onAttempt` of the host's, a proctor's pause is said here: the camera goes on.
+    function showAttemptPaused(message) {
+      const el = $("camera-paused");
+      const paused = message.status === "paused" && !message.ended;
+      el.textContent = paused
+        ? `A proctor paused the exam${message.reason ? `: ${message.reason}` : ""}. The clock is stopped and the camera keeps running.`
+        : "";
+      el.hidden = !paused;
     }
 
     // Without an `onMessage` of the host's, a proctor's message shows here until read.

@@ -9,14 +9,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from exams.models import Attempt, Exam
+from exams.models import Attempt, Exam, ProctorMessage
 from proctoring.api import keys
 from proctoring.core import protocol
+from proctoring.live import actions
 from proctoring.models import FrameResult
+from tests.e2e.conftest import TAKER
 from tests.e2e.exam_platform import ExamPlatform
-from tests.e2e.pages import axe_violations, screenshot
+from tests.e2e.pages import axe_violations, log_in, screenshot
 from tests.support import wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -102,3 +105,64 @@ def test_the_sample_page_on_another_origin_streams_and_stops_when_the_platform_e
     # Where the lead's webhook check goes once webhooks are merged: register
     # f"{platform.url}/webhooks/" for the platform, then
     # wait_until(lambda: [e["type"] for e in platform.webhook_events()] == [..., "attempt.ended"], ...).
+
+
+def test_the_embedded_camera_shows_a_proctors_message_and_pause_and_reports_the_message_read(
+    exam: Exam, platform: ExamPlatform, open_page: Any, proctor: Any
+) -> None:
+    opened = platform.open_attempt(exam.slug, "moodle-user-4712")
+    page = open_page()
+    page.goto(f"{platform.url}/exam/")
+    page.get_by_role("button", name="I agree: start the camera").click()
+    expect(part(page, "conn-state")).to_have_text("connected")
+    attempt = Attempt.objects.get(pk=opened["id"])
+
+    message = actions.send_message(attempt, proctor, "Please keep your face in the picture.")
+    dialog = page.get_by_role("alertdialog", name="Message from your proctor")
+    expect(dialog).to_contain_text("Please keep your face in the picture.")
+    assert axe_violations(page) == []
+    dialog.get_by_role("button", name="OK, I've read it").click()
+    expect(dialog).to_be_hidden()
+    wait_until(
+        lambda: ProctorMessage.objects.get(pk=message.pk).read_at is not None,
+        10,
+        "the message marked read over the socket",
+    )
+
+    paused = actions.pause(attempt, proctor, reason="look at the camera").attempt
+    notice = part(page, "camera-paused")
+    expect(notice).to_have_text(
+        "A proctor paused the exam: look at the camera. The clock is stopped and the camera keeps running."
+    )
+    expect(part(page, "conn-state")).to_have_text("connected")  # the camera keeps streaming
+    actions.resume(paused, proctor)
+    expect(notice).to_be_hidden()
+
+
+OPEN_SOCKET = """
+(url) => new Promise((resolve) => {
+  const ws = new WebSocket(url);
+  ws.onclose = (event) => resolve(event.code);
+})
+"""
+
+
+def test_a_page_of_another_site_cannot_stream_with_the_candidates_session(
+    user: Any, exam: Exam, platform: ExamPlatform, open_page: Any
+) -> None:
+    """Only a token lets another origin's page stream: the candidate is logged in on this site,
+    and a page of another site opening the attempt's socket without its token is refused."""
+    attempt = Attempt.objects.create(user=user, exam=exam, consented_at=timezone.now())
+    platform.open_attempt(exam.slug, "moodle-user-4713")
+    page = open_page()
+    log_in(page, platform.site + "/", *TAKER)
+    socket = platform.site.replace("http://", "ws://") + f"/ws/proctoring/{attempt.pk}/"
+    # The same socket from this site's own page is the candidate's.
+    assert page.evaluate("(url) => { window.own = new WebSocket(url); return 0; }", socket) == 0
+    page.wait_for_function("() => window.own.readyState === WebSocket.OPEN")
+    page.evaluate("() => window.own.close()")
+
+    page.goto(f"{platform.url}/exam/")
+    # The session cookie is SameSite=Lax: the browser does not send it to another site's socket,
+    # and a socket without a session or a token is refused.
+    assert page.evaluate(OPEN_SOCKET, socket) == protocol.CloseCode.UNAUTHENTICATED
