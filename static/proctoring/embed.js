@@ -71,7 +71,6 @@
   const CSS = `
 .pc-camera { display: flex; flex-direction: column; gap: .4rem; font-size: .9rem; }
 .pc-camera [hidden] { display: none !important; }
-.pc-camera p { margin: .2rem 0; }
 .pc-camera video { background: #000; border-radius: 4px; width: 100%; max-width: 20rem; height: auto; }
 .pc-camera .pc-status { min-width: 0; overflow-wrap: anywhere; }
 .pc-camera [data-state="connected"] { color: #137333; }

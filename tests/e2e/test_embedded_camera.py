@@ -83,6 +83,7 @@ def test_the_sample_page_on_another_origin_streams_and_stops_when_the_platform_e
     )
     assert part(page, "refused").inner_text() == "0"
     assert axe_violations(page) == []
+    screenshot(page, "embedded-camera")
 
     ended = platform.end_attempt()
     assert ended["status"] == "terminated"
