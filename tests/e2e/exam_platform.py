@@ -29,11 +29,12 @@ class Received:
 @dataclass
 class ExamPlatform:
     """`site`: the proctoring site's address; `key`: the platform's API key. Serves on
-    `http://localhost:<port>`: `localhost`, not the site's `127.0.0.1`, so that the page is of
-    another origin and another site, as a platform's page is."""
+    `http://<hostname>:<port>`: by default `localhost`, not the site's `127.0.0.1`, so that the
+    page is of another origin and another site, as a platform's page is."""
 
     site: str
     key: str
+    hostname: str = "localhost"
     attempt: dict[str, Any] | None = None
     received: list[Received] = field(default_factory=list)  # POSTs to /webhooks/
 
@@ -45,7 +46,7 @@ class ExamPlatform:
 
     @property
     def url(self) -> str:
-        return f"http://localhost:{self._server.server_address[1]}"
+        return f"http://{self.hostname}:{self._server.server_address[1]}"
 
     def stop(self) -> None:
         self._server.shutdown()

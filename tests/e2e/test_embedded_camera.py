@@ -140,30 +140,44 @@ def test_the_embedded_camera_shows_a_proctors_message_and_pause_and_reports_the_
     expect(notice).to_be_hidden()
 
 
+# The close code a socket opened from the page gets; null if it is still open after 5 s (a
+# refused socket is closed at once, after its handshake).
 OPEN_SOCKET = """
 (url) => new Promise((resolve) => {
   const ws = new WebSocket(url);
   ws.onclose = (event) => resolve(event.code);
+  setTimeout(() => { resolve(null); ws.close(); }, 5000);
 })
 """
 
 
-def test_a_page_of_another_site_cannot_stream_with_the_candidates_session(
+def test_a_page_of_another_origin_cannot_stream_with_the_candidates_session(
     user: Any, exam: Exam, platform: ExamPlatform, open_page: Any
 ) -> None:
-    """Only a token lets another origin's page stream: the candidate is logged in on this site,
-    and a page of another site opening the attempt's socket without its token is refused."""
+    """Only a token lets another origin's page stream. The candidate is logged in on this site;
+    a page of another site, or of another port of this site's host, that opens the attempt's
+    socket without its token is refused."""
     attempt = Attempt.objects.create(user=user, exam=exam, consented_at=timezone.now())
-    platform.open_attempt(exam.slug, "moodle-user-4713")
+    platform.open_attempt(exam.slug, "moodle-user-4713")  # the platform's page needs one
     page = open_page()
     log_in(page, platform.site + "/", *TAKER)
     socket = platform.site.replace("http://", "ws://") + f"/ws/proctoring/{attempt.pk}/"
     # The same socket from this site's own page is the candidate's.
-    assert page.evaluate("(url) => { window.own = new WebSocket(url); return 0; }", socket) == 0
+    page.evaluate("(url) => { window.own = new WebSocket(url); }", socket)
     page.wait_for_function("() => window.own.readyState === WebSocket.OPEN")
     page.evaluate("() => window.own.close()")
 
     page.goto(f"{platform.url}/exam/")
-    # The session cookie is SameSite=Lax: the browser does not send it to another site's socket,
-    # and a socket without a session or a token is refused.
+    # Another site: the session cookie is SameSite=Lax, so the browser does not send it, and a
+    # socket without a session or a token is refused.
     assert page.evaluate(OPEN_SOCKET, socket) == protocol.CloseCode.UNAUTHENTICATED
+
+    same_host = ExamPlatform(site=platform.site, key=platform.key, hostname="127.0.0.1")
+    try:
+        same_host.attempt = platform.attempt
+        page.goto(f"{same_host.url}/exam/")
+        # Another port of the same host: the browser sends the cookie (cookies do not tell
+        # ports apart), and the origin check refuses the session.
+        assert page.evaluate(OPEN_SOCKET, socket) == protocol.CloseCode.FORBIDDEN
+    finally:
+        same_host.stop()
