@@ -103,9 +103,8 @@ def test_the_sample_page_on_another_origin_streams_and_stops_when_the_platform_e
     assert int(part(page, "sent").inner_text()) == sent
     assert page.evaluate("window.socketCloses") == [protocol.CloseCode.ATTEMPT_ENDED]
     screenshot(page, "embedded-camera-ended")
-    # Where the lead's webhook check goes once webhooks are merged: register
-    # f"{platform.url}/webhooks/" for the platform, then
-    # wait_until(lambda: [e["type"] for e in platform.webhook_events()] == [..., "attempt.ended"], ...).
+    # The platform keeps what is posted to its /webhooks/ (`platform.webhook_events()`): with a
+    # webhook URL registered for its key, `attempt.ended` is the last event it must receive.
 
 
 def test_the_embedded_camera_shows_a_proctors_message_and_pause_and_reports_the_message_read(
