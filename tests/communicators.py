@@ -21,12 +21,17 @@ def token_path(attempt: Attempt, token: str | None = None) -> str:
     return f"/ws/proctoring/{attempt.pk}/?token={token or make_token(attempt)}"
 
 
-def session_headers(user: Any, origin: str | None = "http://testserver") -> list[tuple[bytes, bytes]]:
+def session_headers(
+    user: Any, origin: str | None = "http://testserver", host: str | None = None
+) -> list[tuple[bytes, bytes]]:
+    """A logged-in user's cookie, with an `Origin` and (as a browser sends it) a `Host` header."""
     client = Client()
     client.force_login(user)
     headers = [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
     if origin:
         headers.append((b"origin", origin.encode()))
+    if host:
+        headers.append((b"host", host.encode()))
     return headers
 
 

@@ -30,14 +30,21 @@ class StreamIdentity:
 
 
 def authorize(
-    attempt_id: str, user: AbstractBaseUser | AnonymousUser | None, token: str | None, origin: str | None
+    attempt_id: str,
+    user: AbstractBaseUser | AnonymousUser | None,
+    token: str | None,
+    origin: str | None,
+    host: str | None = None,
 ) -> StreamIdentity:
     """The identity to stream as, or `StreamRefused` with the close code to answer.
 
     Another user's attempt and an attempt that does not exist are refused alike (4403), so the
-    answer tells nothing about which attempts exist. A token and a session pass the same checks
-    of the attempt's state (`stream_refusal`), so ending an attempt revokes its tokens; an
-    attempt whose time is up is timed out first (`lifecycle.enforce_deadline`), and refused.
+    answer tells nothing about which attempts exist. A session must come from a page of this
+    site (`origin_allowed`: the `Origin` against the request's `host`); a token needs no origin,
+    being the credential itself (another platform's page embeds the camera with one). A token
+    and a session pass the same checks of the attempt's state (`stream_refusal`), so ending an
+    attempt revokes its tokens; an attempt whose time is up is timed out first
+    (`lifecycle.enforce_deadline`), and refused.
     """
     if token:
         attempt = _token_attempt(attempt_id, token)
@@ -47,7 +54,7 @@ def authorize(
             raise StreamRefused(
                 CloseCode.UNAUTHENTICATED, "log in, or send a camera token (Authorization: Bearer)"
             )
-        if not origin_allowed(origin):
+        if not origin_allowed(origin, host):
             raise StreamRefused(CloseCode.FORBIDDEN, f"origin {origin!r} is not allowed for a session")
         owned = _attempt(attempt_id)
         if owned is None or owned.user_id != user.pk:

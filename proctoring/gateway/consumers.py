@@ -70,7 +70,7 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 scope_header(self.scope, b"authorization"), self.scope.get("query_string", b"")
             )
             self.identity = await database_sync_to_async(authorize)(
-                attempt_id, self.scope.get("user"), token, origin
+                attempt_id, self.scope.get("user"), token, origin, scope_header(self.scope, b"host")
             )
         except StreamRefused as refused:
             log.info("refused stream for attempt %r: %s", attempt_id, refused.reason)

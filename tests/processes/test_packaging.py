@@ -95,7 +95,7 @@ import proctoring_site
 print(json.dumps({
     "package": proctoring_site.__file__,
     "template": get_template("exams/attempt.html").origin.name,
-    "static": finders.find("proctoring/camera.js"),
+    "static": finders.find("proctoring/embed.js"),
     "migrations": sorted(app for app, _ in MigrationLoader(None).disk_migrations),
 }))
 """
@@ -123,5 +123,5 @@ def test_installed_wheel_finds_its_templates_static_files_and_migrations(wheel, 
     package = installed / "proctoring_site"
     assert found["package"] == str(package / "__init__.py")
     assert found["template"] == str(package / "templates" / "exams" / "attempt.html")
-    assert found["static"] == str(package / "static" / "proctoring" / "camera.js")
+    assert found["static"] == str(package / "static" / "proctoring" / "embed.js")
     assert {"exams", "proctoring"} <= set(found["migrations"])

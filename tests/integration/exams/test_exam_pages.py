@@ -183,11 +183,16 @@ def test_attempt_page_carries_the_stream_config_with_path_and_protocol(client, u
     assert config["protocol"]["close"]["UNAUTHENTICATED"] == protocol.CloseCode.UNAUTHENTICATED
 
 
-def test_attempt_page_loads_the_camera_and_exam_modules_and_nothing_from_elsewhere(client, user, attempt):
+def test_attempt_page_loads_the_embeddable_camera_and_its_modules_and_nothing_else(client, user, attempt):
     client.force_login(user)
     page = PageAssets(client.get(f"/attempts/{attempt.pk}/").content.decode())
-    modules = [s for s in page.scripts if s.get("type") == "module"]
-    assert [s.get("src") for s in modules] == ["/static/proctoring/camera.js", "/static/exams/attempt.js"]
+    loaded = [(s.get("src"), s.get("type")) for s in page.scripts if s.get("src")]
+    # The embeddable camera is a classic script, before the page's modules that mount it.
+    assert loaded == [
+        ("/static/proctoring/embed.js", None),
+        ("/static/exams/camera.js", "module"),
+        ("/static/exams/attempt.js", "module"),
+    ]
     sources = [s.get("src") or "" for s in page.scripts] + [link.get("href") or "" for link in page.links]
     assert "/static/site.css" in sources
     external = [url for url in sources if url.startswith(("http://", "https://", "//"))]
@@ -206,7 +211,8 @@ def test_the_camera_waits_for_consent_which_is_recorded_once(client, user, exam,
     attempt = Attempt.objects.create(user=user, exam=exam)
     page = client.get(f"/attempts/{attempt.pk}/").content.decode()
     assert 'id="consent"' in page and "deleted after 14 days" in page
-    assert "off until you agree" in page
+    # The camera's place, which embed.js fills, is there; nothing starts it before consent.
+    assert 'id="camera"' in page
     assert stream_config(client, attempt)["consented"] is False
     assert client.get(f"/attempts/{attempt.pk}/consent/").status_code == 405
     response = client.post(f"/attempts/{attempt.pk}/consent/")

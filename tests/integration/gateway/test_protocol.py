@@ -198,6 +198,34 @@ def test_session_from_a_foreign_or_missing_origin_is_refused(attempt, user, orig
     assert close_code(f"/ws/proctoring/{attempt.pk}/", session_headers(user, origin)) == CloseCode.FORBIDDEN
 
 
+@pytest.mark.parametrize(
+    ("origin", "host"),
+    [
+        ("http://testserver:8000", "testserver:8000"),
+        ("http://testserver:8001", "testserver:8000"),
+        ("http://testserver", "testserver:8000"),
+        ("http://testserver:8000", "testserver"),
+    ],
+    ids=["same-origin", "another-port", "default-port-page", "default-port-socket"],
+)
+def test_a_session_streams_only_from_a_page_of_the_sockets_own_host_and_port(attempt, user, origin, host):
+    """Browsers send a site's cookies to its sockets from a page on any port of its host: the
+    origin must be the socket's own host and port, not only a host of ALLOWED_HOSTS."""
+    path, headers = f"/ws/proctoring/{attempt.pk}/", session_headers(user, origin, host)
+    if origin.removeprefix("http://") == host:
+        [reply] = converse(path, [{"bytes_data": jpeg_bytes()}], headers)
+        assert reply["type"] == "ack"
+    else:
+        assert close_code(path, headers) == CloseCode.FORBIDDEN
+
+
+def test_a_session_from_a_csrf_trusted_origin_streams(attempt, user, settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["http://testserver:8001"]
+    headers = session_headers(user, "http://testserver:8001", "testserver:8000")
+    [reply] = converse(f"/ws/proctoring/{attempt.pk}/", [{"bytes_data": jpeg_bytes()}], headers)
+    assert reply["type"] == "ack"
+
+
 def test_anonymous_without_token_is_refused(attempt):
     assert close_code(f"/ws/proctoring/{attempt.pk}/", [(b"origin", b"http://testserver")]) == (
         CloseCode.UNAUTHENTICATED

@@ -83,6 +83,9 @@ def test_the_socket_refuses_anyone_but_staff(user, attempt, staff):
     assert close_code(path, [(b"origin", b"http://testserver")]) == CloseCode.UNAUTHENTICATED
     assert close_code(path, session_headers(user)) == CloseCode.FORBIDDEN
     assert close_code(path, session_headers(staff, "http://evil.example")) == CloseCode.FORBIDDEN
+    # A page on another port of the site's host is another origin, though it gets the cookie.
+    other_port = session_headers(staff, "http://testserver:8001", host="testserver:8000")
+    assert close_code(path, other_port) == CloseCode.FORBIDDEN
     assert close_code("/ws/proctor/exams/no-such-exam/", session_headers(staff)) == CloseCode.FORBIDDEN
 
 
