@@ -10,6 +10,7 @@ class ProctoringConfig(AppConfig):
         from exams.models import Attempt
         from proctoring.live import dashboard
         from proctoring.results import attempt_control, audit_signals, erasure
+        from proctoring.webhooks import events as webhook_events
 
         # However an attempt is deleted (the admin, the ORM, its user's or exam's delete), its
         # snapshots and Redis data go once the delete commits.
@@ -17,3 +18,4 @@ class ProctoringConfig(AppConfig):
         audit_signals.connect()  # permission changes go to the audit log
         attempt_control.connect()  # ends close incidents; changes reach the exam page
         dashboard.connect()  # changes reach the proctors' grids
+        webhook_events.connect()  # attempts' and incidents' changes reach the platforms' webhooks
