@@ -16,6 +16,7 @@ class ProctoringConfig(AppConfig):
         # snapshots and Redis data go once the delete commits.
         pre_delete.connect(erasure.on_attempt_delete, sender=Attempt, dispatch_uid="proctoring-erasure")
         audit_signals.connect()  # permission changes go to the audit log
+        # Before attempt_control, so that an attempt's end is sent before its incidents' closing.
+        webhook_events.connect()  # attempts' and incidents' changes reach the platforms' webhooks
         attempt_control.connect()  # ends close incidents; changes reach the exam page
         dashboard.connect()  # changes reach the proctors' grids
-        webhook_events.connect()  # attempts' and incidents' changes reach the platforms' webhooks
