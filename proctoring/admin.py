@@ -151,7 +151,9 @@ class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
 
 class WebhookEndpointForm(forms.ModelForm[WebhookEndpoint]):
     # A plain field: the URL is checked by `check_url` (https, or http to loopback), not guessed at.
-    url = forms.CharField(max_length=webhook_endpoints.URL_MAX, help_text="https://…, or http:// to loopback.")
+    url = forms.CharField(
+        max_length=webhook_endpoints.URL_MAX, help_text="https://…, or http:// to loopback."
+    )
     event_types = forms.MultipleChoiceField(
         choices=[(name, name) for name in webhook_events.TYPES],
         widget=forms.CheckboxSelectMultiple,

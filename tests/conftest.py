@@ -99,7 +99,9 @@ def start_background_worker(processes: list[Process], tmp_path: Path, redis_conn
     own); ready once registered."""
 
     def start(**env: str) -> Process:
-        worker = Process(python("manage.py", "backgroundworker"), child_env(**env), tmp_path / "background.log")
+        worker = Process(
+            python("manage.py", "backgroundworker"), child_env(**env), tmp_path / "background.log"
+        )
         processes.append(worker)
         wait_until(
             lambda: redis_conn.scard("rq:workers:exams") or worker.popen.poll() is not None,

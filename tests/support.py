@@ -181,7 +181,9 @@ class RecordingApi:
                 body = self.rfile.read(length)
                 fields, files = parse_multipart(self.headers.get("Content-Type", ""), body)
                 with api._lock:
-                    api.calls.append(RecordedCall(arrived, self.path, dict(self.headers), fields, files, body))
+                    api.calls.append(
+                        RecordedCall(arrived, self.path, dict(self.headers), fields, files, body)
+                    )
                 if api.hold.is_set():
                     api._released.wait(60)
                 reply = api._next_reply()

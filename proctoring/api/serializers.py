@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from exams.models import Attempt, AttemptReview
@@ -144,8 +145,16 @@ class QueuePage(serializers.Serializer[Any]):
     results = QueueEntryAnswer(many=True)
 
 
+@extend_schema_field(
+    {"type": "string", "maxLength": webhook_endpoints.URL_MAX, "pattern": webhook_endpoints.URL_PATTERN}
+)
+class WebhookUrlField(serializers.CharField):
+    """The endpoint's URL, checked by `webhooks.endpoints.check_url`; the schema states the URLs
+    it always accepts."""
+
+
 class CreateWebhookRequest(serializers.Serializer[Any]):
-    url = serializers.CharField(
+    url = WebhookUrlField(
         max_length=webhook_endpoints.URL_MAX, validators=NO_NUL,
         help_text="Where the events are POSTed: https:// (http:// only to a loopback address).",
     )  # fmt: skip

@@ -25,6 +25,14 @@ from proctoring.models import ApiKey, WebhookDelivery, WebhookEndpoint
 from proctoring.webhooks import delivery, events, signing
 
 URL_MAX = 500
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?"
+_LOOPBACK = r"(?:127\.0\.0\.1|localhost|\[::1\])"
+_REST = r"(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~%!$&'()*+,;=:@/-]*)?(?:\?[A-Za-z0-9._~%!$&'()*+,;=:@/?-]*)?"
+# The URLs always accepted, as the API's schema states them (ASCII hosts of up to six labels; an
+# IDN host in its xn-- form). `check_url` is the rule; it also accepts some this does not say.
+URL_PATTERN = (
+    rf"^(?:https://(?:(?:{_LABEL}\.){{1,6}}[A-Za-z]{{2,24}}|{_LOOPBACK})|http://{_LOOPBACK}){_REST}$"
+)
 
 
 class InvalidEndpoint(ValueError):

@@ -108,7 +108,9 @@ def test_an_endpoint_failing_for_a_day_is_disabled_and_the_operator_told(
     pending, everything, receiver, attempt, caplog, staff_client, admin_user
 ):
     receiver.script(Reply(503, b"down"))
-    WebhookEndpoint.objects.filter(pk=everything.pk).update(failing_since=timezone.now() - timedelta(hours=25))
+    WebhookEndpoint.objects.filter(pk=everything.pk).update(
+        failing_since=timezone.now() - timedelta(hours=25)
+    )
     lifecycle.apply(attempt, lifecycle.Action.TERMINATE)  # a second delivery, waiting
     waiting = sent()[-1]
     with caplog.at_level(logging.ERROR, logger="proctoring.webhooks"):
@@ -128,7 +130,9 @@ def test_an_endpoint_failing_for_a_day_is_disabled_and_the_operator_told(
 
 def test_failing_for_less_than_a_day_is_retried_and_a_success_clears_it(pending, everything, receiver):
     receiver.script(Reply(500, b""), Reply(200))
-    WebhookEndpoint.objects.filter(pk=everything.pk).update(failing_since=timezone.now() - timedelta(hours=23))
+    WebhookEndpoint.objects.filter(pk=everything.pk).update(
+        failing_since=timezone.now() - timedelta(hours=23)
+    )
     assert delivery.deliver(pending.pk, 1) == Status.RETRYING
     endpoint = WebhookEndpoint.objects.get(pk=everything.pk)
     assert endpoint.disabled_at is None and endpoint.failing_since is not None

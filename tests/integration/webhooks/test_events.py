@@ -73,7 +73,9 @@ def test_a_change_rolled_back_is_never_sent(fresh, everything):
     assert sent() == [] and queued_job_ids() == []
 
 
-def test_an_incident_is_sent_when_opened_reviewed_and_closed_at_the_attempts_end(fresh, everything, admin_user):
+def test_an_incident_is_sent_when_opened_reviewed_and_closed_at_the_attempts_end(
+    fresh, everything, admin_user
+):
     running = lifecycle.apply(fresh, A.BEGIN).attempt
     flagged_frame(running, 1, ["no_face"])
     flagged_frame(running, 2, ["no_face"])  # the same incident, extended: nothing new to say

@@ -46,7 +46,11 @@ def test_an_incident_payload_has_its_kind_severity_times_and_review():
     data = events.incident_data(incident)
     assert data["incident_id"] == 9 and data["attempt_id"] == str(uuid.UUID(int=2))
     assert (data["kind"], data["severity"], data["frame_count"]) == ("no_face", 2, 3)
-    assert (data["closed_at"], data["review_status"], data["reviewed_at"]) == (None, "dismissed", AT.isoformat())
+    assert (data["closed_at"], data["review_status"], data["reviewed_at"]) == (
+        None,
+        "dismissed",
+        AT.isoformat(),
+    )
     assert data["exam"] == "algebra"
 
 

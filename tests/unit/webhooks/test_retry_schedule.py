@@ -46,7 +46,9 @@ def test_each_attempt_has_a_job_id_of_its_own():
     assert job_id(7, 1) != job_id(7, 2) and job_id(7, 1) == "webhook-7-1"
 
 
-@pytest.mark.parametrize(("status", "ok"), [(200, True), (204, True), (299, True), (302, False), (500, False)])
+@pytest.mark.parametrize(
+    ("status", "ok"), [(200, True), (204, True), (299, True), (302, False), (500, False)]
+)
 def test_only_a_2xx_delivers(status, ok):
     assert Answer(status, 1).ok is ok
     assert not Answer(None, 1, error="ConnectTimeout").ok
