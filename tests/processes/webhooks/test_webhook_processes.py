@@ -38,7 +38,9 @@ def fresh(attempt: Attempt) -> Attempt:
     return attempt
 
 
-def test_a_failing_receiver_sees_each_retry_no_sooner_than_its_delay(fresh, receiver, start_background_worker):
+def test_a_failing_receiver_sees_each_retry_no_sooner_than_its_delay(
+    fresh, receiver, start_background_worker
+):
     receiver.script(Reply(500, b"no"))
     secret = endpoints.register(receiver.url, [events.ATTEMPT_STARTED]).secret
     start_background_worker(PROCTORING_WEBHOOK_RETRY_DELAYS="1,2")
