@@ -8,6 +8,7 @@ A payload reads `{"type": …, "timestamp": …, "data": {…}}` (docs/integrati
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -130,21 +131,28 @@ def on_attempt_changed(sender: Any, attempt: Attempt, transition: Transition, **
         event_type = ATTEMPT_ENDED
     else:
         return
-    _safely(event_type, attempt, lambda: attempt_data(attempt))
+    _safely(event_type, lambda: attempt, attempt_data)
 
 
 def on_incident_changed(sender: Any, incident: Incident, change: str, **kwargs: Any) -> None:
     event_type = BY_CHANGE.get(change)
     if event_type is not None:
-        _safely(event_type, incident.attempt, lambda: incident_data(incident))
+        _safely(event_type, lambda: incident.attempt, lambda _: incident_data(incident))
 
 
-def _safely(event_type: str, attempt: Attempt, data: Any) -> None:
-    """Emits; a failure is logged, never raised into the change that was already committed."""
+def _safely(
+    event_type: str, attempt_of: Callable[[], Attempt], data_of: Callable[[Attempt], dict[str, Any]]
+) -> None:
+    """Emits, reading the rows only when some endpoint is active (a frame worker's writer thread
+    announces every incident); a failure is logged, never raised into the change already
+    committed."""
     try:
-        emit(event_type, attempt, data())
+        if not WebhookEndpoint.objects.filter(disabled_at__isnull=True).exists():
+            return
+        attempt = attempt_of()
+        emit(event_type, attempt, data_of(attempt))
     except Exception:
-        log.exception("could not record the %s webhooks of attempt %s", event_type, attempt.pk)
+        log.exception("could not record the %s webhooks", event_type)
 
 
 def connect() -> None:

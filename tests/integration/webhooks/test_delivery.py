@@ -17,6 +17,7 @@ from exams import lifecycle
 from exams.models import Attempt
 from proctoring.live import actions
 from proctoring.models import AuditEntry, WebhookDelivery, WebhookEndpoint
+from proctoring.results import retention
 from proctoring.webhooks import delivery, endpoints, events
 from tests.integration.webhooks.conftest import sent
 from tests.support import Reply
@@ -160,3 +161,10 @@ def test_a_delivery_of_a_since_disabled_endpoint_is_not_sent(pending, everything
     assert delivery.deliver(pending.pk, 1) == Status.FAILED
     assert receiver.calls == [] and fresh(pending).last_error == "the endpoint is disabled"
     assert events.TYPES and endpoints.redeliver(fresh(pending)) is None
+
+
+def test_deliveries_past_retention_are_purged_with_the_results(pending, settings):
+    WebhookDelivery.objects.filter(pk=pending.pk).update(created_at=timezone.now() - timedelta(days=31))
+    settings.PROCTORING_RETENTION_DAYS = 30
+    assert retention.purge(dry_run=True).webhook_deliveries == 1
+    assert retention.purge().webhook_deliveries == 1 and not WebhookDelivery.objects.exists()
