@@ -5,7 +5,8 @@ the Standard Webhooks convention and delivered, with retries, by jobs on the `we
 (`manage.py backgroundworker`), never by a frame's worker thread.
 
 `events` turns committed changes (`exams.lifecycle.attempt_changed`, `results.incidents
-.incident_changed`) into deliveries, `signing` signs them, `delivery` sends them (the job) and
-`endpoints` registers, disables and redelivers. It may import `results` and everything below it;
+.incident_changed`) into deliveries, `signing` signs them, `delivery` sends them (the job),
+`disabling` gives up on an endpoint failing for a day, and `endpoints` registers endpoints and
+sends a delivery again. It may import `results` and everything below it;
 the API (above it) registers endpoints through it.
 """
