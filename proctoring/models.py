@@ -6,7 +6,8 @@ The shape follows what mature proctoring systems keep (edx-proctoring's attempts
 review comments): the evidence is append-only, the review is a separate, attributed decision.
 
 Beside them: the holder of the queue's permissions, the audit log (an append-only entry per
-action of staff or of an API key), and the REST API's keys and the platforms' users they create.
+action of staff or of an API key), the REST API's keys and the platforms' users they create, and
+the webhook endpoints platforms register and each delivery made to them.
 """
 
 from __future__ import annotations
@@ -207,6 +208,13 @@ class AuditEntry(models.Model):
         API_KEY_CHANGED = "api_key.changed"  # its name or scope, in the admin
         API_ATTEMPT_CREATED = "api.attempt_created"
         API_ATTEMPT_ENDED = "api.attempt_ended"
+        # Webhooks (proctoring/webhooks/): endpoints registered and removed (admin or API), a
+        # delivery sent again by hand, an endpoint disabled after failing for a day (the system).
+        WEBHOOK_CREATED = "webhook.created"
+        WEBHOOK_DELETED = "webhook.deleted"
+        WEBHOOK_ENABLED = "webhook.enabled"
+        WEBHOOK_DISABLED = "webhook.disabled"
+        WEBHOOK_REDELIVERED = "webhook.redelivered"
 
     class Outcome(models.TextChoices):
         OK = "ok"
@@ -300,3 +308,80 @@ class ExternalUser(models.Model):
 
     def __str__(self) -> str:
         return f"{self.platform}:{self.external_id}"
+
+
+class WebhookEndpoint(models.Model):
+    """Where a platform hears of attempts and incidents (`proctoring.webhooks`): a URL, the
+    secret its messages are signed with, the event types it wants. One registered through the
+    API belongs to that key and hears only the key's exams; one made in the admin hears all."""
+
+    url = models.URLField(max_length=500)
+    # The Standard Webhooks secret, `whsec_` + base64 of 32 random bytes: an HMAC key, so it is
+    # kept as it is (a hash would not sign).
+    secret = models.CharField(max_length=100, editable=False)
+    event_types = models.JSONField(default=list, help_text="The event types it is sent.")
+    description = models.CharField(max_length=200, blank=True)
+    owner = models.ForeignKey(
+        ApiKey,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="webhook_endpoints",
+        help_text="The API key that registered it: it hears that key's exams. Empty: every exam.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Since when every attempt to deliver to it has failed (None: its last attempt succeeded).
+    failing_since = models.DateTimeField(null=True, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "webhook endpoint"
+
+    def __str__(self) -> str:
+        return self.url
+
+    @property
+    def is_active(self) -> bool:
+        return self.disabled_at is None
+
+
+class WebhookDelivery(models.Model):
+    """One event sent (or to be sent) to one endpoint, with how its attempts went."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RETRYING = "retrying"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    # The Standard Webhooks message id (`webhook-id`), the same for every endpoint and every
+    # attempt of one event, so a receiver can drop a repeat.
+    event_id = models.CharField(max_length=40, db_index=True)
+    event_type = models.CharField(max_length=40)
+    payload = models.JSONField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Of the last attempt.")
+    response_excerpt = models.TextField(blank=True, max_length=1024)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    redelivery_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["endpoint", "status"])]
+        permissions = [("redeliver_webhookdelivery", "Send a webhook delivery again")]
+        verbose_name = "webhook delivery"
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id} → {self.endpoint_id}"

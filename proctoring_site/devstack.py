@@ -3,7 +3,7 @@
 Starts, in order: Redis (a private redis-server under var/redis with AOF on, unless REDIS_URL or
 REDIS_HOST or REDIS_SENTINELS point elsewhere), migrations and the demo data, the web server (daphne), one
 `rqworker proctoring` (with its scheduler), the background worker (`backgroundworker`: the attempts'
-deadlines) and the reference proctoring API (a second daphne).
+deadlines, the webhooks) and the reference proctoring API (a second daphne).
 """
 
 from __future__ import annotations

@@ -132,6 +132,27 @@ class Env:
             raise ImproperlyConfigured(f"{name} must be an absolute path, got {value!r}")
         return Path(value)
 
+    def ints(
+        self,
+        name: builtins.str,
+        default: tuple[builtins.int, ...],
+        *,
+        minimum: builtins.int,
+        maximum: builtins.int,
+        most: builtins.int,
+    ) -> tuple[builtins.int, ...]:
+        """Whole numbers `A,B,…` (at most `most` of them), each between `minimum` and `maximum`."""
+        value = self.raw(name)
+        if value is None or value == "":
+            return default
+        parts = [part.strip() for part in value.split(",")]
+        if not all(part.isdigit() for part in parts) or len(parts) > most:
+            raise ImproperlyConfigured(f"{name} must be up to {most} whole numbers A,B,…, got {value!r}")
+        numbers = tuple(int(part) for part in parts)
+        for number in numbers:
+            _check_range(name, number, minimum, maximum)
+        return numbers
+
     def list(self, name: builtins.str, default: builtins.list[builtins.str]) -> builtins.list[builtins.str]:
         value = self.raw(name)
         if value is None or value == "":

@@ -172,11 +172,13 @@ REDIS_TLS_OPTIONS = tls_options(env, REDIS_URL)
 REDIS_WAIT_REPLICAS = env.int("REDIS_WAIT_REPLICAS", 0, minimum=0, maximum=16)
 REDIS_WAIT_TIMEOUT = env.float("REDIS_WAIT_TIMEOUT", 0.5, minimum=0.01, maximum=10)
 
-# Queues of small background jobs (the attempts' deadlines, `exams.jobs`), beside the frames'
-# queue: plain RQ queues and workers, run by `manage.py backgroundworker` (a process of their
-# own; a queue added here is served by it). They live on the first shard, which every process
-# agrees on.
-BACKGROUND_QUEUES = ("exams",)
+# Queues of small background jobs (the attempts' deadlines, `exams.jobs`; the webhooks'
+# deliveries, `proctoring.webhooks`), beside the frames' queue: plain RQ queues and workers, run
+# by `manage.py backgroundworker` (a process of their own; a queue added here is served by it),
+# so a slow webhook receiver never holds a frame up. `exams` comes first: a worker takes from
+# its queues in order, so a deadline waits for one webhook call at most. They live on the first
+# shard, which every process agrees on.
+BACKGROUND_QUEUES = ("exams", "webhooks")
 BACKGROUND_REDIS_URL = REDIS_SHARDS[0] if REDIS_SHARDS else REDIS_URL
 RQ_QUEUES = {
     "proctoring": rq_connection(REDIS_SENTINEL, REDIS_URL, REDIS_TLS_OPTIONS),
@@ -342,6 +344,27 @@ PROCTORING_API_CALLS_PER_MINUTE = env.int("PROCTORING_API_CALLS_PER_MINUTE", 600
 PROCTORING_API_SNAPSHOT_LINK_SECONDS = env.int(
     "PROCTORING_API_SNAPSHOT_LINK_SECONDS", 300, minimum=10, maximum=24 * 3600
 )
+# Webhooks (proctoring/webhooks/, docs/integration.md#webhooks): the waits before each retry of
+# a failed delivery (seconds; Standard Webhooks' schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
+# 10 h), the connect and read timeouts of one call, how long an endpoint may fail every attempt
+# before it is disabled, whether plain http is allowed to hosts other than loopback (as in
+# development), and how many endpoints one API key may register.
+PROCTORING_WEBHOOK_RETRY_DELAYS = env.ints(
+    "PROCTORING_WEBHOOK_RETRY_DELAYS",
+    (5, 300, 1800, 7200, 18000, 36000, 36000),
+    minimum=1,
+    maximum=7 * 24 * 3600,
+    most=20,
+)
+PROCTORING_WEBHOOK_CONNECT_TIMEOUT = env.float(
+    "PROCTORING_WEBHOOK_CONNECT_TIMEOUT", 3.0, minimum=0.1, maximum=60
+)
+PROCTORING_WEBHOOK_TIMEOUT = env.float("PROCTORING_WEBHOOK_TIMEOUT", 10.0, minimum=0.1, maximum=60)
+PROCTORING_WEBHOOK_DISABLE_AFTER = env.int(
+    "PROCTORING_WEBHOOK_DISABLE_AFTER", 24 * 3600, minimum=60, maximum=30 * 24 * 3600
+)
+PROCTORING_WEBHOOK_ALLOW_HTTP = env.bool("PROCTORING_WEBHOOK_ALLOW_HTTP", DEBUG)
+PROCTORING_WEBHOOKS_PER_KEY = env.int("PROCTORING_WEBHOOKS_PER_KEY", 10, minimum=1, maximum=100)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["proctoring.api.authentication.BearerKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["proctoring.api.authentication.HasApiKey"],

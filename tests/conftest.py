@@ -94,11 +94,14 @@ def start_worker(processes: list[Process], tmp_path: Path) -> Callable[..., Proc
 
 
 @pytest.fixture
-def start_background_worker(processes: list[Process], tmp_path: Path, redis_conn) -> Callable[[], Process]:
-    """`python manage.py backgroundworker` as the deployment runs it; ready once registered."""
+def start_background_worker(processes: list[Process], tmp_path: Path, redis_conn) -> Callable[..., Process]:
+    """`python manage.py backgroundworker` as the deployment runs it (`env`: settings of its
+    own); ready once registered."""
 
-    def start() -> Process:
-        worker = Process(python("manage.py", "backgroundworker"), child_env(), tmp_path / "background.log")
+    def start(**env: str) -> Process:
+        worker = Process(
+            python("manage.py", "backgroundworker"), child_env(**env), tmp_path / "background.log"
+        )
         processes.append(worker)
         wait_until(
             lambda: redis_conn.scard("rq:workers:exams") or worker.popen.poll() is not None,

@@ -99,6 +99,7 @@ class RecordedCall:
     headers: dict[str, str]
     fields: dict[str, str]
     files: dict[str, tuple[str, str, bytes]]  # name -> (filename, content type, bytes)
+    body: bytes = b""  # as it came (a webhook's signed JSON)
 
 
 @dataclass
@@ -180,7 +181,9 @@ class RecordingApi:
                 body = self.rfile.read(length)
                 fields, files = parse_multipart(self.headers.get("Content-Type", ""), body)
                 with api._lock:
-                    api.calls.append(RecordedCall(arrived, self.path, dict(self.headers), fields, files))
+                    api.calls.append(
+                        RecordedCall(arrived, self.path, dict(self.headers), fields, files, body)
+                    )
                 if api.hold.is_set():
                     api._released.wait(60)
                 reply = api._next_reply()

@@ -30,6 +30,7 @@ class Code:
     TRANSITION_REFUSED = (
         "transition_refused"  # 409: the attempt's state does not allow it (submit while paused)
     )
+    TOO_MANY_WEBHOOKS = "too_many_webhooks"  # 409: the key has PROCTORING_WEBHOOKS_PER_KEY endpoints
     METHOD_NOT_ALLOWED = "method_not_allowed"  # 405
     NOT_ACCEPTABLE = "not_acceptable"  # 406
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"  # 415: send application/json

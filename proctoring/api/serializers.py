@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from exams.models import Attempt, AttemptReview
 from proctoring.api import platform_users
 from proctoring.models import Incident
+from proctoring.webhooks import endpoints as webhook_endpoints
+from proctoring.webhooks import events as webhook_events
 
 # Text without NUL (which databases refuse), said in the schema too (as its pattern).
 NO_NUL = [RegexValidator(r"^[^\x00]*$", "NUL characters are not allowed.")]
@@ -140,3 +143,47 @@ class QueuePage(serializers.Serializer[Any]):
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = QueueEntryAnswer(many=True)
+
+
+@extend_schema_field(
+    {"type": "string", "maxLength": webhook_endpoints.URL_MAX, "pattern": webhook_endpoints.URL_PATTERN}
+)
+class WebhookUrlField(serializers.CharField):
+    """The endpoint's URL, checked by `webhooks.endpoints.check_url`; the schema states the URLs
+    it always accepts."""
+
+
+class CreateWebhookRequest(serializers.Serializer[Any]):
+    url = WebhookUrlField(
+        max_length=webhook_endpoints.URL_MAX, validators=NO_NUL,
+        help_text="Where the events are POSTed: https:// (http:// only to a loopback address).",
+    )  # fmt: skip
+    event_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=webhook_events.TYPES), min_length=1,
+        max_length=len(webhook_events.TYPES), required=False, default=list(webhook_events.TYPES),
+        help_text="The events it is sent. Default: all.",
+    )  # fmt: skip
+    description = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, default="", validators=NO_NUL
+    )
+
+
+class WebhookAnswer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    url = serializers.CharField()
+    event_types = serializers.ListField(child=serializers.ChoiceField(choices=webhook_events.TYPES))
+    description = serializers.CharField(allow_blank=True)
+    active = serializers.BooleanField(help_text="False once disabled (a day of failed deliveries).")
+    disabled_at = serializers.DateTimeField(allow_null=True)
+    disabled_reason = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+
+
+class CreatedWebhookAnswer(WebhookAnswer):
+    secret = serializers.CharField(
+        help_text="`whsec_…`: verifies each message's `webhook-signature`. Shown in this answer only."
+    )
+
+
+class WebhookList(serializers.Serializer[Any]):
+    results = WebhookAnswer(many=True)

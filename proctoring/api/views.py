@@ -19,8 +19,9 @@ from proctoring.api import attempts, serializers, snapshot_links
 from proctoring.api.authentication import key_of
 from proctoring.api.errors import ApiError, Code, body
 from proctoring.live import review
-from proctoring.models import ApiKey, FrameResult, Incident
+from proctoring.models import ApiKey, FrameResult, Incident, WebhookEndpoint
 from proctoring.results import audit, snapshots
+from proctoring.webhooks import endpoints as webhook_endpoints
 
 ERRORS = {
     code: OpenApiResponse(serializers.ErrorAnswer, description=description)
@@ -214,6 +215,86 @@ def _queue_entry(entry: review.Entry, external_ids: dict[int, str]) -> dict[str,
             ),
         }
     ).data
+
+
+class WebhooksView(APIView):
+    @extend_schema(
+        operation_id="webhooks_list",
+        responses={200: serializers.WebhookList, **ERRORS},
+        summary="The webhook endpoints this key registered",
+    )
+    def get(self, request: Request) -> Response:
+        found = webhook_endpoints.of_key(key_of(request))
+        return Response(serializers.WebhookList({"results": [_webhook(e) for e in found]}).data)
+
+    @extend_schema(
+        operation_id="webhooks_create",
+        request=serializers.CreateWebhookRequest,
+        responses={
+            201: serializers.CreatedWebhookAnswer,
+            **ERRORS,
+            409: OpenApiResponse(
+                serializers.ErrorAnswer, description="The key has PROCTORING_WEBHOOKS_PER_KEY endpoints."
+            ),
+        },
+        summary="Register a webhook endpoint for this key's exams; its secret is in this answer only",
+    )
+    def post(self, request: Request) -> Response:
+        key = key_of(request)
+        given = serializers.CreateWebhookRequest(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        try:
+            made = webhook_endpoints.register(
+                data["url"], data["event_types"], owner=key, description=data["description"]
+            )
+        except webhook_endpoints.InvalidEndpoint as exc:
+            raise ApiError(400, Code.INVALID, str(exc), exc.field) from None
+        except webhook_endpoints.TooMany as exc:
+            raise ApiError(409, Code.TOO_MANY_WEBHOOKS, str(exc)) from None
+        endpoint = made.endpoint
+        audit.record(
+            request._request, audit.Action.WEBHOOK_CREATED, endpoint,
+            actor_name=actor(key), api_key=key.prefix, url=endpoint.url, event_types=endpoint.event_types,
+        )  # fmt: skip
+        answer = serializers.CreatedWebhookAnswer({**_webhook(endpoint), "secret": made.secret}).data
+        return Response(answer, status=status.HTTP_201_CREATED)
+
+
+class WebhookView(APIView):
+    @extend_schema(
+        operation_id="webhooks_delete",
+        responses={
+            204: OpenApiResponse(description="Removed, with its deliveries."),
+            **ERRORS,
+            404: OpenApiResponse(serializers.ErrorAnswer, description="No such endpoint of this key."),
+        },
+        summary="Remove one of this key's webhook endpoints",
+    )
+    def delete(self, request: Request, webhook_id: str) -> Response:
+        key = key_of(request)
+        endpoint = webhook_endpoints.find_of_key(key, webhook_id)
+        if endpoint is None:
+            raise ApiError(404, Code.NOT_FOUND, "no such webhook endpoint of this API key")
+        audit.record(
+            request._request, audit.Action.WEBHOOK_DELETED, endpoint,
+            actor_name=actor(key), api_key=key.prefix, url=endpoint.url,
+        )  # fmt: skip
+        endpoint.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _webhook(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    return {
+        "id": endpoint.pk,
+        "url": endpoint.url,
+        "event_types": endpoint.event_types,
+        "description": endpoint.description,
+        "active": endpoint.is_active,
+        "disabled_at": endpoint.disabled_at,
+        "disabled_reason": endpoint.disabled_reason,
+        "created_at": endpoint.created_at,
+    }
 
 
 class NotFoundView(APIView):

@@ -96,6 +96,9 @@ def flag(attempt: Attempt, by: Any, comment: str) -> Incident:
     )
     attempt_id = str(attempt.pk)
     transaction.on_commit(lambda: events.publish_review(attempt_id))  # the grids re-read its row
+    incidents.announce(
+        incident, *((incidents.OPENED, incidents.CLOSED) if incident.closed_at else (incidents.OPENED,))
+    )
     return incident
 
 

@@ -24,6 +24,7 @@ from exams import lifecycle
 from exams.models import Attempt, ProctorMessage, Transition
 from proctoring.core import protocol
 from proctoring.models import Incident
+from proctoring.results import incidents
 from proctoring.store import keys, shards
 from proctoring.store.connections import get_redis
 
@@ -122,10 +123,16 @@ def mark_read(attempt_id: str, message_id: int, now: datetime | None = None) -> 
 
 
 def close_incidents(attempt: Attempt) -> int:
-    """Closes the attempt's open incidents at its end; returns how many."""
-    return Incident.objects.filter(attempt=attempt, closed_at__isnull=True).update(
+    """Closes the attempt's open incidents at its end, announcing each; returns how many."""
+    open_ids = list(
+        Incident.objects.filter(attempt=attempt, closed_at__isnull=True).values_list("pk", flat=True)
+    )
+    closed = Incident.objects.filter(pk__in=open_ids, closed_at__isnull=True).update(
         closed_at=attempt.ended_at or timezone.now()
     )
+    for incident in Incident.objects.filter(pk__in=open_ids).select_related("attempt__exam"):
+        incidents.announce(incident, incidents.CLOSED)
+    return closed
 
 
 def on_attempt_changed(sender: Any, attempt: Attempt, transition: Transition, **kwargs: Any) -> None:

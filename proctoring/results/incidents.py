@@ -4,6 +4,9 @@ each attempt gets a risk summary.
 
 The grouping rule is a plain function (`joins`) that the tests call directly; `record` applies
 it to a batch of stored frames inside the result writer's transaction.
+
+Each incident opened, closed or reviewed is announced on `incident_changed` once its
+transaction commits (the webhooks listen: `proctoring.webhooks`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from exams.models import Attempt
@@ -36,6 +40,23 @@ SEVERITIES = {
 }
 # Kinds during which the exam taker's face was not seen (for the risk summary).
 FACE_NOT_SEEN = ("no_face", "camera_blocked")
+
+# Sent once the change commits: sender=Incident, incident=, change= one of the three below.
+incident_changed = Signal()
+OPENED = "opened"
+CLOSED = "closed"
+REVIEWED = "reviewed"
+
+
+def announce(incident: Incident, *changes: str) -> None:
+    """Sends `incident_changed` for each of `changes`, in order, once the transaction commits
+    (at once outside one); a rolled-back change is never announced."""
+
+    def send() -> None:
+        for change in changes:
+            incident_changed.send(sender=Incident, incident=incident, change=change)
+
+    transaction.on_commit(send)
 
 
 def severity_of(kind: str) -> Severity:
@@ -118,6 +139,7 @@ def record(frames: Sequence[FrameResult]) -> list[Opened]:
                 )
                 candidates.append(incident)
                 opened.append(Opened(incident, frame))
+                announce(incident, *((OPENED, CLOSED) if incident.closed_at else (OPENED,)))
             else:
                 incident.first_seen = min(incident.first_seen, frame.captured_at)
                 incident.last_seen = max(incident.last_seen, frame.captured_at)
@@ -210,4 +232,5 @@ def review(incident: Incident, user: Any, status: str, comment: str = "") -> Inc
     incident.save(update_fields=["review_status", "review_comment", "reviewed_by", "reviewed_at"])
     attempt_id = str(incident.attempt_id)
     transaction.on_commit(lambda: events.publish_review(attempt_id))
+    announce(incident, REVIEWED)
     return incident

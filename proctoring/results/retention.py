@@ -1,6 +1,7 @@
 """Retention: frame results, findings, incidents and snapshots are personal data, kept
-`PROCTORING_RETENTION_DAYS` and then deleted (`manage.py proctoring_purge`); audit entries are
-kept `PROCTORING_AUDIT_RETENTION_DAYS`, and this purge is the only thing that deletes them."""
+`PROCTORING_RETENTION_DAYS` and then deleted (`manage.py proctoring_purge`), and so are the
+webhooks' deliveries (their payloads name attempts and platform users); audit entries are kept
+`PROCTORING_AUDIT_RETENTION_DAYS`, and this purge is the only thing that deletes them."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from proctoring.models import AuditEntry, FrameResult, Incident
+from proctoring.models import AuditEntry, FrameResult, Incident, WebhookDelivery
 from proctoring.results import audit, snapshots
 
 BATCH = 1000  # rows deleted per transaction, so that workers storing results are not held up
@@ -27,6 +28,7 @@ class Purged:
     snapshots: int = 0
     orphans: int = 0  # snapshot files no row names (a rolled-back write), past retention
     audit_entries: int = 0
+    webhook_deliveries: int = 0
     snapshot_keys: list[str] = field(default_factory=list)
 
 
@@ -45,6 +47,7 @@ def purge(now: datetime | None = None, dry_run: bool = False) -> Purged:
         Q(purge_after__lte=now) | Q(purge_after__isnull=True, received_at__lte=before)
     )
     old_incidents = Incident.objects.filter(last_seen__lte=before)
+    old_deliveries = WebhookDelivery.objects.filter(created_at__lte=before)
     report = Purged()
     if dry_run:
         report.results = expired.count()
@@ -53,6 +56,7 @@ def purge(now: datetime | None = None, dry_run: bool = False) -> Purged:
         report.snapshots = len(report.snapshot_keys)
         report.orphans = len(_orphans(before))
         report.audit_entries = AuditEntry.objects.filter(at__lt=audit.cutoff(now)).count()
+        report.webhook_deliveries = old_deliveries.count()
         return report
     while True:
         with transaction.atomic():
@@ -69,6 +73,7 @@ def purge(now: datetime | None = None, dry_run: bool = False) -> Purged:
                 report.snapshot_keys.append(key)
         report.results += len(rows)
     report.incidents, _ = old_incidents.delete()
+    report.webhook_deliveries, _ = old_deliveries.delete()
     for path in _orphans(before):
         path.unlink(missing_ok=True)
         report.orphans += 1

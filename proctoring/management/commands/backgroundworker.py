@@ -1,6 +1,7 @@
 """`backgroundworker`: one plain RQ worker, with its scheduler, on every queue of small background
-jobs (`settings.BACKGROUND_QUEUES`: the attempts' deadlines, …); the frames' queue has workers of
-its own (`rqworker proctoring`, whose worker class takes frames its own way).
+jobs (`settings.BACKGROUND_QUEUES`: the attempts' deadlines, the webhooks' deliveries); the
+frames' queue has workers of its own (`rqworker proctoring`, whose worker class takes frames its
+own way).
 
 Its jobs are few and short, so one process serves every such queue; a queue added to
 `BACKGROUND_QUEUES` is served by it with no change to the deployment.
@@ -16,7 +17,10 @@ from proctoring.management.commands.rqworker import Command as RQWorkerCommand
 
 
 class Command(RQWorkerCommand):
-    help = "Runs a plain RQ worker, with the scheduler, on settings.BACKGROUND_QUEUES (the exams' deadlines)."
+    help = (
+        "Runs a plain RQ worker, with the scheduler, on settings.BACKGROUND_QUEUES (the exams' deadlines, "
+        "the webhooks), or on the queues named."
+    )
 
     def handle(self, *args: str, **options: Any) -> None:
         options["worker_class"] = options.get("worker_class") or "rq.Worker"

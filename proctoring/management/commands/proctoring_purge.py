@@ -30,7 +30,8 @@ class Command(BaseCommand):
         verb = "would delete" if dry_run else "deleted"
         self.stdout.write(
             f"{verb} {report.results} frame result(s), {report.snapshots} snapshot(s), "
-            f"{report.incidents} incident(s) and {report.orphans} orphaned snapshot file(s) "
+            f"{report.incidents} incident(s), {report.webhook_deliveries} webhook delivery(ies) and "
+            f"{report.orphans} orphaned snapshot file(s) "
             f"older than {settings.PROCTORING_RETENTION_DAYS} day(s), and {report.audit_entries} audit "
             f"entr{'y' if report.audit_entries == 1 else 'ies'} older than "
             f"{settings.PROCTORING_AUDIT_RETENTION_DAYS} day(s)"

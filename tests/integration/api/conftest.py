@@ -25,6 +25,9 @@ class ApiClient:
     def post(self, path: str, body: Any = None) -> Any:
         return self.client.post(path, body or {}, content_type="application/json", headers=self.headers)
 
+    def delete(self, path: str) -> Any:
+        return self.client.delete(path, headers=self.headers)
+
 
 @pytest.fixture
 def other_exam(db: None) -> Exam:

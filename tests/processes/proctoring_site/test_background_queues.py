@@ -20,8 +20,10 @@ def test_the_background_queues_are_plain_and_live_on_the_first_shard():
     done = start_django({"REDIS_SHARDS": shards, "REDIS_SHARD": "1", "REDIS_URL": None}, code)
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])
-    assert seen["background"] == ["exams"]
+    assert seen["background"] == ["exams", "webhooks"], "deadlines first: a worker takes in this order"
     assert seen["queues"]["proctoring"]["URL"].startswith("redis://127.0.0.1:7002/")
     assert seen["queues"]["exams"]["URL"].startswith("redis://127.0.0.1:7001/")
     assert seen["queues"]["exams"]["QUEUE_CLASS"] == "django_rq.queues.DjangoRQ"
+    assert seen["queues"]["webhooks"]["URL"].startswith("redis://127.0.0.1:7001/")
+    assert seen["queues"]["webhooks"]["QUEUE_CLASS"] == "django_rq.queues.DjangoRQ"
     assert seen["control"].startswith("redis://127.0.0.1:7001/")

@@ -131,6 +131,27 @@ def test_a_wrong_interval_names_the_variable_and_shows_the_value(value, says):
     assert "PROCTORING_CAPTURED_AT_WINDOW" in message and says in message
 
 
+def test_ints_read_a_list_of_whole_numbers_such_as_the_webhook_retry_delays():
+    read = Env({"DELAYS": " 1, 2 ,30"}).ints
+    assert read("DELAYS", (5,), minimum=1, maximum=60, most=5) == (1, 2, 30)
+    assert Env({}).ints("DELAYS", (5, 300), minimum=1, maximum=60, most=5) == (5, 300)
+    assert settings.PROCTORING_WEBHOOK_RETRY_DELAYS == (5, 300, 1800, 7200, 18000, 36000, 36000)
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [("1,x", "whole numbers"), ("1,,2", "whole numbers"), ("-1", "whole numbers"), ("1,2,3,4", "up to 3"),
+     ("0,1", "at least 1"), ("1,100", "at most 60")],
+)  # fmt: skip
+def test_a_wrong_list_of_ints_names_the_variable_and_shows_the_value(value, says):
+    with pytest.raises(ImproperlyConfigured) as refused:
+        Env({"PROCTORING_WEBHOOK_RETRY_DELAYS": value}).ints(
+            "PROCTORING_WEBHOOK_RETRY_DELAYS", (5,), minimum=1, maximum=60, most=3
+        )
+    message = str(refused.value)
+    assert "PROCTORING_WEBHOOK_RETRY_DELAYS" in message and says in message
+
+
 def test_the_frame_bounds_default_to_a_webcam_picture_and_a_few_seconds():
     assert settings.PROCTORING_MAX_FRAME_PIXELS == 1920 * 1080
     assert settings.PROCTORING_CAPTURED_AT_WINDOW == (-10.0, 2.0)
