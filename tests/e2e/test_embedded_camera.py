@@ -21,6 +21,7 @@ from tests.e2e.conftest import TAKER
 from tests.e2e.exam_platform import ExamPlatform
 from tests.e2e.pages import axe_violations, log_in, screenshot
 from tests.support import wait_until
+from tests.webhook_receiver import verify
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -55,9 +56,13 @@ def part(page: Page, name: str) -> Any:
 
 
 def test_the_sample_page_on_another_origin_streams_and_stops_when_the_platform_ends_the_attempt(
-    exam: Exam, platform: ExamPlatform, open_page: Any, start_page_worker: Any
+    exam: Exam, platform: ExamPlatform, open_page: Any, start_page_worker: Any, start_background_worker: Any
 ) -> None:
     start_page_worker(PROCTORING_API_URL=f"{platform.site}/reference-api/v1/analyze")
+    start_background_worker()  # it delivers the webhooks
+    hook = platform.api("POST", "webhooks/", {"url": f"{platform.url}/webhooks/proctoring"})
+    assert hook.status_code == 201, hook.text
+    secret = hook.json()["secret"]
     attempt = platform.open_attempt(exam.slug, "moodle-user-4711")
     assert attempt["status"] == "started" and attempt["ws_path"]
     page = open_page(video="face")
@@ -103,8 +108,15 @@ def test_the_sample_page_on_another_origin_streams_and_stops_when_the_platform_e
     assert int(part(page, "sent").inner_text()) == sent
     assert page.evaluate("window.socketCloses") == [protocol.CloseCode.ATTEMPT_ENDED]
     screenshot(page, "embedded-camera-ended")
-    # The platform keeps what is posted to its /webhooks/ (`platform.webhook_events()`): with a
-    # webhook URL registered for its key, `attempt.ended` is the last event it must receive.
+    # The platform heard the attempt start (at consent) and end, signed with its endpoint's secret.
+    wait_until(
+        lambda: any(event["type"] == "attempt.ended" for event in platform.webhook_events()),
+        20,
+        "the platform's attempt.ended webhook",
+    )
+    heard = [(event["type"], event["data"]["attempt_id"]) for event in platform.webhook_events()]
+    assert heard == [("attempt.started", attempt["id"]), ("attempt.ended", attempt["id"])]
+    assert all(verify(secret, item.headers, item.body) for item in platform.received)
 
 
 def test_the_embedded_camera_shows_a_proctors_message_and_pause_and_reports_the_message_read(
