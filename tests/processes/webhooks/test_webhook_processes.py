@@ -22,6 +22,7 @@ from tests.webhook_receiver import verify
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 FRAMES = 40
+SLOW_RECEIVER_S = 5.0  # the slow receiver
 
 
 @pytest.fixture
@@ -92,9 +93,12 @@ def test_a_receiver_holding_its_request_does_not_slow_the_frames(
         f"\nframes/s: {without:.1f} without webhooks, {with_slow:.1f} with a receiver holding its "
         f"request (held {time.monotonic() - held_since:.1f} s so far)"
     )
+    # The slow receiver answers after 5 s: the stimulus, kept whole (frames went before it).
+    time.sleep(max(0.0, SLOW_RECEIVER_S - (time.monotonic() - held_since)))
     receiver.release()
-    wait_until(
-        lambda: WebhookDelivery.objects.filter(status=WebhookDelivery.Status.DELIVERED).exists(),
+    delivered = wait_until(
+        lambda: WebhookDelivery.objects.filter(status=WebhookDelivery.Status.DELIVERED).first(),
         30,
         "the webhook delivered once released",
     )
+    assert delivered.attempts == 1 and delivered.latency_ms >= SLOW_RECEIVER_S * 1000
