@@ -21,7 +21,7 @@ def test_rqstats_json_counts_the_proctoring_queue(attempt, capsys):
         enqueue.enqueue_frame(str(attempt.pk), str(attempt.pk), seq, frame)
     call_command("rqstats", "--json")  # django-rq's command prints with print()
     queues = {queue["name"]: queue for queue in json.loads(capsys.readouterr().out)["queues"]}
-    assert set(queues) == {"proctoring", "exams"}  # the frames' queue and the background one
+    assert set(queues) == {"proctoring", "exams", "webhooks"}  # the frames' queue and the background ones
     assert queues["proctoring"]["jobs"] == 2
 
 
