@@ -63,6 +63,7 @@ def test_a_frame_past_its_live_window_is_sent_late_and_stored_late(
 ) -> None:
     metrics.recorder.take()  # what earlier tests observed in this process, not flushed
     job_id = enqueue(attempt)
+    time.sleep(0.01)  # age, not synchronisation: a warm process would send it within the 1 ms window
     Job.fetch(job_id, connection=redis_conn).perform()
     [call] = api.calls
     assert call.fields["late"] == "1" and call.headers["Idempotency-Key"] == job_id
