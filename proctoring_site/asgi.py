@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -17,7 +16,7 @@ from django.conf import settings  # noqa: E402
 from django.urls import get_resolver  # noqa: E402
 
 from proctoring.routing import websocket_urlpatterns  # noqa: E402
-from proctoring_site import backpressure, redis_check  # noqa: E402
+from proctoring_site import backpressure, gc_tuning, redis_check  # noqa: E402
 
 # A wrong password or CA stops the gateway here; a Redis that is down does not (frames get
 # `unavailable` until it is back).
@@ -42,6 +41,6 @@ application = ProtocolTypeRouter(
 # Everything loaded at start-up (Django, Channels, Twisted, and the URLconf with every view it
 # imports, which Django would otherwise load at the first request: ~100,000 objects) lives as
 # long as the process. A full collection would walk it all, ~65 ms during which no socket is
-# served; frozen, collections walk only what was made since.
+# served; frozen, collections walk only what was made since, and less often (`gc_tuning`).
 get_resolver().url_patterns  # noqa: B018 - loading it is the point
-gc.freeze()
+gc_tuning.settle_heap()

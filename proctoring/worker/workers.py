@@ -34,7 +34,6 @@ from proctoring.results import writer
 from proctoring.store import keys, rq_internals
 from proctoring.store.connections import get_redis
 from proctoring.worker import (
-    gc_tuning,
     intake,
     leases,
     names,
@@ -44,7 +43,7 @@ from proctoring.worker import (
     successes,
 )
 from proctoring.worker.timeouts import WatchdogDeathPenalty
-from proctoring_site import redis_check, redis_clients
+from proctoring_site import gc_tuning, redis_check, redis_clients
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The worker's collector after start-up (`proctoring.worker.gc_tuning`): its start-up heap left
+"""A worker's and a gateway's collector after start-up (`proctoring_site.gc_tuning`): the start-up heap left
 out of collections, young collections less often; cycles made later are still collected."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from proctoring.worker import gc_tuning
+from proctoring_site import gc_tuning
 
 
 @pytest.fixture
