@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -35,8 +36,11 @@ class Code:
     NOT_ACCEPTABLE = "not_acceptable"  # 406
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"  # 415: send application/json
     RATE_LIMITED = "rate_limited"  # 429: the key's calls per minute are spent; see Retry-After
+    UNAVAILABLE = "unavailable"  # 503: the site's Redis cannot be reached for now; see Retry-After
     SERVER_ERROR = "server_error"  # 500
 
+
+UNAVAILABLE_RETRY_AFTER = 5  # seconds: Sentinel fails over within that, a restart shortly after
 
 ALL_CODES = [value for name, value in vars(Code).items() if name.isupper()]
 
@@ -78,6 +82,14 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     with its traceback and answered 500 `server_error` in the same shape."""
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    if isinstance(exc, redis.RedisError):
+        # Redis away (restarting, failing over): a moment's outage, not a bug of the call.
+        logger.warning("the API could not reach Redis: %s", exc)
+        return Response(
+            body(Code.UNAVAILABLE, "the service is unavailable for a moment; try again shortly"),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER)},
+        )
     if not isinstance(exc, exceptions.APIException):
         view = context.get("view")
         logger.error("the API failed in %s", type(view).__name__, exc_info=exc)

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from proctoring.api import throttling
-from proctoring.api.errors import ALL_CODES
+from proctoring.api.errors import ALL_CODES, UNAVAILABLE_RETRY_AFTER
 from tests.integration.api.conftest import ApiClient, create
+from tests.support import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -99,3 +100,12 @@ def test_a_bug_is_a_500_in_the_same_shape_and_logged(platform, monkeypatch, capl
     assert_error(answer, 500, "server_error")
     assert "a bug" not in answer.content.decode()
     assert any(record.exc_info and "a bug" in str(record.exc_info[1]) for record in caplog.records)
+
+
+def test_an_unreachable_redis_is_503_unavailable_with_retry_after(platform: ApiClient, settings: Any) -> None:
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    error = assert_error(
+        platform.get("/api/v1/attempts/00000000-0000-0000-0000-000000000000/"), 503, "unavailable"
+    )
+    assert "try again" in error["message"]
+    assert platform.get("/api/v1/webhooks/")["Retry-After"] == str(UNAVAILABLE_RETRY_AFTER)
