@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
@@ -90,6 +91,10 @@ def test_the_sample_page_on_another_origin_streams_and_stops_when_the_platform_e
     assert axe_violations(page) == []
     screenshot(page, "embedded-camera")
 
+    # A proctor flags the attempt: the platform hears the incident open, and close at the end.
+    proctor = get_user_model().objects.create_user("proctor-embed", is_staff=True)
+    flagged = actions.flag(Attempt.objects.get(pk=attempt["id"]), proctor, "looked away for a minute")
+
     ended = platform.end_attempt()
     assert ended["status"] == "terminated"
 
@@ -108,14 +113,23 @@ def test_the_sample_page_on_another_origin_streams_and_stops_when_the_platform_e
     assert int(part(page, "sent").inner_text()) == sent
     assert page.evaluate("window.socketCloses") == [protocol.CloseCode.ATTEMPT_ENDED]
     screenshot(page, "embedded-camera-ended")
-    # The platform heard the attempt start (at consent) and end, signed with its endpoint's secret.
+    # The platform heard the attempt start (at consent), the incident open and close, and the
+    # attempt end, each signed with its endpoint's secret.
     wait_until(
-        lambda: any(event["type"] == "attempt.ended" for event in platform.webhook_events()),
+        lambda: (
+            {"attempt.ended", "incident.closed"} <= {event["type"] for event in platform.webhook_events()}
+        ),
         20,
-        "the platform's attempt.ended webhook",
+        "the platform's attempt.ended and incident.closed webhooks",
     )
-    heard = [(event["type"], event["data"]["attempt_id"]) for event in platform.webhook_events()]
-    assert heard == [("attempt.started", attempt["id"]), ("attempt.ended", attempt["id"])]
+    heard = platform.webhook_events()
+    assert all(event["data"]["attempt_id"] == attempt["id"] for event in heard)
+    types = [event["type"] for event in heard]
+    assert sorted(types) == ["attempt.ended", "attempt.started", "incident.closed", "incident.opened"]
+    assert types[0] == "attempt.started" and types.index("incident.opened") < types.index("incident.closed")
+    assert {event["data"].get("incident_id") for event in heard if event["type"].startswith("incident.")} == {
+        flagged.pk
+    }
     assert all(verify(secret, item.headers, item.body) for item in platform.received)
 
 
