@@ -293,6 +293,11 @@ def api_key_calls(key_id: int, minute: int) -> str:
     return f"{PREFIX}:api-key:{key_id}:calls:{minute}"
 
 
+def webhooks_sweep() -> str:
+    """Set for a minute by whoever last looked for webhook deliveries that were never queued."""
+    return f"{PREFIX}:webhooks:sweep"
+
+
 def lti_launch(key: str) -> str:
     return f"{PREFIX}:lti:{key}"
 

@@ -22,8 +22,10 @@ import redis
 import requests
 from django.conf import settings
 from django.utils import timezone
+from rq.job import Job
 
 from proctoring.models import WebhookDelivery, WebhookEndpoint
+from proctoring.store import keys
 from proctoring.webhooks import disabling, signing
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,8 @@ QUEUE = "webhooks"
 JOB = "proctoring.webhooks.delivery.deliver"
 EXCERPT_BYTES = 1024  # of the receiver's answer, kept on the row
 USER_AGENT = "proctoring-pipeline-webhooks/1"
+LOST_AFTER = 60  # seconds past due before a delivery with no job in Redis is queued again
+LOST_BATCH = 500  # deliveries queued again per sweep at most (the next sweep takes the rest)
 Status = WebhookDelivery.Status
 
 
@@ -71,7 +75,7 @@ def job_id(delivery_id: int, attempt: int) -> str:
 
 def enqueue(delivery_id: int, attempt: int, at: datetime | None = None) -> bool:
     """Queues attempt number `attempt` of a delivery, now or at `at`. False if Redis refused
-    it (the row stays pending; the admin's redeliver sends it)."""
+    it (the row stays as it is, and `requeue_lost` queues it once Redis is back)."""
     try:
         queue = django_rq.get_queue(QUEUE)
         kwargs = {"job_id": job_id(delivery_id, attempt), "result_ttl": 0, "failure_ttl": 7 * 24 * 3600}
@@ -88,6 +92,39 @@ def enqueue(delivery_id: int, attempt: int, at: datetime | None = None) -> bool:
 def enqueue_all(delivery_ids: Sequence[int]) -> None:
     for delivery_id in delivery_ids:
         enqueue(delivery_id, 1)
+    requeue_lost_now_and_then()
+
+
+def requeue_lost(now: datetime | None = None, limit: int = LOST_BATCH) -> int:
+    """Queues again the deliveries whose next attempt never reached Redis (it was away when they
+    were queued): waiting or retrying, due over `LOST_AFTER` seconds ago, and no job of theirs in
+    Redis (one that exists is running, scheduled or failed, and RQ sees to it). Returns how many."""
+    now = now or timezone.now()
+    late = WebhookDelivery.objects.filter(
+        status__in=(Status.PENDING, Status.RETRYING),
+        endpoint__disabled_at__isnull=True,
+        next_attempt_at__lt=now - timedelta(seconds=LOST_AFTER),
+    ).order_by("next_attempt_at")[:limit]
+    connection = django_rq.get_connection(QUEUE)
+    queued = 0
+    for row in late.only("pk", "attempts"):
+        attempt = row.attempts + 1
+        if not Job.exists(job_id(row.pk, attempt), connection=connection) and enqueue(row.pk, attempt):
+            queued += 1
+    if queued:
+        log.warning("queued %d webhook delivery(ies) again that never reached Redis", queued)
+    return queued
+
+
+def requeue_lost_now_and_then() -> None:
+    """`requeue_lost` at most once a minute across every process (as events are queued, and
+    when the background worker starts): Redis back after an outage, the next event's queueing
+    sends what the outage kept back."""
+    try:
+        if django_rq.get_connection(QUEUE).set(keys.webhooks_sweep(), 1, nx=True, ex=LOST_AFTER):
+            requeue_lost()
+    except redis.RedisError as exc:
+        log.warning("could not look for webhook deliveries never queued: %s", exc)
 
 
 def body_of(delivery: WebhookDelivery) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 
 from proctoring.management.commands.rqworker import Command as RQWorkerCommand
+from proctoring.webhooks import delivery
 
 
 class Command(RQWorkerCommand):
@@ -23,5 +24,7 @@ class Command(RQWorkerCommand):
     )
 
     def handle(self, *args: str, **options: Any) -> None:
+        # Webhook deliveries queued while Redis was away, and no event since to send them.
+        delivery.requeue_lost_now_and_then()
         options["worker_class"] = options.get("worker_class") or "rq.Worker"
         super().handle(*(args or settings.BACKGROUND_QUEUES), **options)

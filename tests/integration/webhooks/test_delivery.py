@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from exams import lifecycle
@@ -18,6 +19,7 @@ from exams.models import Attempt
 from proctoring.live import actions
 from proctoring.models import AuditEntry, WebhookDelivery, WebhookEndpoint
 from proctoring.results import retention
+from proctoring.store import keys
 from proctoring.webhooks import delivery, endpoints, events
 from tests.integration.webhooks.conftest import sent
 from tests.support import Reply
@@ -168,3 +170,32 @@ def test_deliveries_past_retention_are_purged_with_the_results(pending, settings
     settings.PROCTORING_RETENTION_DAYS = 30
     assert retention.purge(dry_run=True).webhook_deliveries == 1
     assert retention.purge().webhook_deliveries == 1 and not WebhookDelivery.objects.exists()
+
+
+def lost(row: WebhookDelivery, redis_conn) -> None:
+    """As if Redis was away when it was queued: the row waits, due 2 minutes ago, and no job."""
+    Job.fetch(delivery.job_id(row.pk, 1), connection=redis_conn).delete()
+    WebhookDelivery.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now() - timedelta(minutes=2))
+
+
+def test_a_delivery_whose_job_never_reached_redis_is_queued_again_and_only_once(pending, redis_conn):
+    lost(pending, redis_conn)
+    assert delivery.requeue_lost() == 1
+    assert Job.exists(delivery.job_id(pending.pk, 1), connection=redis_conn)
+    assert delivery.requeue_lost() == 0, "a delivery whose job is in Redis is left to RQ"
+
+    # One due less than a minute ago may still be on its way: left alone.
+    Job.fetch(delivery.job_id(pending.pk, 1), connection=redis_conn).delete()
+    WebhookDelivery.objects.filter(pk=pending.pk).update(next_attempt_at=timezone.now())
+    assert delivery.requeue_lost() == 0
+
+
+def test_the_sweep_runs_once_a_minute_as_events_are_queued(pending, redis_conn):
+    lost(pending, redis_conn)
+    redis_conn.set(keys.webhooks_sweep(), 1, ex=60)  # another process looked this minute
+    delivery.requeue_lost_now_and_then()
+    assert not Job.exists(delivery.job_id(pending.pk, 1), connection=redis_conn)
+    redis_conn.delete(keys.webhooks_sweep())
+    delivery.enqueue_all([])  # the next event's queueing looks
+    assert Job.exists(delivery.job_id(pending.pk, 1), connection=redis_conn)
+    assert 0 < redis_conn.ttl(keys.webhooks_sweep()) <= delivery.LOST_AFTER
