@@ -56,13 +56,18 @@ WARMUP_SECONDS = 60.0  # or WARMUP_SHARE of a shorter run
 WARMUP_SHARE = 0.1
 CLIENT_DRAIN_SECONDS = 30.0  # `run_client` waits this long for the last acks
 # Keys that exist only while frames wait or run: each frame's job hash, envelope and execution
-# records; the queue, the started registry, a client's pending set, a worker's executions.
+# records; the queue, the started registry, a client's pending set and waiting list, the fair
+# order's rings of waiting clients, a worker's executions.
 BACKLOG_KEY = re.compile(
     r"^(rq:job:|rq:execution:|rq:executions:|rq:results:|proctoring:frame:|rq:queue:|rq:wip:"
-    r"|rq:scheduled:|proctoring:client:[^:]+:pending$|rq:worker:[^:]+:executions$)"
+    r"|rq:scheduled:|proctoring:client:[^:]+:(pending|waiting)$|proctoring:ring:"
+    r"|rq:worker:[^:]+:executions$)"
 )
-# Buckets that expire by themselves (`counters.MINUTE_TTL`, an hour): one more per minute, bounded.
-BOUNDED_KEY = re.compile(r"^proctoring:stats:minute:")
+# Buckets that expire by themselves, one more per minute, bounded (named as the census names
+# them, numbers read <n>): the minute's counts (`counters.MINUTE_TTL`, an hour) and the
+# gateways' loop-lag histogram of the minute and its ranges (`metrics.loop_lag_minute`, kept a
+# few minutes); and RQ's maintenance lock, held for minutes after each clean-up.
+BOUNDED_KEY = re.compile(r"^(proctoring:stats:(minute:|histogram:loop_lag:<n>)|rq:clean_groups$)")
 _ID = re.compile(r"[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
