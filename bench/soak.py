@@ -57,10 +57,11 @@ WARMUP_SHARE = 0.1
 CLIENT_DRAIN_SECONDS = 30.0  # `run_client` waits this long for the last acks
 # Keys that exist only while frames wait or run: each frame's job hash, envelope and execution
 # records; the queue, the started registry, a client's pending set and waiting list, the fair
-# order's rings of waiting clients, a worker's executions.
+# order's rings of waiting clients, a worker's executions. Not the `exams` queue's jobs (each
+# attempt's deadline, the minute's sweep): one per attempt, as steady as the attempts.
 BACKLOG_KEY = re.compile(
-    r"^(rq:job:|rq:execution:|rq:executions:|rq:results:|proctoring:frame:|rq:queue:|rq:wip:"
-    r"|rq:scheduled:|proctoring:client:[^:]+:(pending|waiting)$|proctoring:ring:"
+    r"^(rq:job:(?!exams-)|rq:execution:|rq:executions:|rq:results:|proctoring:frame:|rq:queue:"
+    r"|rq:wip:|rq:scheduled:(?!exams$)|proctoring:client:[^:]+:(pending|waiting)$|proctoring:ring:"
     r"|rq:worker:[^:]+:executions$)"
 )
 # Buckets that expire by themselves, one more per minute, bounded (named as the census names
