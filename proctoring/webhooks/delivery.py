@@ -5,7 +5,9 @@ timeouts, never following a redirect. A 2xx answer delivers it; anything else (a
 a timeout, a refused connection) is retried after `PROCTORING_WEBHOOK_RETRY_DELAYS[n]` seconds
 (the nth retry), through RQ's scheduled registry, until they are spent: then it has failed.
 Every attempt is written on the delivery's row. An endpoint every attempt to which has failed
-for `PROCTORING_WEBHOOK_DISABLE_AFTER` seconds is disabled (`disabling`).
+for `PROCTORING_WEBHOOK_DISABLE_AFTER` seconds is disabled (`disabling`). The row is written
+before its job is queued, so a delivery Redis was away for is not lost: `requeue_lost` queues it
+again once Redis is back.
 """
 
 from __future__ import annotations
