@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import html
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,6 +17,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from proctoring.lti.models import Platform
+from tests.support import LocalHttpServer
 
 ISSUER = "https://lms.example.test"
 CLIENT_ID = "proctoring-tool-1"
@@ -54,22 +54,18 @@ class LmsPlatform:
         self.host = host
         self.tool_url = ""
         self.claim_changes: dict[str, Any] = {}
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._http = LocalHttpServer(self._handler())
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self._server.server_address[1]}"
+        return f"http://{self.host}:{self._http.port}"
 
     @property
     def jwks_url(self) -> str:
         return f"{self.url}/jwks"
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.stop()
 
     def register(self, **fields: Any) -> Platform:
         values = {

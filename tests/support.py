@@ -117,6 +117,24 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128
 
 
+class LocalHttpServer:
+    """A threaded HTTP server on 127.0.0.1 (a free port) serving `handler` until `stop()`: the
+    test platforms' (an exam platform's pages, an LMS's) own web servers."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self._server = _Server(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
 class RecordingApi:
     """A real HTTP server standing in for the proctoring API: it records every call and answers
     from a script (a list of replies, the last repeating), or blocks while `hold` is set."""

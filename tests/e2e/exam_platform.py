@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import html
 import json
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import requests
+
+from tests.support import LocalHttpServer
 
 SAMPLE_PAGE = Path(__file__).resolve().parents[2] / "docs" / "samples" / "embed.html"
 TIMEOUT = 10
@@ -39,18 +40,14 @@ class ExamPlatform:
     received: list[Received] = field(default_factory=list)  # POSTs to /webhooks/
 
     def __post_init__(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._http = LocalHttpServer(self._handler())
 
     @property
     def url(self) -> str:
-        return f"http://{self.hostname}:{self._server.server_address[1]}"
+        return f"http://{self.hostname}:{self._http.port}"
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.stop()
 
     def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> requests.Response:
         return requests.request(
