@@ -127,6 +127,8 @@ def close_incidents(attempt: Attempt) -> int:
     open_ids = list(
         Incident.objects.filter(attempt=attempt, closed_at__isnull=True).values_list("pk", flat=True)
     )
+    if not open_ids:
+        return 0  # most attempts end with none open: no update, nothing to announce
     closed = Incident.objects.filter(pk__in=open_ids, closed_at__isnull=True).update(
         closed_at=attempt.ended_at or timezone.now()
     )
