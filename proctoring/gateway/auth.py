@@ -15,6 +15,7 @@ from exams.models import Attempt
 from proctoring.core.access import StreamRefused, origin_allowed
 from proctoring.core.protocol import CloseCode
 from proctoring.gateway.tokens import InvalidToken, read_token
+from proctoring.results import attempt_control
 
 # One answer for every token that does not let its bearer in (forged, expired, another
 # attempt's, another user's): which of them it was would help whoever is guessing.
@@ -46,6 +47,32 @@ def authorize(
     attempt revokes its tokens; an attempt whose time is up is timed out first
     (`lifecycle.enforce_deadline`), and refused.
     """
+    attempt, via = _authorized_attempt(attempt_id, user, token, origin, host)
+    return StreamIdentity(str(attempt.pk), attempt.client_id, attempt.user_id, via)
+
+
+def open_stream(
+    attempt_id: str,
+    user: AbstractBaseUser | AnonymousUser | None,
+    token: str | None,
+    origin: str | None,
+    host: str | None = None,
+) -> tuple[StreamIdentity, attempt_control.Greeting]:
+    """`authorize`, and what the socket is told first (its attempt's state and unread
+    messages), from one read of the attempt: a socket's connect costs one trip to the database
+    thread, which two hundred cameras connecting at an exam's start queue for."""
+    attempt, via = _authorized_attempt(attempt_id, user, token, origin, host)
+    identity = StreamIdentity(str(attempt.pk), attempt.client_id, attempt.user_id, via)
+    return identity, attempt_control.greeting_of(attempt)
+
+
+def _authorized_attempt(
+    attempt_id: str,
+    user: AbstractBaseUser | AnonymousUser | None,
+    token: str | None,
+    origin: str | None,
+    host: str | None,
+) -> tuple[Attempt, str]:
     if token:
         attempt = _token_attempt(attempt_id, token)
         via = "token"
@@ -65,7 +92,7 @@ def authorize(
     refusal = stream_refusal(attempt)
     if refusal:
         raise StreamRefused(CloseCode.FORBIDDEN, refusal)
-    return StreamIdentity(str(attempt.pk), attempt.client_id, attempt.user_id, via)
+    return attempt, via
 
 
 def presented_token(authorization: str | None, query_string: bytes) -> str | None:

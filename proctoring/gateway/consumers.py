@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 import weakref
 from typing import Any
 
@@ -26,7 +27,7 @@ from proctoring.core.exceptions import AdmissionError, FrameError, FramesRefused
 from proctoring.core.frames import Frame, parse_image, parse_message_read, parse_text_message
 from proctoring.core.protocol import CloseCode, ErrorCode
 from proctoring.gateway import connection_limits, control, loop_lag
-from proctoring.gateway.auth import StreamIdentity, authorize, presented_token
+from proctoring.gateway.auth import StreamIdentity, open_stream, presented_token
 from proctoring.gateway.throttle import MIN_FPS, advised_fps
 from proctoring.queue import enqueue, metrics
 from proctoring.results import attempt_control
@@ -50,6 +51,7 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     slot: connection_limits.Slot | None = None  # its place under the connection limits
     # The attempt's news heard while its state is read at connect: passed on after it.
     held: list[tuple[str, bool]] | None = None
+    listening: str | None = None  # the attempt whose news it hears (`control`)
     ended = False  # the attempt's final state was sent: the socket is closing
 
     async def dispatch(self, message: dict[str, Any]) -> None:
@@ -65,14 +67,22 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         # with %r: a raw newline in the path would forge a log line.
         attempt_id = str(self.scope["url_route"]["kwargs"]["attempt_id"])
         origin = scope_header(self.scope, b"origin")
+        # The attempt's news is listened for before its row is read, once, to authorize and to
+        # greet: what is heard meanwhile waits in `held` and follows the greeting, so the read
+        # cannot overwrite it. An id that is no attempt's listens for nothing, and is refused.
+        self.held = []
+        self.listening = _attempt_key(attempt_id)
+        if self.listening is not None:
+            await control.register(self.listening, self)
         try:
             token = presented_token(
                 scope_header(self.scope, b"authorization"), self.scope.get("query_string", b"")
             )
-            self.identity = await database_sync_to_async(authorize)(
+            self.identity, told = await database_sync_to_async(open_stream)(
                 attempt_id, self.scope.get("user"), token, origin, scope_header(self.scope, b"host")
             )
         except StreamRefused as refused:
+            self._stop_listening()
             log.info("refused stream for attempt %r: %s", attempt_id, refused.reason)
             # Accept first so that the client sees why: a refused handshake carries no code.
             await self.accept()
@@ -83,6 +93,7 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             self.slot = await connection_limits.admit(client[0], self.identity.attempt_id)
         except connection_limits.TooManyConnections as too_many:
             log.info("refused stream for attempt %r from %r: %s", attempt_id, client[0], too_many.reason)
+            self._stop_listening()
             self.identity = None
             await self.accept()
             await self.close(code=CloseCode.TOO_MANY_CONNECTIONS, reason=too_many.reason)
@@ -99,16 +110,18 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if settings.PROCTORING_IDLE_TIMEOUT:
             self.idle_watch = asyncio.create_task(self._close_when_idle(settings.PROCTORING_IDLE_TIMEOUT))
         await events.apublish_connection(get_channel_layer(), events.CONNECTED, self.identity.client_id)
-        await self._greet()
+        await self._greet(told)
 
-    async def _greet(self) -> None:
-        """Listens for the attempt's news, then tells the page its state and unread messages.
-        What is heard meanwhile waits (`held`) and follows, so the read cannot overwrite it."""
-        assert self.identity is not None
-        self.held = []
-        await control.register(self.identity.attempt_id, self)
-        told = await database_sync_to_async(attempt_control.greeting)(self.identity.attempt_id)
-        held, self.held = self.held, None
+    def _stop_listening(self) -> None:
+        self.held = None
+        if self.listening is not None:
+            control.unregister(self.listening, self)
+            self.listening = None
+
+    async def _greet(self, told: attempt_control.Greeting) -> None:
+        """Tells the page its attempt's state and unread messages (`told`, read at connect),
+        then what was heard since the read."""
+        held, self.held = self.held or [], None
         for index, payload in enumerate(told.messages):
             await self.control(payload, told.ended and index == len(told.messages) - 1)
         for payload, final in held:
@@ -130,8 +143,7 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def disconnect(self, code: int) -> None:
         if self.idle_watch is not None:
             self.idle_watch.cancel()
-        if self.identity is not None:
-            control.unregister(self.identity.attempt_id, self)
+        self._stop_listening()
         await connection_limits.release(self.slot)
         self.slot = None
         if self.identity is not None:
@@ -234,6 +246,14 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 _writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+def _attempt_key(attempt_id: str) -> str | None:
+    """The id as the attempt's news names it (`str` of its UUID), or None if it is no UUID."""
+    try:
+        return str(uuid.UUID(attempt_id))
+    except ValueError:
+        return None
 
 
 def _keep_writing_metrics() -> None:

@@ -195,6 +195,8 @@ async def register(attempt_id: str, listener: Listener) -> None:
     stands (or after `READY_WAIT` s if Redis is away: the resync catches the socket up later)."""
     current = subscriber()
     current.add(attempt_id, listener)
+    if current.subscribed.is_set():
+        return
     try:
         await asyncio.wait_for(current.subscribed.wait(), READY_WAIT)
     except TimeoutError:

@@ -92,6 +92,12 @@ def greeting(attempt_id: str, *, unread: bool = True, now: datetime | None = Non
     but rows given a consent time by hand (consent on the exam page is `begin`)."""
     pk = _uuid(attempt_id)
     attempt = Attempt.objects.select_related("exam").filter(pk=pk).first() if pk else None
+    return greeting_of(attempt, unread=unread, now=now)
+
+
+def greeting_of(attempt: Attempt | None, *, unread: bool = True, now: datetime | None = None) -> Greeting:
+    """`greeting` for an attempt already read (with its exam): a socket's connect reads the row
+    once, to authorize and to greet."""
     if attempt is None:
         return Greeting([], ended=True)
     ended = attempt.status in Attempt.ENDED

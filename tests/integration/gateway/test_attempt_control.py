@@ -18,7 +18,8 @@ from django.utils import timezone
 from exams import lifecycle
 from exams.models import Attempt, ProctorMessage, Transition
 from proctoring.core.protocol import CloseCode, ErrorCode, MessageType
-from proctoring.gateway import control
+from proctoring.gateway import auth, control
+from proctoring.gateway.tokens import make_token
 from proctoring.results import attempt_control
 from proctoring.store import keys
 from proctoring_site.asgi import application
@@ -257,3 +258,39 @@ def test_an_end_whose_publish_was_lost_still_closes_the_socket_at_the_next_look(
     final, closed = async_to_sync(run)()
     assert (final["status"], final["ended"], final["reason"]) == ("terminated", True, "unheard")
     assert closed["type"] == "websocket.close" and closed["code"] == CloseCode.ATTEMPT_ENDED
+
+
+def test_a_connect_reads_its_attempt_once_to_authorize_and_to_greet(running, django_assert_num_queries):
+    """Two hundred cameras connect within a second at an exam's start, each through the one
+    database thread: one row read (attempt, user, exam) and its unread messages, not a second
+    read of the same row for the greeting."""
+    ProctorMessage.objects.create(attempt=running, body="Please face the camera")
+    with django_assert_num_queries(2):
+        identity, told = auth.open_stream(str(running.pk), None, make_token(running), None)
+    assert identity.attempt_id == str(running.pk) and identity.via == "token"
+    assert [json.loads(message)["type"] for message in told.messages] == [
+        MessageType.ATTEMPT,
+        MessageType.MESSAGE,
+    ]
+    assert not told.ended
+
+
+def test_a_refused_socket_leaves_nothing_listening_for_its_attempt(running):
+    """A socket listens for its attempt's news before the attempt is read; refused, it stops,
+    so forged tokens for an attempt leave no listener behind."""
+
+    async def run() -> tuple[int, dict[str, Any]]:
+        refused = WebsocketCommunicator(application, token_path(running, "forged"))
+        connected, _ = await refused.connect(timeout=5)
+        assert connected  # accepted to say why, then closed
+        closed = await refused.receive_output(timeout=5)
+        await refused.wait()
+        socket = await open_socket(running)
+        await receive(socket)
+        listeners = {key: len(sockets) for key, sockets in control.subscriber().listeners.items()}
+        await socket.disconnect()
+        return int(closed["code"]), listeners
+
+    code, listeners = async_to_sync(run)()
+    assert code == CloseCode.UNAUTHENTICATED
+    assert listeners == {str(running.pk): 1}
