@@ -10,7 +10,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proctoring_site.settings")
 # Django must be set up before anything imports models (the consumer does).
 django_http = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.urls import get_resolver  # noqa: E402
@@ -30,11 +29,12 @@ if settings.SERVE_STATIC:
     django_http = ASGIStaticFilesHandler(django_http)
 
 # Origin checks happen in the consumer: a cookie session must come from an allowed origin,
-# a signed token (camera clients that send no Origin) need not.
+# a signed token (camera clients that send no Origin) need not. Each route brings its own
+# session middleware (`proctoring.routing`).
 application = ProtocolTypeRouter(
     {
         "http": django_http,
-        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        "websocket": URLRouter(websocket_urlpatterns),
     }
 )
 

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs
 
+from channels.middleware import BaseMiddleware
+from channels.sessions import CookieMiddleware, SessionMiddleware
 from django.conf import settings
+from django.contrib import auth
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
 
 from exams import lifecycle
 from exams.models import Attempt
@@ -145,3 +151,21 @@ def _attempt(attempt_id: str) -> Attempt | None:
         return Attempt.objects.select_related("user", "exam").get(pk=uuid.UUID(attempt_id))
     except (ValueError, Attempt.DoesNotExist):
         return None
+
+
+class SessionUserMiddleware(BaseMiddleware):  # type: ignore[misc]
+    """Channels' `AuthMiddleware` for the camera socket: `scope["user"]` is the session's user,
+    read when first used (in `open_stream`'s trip to the database thread), not before the
+    consumer runs. A camera with a token never needs it, and one with a session reads it in
+    the same trip as its attempt: one trip per connect, not two."""
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        request = HttpRequest()  # what Django's `get_user` reads: the session
+        request.session = scope["session"]
+        scope = dict(scope, user=SimpleLazyObject(lambda: auth.get_user(request)))
+        return await super().__call__(scope, receive, send)
+
+
+def camera_auth(inner: Any) -> Any:
+    """The camera socket's middleware: cookie, session, and its user read in `open_stream`."""
+    return CookieMiddleware(SessionMiddleware(SessionUserMiddleware(inner)))

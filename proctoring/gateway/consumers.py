@@ -17,6 +17,7 @@ from typing import Any
 
 import redis
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -56,11 +57,20 @@ class FrameConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels runs `close_old_connections` in a thread before every message (a thread hop
-        # per frame). Frames never touch the database, so only other messages pay for it.
-        if message["type"] == "websocket.receive" and self.identity is not None:
+        # per frame), and twice more at a disconnect. Frames and disconnects never touch the
+        # database, and the connect's one read (`open_stream`) closes old connections in its
+        # own hop: two hundred cameras joining or leaving at once would otherwise queue ~600
+        # hops on the one database thread, each taking the GIL from the event loop.
+        kind = message["type"]
+        if kind == "websocket.receive" and self.identity is not None:
             await self.websocket_receive(message)
-            return
-        await super().dispatch(message)
+        elif kind == "websocket.connect":
+            await self.websocket_connect(message)
+        elif kind == "websocket.disconnect":
+            await self.disconnect(message["code"])  # in no group: nothing to discard
+            raise StopConsumer()
+        else:
+            await super().dispatch(message)
 
     async def connect(self) -> None:
         # Everything from the client (the id in the URL, its address, its origin) is logged

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -294,3 +294,36 @@ def test_a_refused_socket_leaves_nothing_listening_for_its_attempt(running):
     code, listeners = async_to_sync(run)()
     assert code == CloseCode.UNAUTHENTICATED
     assert listeners == {str(running.pk): 1}
+
+
+@pytest.mark.parametrize("via", ["token", "session"])
+def test_a_sockets_whole_life_takes_one_trip_to_the_database_thread(running, monkeypatch, via):
+    """Its connect's read (of the session's user too); not Channels' `close_old_connections`
+    before each message and twice at the disconnect, nor `AuthMiddleware`'s own trip for the
+    user, which two hundred cameras joining or leaving at once would queue on that thread."""
+    trips: list[str] = []
+    handler = DatabaseSyncToAsync.thread_handler
+    if via == "token":
+        path, headers = token_path(running), []
+    else:
+        path, headers = f"/ws/proctoring/{running.pk}/", session_headers(running.user)
+
+    def counted(self: DatabaseSyncToAsync, *args: Any, **kwargs: Any) -> Any:
+        trips.append(getattr(self.func, "__name__", repr(self.func)))
+        return handler(self, *args, **kwargs)
+
+    async def run() -> list[dict[str, Any]]:
+        socket = WebsocketCommunicator(application, path, headers=headers)
+        connected, _ = await socket.connect(timeout=5)
+        assert connected
+        told = [await receive(socket)]
+        for _ in range(3):
+            await socket.send_to(bytes_data=jpeg_bytes())
+            told.append(await receive(socket))
+        await socket.disconnect()
+        return told
+
+    monkeypatch.setattr(DatabaseSyncToAsync, "thread_handler", counted)
+    told = async_to_sync(run)()
+    assert [message["type"] for message in told] == [MessageType.ATTEMPT] + [MessageType.ACK] * 3
+    assert trips == ["open_stream"]
