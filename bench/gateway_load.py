@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import math
+import resource
 import subprocess
 import sys
 import tempfile
@@ -345,7 +346,46 @@ def print_report(figures: dict[str, Any]) -> None:
             f"p99 {age.get('p99')}  max {age.get('max')} ms (while the queue is not backlogged; "
             "with workers, memory figures include frames already delivered)"
         )
+    for name, usage in figures.get("processes", {}).items():
+        lines.append(
+            f"{name:<19} {usage['cpu_percent']:5.1f} % of a core, {usage['cpu_us_per_frame']:,} µs CPU "
+            f"per acked frame, RSS {usage['rss_mib']} MiB"
+        )
     print("\n".join(lines))
+
+
+# --- The box's processes ------------------------------------------------------------------------
+
+LOAD_GENERATOR = "load generator"
+
+
+def _box_cpu_seconds(watched: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds so far of each watched process tree, and of this process (the clients)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        **{name: tree_cpu_seconds(pids) for name, pids in watched.items()},
+        LOAD_GENERATOR: own.ru_utime + own.ru_stime,
+    }
+
+
+def _box_figures(watched: dict[str, list[int]], before: dict[str, float], acked: int) -> dict[str, Any]:
+    """Each process's share of a core, CPU per acked frame and RSS, from `before` (the clients
+    connected) to now (with workers: after they caught up with what was acked)."""
+    wall = time.monotonic() - before["wall"]
+    after = _box_cpu_seconds(watched)
+    figures: dict[str, Any] = {}
+    for name, seconds in after.items():
+        used = seconds - before[name]
+        if name == LOAD_GENERATOR:
+            rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # peak: this process's own
+        else:
+            rss_kb = tree_memory_kb(watched[name])["rss"]
+        figures[name] = {
+            "cpu_percent": round(100 * used / wall, 1) if wall > 0 else None,
+            "cpu_us_per_frame": round(used * 1e6 / acked, 1) if acked else None,
+            "rss_mib": round(rss_kb / 1024, 1),
+        }
+    return figures
 
 
 # --- The run ------------------------------------------------------------------------------------
@@ -443,22 +483,31 @@ def _measure(
         daphne,
         env,
     ):
+        client = redis.Redis.from_url(env["REDIS_URL"])
+        # Every process of the box, for its CPU and RSS under the load (a school sizing a machine).
+        watched: dict[str, list[int]] = {
+            "gateway": [daphne.pid],
+            "redis": [int(client.info("server")["process_id"])],
+        }
         if api is not None:
             for index in range(args.workers):
                 log_path = workdir / f"worker-{index}.log"
                 worker = start_process([sys.executable, "manage.py", "rqworker", "proctoring"], env, log_path)
                 stack.callback(stop_process, worker)
+                watched[f"worker {index + 1}"] = [worker.pid]
+            watched["fake API"] = [api.process.pid]
             progress(f"{args.workers} worker(s) forwarding to the fake API ({args.api_latency_ms:g} ms)")
         progress(f"creating {args.clients} attempts")
         urls = [base_url + path for path in create_ws_paths(env, args.clients)]
-        client = redis.Redis.from_url(env["REDIS_URL"])
         before = used_memory(client)
         cpu_before: list[float] = []
+        box_before: dict[str, float] = {}
 
         def connected() -> None:
             # The loop lag and CPU of the load alone, not of the start-up and connections.
             client.delete(keys.histogram(LOOP_LAG), keys.histogram_range(LOOP_LAG))
             cpu_before.append(tree_cpu_seconds([daphne.pid]))
+            box_before.update(_box_cpu_seconds(watched), wall=time.monotonic())
 
         progress(f"streaming {offered:,} frames of {len(frame):,} bytes")
         results, elapsed = asyncio.run(
@@ -476,6 +525,7 @@ def _measure(
             while api.stats()["requests"] < acked and time.monotonic() < deadline:
                 time.sleep(0.2)  # the workers catch up with what was acked (bounded)
             end_to_end = api.stats()
+        box = _box_figures(watched, box_before, sum(len(result.latencies) for result in results))
         delta = used_memory(client) - before
         figures = summarize(results, elapsed, offered)
         job_ids = [job_id for result in results for job_id in result.job_ids]
@@ -498,6 +548,7 @@ def _measure(
             round(cpu_seconds * 1e6 / figures["acked"], 1) if figures["acked"] else None
         )
         figures["loop_lag_ms"] = loop_lag
+        figures["processes"] = box
         client.close()
         if args.keep_log:
             kept_as = Path(args.keep_log).with_suffix(
@@ -513,6 +564,11 @@ def _measure(
     if end_to_end is not None:
         figures["end_to_end"] = {
             "api_requests": end_to_end["requests"],
+            "distinct_frames": end_to_end["distinct_keys"],
+            "duplicates": end_to_end["duplicate_keys"],
+            "delivered_share": round(end_to_end["distinct_keys"] / figures["acked"], 4)
+            if figures["acked"]
+            else None,
             "received_to_api_ms": end_to_end["frame_age_ms"],
         }
     return figures

@@ -58,6 +58,12 @@ def test_gateway_benchmark_with_workers_measures_received_to_api_time():
     assert figures["acked"] == figures["offered"] == 8
     assert figures["end_to_end"]["api_requests"] == 8, "every acked frame reached the API"
     assert figures["end_to_end"]["received_to_api_ms"]["count"] == 8
+    assert figures["end_to_end"]["delivered_share"] == 1.0 and figures["end_to_end"]["duplicates"] == 0
+    # Every process of the box, as a school would size it: each one's CPU and RSS.
+    box = figures["processes"]
+    assert set(box) == {"gateway", "redis", "worker 1", "fake API", "load generator"}
+    assert all(usage["cpu_percent"] >= 0 and usage["rss_mib"] > 0 for usage in box.values()), box
+    assert box["gateway"]["cpu_us_per_frame"] > 0 and box["worker 1"]["cpu_us_per_frame"] > 0, box
 
 
 def test_redis_memory_benchmark_reports_bytes_per_queued_frame():
