@@ -522,8 +522,10 @@ def _measure(
         if api is not None:
             acked = sum(len(result.latencies) for result in results)
             deadline = time.monotonic() + 60
-            while api.stats()["requests"] < acked and time.monotonic() < deadline:
-                time.sleep(0.2)  # the workers catch up with what was acked (bounded)
+            # The workers catch up with what was acked (bounded). Distinct frames, not calls: a
+            # call that timed out is made again, and counting it would stop the wait early.
+            while api.stats()["distinct_keys"] < acked and time.monotonic() < deadline:
+                time.sleep(0.2)
             end_to_end = api.stats()
         box = _box_figures(watched, box_before, sum(len(result.latencies) for result in results))
         delta = used_memory(client) - before
