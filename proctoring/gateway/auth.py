@@ -36,14 +36,19 @@ class StreamIdentity:
     via: str  # "session" or "token"
 
 
-def authorize(
+def open_stream(
     attempt_id: str,
     user: AbstractBaseUser | AnonymousUser | None,
     token: str | None,
     origin: str | None,
     host: str | None = None,
-) -> StreamIdentity:
-    """The identity to stream as, or `StreamRefused` with the close code to answer.
+) -> tuple[StreamIdentity, attempt_control.Greeting]:
+    """The identity to stream as, and what the socket is told first (its attempt's state and
+    unread messages); or `StreamRefused` with the close code to answer.
+
+    One read of the attempt serves both (and a session's user is read in the same call,
+    `SessionUserMiddleware`): a socket's connect is one trip to the database thread, which the
+    cameras of an exam that starts all connect through at once.
 
     Another user's attempt and an attempt that does not exist are refused alike (4403), so the
     answer tells nothing about which attempts exist. A session must come from a page of this
@@ -53,32 +58,6 @@ def authorize(
     attempt revokes its tokens; an attempt whose time is up is timed out first
     (`lifecycle.enforce_deadline`), and refused.
     """
-    attempt, via = _authorized_attempt(attempt_id, user, token, origin, host)
-    return StreamIdentity(str(attempt.pk), attempt.client_id, attempt.user_id, via)
-
-
-def open_stream(
-    attempt_id: str,
-    user: AbstractBaseUser | AnonymousUser | None,
-    token: str | None,
-    origin: str | None,
-    host: str | None = None,
-) -> tuple[StreamIdentity, attempt_control.Greeting]:
-    """`authorize`, and what the socket is told first (its attempt's state and unread
-    messages), from one read of the attempt: a socket's connect costs one trip to the database
-    thread, which two hundred cameras connecting at an exam's start queue for."""
-    attempt, via = _authorized_attempt(attempt_id, user, token, origin, host)
-    identity = StreamIdentity(str(attempt.pk), attempt.client_id, attempt.user_id, via)
-    return identity, attempt_control.greeting_of(attempt)
-
-
-def _authorized_attempt(
-    attempt_id: str,
-    user: AbstractBaseUser | AnonymousUser | None,
-    token: str | None,
-    origin: str | None,
-    host: str | None,
-) -> tuple[Attempt, str]:
     if token:
         attempt = _token_attempt(attempt_id, token)
         via = "token"
@@ -98,7 +77,8 @@ def _authorized_attempt(
     refusal = stream_refusal(attempt)
     if refusal:
         raise StreamRefused(CloseCode.FORBIDDEN, refusal)
-    return attempt, via
+    identity = StreamIdentity(str(attempt.pk), attempt.client_id, attempt.user_id, via)
+    return identity, attempt_control.greeting_of(attempt)
 
 
 def presented_token(authorization: str | None, query_string: bytes) -> str | None:

@@ -67,11 +67,11 @@ def test_consent_given_through_the_api_lets_the_token_stream(platform):
     body = create(platform, user="u").json()
     attempt = Attempt.objects.get(pk=body["id"])
     with pytest.raises(StreamRefused):
-        auth.authorize(body["id"], None, body["token"], None)
+        auth.open_stream(body["id"], None, body["token"], None)
     consented = create(platform, user="u", consented=True)
     assert consented.status_code == 200 and consented.json()["status"] == "in_progress"
     assert consented.json()["deadline"] is not None and consented.json()["seconds_left"] > 0
-    identity = auth.authorize(body["id"], None, consented.json()["token"], None)
+    identity, _ = auth.open_stream(body["id"], None, consented.json()["token"], None)
     assert identity.attempt_id == str(attempt.pk) and identity.via == "token"
 
 
@@ -97,7 +97,7 @@ def test_end_terminates_through_the_lifecycle_and_the_token_is_refused_after(pla
     transition = Transition.objects.get(attempt_id=body["id"], action="terminate")
     assert transition.reason == "left the LMS" and transition.from_status == "in_progress"
     with pytest.raises(StreamRefused):
-        auth.authorize(body["id"], None, body["token"], None)
+        auth.open_stream(body["id"], None, body["token"], None)
     entry = AuditEntry.objects.get(action=AuditEntry.Action.API_ATTEMPT_ENDED)
     assert entry.actor_username == "api-key:moodle" and entry.detail["status"] == "terminated"
     # Ending again changes nothing and records nothing; a new create is the exam's rule: one
