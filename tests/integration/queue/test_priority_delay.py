@@ -59,6 +59,22 @@ def test_past_the_scan_limit_a_priority_frame_still_goes_before_every_normal_one
     assert order[: fairness.PRIORITY_SCAN] == ahead[: fairness.PRIORITY_SCAN]
 
 
+def test_a_camera_joining_hundreds_of_priority_frames_costs_redis_a_few_looks(redis_conn):
+    """At an exam's start every camera's first frame is a priority one. Where the waiting ones
+    end is found by halving (`includes/after_priority.lua`), not by looking at each: one look
+    each made the 500th camera's first frame cost Redis ~1 ms, and the gateways' acks waited."""
+    waiting = [enqueue(f"camera-{index}", 1, priority=True) for index in range(200)]
+    normal = enqueue("camera-0", 2)
+    redis_conn.config_resetstat()
+    newest = enqueue("camera-200", 1, priority=True)
+    stats = redis_conn.info("commandstats")
+    looks = sum(int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in ("hget", "lindex"))
+    assert looks <= 60, stats  # a look at each waiting frame was 600 here
+    assert queue_order(redis_conn) == [*waiting, newest, normal]
+    ring = [item.decode() for item in redis_conn.lrange(keys.clients_ring_sparse(), 0, -1)]
+    assert ring == [f"camera-{index}" for index in range(201)]
+
+
 def test_a_flagged_result_gives_the_client_priority_for_a_while(redis_conn, settings):
     normal = enqueue("a", 1)
     redis_conn.set(keys.client_priority("b"), 1, ex=30)  # what a flagged result of b leaves
