@@ -500,13 +500,11 @@ def _measure(
         progress(f"creating {args.clients} attempts")
         urls = [base_url + path for path in create_ws_paths(env, args.clients)]
         before = used_memory(client)
-        cpu_before: list[float] = []
         box_before: dict[str, float] = {}
 
         def connected() -> None:
             # The loop lag and CPU of the load alone, not of the start-up and connections.
             client.delete(keys.histogram(LOOP_LAG), keys.histogram_range(LOOP_LAG))
-            cpu_before.append(tree_cpu_seconds([daphne.pid]))
             box_before.update(_box_cpu_seconds(watched), wall=time.monotonic())
 
         progress(f"streaming {offered:,} frames of {len(frame):,} bytes")
@@ -516,18 +514,18 @@ def _measure(
                 args.seconds + CONNECT_TIMEOUT + DRAIN_TIMEOUT + 30,
             )
         )
-        cpu_seconds = tree_cpu_seconds([daphne.pid]) - cpu_before[0]
+        cpu_seconds = tree_cpu_seconds([daphne.pid]) - box_before["gateway"]
+        acked = sum(len(result.latencies) for result in results)
         time.sleep(1.5)  # the gateways write their figures once a second: the last second's too
         loop_lag = read_loop_lag(client)
         if api is not None:
-            acked = sum(len(result.latencies) for result in results)
             deadline = time.monotonic() + 60
             # The workers catch up with what was acked (bounded). Distinct frames, not calls: a
             # call that timed out is made again, and counting it would stop the wait early.
             while api.stats()["distinct_keys"] < acked and time.monotonic() < deadline:
                 time.sleep(0.2)
             end_to_end = api.stats()
-        box = _box_figures(watched, box_before, sum(len(result.latencies) for result in results))
+        box = _box_figures(watched, box_before, acked)
         delta = used_memory(client) - before
         figures = summarize(results, elapsed, offered)
         job_ids = [job_id for result in results for job_id in result.job_ids]

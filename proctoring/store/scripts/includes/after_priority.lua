@@ -14,12 +14,13 @@
 ]]
 local function after_priority(list, value, is_priority, scan)
   local length = redis.call('LLEN', list)
-  local low, high = 0, math.min(length, scan)  -- entries before `low` are priority, from `high` on not
+  local window = math.min(length, scan)
+  local low, high = 0, window  -- entries before `low` are priority, from `high` on not
   while low < high do
     local middle = math.floor((low + high) / 2)
     if is_priority(redis.call('LINDEX', list, middle)) then low = middle + 1 else high = middle end
   end
-  if low < math.min(length, scan) then
+  if low < window then
     redis.call('LINSERT', list, 'BEFORE', redis.call('LINDEX', list, low), value)
   elseif low > 0 and length > scan then
     redis.call('LINSERT', list, 'AFTER', redis.call('LINDEX', list, low - 1), value)
